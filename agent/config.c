@@ -1,0 +1,265 @@
+/* lmnetd.conf parsing.
+ *
+ * The keys are a table: name, kind and where the value goes.  config_set() is
+ * shared by the file parser and the command-line flags, so a value is checked
+ * the same way whichever way it came in. */
+#include "agent/config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "agent/cleanup.h"
+
+enum config_kind {
+    CONFIG_STRING,
+    CONFIG_OPTIONAL_STRING, /* "" or "none" clears it */
+    CONFIG_LISTEN,
+    CONFIG_LOG_LEVEL,
+    CONFIG_UNSIGNED,
+};
+
+struct config_key {
+    const char *name;
+    enum config_kind kind;
+    size_t offset;
+    unsigned max; /* CONFIG_UNSIGNED: inclusive upper bound */
+};
+
+#define FIELD(f) offsetof(struct config, f)
+
+static const struct config_key config_keys[] = {
+    { "listen", CONFIG_LISTEN, FIELD(listen), 0 },
+    { "database", CONFIG_STRING, FIELD(database), 0 },
+    { "token_file", CONFIG_OPTIONAL_STRING, FIELD(token_file), 0 },
+    { "tls_cert", CONFIG_OPTIONAL_STRING, FIELD(tls_cert), 0 },
+    { "tls_key", CONFIG_OPTIONAL_STRING, FIELD(tls_key), 0 },
+    { "log_level", CONFIG_LOG_LEVEL, FIELD(log_level), 0 },
+    { "log_file", CONFIG_OPTIONAL_STRING, FIELD(log_file), 0 },
+    { "registry", CONFIG_STRING, FIELD(registry), 0 },
+    { "node_name", CONFIG_OPTIONAL_STRING, FIELD(node_name), 0 },
+    { "threads", CONFIG_UNSIGNED, FIELD(threads), 64 },
+    { "max_migrations", CONFIG_UNSIGNED, FIELD(max_migrations), 64 },
+    { "management_address", CONFIG_OPTIONAL_STRING, FIELD(management_address), 0 },
+    { "peer_token_file", CONFIG_OPTIONAL_STRING, FIELD(peer_token_file), 0 },
+};
+
+static int fail(char *err, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (err && size)
+        vsnprintf(err, size, fmt, ap);
+    va_end(ap);
+    return -EINVAL;
+}
+
+static int replace_string(char **slot, const char *value)
+{
+    char *copy = strdup(value);
+    if (!copy)
+        return -ENOMEM;
+    free(*slot);
+    *slot = copy;
+    return 0;
+}
+
+/* Splits "ADDRESS:PORT" ("[v6]:PORT" for IPv6) and checks both parts. */
+static int parse_listen(struct config *config, const char *value, char *err, size_t size)
+{
+    const char *colon = strrchr(value, ':');
+    if (!colon || colon == value)
+        return fail(err, size, "'%s' is not ADDRESS:PORT (e.g. 127.0.0.1:8470)", value);
+    const char *host = value;
+    size_t host_len = (size_t)(colon - value);
+    if (host[0] == '[') {
+        if (host_len < 3 || host[host_len - 1] != ']')
+            return fail(err, size, "'%s': an IPv6 address goes in brackets, [::1]:8470", value);
+        host++;
+        host_len -= 2;
+    }
+    char address[64];
+    if (host_len >= sizeof(address))
+        return fail(err, size, "'%s': address too long", value);
+    memcpy(address, host, host_len);
+    address[host_len] = '\0';
+    unsigned char buf[16];
+    if (inet_pton(AF_INET, address, buf) != 1 && inet_pton(AF_INET6, address, buf) != 1)
+        return fail(err, size, "'%s' is not an IPv4 or IPv6 address", address);
+
+    char *end = NULL;
+    errno = 0;
+    unsigned long port = strtoul(colon + 1, &end, 10);
+    if (errno || !colon[1] || *end || port > 65535)
+        return fail(err, size, "'%s' is not a port number (0-65535)", colon + 1);
+
+    int r = replace_string(&config->listen, value);
+    if (r < 0)
+        return r;
+    snprintf(config->listen_address, sizeof(config->listen_address), "%s", address);
+    config->listen_port = (uint16_t)port;
+    return 0;
+}
+
+int config_set(struct config *config, const char *key, const char *value, char *err, size_t size)
+{
+    const struct config_key *k = NULL;
+    for (size_t i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++) {
+        if (strcmp(config_keys[i].name, key) == 0) {
+            k = &config_keys[i];
+            break;
+        }
+    }
+    if (!k)
+        return fail(err, size, "unknown key");
+
+    void *field = (char *)config + k->offset;
+    switch (k->kind) {
+    case CONFIG_STRING:
+        if (!*value)
+            return fail(err, size, "must not be empty");
+        return replace_string(field, value);
+    case CONFIG_OPTIONAL_STRING:
+        if (!*value || strcmp(value, "none") == 0) {
+            free(*(char **)field);
+            *(char **)field = NULL;
+            return 0;
+        }
+        return replace_string(field, value);
+    case CONFIG_LISTEN:
+        return parse_listen(config, value, err, size);
+    case CONFIG_LOG_LEVEL:
+        if (log_level_from_string(value, field) < 0)
+            return fail(err, size, "'%s' is not one of error, warning, info, debug", value);
+        return 0;
+    case CONFIG_UNSIGNED: {
+        char *end = NULL;
+        errno = 0;
+        unsigned long n = strtoul(value, &end, 10);
+        if (errno || !*value || *end || value[0] == '-' || n > k->max)
+            return fail(err, size, "'%s' is not a whole number from 0 to %u", value, k->max);
+        *(unsigned *)field = (unsigned)n;
+        return 0;
+    }
+    }
+    return fail(err, size, "unhandled key kind");
+}
+
+int config_init(struct config *config)
+{
+    memset(config, 0, sizeof(*config));
+    config->log_level = LOG_LEVEL_INFO;
+    config->max_migrations = 2;
+    int r = parse_listen(config, CONFIG_DEFAULT_LISTEN, NULL, 0);
+    if (r >= 0)
+        r = replace_string(&config->database, CONFIG_DEFAULT_DATABASE);
+    if (r >= 0)
+        r = replace_string(&config->registry, "self");
+    if (r < 0)
+        config_release(config);
+    return r;
+}
+
+void config_release(struct config *config)
+{
+    for (size_t i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++) {
+        const struct config_key *k = &config_keys[i];
+        if (k->kind == CONFIG_STRING || k->kind == CONFIG_OPTIONAL_STRING || k->kind == CONFIG_LISTEN) {
+            char **slot = (char **)((char *)config + k->offset);
+            free(*slot);
+            *slot = NULL;
+        }
+    }
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *end = s + strlen(s);
+    while (end > s && isspace((unsigned char)end[-1]))
+        *--end = '\0';
+    return s;
+}
+
+int config_load(struct config *config, const char *path, bool missing_ok, char *err, size_t size)
+{
+    _cleanup_fclose_ FILE *f = fopen(path, "re");
+    if (!f) {
+        if (errno == ENOENT && missing_ok)
+            return 0;
+        int e = errno;
+        fail(err, size, "%s: cannot open: %s", path, strerror(e));
+        return -e;
+    }
+
+    char seen[sizeof(config_keys) / sizeof(config_keys[0])] = { 0 };
+    char line[4096];
+    unsigned lineno = 0;
+    while (fgets(line, sizeof(line), f)) {
+        lineno++;
+        if (!strchr(line, '\n') && !feof(f))
+            return fail(err, size, "%s:%u: line longer than %zu characters", path, lineno,
+                        sizeof(line) - 2);
+        char *s = trim(line);
+        if (!*s || *s == '#')
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq)
+            return fail(err, size, "%s:%u: expected 'key = value', got '%s'", path, lineno, s);
+        *eq = '\0';
+        char *key = trim(s);
+        char *value = trim(eq + 1);
+        /* A '#' after the value starts a comment unless the value is quoted. */
+        if (*value == '"') {
+            char *close = strchr(value + 1, '"');
+            if (!close)
+                return fail(err, size, "%s:%u: key '%s': unterminated quote", path, lineno, key);
+            char *rest = trim(close + 1);
+            if (*rest && *rest != '#')
+                return fail(err, size, "%s:%u: key '%s': text after the closing quote", path,
+                            lineno, key);
+            *close = '\0';
+            value++;
+        } else {
+            char *hash = strchr(value, '#');
+            if (hash) {
+                *hash = '\0';
+                value = trim(value);
+            }
+        }
+        if (!*key)
+            return fail(err, size, "%s:%u: missing key before '='", path, lineno);
+
+        for (size_t i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++) {
+            if (strcmp(config_keys[i].name, key) == 0) {
+                if (seen[i])
+                    return fail(err, size, "%s:%u: key '%s': given twice", path, lineno, key);
+                seen[i] = 1;
+            }
+        }
+        char reason[256];
+        int r = config_set(config, key, value, reason, sizeof(reason));
+        if (r < 0)
+            return fail(err, size, "%s:%u: key '%s': %s", path, lineno, key, reason);
+    }
+    if (ferror(f))
+        return fail(err, size, "%s: read error", path);
+    return 0;
+}
+
+int config_check(const struct config *config, char *err, size_t size)
+{
+    if (!!config->tls_cert != !!config->tls_key)
+        return fail(err, size, "TLS needs both tls_cert and tls_key (only %s is set)",
+                    config->tls_cert ? "tls_cert" : "tls_key");
+    if (strcmp(config->registry, "self") != 0 && strncmp(config->registry, "http://", 7) != 0 &&
+        strncmp(config->registry, "https://", 8) != 0)
+        return fail(err, size, "registry must be 'self' or an http(s):// URL, not '%s'",
+                    config->registry);
+    return 0;
+}

@@ -1,0 +1,59 @@
+/* lmnetd's configuration.
+ *
+ * The file is "key = value" lines; '#' starts a comment, blank lines are
+ * ignored, values may be quoted with double quotes.  Unknown keys, repeated
+ * keys and bad values are errors that name the file, the line and the key.
+ * Command-line flags are applied after the file with config_set(), so they
+ * override it.  All strings in struct config are owned by it. */
+#ifndef LMNET_AGENT_CONFIG_H
+#define LMNET_AGENT_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "agent/log.h"
+
+#define CONFIG_DEFAULT_PATH "/etc/lmnet/lmnetd.conf"
+#define CONFIG_DEFAULT_LISTEN "127.0.0.1:8470"
+#define CONFIG_DEFAULT_DATABASE "/var/lib/lmnet/lmnet.db"
+
+struct config {
+    char *listen;          /* "ADDRESS:PORT" as given */
+    char listen_address[64]; /* parsed from listen; IPv6 without brackets */
+    uint16_t listen_port;
+    char *database;
+    char *token_file;      /* NULL: no authentication (loopback only) */
+    char *tls_cert;
+    char *tls_key;
+    char *log_file;        /* NULL: stderr */
+    enum log_level log_level;
+    char *registry;        /* "self" or the registry agent's URL */
+    char *node_name;       /* NULL: the host name */
+    unsigned threads;      /* HTTP worker threads; 0: one per core */
+    unsigned max_migrations;
+    char *management_address; /* address other agents reach us on; NULL: from listen */
+    char *peer_token_file;  /* token this agent presents to its peers; NULL: none */
+};
+
+/* Fills CONFIG with the built-in defaults.  Returns 0 or -ENOMEM. */
+int config_init(struct config *config);
+
+/* Frees what CONFIG owns; the struct itself is the caller's. */
+void config_release(struct config *config);
+
+/* Reads PATH into CONFIG.  When the file does not exist and MISSING_OK is
+ * set, returns 0 and leaves CONFIG as it was.  On a bad file returns -EINVAL
+ * with "PATH:LINE: key 'KEY': reason" in ERR (ERR_SIZE bytes). */
+int config_load(struct config *config, const char *path, bool missing_ok, char *err,
+                size_t err_size);
+
+/* Sets one key as the file would ("listen", "database", ...).  Returns 0, or
+ * -EINVAL (unknown key or bad value) with the reason in ERR. */
+int config_set(struct config *config, const char *key, const char *value, char *err,
+               size_t err_size);
+
+/* Checks the combination of keys (TLS needs both cert and key, ...).
+ * Returns 0 or -EINVAL with the reason in ERR. */
+int config_check(const struct config *config, char *err, size_t err_size);
+
+#endif

@@ -1,0 +1,291 @@
+/* lmnetd: the lmnet agent.
+ *
+ * Start-up order: configuration (file, then flags), logging, tokens,
+ * database (schema, node id), then the HTTP server.  Signals are blocked in
+ * every thread and taken synchronously by the main thread with sigwait():
+ * SIGTERM/SIGINT stop the agent cleanly, SIGHUP reopens the log file.
+ * The main thread owns the agent context; worker threads only read it. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "agent/agent.h"
+#include "agent/cleanup.h"
+#include "agent/config.h"
+#include "agent/log.h"
+#include "api/client.h"
+#include "api/server.h"
+#include "api/token.h"
+#include "db/db.h"
+#include "db/node.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: lmnetd [OPTIONS]\n"
+            "\n"
+            "The lmnet live-migration network agent. Serves the REST API under /v1/.\n"
+            "\n"
+            "Options (each overrides the configuration file):\n"
+            "  -c, --config PATH       configuration file (default %s;\n"
+            "                          built-in defaults when the default file is absent)\n"
+            "  -l, --listen ADDR:PORT  listen address (default %s)\n"
+            "  -d, --database PATH     SQLite database (default %s)\n"
+            "  -t, --token-file PATH   bearer tokens, 'NAME SCOPE TOKEN' lines, mode 0600\n"
+            "      --tls-cert PATH     PEM certificate (with --tls-key: serve HTTPS)\n"
+            "      --tls-key PATH      PEM private key\n"
+            "      --log-level LEVEL   error, warning, info (default) or debug\n"
+            "      --log-file PATH     append the log here instead of stderr\n"
+            "      --registry URL      'self' or the registry agent's URL\n"
+            "      --check-config      check the configuration and exit\n"
+            "  -h, --help              show this help\n"
+            "  -V, --version           show the version\n",
+            CONFIG_DEFAULT_PATH, CONFIG_DEFAULT_LISTEN, CONFIG_DEFAULT_DATABASE);
+}
+
+static bool is_loopback(const char *address)
+{
+    return strncmp(address, "127.", 4) == 0 || strcmp(address, "::1") == 0;
+}
+
+/* Creates the database's directory (mode 0750) when it is missing. */
+static int ensure_parent_dir(const char *path)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir)
+        return 0;
+    *slash = '\0';
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+/* Parses argv into CONFIG: the file first, then the flags on top. */
+static int parse_args(int argc, char **argv, struct config *config, bool *check_only)
+{
+    enum { OPT_TLS_CERT = 256, OPT_TLS_KEY, OPT_LOG_LEVEL, OPT_LOG_FILE, OPT_REGISTRY, OPT_CHECK };
+    static const struct option options[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "listen", required_argument, NULL, 'l' },
+        { "database", required_argument, NULL, 'd' },
+        { "token-file", required_argument, NULL, 't' },
+        { "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+        { "tls-key", required_argument, NULL, OPT_TLS_KEY },
+        { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+        { "log-file", required_argument, NULL, OPT_LOG_FILE },
+        { "registry", required_argument, NULL, OPT_REGISTRY },
+        { "check-config", no_argument, NULL, OPT_CHECK },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    static const struct {
+        int opt;
+        const char *key;
+    } flag_keys[] = {
+        { 'l', "listen" },           { 'd', "database" },         { 't', "token_file" },
+        { OPT_TLS_CERT, "tls_cert" }, { OPT_TLS_KEY, "tls_key" }, { OPT_LOG_LEVEL, "log_level" },
+        { OPT_LOG_FILE, "log_file" }, { OPT_REGISTRY, "registry" },
+    };
+
+    /* First pass: only -c, -h, -V, so the file is read before the flags. */
+    const char *path = CONFIG_DEFAULT_PATH;
+    bool explicit_path = false;
+    int c;
+    opterr = 1;
+    while ((c = getopt_long(argc, argv, "c:l:d:t:hV", options, NULL)) != -1) {
+        switch (c) {
+        case 'c': path = optarg; explicit_path = true; break;
+        case 'h': usage(stdout); exit(0);
+        case 'V': printf("lmnetd %s\n", LMNET_VERSION); exit(0);
+        case '?': usage(stderr); return -EINVAL;
+        default: break;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "lmnetd: unexpected argument '%s'\n", argv[optind]);
+        return -EINVAL;
+    }
+    char err[512];
+    int r = config_load(config, path, !explicit_path, err, sizeof(err));
+    if (r < 0) {
+        fprintf(stderr, "lmnetd: %s\n", err);
+        return r;
+    }
+
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "c:l:d:t:hV", options, NULL)) != -1) {
+        if (c == OPT_CHECK) {
+            *check_only = true;
+            continue;
+        }
+        for (size_t i = 0; i < sizeof(flag_keys) / sizeof(flag_keys[0]); i++) {
+            if (flag_keys[i].opt != c)
+                continue;
+            r = config_set(config, flag_keys[i].key, optarg, err, sizeof(err));
+            if (r < 0) {
+                fprintf(stderr, "lmnetd: option for %s: %s\n", flag_keys[i].key, err);
+                return r;
+            }
+        }
+    }
+    r = config_check(config, err, sizeof(err));
+    if (r < 0) {
+        fprintf(stderr, "lmnetd: %s\n", err);
+        return r;
+    }
+    return 0;
+}
+
+static int load_tokens(struct agent *agent)
+{
+    const struct config *config = &agent->config;
+    char err[512];
+    if (config->token_file) {
+        int r = token_set_load(config->token_file, &agent->tokens, err, sizeof(err));
+        if (r < 0) {
+            fprintf(stderr, "lmnetd: %s\n", err);
+            return r;
+        }
+        log_info("tokens loaded count=%zu", token_set_count(agent->tokens));
+    } else if (!is_loopback(config->listen_address)) {
+        fprintf(stderr,
+                "lmnetd: refusing to listen on %s without authentication: set token_file "
+                "(see deploy/tokens.example)\n",
+                config->listen_address);
+        return -EPERM;
+    } else {
+        log_warning("authentication is off: no token_file set; listening on loopback only");
+    }
+    if (config->peer_token_file) {
+        int r = client_read_token_file(config->peer_token_file, &agent->peer_token, err, sizeof(err));
+        if (r < 0) {
+            fprintf(stderr, "lmnetd: peer_token_file: %s\n", err);
+            return r;
+        }
+    }
+    return 0;
+}
+
+static int wait_for_signals(const sigset_t *set)
+{
+    for (;;) {
+        int sig;
+        if (sigwait(set, &sig) != 0)
+            return -EINTR;
+        if (sig == SIGHUP) {
+            int r = log_reopen();
+            if (r < 0)
+                log_errno(LOG_LEVEL_ERROR, r, "cannot reopen the log file");
+            else
+                log_info("log reopened");
+            continue;
+        }
+        log_info("stopping signal=%s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        return 0;
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct agent agent = { 0 };
+    bool check_only = false;
+    if (config_init(&agent.config) < 0)
+        return 1;
+    if (parse_args(argc, argv, &agent.config, &check_only) < 0) {
+        config_release(&agent.config);
+        return 2;
+    }
+    if (check_only) {
+        printf("configuration ok\n");
+        config_release(&agent.config);
+        return 0;
+    }
+    log_set_level(agent.config.log_level);
+    if (agent.config.log_file) {
+        int r = log_open(agent.config.log_file);
+        if (r < 0) {
+            fprintf(stderr, "lmnetd: cannot open log file %s: %s\n", agent.config.log_file,
+                    strerror(-r));
+            config_release(&agent.config);
+            return 1;
+        }
+    }
+
+    /* Block the signals before any thread starts, so all inherit the mask
+     * and only sigwait() below sees them. */
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    int exit_code = 1;
+    struct server *server = NULL;
+    clock_gettime(CLOCK_MONOTONIC, &agent.started);
+    agent.started_wall = time(NULL);
+    if (agent.config.node_name)
+        snprintf(agent.hostname, sizeof(agent.hostname), "%s", agent.config.node_name);
+    else if (gethostname(agent.hostname, sizeof(agent.hostname) - 1) < 0)
+        snprintf(agent.hostname, sizeof(agent.hostname), "unknown");
+
+    if (load_tokens(&agent) < 0)
+        goto out;
+    int r = ensure_parent_dir(agent.config.database);
+    if (r < 0) {
+        fprintf(stderr, "lmnetd: cannot create the directory of %s: %s\n", agent.config.database,
+                strerror(-r));
+        goto out;
+    }
+    r = db_pool_create(agent.config.database, &agent.db);
+    if (r < 0) {
+        fprintf(stderr, "lmnetd: cannot open database %s: %s\n", agent.config.database,
+                r == -EPROTO ? "it was written by a newer lmnet (upgrade lmnetd)" : strerror(-r));
+        goto out;
+    }
+    r = node_id_load(db_pool_get(agent.db), agent.node_id);
+    if (r < 0) {
+        log_errno(LOG_LEVEL_ERROR, r, "cannot read or create the node id");
+        goto out;
+    }
+    r = server_start(&agent, &server);
+    if (r < 0)
+        goto out;
+    agent.port = server_port(server);
+    log_info("lmnetd started version=%s node_id=%s hostname=%s database=%s", LMNET_VERSION,
+             agent.node_id, agent.hostname, agent.config.database);
+
+    if (wait_for_signals(&signals) == 0)
+        exit_code = 0;
+
+out:
+    server_stop(server);
+    db_pool_destroy(agent.db);
+    token_set_destroy(agent.tokens);
+    if (agent.peer_token)
+        explicit_bzero(agent.peer_token, strlen(agent.peer_token));
+    free(agent.peer_token);
+    config_release(&agent.config);
+    if (exit_code == 0)
+        log_info("lmnetd stopped");
+    return exit_code;
+}

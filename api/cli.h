@@ -1,0 +1,68 @@
+/* lmnetctl's shared pieces: the session a subcommand runs in, and the
+ * command table.
+ *
+ * lmnetctl NOUN VERB [ARGS]: api/lmnetctl.c parses the global flags
+ * (--server, --token-file, -o, ...), builds a struct cli and calls the noun's
+ * function from cli_commands[] (api/cli_commands.c lists them).  Each noun
+ * lives in api/cli_NOUN.c.  A noun function returns the process exit code:
+ * 0 success, 1 the server refused (the problem is printed as one line on
+ * stderr), 2 usage error, 3 transport error. */
+#ifndef LMNET_API_CLI_H
+#define LMNET_API_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <json-c/json.h>
+#include "api/client.h"
+
+enum cli_output {
+    CLI_OUTPUT_TABLE,
+    CLI_OUTPUT_JSON,
+};
+
+enum cli_exit {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_REFUSED = 1,
+    CLI_EXIT_USAGE = 2,
+    CLI_EXIT_TRANSPORT = 3,
+};
+
+struct cli {
+    struct client *client;
+    enum cli_output output;
+    bool assume_yes;      /* --yes: no confirmation prompts */
+    bool interactive;     /* stdout is a terminal (progress bars) */
+    FILE *out;
+    FILE *err;
+};
+
+struct cli_command {
+    const char *noun;
+    const char *summary;
+    int (*run)(struct cli *cli, int argc, char **argv); /* argv[0] is the noun */
+};
+
+extern const struct cli_command cli_commands[];
+
+/* Sends the request and, when the answer is not 2xx, prints the problem as one
+ * line on cli->err.  On 2xx, *body (if BODY is not NULL) receives the parsed
+ * JSON, owned by the caller.  Returns a cli_exit code.  REQUEST_BODY is not
+ * consumed. */
+int cli_call(struct cli *cli, const char *method, const char *path,
+             struct json_object *request_body, struct json_object **body);
+
+/* Prints OBJ as pretty JSON on cli->out. */
+void cli_print_json(struct cli *cli, struct json_object *obj);
+
+/* True when ARG is -h or --help. */
+bool cli_is_help(const char *arg);
+
+/* Prints "lmnetctl: MESSAGE" and a hint to run --help on cli->err, returns
+ * CLI_EXIT_USAGE. */
+int cli_usage_error(struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Asks "PROMPT [y/N]" on the terminal unless --yes; returns true on yes.
+ * Without a terminal and without --yes, returns false. */
+bool cli_confirm(struct cli *cli, const char *prompt);
+
+#endif

@@ -1,0 +1,11 @@
+/* The nouns lmnetctl knows, in the order --help lists them.  A noun adds one
+ * line here and its header's include. */
+#include "api/cli.h"
+#include "api/cli_host.h"
+
+const struct cli_command cli_commands[] = {
+    { "host", "show this agent's identity", cli_host },
+    { "health", "check that the agent is up", cli_health },
+    { "version", "show client and agent versions", cli_version },
+    { NULL, NULL, NULL },
+};

@@ -1,0 +1,54 @@
+/* The REST client that lmnetctl and agent-to-agent calls share (libcurl).
+ *
+ * A struct client holds the server's base URL, the bearer token, TLS
+ * settings and a curl handle reused across calls (keep-alive).  One client is
+ * used by one thread at a time.  Every call has a timeout. */
+#ifndef LMNET_API_CLIENT_H
+#define LMNET_API_CLIENT_H
+
+#include <stdbool.h>
+#include <json-c/json.h>
+
+struct client;
+
+struct client_options {
+    const char *base_url;   /* "http://127.0.0.1:8470" */
+    const char *token;      /* NULL: no Authorization header */
+    const char *ca_file;    /* NULL: system CAs */
+    bool insecure;          /* skip TLS verification (self-signed test certs) */
+    long timeout_ms;        /* 0: 10 s */
+};
+
+struct client_reply {
+    long status;                 /* HTTP status, 0 when no answer */
+    struct json_object *body;    /* parsed JSON body or NULL; owned by the reply */
+    char *location;              /* Location header or NULL */
+    char *etag;                  /* ETag header or NULL */
+    char error[256];             /* transport error, when status is 0 */
+};
+
+/* Creates a client; copies the options.  Returns 0 and *out or a negative
+ * errno. */
+int client_create(const struct client_options *options, struct client **out);
+void client_destroy(struct client *client);
+
+/* Sends METHOD ("GET", "POST", ...) to PATH (starting with "/v1/") with BODY
+ * (may be NULL; not consumed) and optional extra HEADERS (NULL-terminated
+ * "Name: value" strings).  Fills REPLY (release it with client_reply_release()).
+ * Returns 0 when an HTTP answer came back, whatever its status, or a negative
+ * errno (-ECONNREFUSED, -ETIMEDOUT, -EHOSTUNREACH, ...) with REPLY->error set. */
+int client_call(struct client *client, const char *method, const char *path,
+                struct json_object *body, const char *const *headers, struct client_reply *reply);
+
+void client_reply_release(struct client_reply *reply);
+
+/* Formats a problem+json reply (or a transport error) as one line:
+ * "409 Conflict: pool 'a' is exhausted (mac-pool-exhausted)".  Writes into BUF. */
+const char *client_reply_message(const struct client_reply *reply, char *buf, size_t size);
+
+/* Reads the first token from a token file line "NAME SCOPE TOKEN" (or a file
+ * holding just a token).  Returns 0 and *token (caller frees) or a negative
+ * errno with a message in ERR. */
+int client_read_token_file(const char *path, char **token, char *err, size_t err_size);
+
+#endif

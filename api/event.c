@@ -1,0 +1,61 @@
+/* GET /v1/events?after=CURSOR&limit=N&kind=K: events oldest first; "next" is
+ * the cursor to pass as "after" for the following page, null at the end. */
+#include "api/event.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "agent/agent.h"
+#include "db/event.h"
+
+static int parse_number(const char *s, long long min, long long max, long long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || !*s || *end || v < min || v > max)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+static int list_events(struct request *req, struct response *resp)
+{
+    long long after = 0, limit = 100;
+    const char *s = request_query(req, "after");
+    if (s && parse_number(s, 0, INT64_MAX, &after) < 0)
+        return response_problem(resp, 400, "invalid-query", NULL,
+                                "'after' must be a cursor from a previous page's 'next'");
+    s = request_query(req, "limit");
+    if (s && parse_number(s, 1, 1000, &limit) < 0)
+        return response_problem(resp, 400, "invalid-query", NULL, "'limit' must be 1 to 1000");
+    struct db *db = db_pool_get(req->agent->db);
+    if (!db)
+        return -EIO;
+    struct event *events = NULL;
+    size_t n = 0;
+    /* One more than asked tells whether there is a next page. */
+    int r = event_list(db, after, request_query(req, "kind"), (int)limit + 1, &events, &n);
+    if (r < 0)
+        return r;
+    struct json_object *items = json_object_new_array();
+    size_t shown = n > (size_t)limit ? (size_t)limit : n;
+    for (size_t i = 0; i < shown; i++)
+        json_object_array_add(items, event_to_json(&events[i]));
+    struct json_object *body = json_object_new_object();
+    json_object_object_add(body, "items", items);
+    if (n > shown) {
+        char cursor[24];
+        snprintf(cursor, sizeof(cursor), "%lld", (long long)events[shown - 1].id);
+        json_object_object_add(body, "next", json_object_new_string(cursor));
+    } else {
+        json_object_object_add(body, "next", NULL);
+    }
+    event_list_free(events, n);
+    return response_json(resp, 200, body);
+}
+
+const struct route event_routes[] = {
+    { HTTP_GET, "/v1/events", SCOPE_READ, list_events },
+    { 0, NULL, 0, NULL },
+};

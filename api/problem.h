@@ -1,0 +1,31 @@
+/* RFC 9457 problem details: every error the API sends is one of these, with
+ * Content-Type application/problem+json and the members type, title, status,
+ * detail, and, for validation errors, pointer (the JSON pointer of the field
+ * at fault, e.g. "/adapters/0/vlan").  The type is
+ * "https://lmnet.dev/problems/SLUG".  problem_from_errno() is the one place
+ * where an agent errno becomes an HTTP status. */
+#ifndef LMNET_API_PROBLEM_H
+#define LMNET_API_PROBLEM_H
+
+#include <json-c/json.h>
+
+#define PROBLEM_TYPE_BASE "https://lmnet.dev/problems/"
+
+/* Builds a problem object (the caller owns it).  POINTER may be NULL. */
+struct json_object *problem_new(int status, const char *type, const char *detail,
+                                const char *pointer);
+
+/* The standard reason phrase of STATUS ("Not Found"), or "Error". */
+const char *problem_title(int status);
+
+/* Maps a negative errno to an HTTP status and type slug: -ENOENT 404
+ * not-found, -EEXIST 409 conflict, -EINVAL 422 invalid, -EACCES 403
+ * forbidden, -EBUSY 503 busy, -ENOSPC 409 exhausted, -ESTALE 412
+ * precondition-failed, -ETIMEDOUT 504 timeout, -EHOSTUNREACH 502 unreachable,
+ * anything else 500 internal. */
+int problem_status_from_errno(int err, const char **type);
+
+/* The negative errno that stands for STATUS (the inverse of the above). */
+int problem_status_to_errno(int status);
+
+#endif

@@ -1,0 +1,59 @@
+/* Building responses: JSON bodies, extra headers, problems, ETags. */
+#include "api/route.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "api/problem.h"
+
+int response_json(struct response *resp, int status, struct json_object *body)
+{
+    json_object_put(resp->body);
+    resp->body = body;
+    resp->status = status;
+    return 0;
+}
+
+int response_header(struct response *resp, const char *name, const char *value)
+{
+    if (resp->n_headers >= RESPONSE_MAX_HEADERS)
+        return -E2BIG;
+    char *n = strdup(name), *v = strdup(value);
+    if (!n || !v) {
+        free(n);
+        free(v);
+        return -ENOMEM;
+    }
+    resp->headers[resp->n_headers][0] = n;
+    resp->headers[resp->n_headers][1] = v;
+    resp->n_headers++;
+    return 0;
+}
+
+int response_problem(struct response *resp, int status, const char *type, const char *pointer,
+                     const char *detail_fmt, ...)
+{
+    char detail[1024];
+    va_list ap;
+    va_start(ap, detail_fmt);
+    vsnprintf(detail, sizeof(detail), detail_fmt, ap);
+    va_end(ap);
+    response_json(resp, status, problem_new(status, type, detail, pointer));
+    resp->content_type = "application/problem+json";
+    return problem_status_to_errno(status);
+}
+
+void etag_of_json(struct json_object *obj, char *out, size_t out_size)
+{
+    /* FNV-1a over the canonical text: cheap, and any change shows. */
+    const char *text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN);
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        h ^= *p;
+        h *= 0x100000001b3ull;
+    }
+    snprintf(out, out_size, "\"%016llx\"", (unsigned long long)h);
+}

@@ -1,0 +1,13 @@
+/* Every resource's route table, in matching order.  A resource adds its
+ * table here (one line) and its header's include. */
+#include "api/routes.h"
+
+#include "api/event.h"
+#include "api/system.h"
+
+const struct route *const api_route_tables[] = {
+    system_routes,
+    event_routes,
+};
+
+const size_t api_route_tables_count = sizeof(api_route_tables) / sizeof(api_route_tables[0]);

@@ -1,0 +1,468 @@
+/* The HTTP server on libmicrohttpd.
+ *
+ * Threads: libmicrohttpd runs a pool of worker threads ("threads" in the
+ * configuration, default one per core), each with its own epoll loop and its
+ * own connections.  A request is handled entirely on the worker that read it;
+ * workers share only read-only state (the router, the agent context) and the
+ * database through their per-thread connection.
+ *
+ * Per request, libmicrohttpd calls access_handler() several times: first with
+ * the headers (we allocate struct exchange in *con_cls and check the
+ * declared length), then with each piece of the body (we append it, or count
+ * it once over the limit), then once with no more data (we answer).
+ * request_completed() frees the exchange whatever happened. */
+#include "api/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+#include "agent/agent.h"
+#include "agent/cleanup.h"
+#include "agent/log.h"
+#include "api/problem.h"
+#include "api/router.h"
+#include "api/routes.h"
+#include "api/token.h"
+
+struct server {
+    struct agent *agent;
+    struct MHD_Daemon *daemon;
+    struct router *router;
+    char *tls_cert;
+    char *tls_key;
+    unsigned port;
+};
+
+struct exchange {
+    struct timespec started;
+    char *body;
+    size_t length;
+    size_t capacity;
+    bool too_large;
+};
+
+static long elapsed_us(const struct timespec *since)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - since->tv_sec) * 1000000L + (now.tv_nsec - since->tv_nsec) / 1000;
+}
+
+static const char *lookup_value(void *ctx, int kind, const char *name)
+{
+    return MHD_lookup_connection_value(ctx, (enum MHD_ValueKind)kind, name);
+}
+
+/* Appends body bytes, refusing to grow past SERVER_MAX_BODY. */
+static void exchange_append(struct exchange *ex, const char *data, size_t size)
+{
+    if (ex->too_large || ex->length + size > SERVER_MAX_BODY) {
+        ex->too_large = true;
+        return;
+    }
+    if (ex->length + size + 1 > ex->capacity) {
+        size_t cap = ex->capacity ? ex->capacity : 4096;
+        while (cap < ex->length + size + 1)
+            cap *= 2;
+        char *grown = realloc(ex->body, cap);
+        if (!grown) {
+            ex->too_large = true; /* answered as 413; nothing better to say */
+            return;
+        }
+        ex->body = grown;
+        ex->capacity = cap;
+    }
+    memcpy(ex->body + ex->length, data, size);
+    ex->length += size;
+    ex->body[ex->length] = '\0';
+}
+
+static void set_generic_problem(struct response *resp, int err)
+{
+    const char *type;
+    int status = problem_status_from_errno(err, &type);
+    response_problem(resp, status, type, NULL, "%s",
+                     status == 500 ? "internal error; the agent's log has the details"
+                                   : strerror(err < 0 ? -err : err));
+}
+
+static bool is_json_type(const char *content_type)
+{
+    if (!content_type)
+        return false;
+    size_t n = strcspn(content_type, ";");
+    while (n && content_type[n - 1] == ' ')
+        n--;
+    return (n == 16 && strncasecmp(content_type, "application/json", 16) == 0) ||
+           (n == 28 && strncasecmp(content_type, "application/merge-patch+json", 28) == 0);
+}
+
+/* Parses the body; on failure sets a 400 problem naming where it broke. */
+static int parse_body(struct request *req, struct response *resp)
+{
+    struct json_tokener *tok = json_tokener_new();
+    if (!tok)
+        return -ENOMEM;
+    struct json_object *obj = json_tokener_parse_ex(tok, req->body, (int)req->body_length);
+    enum json_tokener_error jerr = json_tokener_get_error(tok);
+    size_t end = json_tokener_get_parse_end(tok);
+    int r = 0;
+    if (jerr == json_tokener_continue) {
+        r = response_problem(resp, 400, "malformed-json", NULL,
+                             "request body is not valid JSON: it ends early, after byte %zu",
+                             req->body_length);
+    } else if (jerr != json_tokener_success) {
+        r = response_problem(resp, 400, "malformed-json", NULL,
+                             "request body is not valid JSON: %s at byte %zu",
+                             json_tokener_error_desc(jerr), end);
+    } else {
+        while (end < req->body_length && strchr(" \t\r\n", req->body[end]))
+            end++;
+        if (end < req->body_length)
+            r = response_problem(resp, 400, "malformed-json", NULL,
+                                 "request body is not valid JSON: unexpected data at byte %zu", end);
+    }
+    json_tokener_free(tok);
+    if (r < 0) {
+        json_object_put(obj);
+        return r;
+    }
+    req->json = obj;
+    return 0;
+}
+
+/* Authenticates REQ for ROUTE.  Returns 0, or a negative errno with a
+ * 401/403 problem set. */
+static int authenticate(struct server *server, struct request *req, const struct route *route,
+                        struct response *resp)
+{
+    if (route->scope == SCOPE_NONE || !server->agent->tokens) {
+        req->token_name = "anonymous";
+        return 0;
+    }
+    const char *auth = request_header(req, "Authorization");
+    int r;
+    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0) {
+        r = response_problem(resp, 401, "unauthorized", NULL,
+                             "this call needs a bearer token (Authorization: Bearer TOKEN)");
+    } else {
+        const char *name;
+        enum scope scope;
+        const char *presented = auth + 7;
+        while (*presented == ' ')
+            presented++;
+        if (token_set_check(server->agent->tokens, presented, &name, &scope) < 0) {
+            r = response_problem(resp, 401, "unauthorized", NULL, "the bearer token is not valid");
+        } else if (!scope_allows(scope, route->scope)) {
+            return response_problem(resp, 403, "forbidden", NULL,
+                                    "token '%s' has scope '%s'; this call needs '%s'", name,
+                                    scope_to_string(scope), scope_to_string(route->scope));
+        } else {
+            req->token_name = name;
+            return 0;
+        }
+    }
+    response_header(resp, "WWW-Authenticate", "Bearer realm=\"lmnet\"");
+    return r;
+}
+
+/* Routes, authenticates, checks and parses the body, and runs the handler.
+ * Leaves the answer in RESP whatever happens. */
+static void dispatch(struct server *server, struct MHD_Connection *conn, const char *method_name,
+                     const char *url, struct exchange *ex, struct request *req,
+                     struct response *resp)
+{
+    enum http_method method;
+    const struct route *route = NULL;
+    unsigned allowed = 0;
+    int r;
+    bool known_method = http_method_from_string(method_name, &method) == 0;
+
+    r = router_match(server->router, known_method ? method : HTTP_GET, url, &route, req, &allowed);
+    if (r >= 0 && !known_method) {
+        /* The path exists; the method is one we never serve. */
+        router_release_params(req);
+        r = -EOPNOTSUPP;
+        router_match(server->router, HTTP_METHOD_COUNT, url, &route, req, &allowed);
+    }
+    if (r == -ENOENT) {
+        response_problem(resp, 404, "not-found", NULL, "no resource at %s; see GET /v1/version for the API", url);
+        return;
+    }
+    if (r == -EOPNOTSUPP) {
+        char allow[64];
+        router_allow_header(allowed, allow, sizeof(allow));
+        response_problem(resp, 405, "method-not-allowed", NULL, "%s does not accept %s; it allows %s",
+                         url, method_name, allow);
+        response_header(resp, "Allow", allow);
+        return;
+    }
+    if (r < 0) {
+        set_generic_problem(resp, r);
+        return;
+    }
+    req->method = method;
+    if (authenticate(server, req, route, resp) < 0)
+        return;
+    if (ex->too_large) {
+        response_problem(resp, 413, "too-large", NULL, "request body is over %d bytes", SERVER_MAX_BODY);
+        return;
+    }
+    if (ex->length > 0) {
+        const char *type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+        if (!is_json_type(type)) {
+            response_problem(resp, 415, "unsupported-media-type", NULL,
+                             "request body must be application/json, not '%s'", type ? type : "(none)");
+            return;
+        }
+        req->body = ex->body;
+        req->body_length = ex->length;
+        if (parse_body(req, resp) < 0)
+            return;
+    }
+    r = route->handler(req, resp);
+    if (r < 0 && resp->status < 400) {
+        if (r != -EINVAL && r != -ENOENT && r != -EEXIST)
+            log_errno(LOG_LEVEL_ERROR, r, "handler failed method=%s path=%s", method_name, url);
+        set_generic_problem(resp, r);
+    }
+}
+
+static enum MHD_Result queue(struct MHD_Connection *conn, struct request *req, struct response *resp)
+{
+    const char *text = "";
+    size_t length = 0;
+    if (resp->status == 0)
+        resp->status = resp->body ? 200 : 204;
+    if (resp->body) {
+        text = json_object_to_json_string_ext(resp->body, JSON_C_TO_STRING_PLAIN |
+                                                              JSON_C_TO_STRING_NOSLASHESCAPE);
+        length = strlen(text);
+        if (!resp->etag[0] && resp->status == 200)
+            etag_of_json(resp->body, resp->etag, sizeof(resp->etag));
+    }
+    if (resp->etag[0] && (req->method == HTTP_GET || req->method == HTTP_HEAD) &&
+        resp->status == 200) {
+        const char *inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "If-None-Match");
+        if (inm && strstr(inm, resp->etag)) {
+            resp->status = 304;
+            text = "";
+            length = 0;
+        }
+    }
+    struct MHD_Response *r = MHD_create_response_from_buffer(length, (void *)text,
+                                                             MHD_RESPMEM_MUST_COPY);
+    if (!r)
+        return MHD_NO;
+    if (length)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                resp->content_type ? resp->content_type : "application/json");
+    if (resp->etag[0])
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, resp->etag);
+    for (size_t i = 0; i < resp->n_headers; i++)
+        MHD_add_response_header(r, resp->headers[i][0], resp->headers[i][1]);
+    enum MHD_Result ok = MHD_queue_response(conn, (unsigned)resp->status, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+static void release(struct request *req, struct response *resp)
+{
+    router_release_params(req);
+    json_object_put(req->json);
+    json_object_put(resp->body);
+    for (size_t i = 0; i < resp->n_headers; i++) {
+        free(resp->headers[i][0]);
+        free(resp->headers[i][1]);
+    }
+}
+
+static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url,
+                                      const char *method, const char *version,
+                                      const char *upload_data, size_t *upload_data_size,
+                                      void **con_cls)
+{
+    (void)version;
+    struct server *server = cls;
+    struct exchange *ex = *con_cls;
+    if (!ex) {
+        ex = calloc(1, sizeof(*ex));
+        if (!ex)
+            return MHD_NO;
+        clock_gettime(CLOCK_MONOTONIC, &ex->started);
+        const char *declared = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        if (declared && strtoull(declared, NULL, 10) > SERVER_MAX_BODY)
+            ex->too_large = true;
+        *con_cls = ex;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        exchange_append(ex, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+
+    struct request req = {
+        .agent = server->agent,
+        .path = url,
+        .token_name = "anonymous",
+        .lookup = lookup_value,
+        .lookup_ctx = conn,
+    };
+    struct response resp = { 0 };
+    http_method_from_string(method, &req.method);
+    dispatch(server, conn, method, url, ex, &req, &resp);
+    enum MHD_Result ok = queue(conn, &req, &resp);
+    log_info("request method=%s path=%s status=%d latency_us=%ld token=%s", method, url,
+             resp.status, elapsed_us(&ex->started), req.token_name);
+    release(&req, &resp);
+    return ok;
+}
+
+static void request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                              enum MHD_RequestTerminationCode code)
+{
+    (void)cls;
+    (void)conn;
+    (void)code;
+    struct exchange *ex = *con_cls;
+    if (ex) {
+        free(ex->body);
+        free(ex);
+        *con_cls = NULL;
+    }
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    msg[strcspn(msg, "\n")] = '\0';
+    log_warning("http: %s", msg);
+}
+
+static int read_file(const char *path, char **out)
+{
+    _cleanup_fclose_ FILE *f = fopen(path, "re");
+    if (!f)
+        return -errno;
+    char *buf = NULL;
+    size_t len = 0;
+    _cleanup_fclose_ FILE *mem = open_memstream(&buf, &len);
+    if (!mem)
+        return -ENOMEM;
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        fwrite(chunk, 1, n, mem);
+    fclose(mem);
+    mem = NULL;
+    if (ferror(f)) {
+        free(buf);
+        return -EIO;
+    }
+    *out = buf;
+    return 0;
+}
+
+int server_start(struct agent *agent, struct server **out)
+{
+    const struct config *config = &agent->config;
+    struct server *server = calloc(1, sizeof(*server));
+    if (!server)
+        return -ENOMEM;
+    server->agent = agent;
+    server->router = router_create(api_route_tables, api_route_tables_count);
+    if (!server->router) {
+        server_stop(server);
+        return -ENOMEM;
+    }
+
+    struct sockaddr_storage addr = { 0 };
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    if (strchr(config->listen_address, ':')) {
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&addr;
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons(config->listen_port);
+        inet_pton(AF_INET6, config->listen_address, &a6->sin6_addr);
+        flags |= MHD_USE_IPv6;
+    } else {
+        struct sockaddr_in *a4 = (struct sockaddr_in *)&addr;
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons(config->listen_port);
+        inet_pton(AF_INET, config->listen_address, &a4->sin_addr);
+    }
+
+    if (config->tls_cert) {
+        int r = read_file(config->tls_cert, &server->tls_cert);
+        if (r < 0) {
+            server_stop(server);
+            return log_errno(LOG_LEVEL_ERROR, r, "cannot read tls_cert path=%s", config->tls_cert);
+        }
+        r = read_file(config->tls_key, &server->tls_key);
+        if (r < 0) {
+            server_stop(server);
+            return log_errno(LOG_LEVEL_ERROR, r, "cannot read tls_key path=%s", config->tls_key);
+        }
+        flags |= MHD_USE_TLS;
+    }
+
+    unsigned threads = config->threads;
+    if (threads == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? (unsigned)n : 1;
+    }
+
+    struct MHD_OptionItem options[] = {
+        { MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL }, /* first, or MHD logs on its own */
+        { MHD_OPTION_SOCK_ADDR, 0, &addr },
+        { MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads, NULL },
+        { MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL },
+        { MHD_OPTION_CONNECTION_LIMIT, 4096, NULL },
+        { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)request_completed, NULL },
+        { server->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, server->tls_cert },
+        { server->tls_key ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, server->tls_key },
+        { MHD_OPTION_END, 0, NULL },
+    };
+    server->daemon = MHD_start_daemon(flags, config->listen_port, NULL, NULL, access_handler, server,
+                                      MHD_OPTION_ARRAY, options, MHD_OPTION_END);
+    if (!server->daemon) {
+        server_stop(server);
+        log_error("cannot listen listen=%s (address in use, not configured on this host, or a "
+                  "bad TLS certificate/key)",
+                  config->listen);
+        return -EADDRNOTAVAIL;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    server->port = info ? info->port : config->listen_port;
+    log_info("listening address=%s port=%u tls=%s threads=%u auth=%s", config->listen_address,
+             server->port, server->tls_cert ? "on" : "off", threads, agent->tokens ? "on" : "off");
+    *out = server;
+    return 0;
+}
+
+unsigned server_port(const struct server *server)
+{
+    return server->port;
+}
+
+void server_stop(struct server *server)
+{
+    if (!server)
+        return;
+    if (server->daemon)
+        MHD_stop_daemon(server->daemon);
+    router_destroy(server->router);
+    if (server->tls_key)
+        explicit_bzero(server->tls_key, strlen(server->tls_key));
+    free(server->tls_cert);
+    free(server->tls_key);
+    free(server);
+}

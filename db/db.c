@@ -1,0 +1,279 @@
+/* SQLite connections, the statement cache and the per-thread pool.
+ *
+ * The statement cache is a small open-addressing table keyed by the address
+ * of the SQL string literal: db/ modules pass the same literal every time, so
+ * a pointer comparison finds the statement without hashing the text.
+ *
+ * The pool keeps one connection per thread through a pthread key; the
+ * destructor closes a thread's connection when the thread ends, and the pool
+ * also tracks every connection so that db_pool_destroy() can close those of
+ * threads still alive (libmicrohttpd's workers). */
+#include "db/db.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "agent/log.h"
+#include "db/schema.h"
+
+#define STMT_CACHE_SLOTS 256 /* power of two; far more than the SQL we have */
+
+struct stmt_slot {
+    const char *sql;
+    sqlite3_stmt *stmt;
+};
+
+struct db {
+    sqlite3 *sqlite;
+    struct stmt_slot cache[STMT_CACHE_SLOTS];
+    struct db *pool_next; /* pool's list, under pool->lock */
+};
+
+int db_errno(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_ROW:
+    case SQLITE_DONE:
+        return 0;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return -EBUSY;
+    case SQLITE_CONSTRAINT:
+        return -EEXIST;
+    case SQLITE_NOMEM:
+        return -ENOMEM;
+    case SQLITE_FULL:
+        return -ENOSPC;
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+        return -EACCES;
+    case SQLITE_CANTOPEN:
+        return -ENOENT;
+    case SQLITE_NOTADB:
+    case SQLITE_CORRUPT:
+        return -EBADMSG;
+    default:
+        return -EIO;
+    }
+}
+
+static int exec_pragma(sqlite3 *sqlite, const char *sql)
+{
+    int rc = sqlite3_exec(sqlite, sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return log_errno(LOG_LEVEL_ERROR, db_errno(rc), "pragma failed sql=\"%s\" reason=\"%s\"", sql,
+                         sqlite3_errmsg(sqlite));
+    return 0;
+}
+
+int db_open(const char *path, struct db **out)
+{
+    struct db *db = calloc(1, sizeof(*db));
+    if (!db)
+        return -ENOMEM;
+    int rc = sqlite3_open_v2(path, &db->sqlite,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        int r = log_errno(LOG_LEVEL_ERROR, db_errno(rc), "cannot open database path=%s reason=\"%s\"",
+                          path, db->sqlite ? sqlite3_errmsg(db->sqlite) : sqlite3_errstr(rc));
+        db_close(db);
+        return r;
+    }
+    sqlite3_busy_timeout(db->sqlite, 5000);
+    sqlite3_extended_result_codes(db->sqlite, 1);
+
+    int r = exec_pragma(db->sqlite, "PRAGMA journal_mode = WAL");
+    if (r >= 0)
+        r = exec_pragma(db->sqlite, "PRAGMA synchronous = FULL");
+    if (r >= 0)
+        r = exec_pragma(db->sqlite, "PRAGMA foreign_keys = ON");
+    if (r >= 0) {
+        r = schema_apply(db->sqlite, schema_steps, schema_steps_count);
+        if (r == -EPROTO)
+            log_error("database path=%s is from a newer lmnet: upgrade lmnetd or use another database",
+                      path);
+    }
+    if (r < 0) {
+        db_close(db);
+        return r;
+    }
+    *out = db;
+    return 0;
+}
+
+void db_close(struct db *db)
+{
+    if (!db)
+        return;
+    for (size_t i = 0; i < STMT_CACHE_SLOTS; i++)
+        sqlite3_finalize(db->cache[i].stmt);
+    sqlite3_close_v2(db->sqlite);
+    free(db);
+}
+
+sqlite3 *db_sqlite(struct db *db)
+{
+    return db->sqlite;
+}
+
+sqlite3_stmt *db_stmt(struct db *db, const char *sql)
+{
+    size_t h = ((uintptr_t)sql >> 3) * 0x9E3779B97F4A7C15ull;
+    for (size_t probe = 0; probe < STMT_CACHE_SLOTS; probe++) {
+        struct stmt_slot *slot = &db->cache[(h + probe) & (STMT_CACHE_SLOTS - 1)];
+        if (slot->sql == sql) {
+            sqlite3_reset(slot->stmt);
+            sqlite3_clear_bindings(slot->stmt);
+            return slot->stmt;
+        }
+        if (!slot->sql) {
+            sqlite3_stmt *stmt = NULL;
+            int rc = sqlite3_prepare_v3(db->sqlite, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
+            if (rc != SQLITE_OK) {
+                log_error("cannot prepare statement reason=\"%s\" sql=\"%.80s\"",
+                          sqlite3_errmsg(db->sqlite), sql);
+                return NULL;
+            }
+            slot->sql = sql;
+            slot->stmt = stmt;
+            return stmt;
+        }
+    }
+    log_error("statement cache full; raise STMT_CACHE_SLOTS");
+    return NULL;
+}
+
+static int exec_simple(struct db *db, const char *sql)
+{
+    sqlite3_stmt *stmt = db_stmt(db, sql);
+    if (!stmt)
+        return -EIO;
+    int rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    return rc == SQLITE_DONE ? 0 : db_errno(rc);
+}
+
+int db_begin(struct db *db)
+{
+    return exec_simple(db, "BEGIN IMMEDIATE");
+}
+
+int db_commit(struct db *db)
+{
+    int r = exec_simple(db, "COMMIT");
+    if (r < 0)
+        db_rollback(db);
+    return r;
+}
+
+void db_rollback(struct db *db)
+{
+    if (!sqlite3_get_autocommit(db->sqlite))
+        sqlite3_exec(db->sqlite, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* ---- pool ---- */
+
+struct db_pool {
+    char *path;
+    pthread_key_t key;
+    pthread_mutex_t lock; /* guards connections */
+    struct db *connections;
+};
+
+static void pool_remove(struct db_pool *pool, struct db *db)
+{
+    pthread_mutex_lock(&pool->lock);
+    for (struct db **p = &pool->connections; *p; p = &(*p)->pool_next) {
+        if (*p == db) {
+            *p = db->pool_next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&pool->lock);
+}
+
+/* The pthread key destructor gets only the value, so the value is a small
+ * record pointing back at the pool. */
+struct pool_slot {
+    struct db_pool *pool;
+    struct db *db;
+};
+
+static void pool_thread_exit(void *value)
+{
+    struct pool_slot *slot = value;
+    pool_remove(slot->pool, slot->db);
+    db_close(slot->db);
+    free(slot);
+}
+
+int db_pool_create(const char *path, struct db_pool **out)
+{
+    struct db_pool *pool = calloc(1, sizeof(*pool));
+    if (!pool)
+        return -ENOMEM;
+    pool->path = strdup(path);
+    if (!pool->path) {
+        free(pool);
+        return -ENOMEM;
+    }
+    pthread_mutex_init(&pool->lock, NULL);
+    if (pthread_key_create(&pool->key, pool_thread_exit) != 0) {
+        free(pool->path);
+        free(pool);
+        return -EAGAIN;
+    }
+    if (!db_pool_get(pool)) {
+        db_pool_destroy(pool);
+        return -EIO;
+    }
+    *out = pool;
+    return 0;
+}
+
+struct db *db_pool_get(struct db_pool *pool)
+{
+    struct pool_slot *slot = pthread_getspecific(pool->key);
+    if (slot)
+        return slot->db;
+    slot = calloc(1, sizeof(*slot));
+    if (!slot)
+        return NULL;
+    int r = db_open(pool->path, &slot->db);
+    if (r < 0) {
+        free(slot);
+        return NULL;
+    }
+    slot->pool = pool;
+    pthread_mutex_lock(&pool->lock);
+    slot->db->pool_next = pool->connections;
+    pool->connections = slot->db;
+    pthread_mutex_unlock(&pool->lock);
+    pthread_setspecific(pool->key, slot);
+    return slot->db;
+}
+
+void db_pool_destroy(struct db_pool *pool)
+{
+    if (!pool)
+        return;
+    struct pool_slot *mine = pthread_getspecific(pool->key);
+    pthread_setspecific(pool->key, NULL);
+    free(mine);
+    pthread_key_delete(pool->key);
+    /* Threads that are still alive lose their connection here; the pool is
+     * destroyed only after the HTTP server stopped its workers. */
+    for (struct db *db = pool->connections, *next; db; db = next) {
+        next = db->pool_next;
+        db_close(db);
+    }
+    pthread_mutex_destroy(&pool->lock);
+    free(pool->path);
+    free(pool);
+}

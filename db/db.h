@@ -1,0 +1,66 @@
+/* SQLite access.
+ *
+ * A struct db is one SQLite connection, used by one thread at a time.  It is
+ * opened in WAL mode with foreign keys on, a busy timeout and synchronous=FULL
+ * (a committed change survives power loss), and the embedded schema is
+ * applied when it is opened (see db/schema.h).
+ *
+ * Statements are prepared once per connection and cached: db_stmt() returns
+ * the cached statement for an SQL string literal (keyed by the string's
+ * address, so pass a static string, never a built one), reset and unbound.
+ *
+ * struct db_pool hands each thread its own connection, opened on first use and
+ * closed when the thread exits or the pool is destroyed.
+ *
+ * Errors are negative errnos; db_errno() is the single SQLite-to-errno map. */
+#ifndef LMNET_DB_DB_H
+#define LMNET_DB_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sqlite3.h>
+
+struct db;
+struct db_pool;
+
+/* Opens (creating if needed) the database at PATH and brings its schema up to
+ * date.  ":memory:" gives a private in-memory database.  On success *out owns
+ * the connection (db_close() it).  Returns 0, -EPROTO when the file was
+ * written by a newer lmnet (it is left untouched), or another negative errno;
+ * the reason is logged. */
+int db_open(const char *path, struct db **out);
+
+/* Closes the connection; NULL is a no-op. */
+void db_close(struct db *db);
+
+/* The raw connection, for db/ modules only. */
+sqlite3 *db_sqlite(struct db *db);
+
+/* Returns the cached prepared statement for SQL (a string literal), reset and
+ * with its bindings cleared, or NULL after logging the prepare error.  The
+ * statement stays owned by DB. */
+sqlite3_stmt *db_stmt(struct db *db, const char *sql);
+
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK.  Return 0 or a negative errno.
+ * db_rollback() is safe to call when no transaction is open. */
+int db_begin(struct db *db);
+int db_commit(struct db *db);
+void db_rollback(struct db *db);
+
+/* Maps an SQLite result code to 0 (SQLITE_OK/DONE/ROW) or a negative errno:
+ * BUSY/LOCKED -> -EBUSY, CONSTRAINT -> -EEXIST, NOMEM -> -ENOMEM,
+ * FULL -> -ENOSPC, READONLY/PERM/AUTH -> -EACCES, CANTOPEN -> -ENOENT,
+ * NOTADB/CORRUPT -> -EBADMSG, anything else -> -EIO. */
+int db_errno(int sqlite_rc);
+
+/* Creates a pool that opens PATH once per thread.  The first connection is
+ * opened here, so a bad path or a newer schema fails now, not on the first
+ * request.  Returns 0 and *out, or a negative errno. */
+int db_pool_create(const char *path, struct db_pool **out);
+void db_pool_destroy(struct db_pool *pool);
+
+/* The calling thread's connection, opened on first use.  Returns NULL (after
+ * logging) if it cannot be opened.  Owned by the pool. */
+struct db *db_pool_get(struct db_pool *pool);
+
+#endif
