@@ -13,6 +13,7 @@
 #include "agent/config.h"
 
 struct db_pool;
+struct membership;
 struct token_set;
 
 struct agent {
@@ -25,6 +26,7 @@ struct agent {
     time_t started_wall;
     unsigned port;            /* the port actually bound */
     char *peer_token;         /* token presented to other agents, or NULL */
+    struct membership *membership;
 };
 
 /* Seconds since the agent started. */

@@ -19,6 +19,7 @@
 #include "agent/cleanup.h"
 #include "agent/config.h"
 #include "agent/log.h"
+#include "agent/membership.h"
 #include "api/client.h"
 #include "api/server.h"
 #include "api/token.h"
@@ -271,6 +272,9 @@ int main(int argc, char **argv)
     if (r < 0)
         goto out;
     agent.port = server_port(server);
+    r = membership_start(&agent, &agent.membership);
+    if (r < 0)
+        goto out;
     log_info("lmnetd started version=%s node_id=%s hostname=%s database=%s", LMNET_VERSION,
              agent.node_id, agent.hostname, agent.config.database);
 
@@ -278,7 +282,9 @@ int main(int argc, char **argv)
         exit_code = 0;
 
 out:
+    /* The server goes first: no request may see a half-stopped agent. */
     server_stop(server);
+    membership_stop(agent.membership);
     db_pool_destroy(agent.db);
     token_set_destroy(agent.tokens);
     if (agent.peer_token)

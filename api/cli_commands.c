@@ -1,11 +1,13 @@
 /* The nouns lmnetctl knows, in the order --help lists them.  A noun adds one
  * line here and its header's include. */
 #include "api/cli.h"
+#include "api/cli_cluster.h"
 #include "api/cli_host.h"
 
 const struct cli_command cli_commands[] = {
     { "host", "show this agent's identity", cli_host },
     { "health", "check that the agent is up", cli_health },
     { "version", "show client and agent versions", cli_version },
+    { "cluster", "cluster members; join an agent", cli_cluster },
     { NULL, NULL, NULL },
 };

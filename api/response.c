@@ -49,7 +49,8 @@ int response_problem(struct response *resp, int status, const char *type, const 
 void etag_of_json(struct json_object *obj, char *out, size_t out_size)
 {
     /* FNV-1a over the canonical text: cheap, and any change shows. */
-    const char *text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN);
+    const char *text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
+                                                               JSON_C_TO_STRING_NOSLASHESCAPE);
     uint64_t h = 0xcbf29ce484222325ull;
     for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
         h ^= *p;

@@ -3,11 +3,13 @@
 #include "api/routes.h"
 
 #include "api/event.h"
+#include "api/member.h"
 #include "api/system.h"
 
 const struct route *const api_route_tables[] = {
     system_routes,
     event_routes,
+    member_routes,
 };
 
 const size_t api_route_tables_count = sizeof(api_route_tables) / sizeof(api_route_tables[0]);

@@ -241,11 +241,13 @@ static enum MHD_Result queue(struct MHD_Connection *conn, struct request *req, s
     if (resp->status == 0)
         resp->status = resp->body ? 200 : 204;
     if (resp->body) {
+        /* The ETag first: serializing reuses the object's buffer, so the
+         * body text must be taken last. */
+        if (!resp->etag[0] && resp->status == 200)
+            etag_of_json(resp->body, resp->etag, sizeof(resp->etag));
         text = json_object_to_json_string_ext(resp->body, JSON_C_TO_STRING_PLAIN |
                                                               JSON_C_TO_STRING_NOSLASHESCAPE);
         length = strlen(text);
-        if (!resp->etag[0] && resp->status == 200)
-            etag_of_json(resp->body, resp->etag, sizeof(resp->etag));
     }
     if (resp->etag[0] && (req->method == HTTP_GET || req->method == HTTP_HEAD) &&
         resp->status == 200) {

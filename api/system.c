@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include "agent/agent.h"
+#include "agent/membership.h"
 #include "db/db.h"
 
 static int get_health(struct request *req, struct response *resp)
@@ -15,6 +16,22 @@ static int get_health(struct request *req, struct response *resp)
     struct json_object *checks = json_object_new_object();
     json_object_object_add(checks, "database", json_object_new_string(db_ok ? "ok" : "unavailable"));
     json_object_object_add(body, "checks", checks);
+    if (req->agent->membership) {
+        /* An unreachable registry degrades, not fails, the agent: it keeps
+         * allocating from the MAC blocks it holds. */
+        struct registry_status rs;
+        membership_status(req->agent->membership, &rs);
+        struct json_object *registry = json_object_new_object();
+        json_object_object_add(registry, "self", json_object_new_boolean(rs.self));
+        json_object_object_add(registry, "url", json_object_new_string(req->agent->config.registry));
+        json_object_object_add(registry, "reachable", json_object_new_boolean(rs.reachable));
+        if (!rs.reachable && rs.error[0])
+            json_object_object_add(registry, "error", json_object_new_string(rs.error));
+        json_object_object_add(checks, "registry", json_object_new_string(rs.reachable ? "ok" : "unreachable"));
+        json_object_object_add(body, "registry", registry);
+        if (!rs.reachable && db_ok)
+            json_object_object_add(body, "status", json_object_new_string("degraded"));
+    }
     return response_json(resp, db_ok ? 200 : 503, body);
 }
 

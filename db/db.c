@@ -30,6 +30,7 @@ struct db {
     sqlite3 *sqlite;
     struct stmt_slot cache[STMT_CACHE_SLOTS];
     struct db *pool_next; /* pool's list, under pool->lock */
+    unsigned depth;       /* open db_begin() calls; >1 are savepoints */
 };
 
 int db_errno(int rc)
@@ -160,21 +161,36 @@ static int exec_simple(struct db *db, const char *sql)
 
 int db_begin(struct db *db)
 {
-    return exec_simple(db, "BEGIN IMMEDIATE");
+    int r = exec_simple(db, db->depth ? "SAVEPOINT nested" : "BEGIN IMMEDIATE");
+    if (r >= 0)
+        db->depth++;
+    return r;
 }
 
 int db_commit(struct db *db)
 {
-    int r = exec_simple(db, "COMMIT");
-    if (r < 0)
+    if (db->depth == 0)
+        return -EINVAL;
+    int r = exec_simple(db, db->depth > 1 ? "RELEASE nested" : "COMMIT");
+    if (r < 0) {
         db_rollback(db);
-    return r;
+        return r;
+    }
+    db->depth--;
+    return 0;
 }
 
 void db_rollback(struct db *db)
 {
+    if (db->depth > 1) {
+        /* Undo the savepoint's work but leave the outer transaction open. */
+        sqlite3_exec(db->sqlite, "ROLLBACK TO nested; RELEASE nested", NULL, NULL, NULL);
+        db->depth--;
+        return;
+    }
     if (!sqlite3_get_autocommit(db->sqlite))
         sqlite3_exec(db->sqlite, "ROLLBACK", NULL, NULL, NULL);
+    db->depth = 0;
 }
 
 /* ---- pool ---- */

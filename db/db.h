@@ -42,6 +42,10 @@ sqlite3 *db_sqlite(struct db *db);
 sqlite3_stmt *db_stmt(struct db *db, const char *sql);
 
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK.  Return 0 or a negative errno.
+ * They nest: inside an open transaction db_begin() opens a savepoint, and
+ * the matching db_commit()/db_rollback() releases or undoes only that, so an
+ * aggregate function that opens its own transaction can run inside a
+ * caller's larger one (a change and its event, committed together).
  * db_rollback() is safe to call when no transaction is open. */
 int db_begin(struct db *db);
 int db_commit(struct db *db);

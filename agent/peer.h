@@ -1,0 +1,15 @@
+/* Calls from this agent to another agent: a REST client (api/client.h)
+ * aimed at the peer's base URL and presenting this agent's peer token. */
+#ifndef LMNET_AGENT_PEER_H
+#define LMNET_AGENT_PEER_H
+
+#include "api/client.h"
+
+struct agent;
+
+/* Creates a client for the agent at URL with a TIMEOUT_MS per call.  The
+ * caller owns *out (client_destroy()).  Returns 0 or a negative errno. */
+int peer_client_create(const struct agent *agent, const char *url, long timeout_ms,
+                       struct client **out);
+
+#endif

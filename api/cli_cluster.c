@@ -1,0 +1,109 @@
+/* lmnetctl cluster: the member list and joining agents to the cluster. */
+#include "api/cli_cluster.h"
+
+#include <string.h>
+#include "agent/cleanup.h"
+#include "api/table.h"
+
+static const char usage_text[] =
+    "Usage: lmnetctl cluster COMMAND\n"
+    "\n"
+    "Commands:\n"
+    "  members         list the cluster's members (Name, Id, Url, Registry, LastSeen)\n"
+    "  join URL        add the agent at URL (http://HOST:PORT) to the cluster; the agent\n"
+    "                  must be configured with 'registry = <the registry's URL>'\n"
+    "  remove ID       remove a member by its node id\n";
+
+static const char *str(struct json_object *obj, const char *key)
+{
+    struct json_object *v;
+    if (!json_object_object_get_ex(obj, key, &v) || !v)
+        return "";
+    return json_object_get_string(v);
+}
+
+static int members(struct cli *cli)
+{
+    _cleanup_json_ struct json_object *body = NULL;
+    int r = cli_call(cli, "GET", "/v1/cluster/members", NULL, &body);
+    if (r != CLI_EXIT_OK)
+        return r;
+    if (cli->output == CLI_OUTPUT_JSON) {
+        cli_print_json(cli, body);
+        return CLI_EXIT_OK;
+    }
+    struct json_object *items = NULL, *reachable = NULL;
+    json_object_object_get_ex(body, "items", &items);
+    const char *headers[] = { "Name", "Id", "Url", "Registry", "LastSeen" };
+    struct table *t = table_create(5, headers);
+    if (!t)
+        return CLI_EXIT_TRANSPORT;
+    for (size_t i = 0; items && i < json_object_array_length(items); i++) {
+        struct json_object *m = json_object_array_get_idx(items, i);
+        struct json_object *reg;
+        bool is_registry = json_object_object_get_ex(m, "registry", &reg) && json_object_get_boolean(reg);
+        const char *cells[] = { str(m, "name"), str(m, "id"), str(m, "url"), is_registry ? "yes" : "",
+                                str(m, "last_seen") };
+        table_add_row(t, cells);
+    }
+    table_print(t, cli->out);
+    table_destroy(t);
+    if (json_object_object_get_ex(body, "registry_reachable", &reachable) &&
+        !json_object_get_boolean(reachable))
+        fprintf(cli->err, "warning: the registry is unreachable; this list may be stale\n");
+    return CLI_EXIT_OK;
+}
+
+static int join(struct cli *cli, const char *url)
+{
+    _cleanup_json_ struct json_object *req = json_object_new_object();
+    json_object_object_add(req, "url", json_object_new_string(url));
+    _cleanup_json_ struct json_object *body = NULL;
+    int r = cli_call(cli, "POST", "/v1/cluster/members", req, &body);
+    if (r != CLI_EXIT_OK)
+        return r;
+    if (cli->output == CLI_OUTPUT_JSON)
+        cli_print_json(cli, body);
+    else
+        fprintf(cli->out, "%s (%s) is a member\n", str(body, "name"), str(body, "id"));
+    return CLI_EXIT_OK;
+}
+
+static int remove_member(struct cli *cli, const char *id)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/cluster/members/%s", id);
+    int r = cli_call(cli, "DELETE", path, NULL, NULL);
+    if (r == CLI_EXIT_OK && cli->output == CLI_OUTPUT_TABLE)
+        fprintf(cli->out, "removed %s\n", id);
+    return r;
+}
+
+int cli_cluster(struct cli *cli, int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage_text, cli->err);
+        return CLI_EXIT_USAGE;
+    }
+    const char *verb = argv[1];
+    if (cli_is_help(verb) || (argc > 2 && cli_is_help(argv[2]))) {
+        fputs(usage_text, cli->out);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(verb, "members") == 0 || strcmp(verb, "list") == 0) {
+        if (argc != 2)
+            return cli_usage_error(cli, "'cluster members' takes no arguments");
+        return members(cli);
+    }
+    if (strcmp(verb, "join") == 0) {
+        if (argc != 3)
+            return cli_usage_error(cli, "usage: lmnetctl cluster join URL");
+        return join(cli, argv[2]);
+    }
+    if (strcmp(verb, "remove") == 0) {
+        if (argc != 3)
+            return cli_usage_error(cli, "usage: lmnetctl cluster remove ID");
+        return remove_member(cli, argv[2]);
+    }
+    return cli_usage_error(cli, "unknown command 'cluster %s'", verb);
+}
