@@ -88,16 +88,30 @@ int db_open(const char *path, struct db **out)
     sqlite3_busy_timeout(db->sqlite, 5000);
     sqlite3_extended_result_codes(db->sqlite, 1);
 
-    int r = exec_pragma(db->sqlite, "PRAGMA journal_mode = WAL");
+    /* Refuse a database from a newer lmnet before anything writes to it:
+     * even switching the journal mode rewrites the file header. */
+    int r = schema_version(db->sqlite);
+    int newest = schema_steps_count ? schema_steps[schema_steps_count - 1].version : 0;
+    if (r > newest) {
+        log_error("database path=%s is from a newer lmnet (schema %d, we know up to %d): "
+                  "upgrade lmnetd or use another database; it was not modified",
+                  path, r, newest);
+        db_close(db);
+        return -EPROTO;
+    }
+    if (r < 0) {
+        log_errno(LOG_LEVEL_ERROR, r, "cannot read database path=%s (not an SQLite file?)", path);
+        db_close(db);
+        return r;
+    }
+
+    r = exec_pragma(db->sqlite, "PRAGMA journal_mode = WAL");
     if (r >= 0)
         r = exec_pragma(db->sqlite, "PRAGMA synchronous = FULL");
     if (r >= 0)
         r = exec_pragma(db->sqlite, "PRAGMA foreign_keys = ON");
     if (r >= 0) {
         r = schema_apply(db->sqlite, schema_steps, schema_steps_count);
-        if (r == -EPROTO)
-            log_error("database path=%s is from a newer lmnet: upgrade lmnetd or use another database",
-                      path);
     }
     if (r < 0) {
         db_close(db);
