@@ -11,21 +11,38 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "agent/log.h"
 
 struct router {
     size_t n_routes;
     const struct route **routes;
 };
 
+static size_t count_params(const char *pattern)
+{
+    size_t n = 0;
+    for (const char *c = pattern; (c = strchr(c, '{')); c++)
+        n++;
+    return n;
+}
+
 struct router *router_create(const struct route *const *tables, size_t n_tables)
 {
+    size_t n = 0;
+    for (size_t t = 0; t < n_tables; t++)
+        for (const struct route *r = tables[t]; r->pattern; r++) {
+            /* struct request holds ROUTE_MAX_PARAMS values: a longer pattern
+             * could never be served, so refuse the table now. */
+            if (count_params(r->pattern) > ROUTE_MAX_PARAMS) {
+                log_error("route has more than %d parameters pattern=%s", ROUTE_MAX_PARAMS,
+                          r->pattern);
+                return NULL;
+            }
+            n++;
+        }
     struct router *router = calloc(1, sizeof(*router));
     if (!router)
         return NULL;
-    size_t n = 0;
-    for (size_t t = 0; t < n_tables; t++)
-        for (const struct route *r = tables[t]; r->pattern; r++)
-            n++;
     router->routes = calloc(n ? n : 1, sizeof(*router->routes));
     if (!router->routes) {
         free(router);
@@ -53,35 +70,34 @@ static int hex_value(char c)
     return -1;
 }
 
-/* Percent-decodes LEN bytes of S into a new string; NULL on a bad escape,
- * an encoded '/' or NUL, or out of memory. */
-static char *decode_segment(const char *s, size_t len)
+/* Percent-decodes LEN bytes of S into OUT (LEN + 1 bytes), or only checks
+ * them when OUT is NULL.  Returns 0, or -EINVAL on a bad escape or an encoded
+ * '/' or NUL. */
+static int decode_segment(const char *s, size_t len, char *out)
 {
-    char *out = malloc(len + 1);
-    if (!out)
-        return NULL;
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
-        if (s[i] != '%') {
-            out[o++] = s[i];
-            continue;
+        int c = (unsigned char)s[i];
+        if (c == '%') {
+            int hi = i + 1 < len ? hex_value(s[i + 1]) : -1;
+            int lo = i + 2 < len ? hex_value(s[i + 2]) : -1;
+            c = hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
+            if (c <= 0 || c == '/')
+                return -EINVAL;
+            i += 2;
         }
-        int hi = i + 1 < len ? hex_value(s[i + 1]) : -1;
-        int lo = i + 2 < len ? hex_value(s[i + 2]) : -1;
-        int c = hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
-        if (c <= 0 || c == '/') {
-            free(out);
-            return NULL;
-        }
-        out[o++] = (char)c;
-        i += 2;
+        if (out)
+            out[o++] = (char)c;
     }
-    out[o] = '\0';
-    return out;
+    if (out)
+        out[o] = '\0';
+    return 0;
 }
 
 /* Matches PATH against PATTERN; on success fills params into REQ (when REQ
- * is not NULL).  Returns 1 match, 0 no match, -ENOMEM. */
+ * is not NULL).  A parameter with a bad escape does not match, so such a
+ * path is a 404 like any other unknown path.  Returns 1 match, 0 no match,
+ * -ENOMEM. */
 static int match_pattern(const char *pattern, const char *path, struct request *req)
 {
     const char *p = pattern, *s = path;
@@ -96,12 +112,20 @@ static int match_pattern(const char *pattern, const char *path, struct request *
         if (*p == '{') {
             if (send == s)
                 return 0; /* empty segment never matches a parameter */
-            if (req) {
+            size_t len = (size_t)(send - s);
+            if (!req) {
+                if (decode_segment(s, len, NULL) < 0)
+                    return 0;
+            } else {
                 if (n_params >= ROUTE_MAX_PARAMS)
-                    return 0;
-                char *value = decode_segment(s, (size_t)(send - s));
+                    return 0; /* router_create() refused such patterns */
+                char *value = malloc(len + 1);
                 if (!value)
+                    return -ENOMEM;
+                if (decode_segment(s, len, value) < 0) {
+                    free(value);
                     return 0;
+                }
                 /* The name is "{name}" without the braces; keep a pointer
                  * into the pattern and its length-bounded copy below. */
                 req->param_values[n_params] = value;
@@ -166,8 +190,10 @@ void router_allow_header(unsigned allowed, char *buf, size_t size)
         if (!(allowed & (1u << m)))
             continue;
         int w = snprintf(buf + n, size - n, "%s%s", n ? ", " : "", http_method_to_string(m));
-        if (w < 0 || (size_t)w >= size - n)
+        if (w < 0 || (size_t)w >= size - n) {
+            buf[n] = '\0'; /* whole names only, never "DEL" */
             break;
+        }
         n += (size_t)w;
     }
 }
