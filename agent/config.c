@@ -81,6 +81,9 @@ static int parse_listen(struct config *config, const char *value, char *err, siz
             return fail(err, size, "'%s': an IPv6 address goes in brackets, [::1]:8470", value);
         host++;
         host_len -= 2;
+    } else if (memchr(host, ':', host_len)) {
+        /* "::1:8470" could be [::1]:8470 or the address ::1:8470 without a port. */
+        return fail(err, size, "'%s': an IPv6 address goes in brackets, [::1]:8470", value);
     }
     char address[64];
     if (host_len >= sizeof(address))
