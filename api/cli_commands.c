@@ -2,6 +2,7 @@
  * line here and its header's include. */
 #include "api/cli.h"
 #include "api/cli_cluster.h"
+#include "api/cli_event.h"
 #include "api/cli_host.h"
 
 const struct cli_command cli_commands[] = {
@@ -9,5 +10,6 @@ const struct cli_command cli_commands[] = {
     { "health", "check that the agent is up", cli_health },
     { "version", "show client and agent versions", cli_version },
     { "cluster", "cluster members; join an agent", cli_cluster },
+    { "events", "the audit log", cli_event },
     { NULL, NULL, NULL },
 };

@@ -78,6 +78,9 @@ expect_match "lmnetctl -o json version" '"api": "v1"' "$out"
 expect_eq "lmnetctl against nothing exits 3" 3 "$rc"
 "$LMNETCTL" bogus >/dev/null 2>&1; rc=$?
 expect_eq "lmnetctl unknown command exits 2" 2 "$rc"
+out=$("$LMNETCTL" -s "$url" -t ctl-token events --all); rc=$?
+expect_eq "lmnetctl events exits 0" 0 "$rc"
+expect_match "lmnetctl events prints the table header" '^Id +Time +Node +Actor +Kind +Subject' "$out"
 check "lmnetctl --help" "$LMNETCTL" --help
 check "lmnetctl host --help" "$LMNETCTL" host --help
 
