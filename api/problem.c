@@ -8,7 +8,10 @@ struct json_object *problem_new(int status, const char *type, const char *detail
                                 const char *pointer)
 {
     char uri[160];
-    snprintf(uri, sizeof(uri), PROBLEM_TYPE_BASE "%s", type ? type : "about:blank");
+    if (type)
+        snprintf(uri, sizeof(uri), PROBLEM_TYPE_BASE "%s", type);
+    else
+        snprintf(uri, sizeof(uri), "about:blank"); /* RFC 9457's "no particular type" */
     struct json_object *p = json_object_new_object();
     json_object_object_add(p, "type", json_object_new_string(uri));
     json_object_object_add(p, "title", json_object_new_string(problem_title(status)));

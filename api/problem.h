@@ -11,7 +11,8 @@
 
 #define PROBLEM_TYPE_BASE "https://lmnet.dev/problems/"
 
-/* Builds a problem object (the caller owns it).  POINTER may be NULL. */
+/* Builds a problem object (the caller owns it).  TYPE is a slug under
+ * PROBLEM_TYPE_BASE, or NULL for "about:blank"; POINTER may be NULL. */
 struct json_object *problem_new(int status, const char *type, const char *detail,
                                 const char *pointer);
 
