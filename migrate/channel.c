@@ -1,0 +1,526 @@
+/* The migration channel; the design is in migrate/channel.h.
+ *
+ * Ownership: struct channel owns the listening socket, the accepting thread
+ * and a list of struct link (one per connection pair).  A link owns its two
+ * sockets and its two forwarding threads.  channel_destroy() shuts the
+ * sockets down, which wakes every blocked accept/splice, then joins. */
+#include "migrate/channel.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include "agent/log.h"
+
+#define PIPE_BYTES (1 << 20)
+#define HELLO_TIMEOUT_MS 5000
+
+enum channel_role {
+    CHANNEL_LISTENER,  /* destination: TCP in, unix out */
+    CHANNEL_FORWARDER, /* source: unix in, TCP out */
+};
+
+struct link;
+
+struct direction {
+    struct link *link;
+    int from;
+    int to;
+    bool forward; /* counts into bytes_forward */
+    pthread_t thread;
+};
+
+struct link {
+    struct channel *channel;
+    int accepted;  /* the connection we accepted */
+    int connected; /* the connection we made */
+    struct direction up, down;
+    bool threads_started;
+    struct link *next;
+};
+
+struct channel {
+    enum channel_role role;
+    int listen_fd;
+    uint16_t port;
+    char token[CHANNEL_TOKEN_HEX + 1];
+    char target[108];        /* listener: QEMU's unix socket; forwarder: "" */
+    char local_socket[108];  /* forwarder: the unix socket we made */
+    struct sockaddr_storage destination; /* forwarder */
+    socklen_t destination_len;
+    struct sockaddr_storage source;      /* forwarder; ss_family 0: any */
+    unsigned max_connections;
+    pthread_t acceptor;
+    bool acceptor_started;
+    pthread_mutex_t lock;    /* guards links and stopping */
+    bool stopping;
+    struct link *links;
+    _Atomic uint64_t bytes_forward;
+    _Atomic uint64_t bytes_backward;
+    atomic_uint connections;
+    atomic_uint rejected;
+};
+
+int channel_token_generate(char out[CHANNEL_TOKEN_HEX + 1])
+{
+    unsigned char raw[CHANNEL_TOKEN_HEX / 2];
+    ssize_t n = getrandom(raw, sizeof(raw), 0);
+    if (n != (ssize_t)sizeof(raw))
+        return n < 0 ? -errno : -EIO;
+    for (size_t i = 0; i < sizeof(raw); i++)
+        snprintf(out + 2 * i, 3, "%02x", raw[i]);
+    return 0;
+}
+
+static void hello_format(const char *token, char hello[CHANNEL_HELLO_SIZE])
+{
+    memset(hello, ' ', CHANNEL_HELLO_SIZE);
+    memcpy(hello, "LMNETMIG1 ", 10);
+    memcpy(hello + 10, token, CHANNEL_TOKEN_HEX);
+    hello[CHANNEL_HELLO_SIZE - 1] = '\n';
+}
+
+/* Constant-time comparison of two hellos. */
+static bool hello_equal(const char *a, const char *b)
+{
+    unsigned char d = 0;
+    for (size_t i = 0; i < CHANNEL_HELLO_SIZE; i++)
+        d |= (unsigned char)(a[i] ^ b[i]);
+    return d == 0;
+}
+
+/* Reads exactly N bytes within TIMEOUT_MS.  Returns 0 or a negative errno. */
+static int read_exact(int fd, char *buf, size_t n, int timeout_ms)
+{
+    size_t got = 0;
+    while (got < n) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        int r = poll(&p, 1, timeout_ms);
+        if (r == 0)
+            return -ETIMEDOUT;
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        ssize_t k = read(fd, buf + got, n - got);
+        if (k == 0)
+            return -ECONNRESET;
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        got += (size_t)k;
+    }
+    return 0;
+}
+
+static int write_all(int fd, const char *buf, size_t n)
+{
+    while (n) {
+        ssize_t k = send(fd, buf, n, MSG_NOSIGNAL);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        buf += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* Moves bytes FROM -> TO with splice until FROM reaches end of file, then
+ * half-closes TO so the other end sees the end too. */
+static void *direction_thread(void *arg)
+{
+    struct direction *d = arg;
+    struct channel *c = d->link->channel;
+    pthread_setname_np(pthread_self(), "lmnet-chan-fwd");
+    /* splice() into a socket whose peer is gone raises SIGPIPE, and there is
+     * no MSG_NOSIGNAL for it: block it in this thread (a thread-directed
+     * signal stays pending here and dies with the thread) and see EPIPE. */
+    sigset_t pipe_set;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC) < 0) {
+        log_errno(LOG_LEVEL_ERROR, errno, "migration channel: no pipe");
+        shutdown(d->to, SHUT_WR);
+        return NULL;
+    }
+    fcntl(pipefd[1], F_SETPIPE_SZ, PIPE_BYTES);
+    _Atomic uint64_t *counter = d->forward ? &c->bytes_forward : &c->bytes_backward;
+    for (;;) {
+        ssize_t in = splice(d->from, NULL, pipefd[1], NULL, PIPE_BYTES, SPLICE_F_MOVE | SPLICE_F_MORE);
+        if (in == 0)
+            break;
+        if (in < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != ECONNRESET && errno != EPIPE && errno != EBADF)
+                log_errno(LOG_LEVEL_WARNING, errno, "migration channel: read failed");
+            break;
+        }
+        ssize_t left = in;
+        while (left > 0) {
+            ssize_t out = splice(pipefd[0], NULL, d->to, NULL, (size_t)left, SPLICE_F_MOVE | SPLICE_F_MORE);
+            if (out < 0 && errno == EINTR)
+                continue;
+            if (out <= 0) {
+                left = -1;
+                break;
+            }
+            left -= out;
+            atomic_fetch_add(counter, (uint64_t)out);
+        }
+        if (left < 0)
+            break;
+    }
+    close(pipefd[0]);
+    close(pipefd[1]);
+    shutdown(d->to, SHUT_WR);
+    /* Whatever ended this direction, the peer direction may still wait on
+     * a read that will never come once one side is gone. */
+    shutdown(d->from, SHUT_RD);
+    return NULL;
+}
+
+static void link_free(struct link *l)
+{
+    if (l->threads_started) {
+        pthread_join(l->up.thread, NULL);
+        pthread_join(l->down.thread, NULL);
+    }
+    if (l->accepted >= 0)
+        close(l->accepted);
+    if (l->connected >= 0)
+        close(l->connected);
+    free(l);
+}
+
+static int connect_unix(const char *path)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    return fd;
+}
+
+static int connect_destination(struct channel *c)
+{
+    int fd = socket(c->destination.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (c->source.ss_family) {
+        socklen_t len = c->source.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                        : sizeof(struct sockaddr_in);
+        if (bind(fd, (struct sockaddr *)&c->source, len) < 0) {
+            int e = -errno;
+            close(fd);
+            return e;
+        }
+    }
+    if (connect(fd, (struct sockaddr *)&c->destination, c->destination_len) < 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    return fd;
+}
+
+/* Completes the hello on a fresh connection and makes the other end.
+ * Returns the connected fd or a negative errno. */
+static int handshake(struct channel *c, int accepted)
+{
+    char expected[CHANNEL_HELLO_SIZE], got[CHANNEL_HELLO_SIZE];
+    hello_format(c->token, expected);
+    if (c->role == CHANNEL_LISTENER) {
+        int r = read_exact(accepted, got, sizeof(got), HELLO_TIMEOUT_MS);
+        if (r < 0 || !hello_equal(expected, got))
+            return r < 0 ? r : -EACCES;
+        int fd = connect_unix(c->target);
+        if (fd < 0)
+            return log_errno(LOG_LEVEL_ERROR, fd, "migration channel: QEMU is not listening path=%s",
+                             c->target);
+        r = write_all(accepted, "OK\n", 3);
+        if (r < 0) {
+            close(fd);
+            return r;
+        }
+        return fd;
+    }
+    int fd = connect_destination(c);
+    if (fd < 0)
+        return log_errno(LOG_LEVEL_ERROR, fd, "migration channel: cannot reach the destination");
+    int r = write_all(fd, expected, sizeof(expected));
+    char ok[3];
+    if (r >= 0)
+        r = read_exact(fd, ok, sizeof(ok), HELLO_TIMEOUT_MS);
+    if (r >= 0 && memcmp(ok, "OK\n", 3) != 0)
+        r = -EACCES;
+    if (r < 0) {
+        close(fd);
+        return log_errno(LOG_LEVEL_ERROR, r, "migration channel: the destination refused the token");
+    }
+    return fd;
+}
+
+static void start_link(struct channel *c, int accepted, int connected)
+{
+    struct link *l = calloc(1, sizeof(*l));
+    if (!l) {
+        close(accepted);
+        close(connected);
+        return;
+    }
+    l->channel = c;
+    l->accepted = accepted;
+    l->connected = connected;
+    /* "forward" is source to destination: on the listener that is what we
+     * accepted (from the source) into QEMU; on the forwarder, what QEMU
+     * sends us, into the network. */
+    l->up = (struct direction){ .link = l, .from = accepted, .to = connected, .forward = true };
+    l->down = (struct direction){ .link = l, .from = connected, .to = accepted, .forward = false };
+    if (pthread_create(&l->up.thread, NULL, direction_thread, &l->up) != 0) {
+        link_free(l);
+        return;
+    }
+    if (pthread_create(&l->down.thread, NULL, direction_thread, &l->down) != 0) {
+        shutdown(accepted, SHUT_RDWR);
+        pthread_join(l->up.thread, NULL);
+        link_free(l);
+        return;
+    }
+    l->threads_started = true;
+    pthread_mutex_lock(&c->lock);
+    l->next = c->links;
+    c->links = l;
+    pthread_mutex_unlock(&c->lock);
+}
+
+static void *accept_thread(void *arg)
+{
+    struct channel *c = arg;
+    pthread_setname_np(pthread_self(), "lmnet-chan-acc");
+    for (;;) {
+        int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            break; /* shut down by channel_destroy(), or a real error */
+        }
+        pthread_mutex_lock(&c->lock);
+        bool stopping = c->stopping;
+        pthread_mutex_unlock(&c->lock);
+        if (stopping) {
+            close(fd);
+            break;
+        }
+        if (c->role == CHANNEL_LISTENER) {
+            int one = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        }
+        int other = handshake(c, fd);
+        if (other < 0) {
+            close(fd);
+            if (c->role == CHANNEL_LISTENER) {
+                atomic_fetch_add(&c->rejected, 1);
+                /* One bad hello burns the token: whoever sent it knows the
+                 * address; nobody gets to guess twice. */
+                log_warning("migration channel: bad hello, listener closed reason=%s",
+                            strerror(-other));
+                break;
+            }
+            continue;
+        }
+        start_link(c, fd, other);
+        unsigned n = atomic_fetch_add(&c->connections, 1) + 1;
+        if (c->role == CHANNEL_LISTENER && n >= c->max_connections)
+            break; /* the token is spent */
+    }
+    if (c->role == CHANNEL_LISTENER)
+        shutdown(c->listen_fd, SHUT_RDWR);
+    return NULL;
+}
+
+static int parse_address(const char *address, uint16_t port, struct sockaddr_storage *out,
+                         socklen_t *len)
+{
+    memset(out, 0, sizeof(*out));
+    struct sockaddr_in *a4 = (struct sockaddr_in *)out;
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)out;
+    if (inet_pton(AF_INET, address, &a4->sin_addr) == 1) {
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons(port);
+        *len = sizeof(*a4);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, address, &a6->sin6_addr) == 1) {
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons(port);
+        *len = sizeof(*a6);
+        return 0;
+    }
+    return -EINVAL;
+}
+
+static struct channel *channel_new(enum channel_role role, const char *token)
+{
+    if (!token || strlen(token) != CHANNEL_TOKEN_HEX)
+        return NULL;
+    struct channel *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->role = role;
+    c->listen_fd = -1;
+    memcpy(c->token, token, CHANNEL_TOKEN_HEX + 1);
+    pthread_mutex_init(&c->lock, NULL);
+    return c;
+}
+
+static int start_acceptor(struct channel *c, struct channel **out)
+{
+    int r = -pthread_create(&c->acceptor, NULL, accept_thread, c);
+    if (r < 0) {
+        channel_destroy(c);
+        return r;
+    }
+    c->acceptor_started = true;
+    *out = c;
+    return 0;
+}
+
+int channel_listen(const char *address, uint16_t port, const char *token, const char *qemu_socket,
+                   unsigned max_connections, struct channel **out)
+{
+    if (!qemu_socket || strlen(qemu_socket) >= sizeof(((struct channel *)0)->target) ||
+        max_connections == 0)
+        return -EINVAL;
+    struct channel *c = channel_new(CHANNEL_LISTENER, token);
+    if (!c)
+        return -EINVAL;
+    snprintf(c->target, sizeof(c->target), "%s", qemu_socket);
+    c->max_connections = max_connections;
+    struct sockaddr_storage addr;
+    socklen_t len;
+    int r = parse_address(address, port, &addr, &len);
+    if (r < 0) {
+        channel_destroy(c);
+        return r;
+    }
+    c->listen_fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (c->listen_fd < 0 || setsockopt(c->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        bind(c->listen_fd, (struct sockaddr *)&addr, len) < 0 || listen(c->listen_fd, 16) < 0) {
+        r = -errno;
+        channel_destroy(c);
+        return log_errno(LOG_LEVEL_ERROR, r, "migration channel: cannot listen address=%s", address);
+    }
+    len = sizeof(addr);
+    getsockname(c->listen_fd, (struct sockaddr *)&addr, &len);
+    c->port = ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
+                                               : ((struct sockaddr_in *)&addr)->sin_port);
+    return start_acceptor(c, out);
+}
+
+int channel_forward(const char *local_socket, const char *source_address, const char *destination,
+                    uint16_t port, const char *token, struct channel **out)
+{
+    if (!local_socket || strlen(local_socket) >= sizeof(((struct channel *)0)->local_socket))
+        return -EINVAL;
+    struct channel *c = channel_new(CHANNEL_FORWARDER, token);
+    if (!c)
+        return -EINVAL;
+    int r = parse_address(destination, port, &c->destination, &c->destination_len);
+    socklen_t ignored;
+    if (r >= 0 && source_address)
+        r = parse_address(source_address, 0, &c->source, &ignored);
+    if (r < 0) {
+        channel_destroy(c);
+        return r;
+    }
+    c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", local_socket);
+    unlink(local_socket);
+    mode_t old = umask(0177); /* the socket is created 0600 */
+    int b = c->listen_fd < 0 ? -1 : bind(c->listen_fd, (struct sockaddr *)&sun, sizeof(sun));
+    umask(old);
+    if (b < 0 || listen(c->listen_fd, 16) < 0) {
+        r = -errno;
+        channel_destroy(c);
+        return log_errno(LOG_LEVEL_ERROR, r, "migration channel: cannot listen path=%s", local_socket);
+    }
+    snprintf(c->local_socket, sizeof(c->local_socket), "%s", local_socket);
+    return start_acceptor(c, out);
+}
+
+uint16_t channel_port(const struct channel *c)
+{
+    return c->port;
+}
+
+void channel_stats(const struct channel *c, struct channel_stats *s)
+{
+    s->bytes_forward = atomic_load(&c->bytes_forward);
+    s->bytes_backward = atomic_load(&c->bytes_backward);
+    s->connections = atomic_load(&c->connections);
+    s->rejected = atomic_load(&c->rejected);
+}
+
+void channel_destroy(struct channel *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->lock);
+    c->stopping = true;
+    for (struct link *l = c->links; l; l = l->next) {
+        shutdown(l->accepted, SHUT_RDWR);
+        shutdown(l->connected, SHUT_RDWR);
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (c->listen_fd >= 0)
+        shutdown(c->listen_fd, SHUT_RDWR);
+    if (c->acceptor_started)
+        pthread_join(c->acceptor, NULL);
+    /* No new links can appear now: cut any that started meanwhile. */
+    for (struct link *l = c->links, *next; l; l = next) {
+        next = l->next;
+        shutdown(l->accepted, SHUT_RDWR);
+        shutdown(l->connected, SHUT_RDWR);
+        link_free(l);
+    }
+    if (c->listen_fd >= 0)
+        close(c->listen_fd);
+    if (c->local_socket[0])
+        unlink(c->local_socket);
+    explicit_bzero(c->token, sizeof(c->token));
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}

@@ -1,0 +1,73 @@
+/* The migration channel: QEMU's migration streams between two hosts, over
+ * the dedicated migration network only, authenticated with a one-time token.
+ *
+ * QEMU 7.2 cannot authenticate a migration connection by itself (short of
+ * TLS, which costs the throughput we exist to keep), so neither QEMU ever
+ * listens on the network:
+ *
+ *   source QEMU --unix--> source agent (forwarder)
+ *       ==TCP, migration network, "hello + token"==>
+ *   destination agent (listener) --unix--> destination QEMU (-incoming unix:)
+ *
+ * Each TCP connection starts with a 80-byte hello, "LMNETMIG1 " + the
+ * 64-hex-digit token + padding + "\n", checked in constant time; the listener
+ * answers "OK\n" or closes.  After the hello both agents only move bytes,
+ * with splice(2) through a pipe, so they never copy the pages into user
+ * space.  QEMU's multifd opens one connection per channel plus the main one;
+ * each becomes one such pair.  The token is one-time: the listener accepts
+ * at most max_connections authenticated connections and closes its socket
+ * when it has them, when it is destroyed, or on the first bad hello.
+ *
+ * Threads: the listener and the forwarder each run one accepting thread
+ * ("lmnet-chan-acc") and, per connection, one thread per direction
+ * ("lmnet-chan-fwd").  Byte counters are atomics read by any thread. */
+#ifndef LMNET_MIGRATE_CHANNEL_H
+#define LMNET_MIGRATE_CHANNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CHANNEL_TOKEN_HEX 64
+#define CHANNEL_HELLO_SIZE 80
+
+struct channel;
+
+struct channel_stats {
+    uint64_t bytes_forward;  /* source to destination */
+    uint64_t bytes_backward; /* destination to source (QEMU's return path) */
+    unsigned connections;    /* authenticated connections so far */
+    unsigned rejected;       /* connections closed for a bad hello */
+};
+
+/* Makes a random one-time token: CHANNEL_TOKEN_HEX hex digits and a NUL in
+ * OUT.  Returns 0 or a negative errno (no randomness available). */
+int channel_token_generate(char out[CHANNEL_TOKEN_HEX + 1]);
+
+/* Destination side.  Listens on ADDRESS (the destination's address on the
+ * migration network; IPv4 or IPv6) and PORT (0: any free port, see
+ * channel_port()), and joins each authenticated connection to a new
+ * connection to the unix socket QEMU_SOCKET.  Accepts at most
+ * MAX_CONNECTIONS.  Returns 0 and *out, or a negative errno. */
+int channel_listen(const char *address, uint16_t port, const char *token, const char *qemu_socket,
+                   unsigned max_connections, struct channel **out);
+
+/* Source side.  Listens on the unix socket LOCAL_SOCKET (created mode 0600;
+ * QEMU migrates to "unix:LOCAL_SOCKET") and joins each connection QEMU makes
+ * to a TCP connection from SOURCE_ADDRESS (the source's address on the
+ * migration network, so the bytes leave by that NIC; NULL: any) to
+ * DESTINATION:PORT, which presents TOKEN.  Returns 0 and *out, or a negative
+ * errno. */
+int channel_forward(const char *local_socket, const char *source_address, const char *destination,
+                    uint16_t port, const char *token, struct channel **out);
+
+/* The TCP port the listener is bound to (0 for a forwarder). */
+uint16_t channel_port(const struct channel *channel);
+
+/* Current counters. */
+void channel_stats(const struct channel *channel, struct channel_stats *stats);
+
+/* Stops accepting, cuts every connection, joins the threads, removes a
+ * forwarder's unix socket and frees.  NULL is a no-op. */
+void channel_destroy(struct channel *channel);
+
+#endif

@@ -1,0 +1,282 @@
+/* migrate/channel.c: bytes cross the listener/forwarder pair intact in both
+ * directions, a wrong token is refused and burns the listener, the token is
+ * good for max_connections only, and destroy never hangs.  Real sockets on
+ * loopback; a thread plays QEMU on each side. */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include "migrate/channel.h"
+
+struct qemu_sink {
+    int listen_fd;
+    char path[108];
+    size_t received;
+    uint64_t checksum;
+    pthread_t thread;
+};
+
+/* The destination "QEMU": accepts one connection, reads to EOF summing the
+ * bytes, then answers with the count (the return path). */
+static void *sink_thread(void *arg)
+{
+    struct qemu_sink *s = arg;
+    int fd = accept(s->listen_fd, NULL, NULL);
+    if (fd < 0)
+        return NULL;
+    unsigned char buf[65536];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof(buf))) > 0) {
+        for (ssize_t i = 0; i < n; i++)
+            s->checksum = s->checksum * 31 + buf[i];
+        s->received += (size_t)n;
+    }
+    char reply[64];
+    int len = snprintf(reply, sizeof(reply), "got %zu\n", s->received);
+    if (send(fd, reply, (size_t)len, MSG_NOSIGNAL) != len)
+        fprintf(stderr, "sink: reply not sent (the channel was cut)\n");
+    close(fd);
+    return NULL;
+}
+
+static void sink_start(struct qemu_sink *s, const char *name)
+{
+    memset(s, 0, sizeof(*s));
+    snprintf(s->path, sizeof(s->path), "/tmp/lmnet-test-%d-%s.sock", (int)getpid(), name);
+    unlink(s->path);
+    s->listen_fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", s->path);
+    assert_int_equal(bind(s->listen_fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+    assert_int_equal(listen(s->listen_fd, 4), 0);
+    assert_int_equal(pthread_create(&s->thread, NULL, sink_thread, s), 0);
+}
+
+static void sink_stop(struct qemu_sink *s)
+{
+    shutdown(s->listen_fd, SHUT_RDWR);
+    pthread_join(s->thread, NULL);
+    close(s->listen_fd);
+    unlink(s->path);
+}
+
+static int connect_unix(const char *path)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+        close(fd);
+        return -errno;
+    }
+    return fd;
+}
+
+static void test_token_is_hex(void **state)
+{
+    (void)state;
+    char a[CHANNEL_TOKEN_HEX + 1], b[CHANNEL_TOKEN_HEX + 1];
+    assert_int_equal(channel_token_generate(a), 0);
+    assert_int_equal(channel_token_generate(b), 0);
+    assert_int_equal(strlen(a), CHANNEL_TOKEN_HEX);
+    assert_int_equal(strspn(a, "0123456789abcdef"), CHANNEL_TOKEN_HEX);
+    assert_string_not_equal(a, b);
+}
+
+static void test_bytes_cross_both_ways(void **state)
+{
+    (void)state;
+    struct qemu_sink sink;
+    sink_start(&sink, "dst");
+    char token[CHANNEL_TOKEN_HEX + 1];
+    assert_int_equal(channel_token_generate(token), 0);
+    struct channel *listener = NULL, *forwarder = NULL;
+    assert_int_equal(channel_listen("127.0.0.1", 0, token, sink.path, 1, &listener), 0);
+    assert_true(channel_port(listener) > 0);
+    char src_path[108];
+    snprintf(src_path, sizeof(src_path), "/tmp/lmnet-test-%d-src.sock", (int)getpid());
+    assert_int_equal(channel_forward(src_path, "127.0.0.1", "127.0.0.1", channel_port(listener),
+                                     token, &forwarder), 0);
+
+    /* The source "QEMU": 32 MiB of a known pattern, then read the reply. */
+    int fd = connect_unix(src_path);
+    assert_true(fd >= 0);
+    size_t total = 32u << 20;
+    unsigned char *data = malloc(total);
+    uint64_t checksum = 0;
+    for (size_t i = 0; i < total; i++) {
+        data[i] = (unsigned char)(i * 7 + (i >> 13));
+        checksum = checksum * 31 + data[i];
+    }
+    size_t sent = 0;
+    while (sent < total) {
+        ssize_t n = write(fd, data + sent, total - sent);
+        assert_true(n > 0);
+        sent += (size_t)n;
+    }
+    shutdown(fd, SHUT_WR);
+    char reply[64] = { 0 };
+    ssize_t n = 0, got = 0;
+    while ((n = read(fd, reply + got, sizeof(reply) - 1 - (size_t)got)) > 0)
+        got += n;
+    close(fd);
+    sink_stop(&sink);
+
+    char want[64];
+    snprintf(want, sizeof(want), "got %zu\n", total);
+    assert_string_equal(reply, want);
+    assert_int_equal(sink.received, total);
+    assert_true(sink.checksum == checksum);
+    struct channel_stats st;
+    channel_stats(listener, &st);
+    assert_int_equal(st.connections, 1);
+    assert_int_equal(st.rejected, 0);
+    assert_true(st.bytes_forward == total);
+    assert_true(st.bytes_backward == strlen(want));
+    channel_stats(forwarder, &st);
+    assert_true(st.bytes_forward == total);
+    channel_destroy(forwarder);
+    channel_destroy(listener);
+    assert_int_equal(access(src_path, F_OK), -1); /* the forwarder removed its socket */
+    free(data);
+}
+
+static void test_wrong_token_burns_listener(void **state)
+{
+    (void)state;
+    struct qemu_sink sink;
+    sink_start(&sink, "dst2");
+    char good[CHANNEL_TOKEN_HEX + 1], bad[CHANNEL_TOKEN_HEX + 1];
+    channel_token_generate(good);
+    channel_token_generate(bad);
+    struct channel *listener = NULL, *forwarder = NULL;
+    assert_int_equal(channel_listen("127.0.0.1", 0, good, sink.path, 4, &listener), 0);
+    char src_path[108];
+    snprintf(src_path, sizeof(src_path), "/tmp/lmnet-test-%d-src2.sock", (int)getpid());
+    assert_int_equal(channel_forward(src_path, NULL, "127.0.0.1", channel_port(listener), bad,
+                                     &forwarder), 0);
+    int fd = connect_unix(src_path);
+    assert_true(fd >= 0);
+    char c;
+    /* The forwarder closes QEMU's connection when the token is refused. */
+    assert_int_equal(read(fd, &c, 1), 0);
+    close(fd);
+    struct channel_stats st;
+    for (int i = 0; i < 100; i++) {
+        channel_stats(listener, &st);
+        if (st.rejected)
+            break;
+        usleep(10000);
+    }
+    assert_int_equal(st.rejected, 1);
+    assert_int_equal(st.connections, 0);
+    assert_int_equal(sink.received, 0);
+    channel_destroy(forwarder);
+
+    /* Even the right token is refused now: the listener is gone. */
+    assert_int_equal(channel_forward(src_path, NULL, "127.0.0.1", channel_port(listener), good,
+                                     &forwarder), 0);
+    fd = connect_unix(src_path);
+    assert_true(fd >= 0);
+    assert_int_equal(read(fd, &c, 1), 0);
+    close(fd);
+    channel_destroy(forwarder);
+    channel_destroy(listener);
+    sink_stop(&sink);
+}
+
+static void test_token_spent_after_max_connections(void **state)
+{
+    (void)state;
+    struct qemu_sink sink;
+    sink_start(&sink, "dst3");
+    char token[CHANNEL_TOKEN_HEX + 1];
+    channel_token_generate(token);
+    struct channel *listener = NULL, *forwarder = NULL;
+    assert_int_equal(channel_listen("127.0.0.1", 0, token, sink.path, 1, &listener), 0);
+    char src_path[108];
+    snprintf(src_path, sizeof(src_path), "/tmp/lmnet-test-%d-src3.sock", (int)getpid());
+    assert_int_equal(channel_forward(src_path, NULL, "127.0.0.1", channel_port(listener), token,
+                                     &forwarder), 0);
+    int first = connect_unix(src_path);
+    assert_true(first >= 0);
+    assert_int_equal(write(first, "x", 1), 1);
+    struct channel_stats st;
+    for (int i = 0; i < 100; i++) {
+        channel_stats(listener, &st);
+        if (st.connections)
+            break;
+        usleep(10000);
+    }
+    assert_int_equal(st.connections, 1);
+    int second = connect_unix(src_path);
+    assert_true(second >= 0);
+    char c;
+    assert_int_equal(read(second, &c, 1), 0); /* refused: the token is spent */
+    close(second);
+    close(first);
+    channel_destroy(forwarder);
+    channel_destroy(listener);
+    sink_stop(&sink);
+}
+
+static void test_bad_arguments(void **state)
+{
+    (void)state;
+    struct channel *c = NULL;
+    char token[CHANNEL_TOKEN_HEX + 1];
+    channel_token_generate(token);
+    assert_int_equal(channel_listen("127.0.0.1", 0, "short", "/tmp/x", 1, &c), -EINVAL);
+    assert_int_equal(channel_listen("not-an-ip", 0, token, "/tmp/x", 1, &c), -EINVAL);
+    assert_int_equal(channel_listen("127.0.0.1", 0, token, "/tmp/x", 0, &c), -EINVAL);
+    assert_int_equal(channel_forward("/tmp/lmnet-x.sock", NULL, "nowhere", 1, token, &c), -EINVAL);
+    channel_destroy(NULL);
+}
+
+static void test_destroy_mid_transfer(void **state)
+{
+    (void)state;
+    struct qemu_sink sink;
+    sink_start(&sink, "dst4");
+    char token[CHANNEL_TOKEN_HEX + 1];
+    channel_token_generate(token);
+    struct channel *listener = NULL, *forwarder = NULL;
+    assert_int_equal(channel_listen("127.0.0.1", 0, token, sink.path, 1, &listener), 0);
+    char src_path[108];
+    snprintf(src_path, sizeof(src_path), "/tmp/lmnet-test-%d-src4.sock", (int)getpid());
+    assert_int_equal(channel_forward(src_path, NULL, "127.0.0.1", channel_port(listener), token,
+                                     &forwarder), 0);
+    int fd = connect_unix(src_path);
+    char buf[65536] = { 0 };
+    for (int i = 0; i < 16; i++)
+        assert_true(write(fd, buf, sizeof(buf)) > 0);
+    /* Cancel with the stream still open: destroy must cut it, not wait. */
+    channel_destroy(forwarder);
+    channel_destroy(listener);
+    close(fd);
+    sink_stop(&sink);
+}
+
+int main(void)
+{
+    /* SIGPIPE keeps its default action: the channel must not die of it. */
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_token_is_hex),
+        cmocka_unit_test(test_bytes_cross_both_ways),
+        cmocka_unit_test(test_wrong_token_burns_listener),
+        cmocka_unit_test(test_token_spent_after_max_connections),
+        cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_destroy_mid_transfer),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
