@@ -50,6 +50,9 @@ static void copy_column(char *dst, size_t size, sqlite3_stmt *stmt, int col)
 int event_list(struct db *db, int64_t after, const char *kind, int limit, struct event **out,
                size_t *n)
 {
+    /* SQLite reads a negative LIMIT as "no limit"; the array holds LIMIT. */
+    if (limit < 0)
+        return -EINVAL;
     sqlite3_stmt *stmt = kind
         ? db_stmt(db, "SELECT id, time_ms, node, actor, kind, subject, detail FROM event "
                       "WHERE id > ? AND kind = ? ORDER BY id LIMIT ?")

@@ -29,7 +29,8 @@ int64_t event_record(struct db *db, const char *node, const char *actor, const c
 
 /* Lists up to LIMIT events with id > AFTER, oldest first, optionally only of
  * KIND (NULL for all).  On success *out is an array of *n events the caller
- * frees with event_list_free().  Returns 0 or a negative errno. */
+ * frees with event_list_free().  Returns 0, -EINVAL for a negative LIMIT, or
+ * a negative errno. */
 int event_list(struct db *db, int64_t after, const char *kind, int limit, struct event **out,
                size_t *n);
 void event_list_free(struct event *events, size_t n);
