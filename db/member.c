@@ -196,12 +196,31 @@ static int copy_string(struct json_object *obj, const char *key, char *dst, size
     return 0;
 }
 
+/* Reads a time written by add_time(): absent or null is 0. */
+static int parse_time(struct json_object *obj, const char *key, int64_t *ms)
+{
+    struct json_object *v;
+    *ms = 0;
+    if (!json_object_object_get_ex(obj, key, &v) || !v)
+        return 0;
+    if (!json_object_is_type(v, json_type_string))
+        return -EINVAL;
+    struct tm tm = { 0 };
+    const char *end = strptime(json_object_get_string(v), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (!end || *end)
+        return -EINVAL;
+    *ms = (int64_t)timegm(&tm) * 1000;
+    return 0;
+}
+
 int member_from_json(struct json_object *obj, struct member *out)
 {
     memset(out, 0, sizeof(*out));
     if (copy_string(obj, "id", out->uuid, sizeof(out->uuid)) < 0 ||
         copy_string(obj, "name", out->name, sizeof(out->name)) < 0 ||
-        copy_string(obj, "url", out->url, sizeof(out->url)) < 0)
+        copy_string(obj, "url", out->url, sizeof(out->url)) < 0 ||
+        parse_time(obj, "joined", &out->joined_ms) < 0 ||
+        parse_time(obj, "last_seen", &out->last_seen_ms) < 0)
         return -EINVAL;
     struct json_object *v;
     out->registry = json_object_object_get_ex(obj, "registry", &v) && json_object_get_boolean(v);

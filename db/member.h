@@ -45,7 +45,9 @@ int member_replace_all(struct db *db, const struct member *members, size_t n);
 /* JSON form: {"id", "name", "url", "registry", "joined", "last_seen"}. */
 struct json_object *member_to_json(const struct member *member);
 
-/* Parses the JSON form back; returns 0 or -EINVAL. */
+/* Parses the JSON form back (times to whole seconds; absent or null is 0),
+ * so a non-registry agent's cache keeps the registry's joined and last_seen.
+ * Returns 0 or -EINVAL. */
 int member_from_json(struct json_object *obj, struct member *out);
 
 #endif
