@@ -49,6 +49,9 @@ int request_check_if_match(const struct request *req, struct response *resp, con
     const char *if_match = request_header(req, "If-Match");
     if (!if_match || strcmp(if_match, "*") == 0)
         return 0;
+    if (!etag || !*etag)
+        return response_problem(resp, 412, "precondition-failed", NULL,
+                                "this resource has no ETag to match");
     /* If-Match may list several tags: "a", "b". */
     size_t len = strlen(etag);
     for (const char *p = if_match; (p = strstr(p, etag)); p += len) {

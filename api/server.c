@@ -6,11 +6,15 @@
  * workers share only read-only state (the router, the agent context) and the
  * database through their per-thread connection.
  *
- * Per request, libmicrohttpd calls access_handler() several times: first with
- * the headers (we allocate struct exchange in *con_cls and check the
- * declared length), then with each piece of the body (we append it, or count
- * it once over the limit), then once with no more data (we answer).
- * request_completed() frees the exchange whatever happened. */
+ * Per request, libmicrohttpd first calls uri_logged() with the raw request
+ * target; we allocate struct exchange there (its return value becomes
+ * *con_cls) and keep the path still percent-encoded, because libmicrohttpd
+ * decodes the URL it hands to access_handler() and the router must be the
+ * only decoder (else "%2541" would become "A" and "%2F" a separator).  Then
+ * access_handler() runs with the headers (we check the declared length),
+ * with each piece of the body (we append it, or count it once over the
+ * limit), and once with no more data (we answer).  request_completed() frees
+ * the exchange whatever happened. */
 #include "api/server.h"
 
 #include <arpa/inet.h>
@@ -41,6 +45,8 @@ struct server {
 
 struct exchange {
     struct timespec started;
+    char *raw_path;      /* the request target up to '?', still encoded */
+    bool headers_seen;
     char *body;
     size_t length;
     size_t capacity;
@@ -293,15 +299,13 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     (void)version;
     struct server *server = cls;
     struct exchange *ex = *con_cls;
-    if (!ex) {
-        ex = calloc(1, sizeof(*ex));
-        if (!ex)
-            return MHD_NO;
-        clock_gettime(CLOCK_MONOTONIC, &ex->started);
+    if (!ex)
+        return MHD_NO; /* uri_logged() could not allocate it */
+    if (!ex->headers_seen) {
+        ex->headers_seen = true;
         const char *declared = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         if (declared && strtoull(declared, NULL, 10) > SERVER_MAX_BODY)
             ex->too_large = true;
-        *con_cls = ex;
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -310,21 +314,40 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         return MHD_YES;
     }
 
+    (void)url; /* decoded by libmicrohttpd: we route on ex->raw_path */
     struct request req = {
         .agent = server->agent,
-        .path = url,
+        .path = ex->raw_path,
         .token_name = "anonymous",
         .lookup = lookup_value,
         .lookup_ctx = conn,
     };
     struct response resp = { 0 };
     http_method_from_string(method, &req.method);
-    dispatch(server, conn, method, url, ex, &req, &resp);
+    dispatch(server, conn, method, ex->raw_path, ex, &req, &resp);
     enum MHD_Result ok = queue(conn, &req, &resp);
-    log_info("request method=%s path=%s status=%d latency_us=%ld token=%s", method, url,
+    log_info("request method=%s path=%s status=%d latency_us=%ld token=%s", method, ex->raw_path,
              resp.status, elapsed_us(&ex->started), req.token_name);
     release(&req, &resp);
     return ok;
+}
+
+/* Called by libmicrohttpd with the raw request target before anything
+ * else; what it returns becomes the request's *con_cls. */
+static void *uri_logged(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)cls;
+    (void)conn;
+    struct exchange *ex = calloc(1, sizeof(*ex));
+    if (!ex)
+        return NULL;
+    clock_gettime(CLOCK_MONOTONIC, &ex->started);
+    ex->raw_path = strndup(uri, strcspn(uri, "?#"));
+    if (!ex->raw_path) {
+        free(ex);
+        return NULL;
+    }
+    return ex;
 }
 
 static void request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -335,6 +358,7 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
     (void)code;
     struct exchange *ex = *con_cls;
     if (ex) {
+        free(ex->raw_path);
         free(ex->body);
         free(ex);
         *con_cls = NULL;
@@ -429,6 +453,7 @@ int server_start(struct agent *agent, struct server **out)
         { MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL },
         { MHD_OPTION_CONNECTION_LIMIT, 4096, NULL },
         { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)request_completed, NULL },
+        { MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)uri_logged, NULL },
         { server->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, server->tls_cert },
         { server->tls_key ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, server->tls_key },
         { MHD_OPTION_END, 0, NULL },

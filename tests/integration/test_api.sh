@@ -59,6 +59,13 @@ expect_match "validation error names the field" '"status":422.*"pointer":"/url"'
 expect_eq "401 before anything about the body" 401 \
     "$(status -X POST -H 'Content-Type: text/plain' -d 'x' "$url/v1/cluster/members")"
 
+echo "# paths are decoded once, by the router"
+body=$(curl -s "${R[@]}" "$url/v1/cluster/members/%2541")
+expect_match "%25 decodes to a literal %" "no member with id '%41'" "$body"
+expect_eq "an encoded NUL is refused" 404 "$(status "${R[@]}" "$url/v1/health%00xyz")"
+expect_eq "an encoded slash is not a separator" 404 "$(status "${R[@]}" "$url/v1/cluster/members/a%2Fb")"
+expect_eq "query strings are not part of the path" 200 "$(status "${R[@]}" "$url/v1/events?limit=5")"
+
 echo "# ETags"
 etag=$(header ETag "${R[@]}" "$url/v1/version")
 expect_match "GET answers an ETag" '^"[0-9a-f]{16}"$' "$etag"
