@@ -180,7 +180,7 @@ static void *direction_thread(void *arg)
         }
         ssize_t left = in;
         while (left > 0) {
-            ssize_t out = splice(pipefd[0], NULL, d->to, NULL, (size_t)left, SPLICE_F_MOVE | SPLICE_F_MORE);
+            ssize_t out = splice(pipefd[0], NULL, d->to, NULL, (size_t)left, SPLICE_F_MOVE);
             if (out < 0 && errno == EINTR)
                 continue;
             if (out <= 0) {
