@@ -1,7 +1,8 @@
 # Turns the schema/NNNN_name.sql files into a C table of migration steps.
-# Called at build time with -DOUT=file.c -DFILES=a.sql;b.sql (sorted).
+# Called at build time with -DOUT=file.c -DFILES=a.sql|b.sql (sorted).
 set(body "/* Generated from the schema directory by schema/embed.cmake; do not edit. */\n")
 string(APPEND body "#include \"db/schema.h\"\n\nconst struct schema_step schema_steps[] = {\n")
+string(REPLACE "|" ";" FILES "${FILES}")
 set(count 0)
 foreach(f ${FILES})
   get_filename_component(name ${f} NAME)

@@ -7,7 +7,10 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
+#include <stdlib.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include "agent/log.h"
@@ -244,6 +247,36 @@ static void test_embedded_steps(void **state)
                      (long long)schema_steps_count);
 }
 
+/* Every schema/NNNN_*.sql on disk is embedded (a build that passed the file
+ * list to the embedding script wrongly once dropped all but the first). */
+static void test_every_file_embedded(void **state)
+{
+    (void)state;
+    const char *src = getenv("LMNET_SOURCE_DIR");
+    if (!src)
+        skip();
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/schema", src);
+    DIR *dir = opendir(path);
+    assert_non_null(dir);
+    size_t on_disk = 0;
+    struct dirent *e;
+    while ((e = readdir(dir))) {
+        size_t len = strlen(e->d_name);
+        if (len > 9 && strspn(e->d_name, "0123456789") == 4 && e->d_name[4] == '_' &&
+            strcmp(e->d_name + len - 4, ".sql") == 0) {
+            on_disk++;
+            bool found = false;
+            for (size_t i = 0; i < schema_steps_count; i++)
+                found |= strcmp(schema_steps[i].name, e->d_name) == 0;
+            if (!found)
+                fail_msg("schema/%s is not embedded", e->d_name);
+        }
+    }
+    closedir(dir);
+    assert_int_equal(on_disk, schema_steps_count);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -255,6 +288,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failing_first_step, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_version_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_embedded_steps, setup, teardown),
+        cmocka_unit_test(test_every_file_embedded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
