@@ -13,7 +13,11 @@
 #include "agent/config.h"
 
 struct db_pool;
+struct hypervisor;
+struct lifecycle;
 struct membership;
+struct migrator;
+struct ports;
 struct token_set;
 
 struct agent {
@@ -27,6 +31,11 @@ struct agent {
     unsigned port;            /* the port actually bound */
     char *peer_token;         /* token presented to other agents, or NULL */
     struct membership *membership;
+    struct hypervisor *hypervisor; /* runs the VMs (migrate/hypervisor.h) */
+    const struct ports *ports;     /* the switch ports VMs plug into; NULL when
+                                      this host has no virtual switch */
+    struct lifecycle *lifecycle;   /* the VMs this host runs */
+    struct migrator *migrator;     /* live migrations, both sides */
 };
 
 /* Seconds since the agent started. */

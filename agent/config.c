@@ -45,6 +45,10 @@ static const struct config_key config_keys[] = {
     { "max_migrations", CONFIG_UNSIGNED, FIELD(max_migrations), 64 },
     { "management_address", CONFIG_OPTIONAL_STRING, FIELD(management_address), 0 },
     { "peer_token_file", CONFIG_OPTIONAL_STRING, FIELD(peer_token_file), 0 },
+    { "run_dir", CONFIG_STRING, FIELD(run_dir), 0 },
+    { "qemu", CONFIG_STRING, FIELD(qemu), 0 },
+    { "accel", CONFIG_STRING, FIELD(accel), 0 },
+    { "migration_stall_timeout", CONFIG_UNSIGNED, FIELD(migration_stall_timeout), 3600 },
 };
 
 static int fail(char *err, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -162,6 +166,13 @@ int config_init(struct config *config)
         r = replace_string(&config->database, CONFIG_DEFAULT_DATABASE);
     if (r >= 0)
         r = replace_string(&config->registry, "self");
+    if (r >= 0)
+        r = replace_string(&config->run_dir, "/run/lmnet");
+    if (r >= 0)
+        r = replace_string(&config->qemu, "qemu-system-x86_64");
+    if (r >= 0)
+        r = replace_string(&config->accel, "auto");
+    config->migration_stall_timeout = 15;
     if (r < 0)
         config_release(config);
     return r;
@@ -264,5 +275,10 @@ int config_check(const struct config *config, char *err, size_t size)
         strncmp(config->registry, "https://", 8) != 0)
         return fail(err, size, "registry must be 'self' or an http(s):// URL, not '%s'",
                     config->registry);
+    if (strcmp(config->accel, "auto") != 0 && strcmp(config->accel, "kvm") != 0 &&
+        strcmp(config->accel, "tcg") != 0)
+        return fail(err, size, "accel must be auto, kvm or tcg, not '%s'", config->accel);
+    if (config->run_dir[0] != '/')
+        return fail(err, size, "run_dir must be an absolute path, not '%s'", config->run_dir);
     return 0;
 }

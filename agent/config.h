@@ -33,6 +33,11 @@ struct config {
     unsigned max_migrations;
     char *management_address; /* address other agents reach us on; NULL: from listen */
     char *peer_token_file;  /* token this agent presents to its peers; NULL: none */
+    char *run_dir;          /* sockets, pid files, VM logs ("/run/lmnet") */
+    char *qemu;             /* the QEMU program ("qemu-system-x86_64") */
+    char *accel;            /* "auto", "kvm" or "tcg" */
+    unsigned migration_stall_timeout; /* seconds without progress before a
+                                         migration is abandoned */
 };
 
 /* Fills CONFIG with the built-in defaults.  Returns 0 or -ENOMEM. */

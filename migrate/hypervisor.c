@@ -212,6 +212,12 @@ void hypervisor_vm_destroy(struct hypervisor_vm *vm)
         vm->hypervisor->ops->vm_destroy(vm);
 }
 
+void hypervisor_vm_detach(struct hypervisor_vm *vm)
+{
+    if (vm)
+        vm->hypervisor->ops->vm_detach(vm);
+}
+
 int hypervisor_vm_migrate(struct hypervisor_vm *vm, const char *uri,
                           const struct hypervisor_migration_options *options)
 {

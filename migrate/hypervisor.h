@@ -181,6 +181,10 @@ struct hypervisor_ops {
      * period), removes its run files and frees VM. */
     void (*vm_destroy)(struct hypervisor_vm *vm);
 
+    /* Frees VM's handle and leaves the VM running (the agent is stopping;
+     * its successor re-attaches with vm_attach). */
+    void (*vm_detach)(struct hypervisor_vm *vm);
+
     /* Starts migrating to URI with OPTIONS (NULL: defaults) and returns. */
     int (*vm_migrate)(struct hypervisor_vm *vm, const char *uri,
                       const struct hypervisor_migration_options *options);
@@ -234,6 +238,7 @@ int hypervisor_vm_query(struct hypervisor_vm *vm, struct hypervisor_vm_status *o
 int hypervisor_vm_stop(struct hypervisor_vm *vm);
 int hypervisor_vm_resume(struct hypervisor_vm *vm);
 void hypervisor_vm_destroy(struct hypervisor_vm *vm); /* NULL is a no-op */
+void hypervisor_vm_detach(struct hypervisor_vm *vm);  /* NULL is a no-op */
 int hypervisor_vm_migrate(struct hypervisor_vm *vm, const char *uri,
                           const struct hypervisor_migration_options *options);
 int hypervisor_vm_migration_progress(struct hypervisor_vm *vm,

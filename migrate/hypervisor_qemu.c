@@ -736,6 +736,13 @@ static void vm_destroy(struct hypervisor_vm *base)
     vm_free(vm);
 }
 
+static void vm_detach(struct hypervisor_vm *base)
+{
+    struct qemu_vm *vm = (struct qemu_vm *)base;
+    log_info("qemu left running vm=%s pid=%d", vm->base.name, (int)vm->pid);
+    vm_free(vm);
+}
+
 static int vm_migrate(struct hypervisor_vm *base, const char *uri,
                       const struct hypervisor_migration_options *options)
 {
@@ -853,6 +860,7 @@ static const struct hypervisor_ops qemu_ops = {
     .vm_stop = vm_stop,
     .vm_resume = vm_resume,
     .vm_destroy = vm_destroy,
+    .vm_detach = vm_detach,
     .vm_migrate = vm_migrate,
     .vm_migration_progress = vm_migration_progress,
     .vm_migration_wait = vm_migration_wait,

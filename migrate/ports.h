@@ -1,0 +1,44 @@
+/* What VM lifecycle and live migration need of this host's switch ports, as
+ * one table of function pointers: the agent fills it from its virtual-switch
+ * code (agent/ ports over OVSDB); unit tests bring a fake.
+ *
+ * A port is named by its switch-port name, which is also the name of the
+ * VM adapter's tap device (so at most 15 characters).  Its settings travel
+ * between hosts as the JSON object the port API serves (switch, mac, vlan,
+ * guards, bandwidth, active): the source describes each port, the
+ * destination creates the same port inactive, and at switchover the
+ * destination activates its copy while the source deactivates its own. */
+#ifndef LMNET_MIGRATE_PORTS_H
+#define LMNET_MIGRATE_PORTS_H
+
+#include <stdbool.h>
+#include <json-c/json.h>
+
+struct port_ops {
+    /* The settings of port NAME as JSON (the caller owns *out).  Returns 0,
+     * -ENOENT, or a negative errno. */
+    int (*describe)(void *ctx, const char *name, struct json_object **out);
+
+    /* Creates a port from SETTINGS (as describe() returned them on another
+     * host; not consumed), with active forced to false, so it exists with
+     * every setting yet passes no traffic.  Returns 0, -EEXIST when a port
+     * of that name exists, or a negative errno (-EHOSTUNREACH-style errors
+     * when this host lacks the switch or a VLAN). */
+    int (*create_inactive)(void *ctx, struct json_object *settings);
+
+    /* Lets the port pass traffic (ACTIVE) or not.  Returns 0, -ENOENT or a
+     * negative errno. */
+    int (*set_active)(void *ctx, const char *name, bool active);
+
+    /* Deletes the port (its MAC stays allocated: the address travels with
+     * the VM).  Returns 0, -ENOENT or a negative errno. */
+    int (*remove)(void *ctx, const char *name);
+};
+
+/* The port table with its context, as the agent passes it around. */
+struct ports {
+    const struct port_ops *ops;
+    void *ctx;
+};
+
+#endif
