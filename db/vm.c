@@ -266,3 +266,61 @@ struct json_object *vm_to_json(const struct vm *vm)
     json_object_object_add(o, "adapters", adapters);
     return o;
 }
+
+static int copy_string(struct json_object *obj, const char *key, bool required, char *out,
+                       size_t size)
+{
+    struct json_object *v = NULL;
+    if (!json_object_object_get_ex(obj, key, &v) || json_object_is_type(v, json_type_null)) {
+        out[0] = '\0';
+        return required ? -EINVAL : 0;
+    }
+    if (!json_object_is_type(v, json_type_string) ||
+        (size_t)json_object_get_string_len(v) >= size)
+        return -EINVAL;
+    memcpy(out, json_object_get_string(v), (size_t)json_object_get_string_len(v) + 1);
+    return 0;
+}
+
+int vm_from_json(struct json_object *obj, struct vm *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!json_object_is_type(obj, json_type_object))
+        return -EINVAL;
+    struct json_object *v = NULL;
+    if (copy_string(obj, "id", true, out->uuid, sizeof(out->uuid)) < 0 ||
+        copy_string(obj, "name", true, out->name, sizeof(out->name)) < 0 ||
+        copy_string(obj, "kernel", false, out->kernel, sizeof(out->kernel)) < 0 ||
+        copy_string(obj, "initrd", false, out->initrd, sizeof(out->initrd)) < 0 ||
+        copy_string(obj, "append", false, out->append, sizeof(out->append)) < 0 ||
+        copy_string(obj, "disk", false, out->disk, sizeof(out->disk)) < 0 ||
+        copy_string(obj, "host", false, out->host, sizeof(out->host)) < 0)
+        return -EINVAL;
+    if (!vm_name_valid(out->name))
+        return -EINVAL;
+    if (!json_object_object_get_ex(obj, "memory_mib", &v) || !json_object_is_type(v, json_type_int))
+        return -EINVAL;
+    out->memory_mib = (unsigned)json_object_get_int(v);
+    if (!json_object_object_get_ex(obj, "vcpus", &v) || !json_object_is_type(v, json_type_int))
+        return -EINVAL;
+    out->vcpus = (unsigned)json_object_get_int(v);
+    char state[16];
+    if (copy_string(obj, "state", false, state, sizeof(state)) < 0 ||
+        (state[0] && vm_state_from_string(state, &out->state) < 0))
+        return -EINVAL;
+    struct json_object *adapters = NULL;
+    if (json_object_object_get_ex(obj, "adapters", &adapters)) {
+        if (!json_object_is_type(adapters, json_type_array) ||
+            json_object_array_length(adapters) > VM_MAX_ADAPTERS)
+            return -EINVAL;
+        for (size_t i = 0; i < json_object_array_length(adapters); i++) {
+            struct json_object *a = json_object_array_get_idx(adapters, i);
+            struct vm_adapter *ad = &out->adapters[i];
+            if (copy_string(a, "port", true, ad->port, sizeof(ad->port)) < 0 ||
+                copy_string(a, "model", true, ad->model, sizeof(ad->model)) < 0)
+                return -EINVAL;
+        }
+        out->n_adapters = json_object_array_length(adapters);
+    }
+    return 0;
+}

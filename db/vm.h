@@ -77,4 +77,9 @@ int vm_delete(struct db *db, const char *uuid);
  * derived from the generation. */
 struct json_object *vm_to_json(const struct vm *vm);
 
+/* Reads the JSON form back (as another host sent it): id, name, memory,
+ * vCPUs, what it boots, state and host when present, adapters.  Returns 0
+ * or -EINVAL. */
+int vm_from_json(struct json_object *obj, struct vm *out);
+
 #endif

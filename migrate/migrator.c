@@ -1,0 +1,1567 @@
+/* The live-migration state machine: see migrate/migrator.h.
+ *
+ * The journal's step names, and how each is undone before switchover:
+ *   source:       prepare-destination  POST .../abort on the destination
+ *                 vm-migrating         the VM's state back to running
+ *                 channel              (in memory: the forwarder is closed)
+ *                 vm-paused            resume the vCPUs (quick mode)
+ *                 qemu-migrate         migrate_cancel, resume if paused
+ *                 destination-ports    (undone by the destination's abort)
+ *                 source-ports-inactive  activate the source ports again
+ *                 continue             the point of no return: after it,
+ *                                      roll forward
+ *   destination:  vm-record            delete the VM row, or give it back
+ *                                      to the host it had
+ *                 port-created         remove the port
+ *                 qemu-started         end the incoming QEMU
+ *                 channel-listening    (in memory: the listener is closed)
+ *                 ports-active         (switchover reached)
+ */
+#include "migrate/migrator.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uuid/uuid.h>
+#include "agent/agent.h"
+#include "agent/cleanup.h"
+#include "agent/log.h"
+#include "agent/peer.h"
+#include "db/db.h"
+#include "db/event.h"
+#include "db/member.h"
+#include "db/migration.h"
+#include "db/vm.h"
+#include "migrate/channel.h"
+#include "migrate/hypervisor.h"
+#include "migrate/lifecycle.h"
+#include "migrate/ports.h"
+
+#define PEER_TIMEOUT_MS 10000
+#define PREPARE_TIMEOUT_MS 60000
+#define FINISH_TIMEOUT_MS 60000
+#define COMPLETE_TIMEOUT_MS 120000
+#define POLL_MS 200
+
+/* A source migration whose worker runs. */
+struct running {
+    struct running *next;
+    char uuid[37];
+    pthread_t thread;
+    atomic_bool cancel;
+    atomic_bool past_switchover;
+    atomic_bool done;
+};
+
+/* A destination migration between prepare and finish/abort. */
+struct incoming {
+    struct incoming *next;
+    char uuid[37];
+    char vm[37];
+    char vm_name[64];
+    struct hypervisor_vm *handle;
+    struct channel *channel;
+    char socket[128];
+    size_t n_ports;
+    char ports[VM_MAX_ADAPTERS][64];
+};
+
+struct migrator {
+    struct agent *agent;
+    struct migrator_deps deps;
+    struct ports ports;
+    pthread_mutex_t lock; /* guards running, incoming, stopping */
+    pthread_cond_t wake;
+    bool stopping;
+    pthread_t scheduler;
+    bool scheduler_started;
+    struct running *running;
+    struct incoming *incoming;
+};
+
+struct options {
+    struct hypervisor_migration_options hv;
+    bool quick;
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct db *db_of(struct migrator *m)
+{
+    return db_pool_get(m->agent->db);
+}
+
+static void refuse(struct planner_refusal *refusal, int status, const char *type, const char *fmt,
+                   ...) __attribute__((format(printf, 4, 5)));
+static void refuse(struct planner_refusal *refusal, int status, const char *type, const char *fmt,
+                   ...)
+{
+    refusal->status = status;
+    snprintf(refusal->type, sizeof(refusal->type), "%s", type);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(refusal->detail, sizeof(refusal->detail), fmt, ap);
+    va_end(ap);
+}
+
+static void journal(struct migrator *m, const char *uuid, const char *step,
+                    enum migration_step_status status, struct json_object *detail)
+{
+    int r = migration_journal(db_of(m), uuid, step, status, detail);
+    if (r < 0)
+        log_errno(LOG_LEVEL_ERROR, r, "cannot journal migration=%s step=%s", uuid, step);
+}
+
+static void journal_name(struct migrator *m, const char *uuid, const char *step, const char *name)
+{
+    _cleanup_json_ struct json_object *detail = json_object_new_object();
+    json_object_object_add(detail, "name", json_object_new_string(name));
+    journal(m, uuid, step, STEP_DONE, detail);
+}
+
+static void record_event(struct migrator *m, const char *actor, const char *kind,
+                         const char *subject, struct json_object *detail)
+{
+    event_record(db_of(m), m->agent->node_id, actor ? actor : "agent", kind, subject, detail);
+}
+
+/* ---- options ---- */
+
+static struct json_object *options_to_json(const struct migration_request *rq)
+{
+    struct json_object *o = json_object_new_object();
+    json_object_object_add(o, "downtime_limit_ms", json_object_new_int64(rq->downtime_limit_ms));
+    json_object_object_add(o, "max_bandwidth", json_object_new_int64((int64_t)rq->max_bandwidth));
+    json_object_object_add(o, "channels", json_object_new_int((int)rq->channels));
+    json_object_object_add(o, "allow_management_network",
+                           json_object_new_boolean(rq->allow_management_network));
+    json_object_object_add(o, "convert_dynamic_macs",
+                           json_object_new_boolean(rq->convert_dynamic_macs));
+    return o;
+}
+
+static int64_t get_int64(struct json_object *obj, const char *key, int64_t fallback)
+{
+    struct json_object *v = NULL;
+    if (!obj || !json_object_object_get_ex(obj, key, &v) || !json_object_is_type(v, json_type_int))
+        return fallback;
+    return json_object_get_int64(v);
+}
+
+static const char *get_string(struct json_object *obj, const char *key)
+{
+    struct json_object *v = NULL;
+    if (!obj || !json_object_object_get_ex(obj, key, &v) ||
+        !json_object_is_type(v, json_type_string))
+        return NULL;
+    return json_object_get_string(v);
+}
+
+static void options_from_json(struct json_object *o, bool quick, struct options *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->hv.downtime_limit_ms = get_int64(o, "downtime_limit_ms", -1);
+    out->hv.max_bandwidth = (uint64_t)get_int64(o, "max_bandwidth", 0);
+    int64_t channels = get_int64(o, "channels", 1);
+    out->hv.channels = channels < 1 ? 1 : (unsigned)channels;
+    out->hv.pause_before_switchover = true;
+    out->quick = quick;
+}
+
+/* ---- peers ---- */
+
+static int member_url(struct migrator *m, const char *node, char *url, size_t size)
+{
+    struct member member;
+    int r = member_get(db_of(m), node, &member);
+    if (r < 0)
+        return r;
+    snprintf(url, size, "%s", member.url);
+    return 0;
+}
+
+/* Calls the agent at URL.  Returns 0 with *reply filled (release it) when
+ * the agent answered 2xx; otherwise a negative errno and a one-line reason
+ * in WHY. */
+static int peer_call(struct migrator *m, const char *url, const char *method, const char *path,
+                     struct json_object *body, long timeout_ms, struct client_reply *reply,
+                     char *why, size_t why_size)
+{
+    memset(reply, 0, sizeof(*reply));
+    struct client *client = NULL;
+    int r = peer_client_create(m->agent, url, timeout_ms, &client);
+    if (r < 0) {
+        snprintf(why, why_size, "cannot create a client for %s", url);
+        return r;
+    }
+    r = client_call(client, method, path, body, NULL, reply);
+    client_destroy(client);
+    if (r < 0 || reply->status < 200 || reply->status >= 300) {
+        char line[400];
+        snprintf(why, why_size, "%s %s%s: %s", method, url, path,
+                 client_reply_message(reply, line, sizeof(line)));
+        client_reply_release(reply);
+        return r < 0 ? r : -EREMOTEIO;
+    }
+    return 0;
+}
+
+static int destination_url(struct migrator *m, const struct migration *mig, char *url,
+                           size_t size)
+{
+    if (mig->destination_url[0]) {
+        snprintf(url, size, "%s", mig->destination_url);
+        return 0;
+    }
+    return member_url(m, mig->destination, url, size);
+}
+
+/* ---- submit (source) ---- */
+
+static int find_member(struct migrator *m, const char *name_or_id, struct member *out)
+{
+    struct member *members = NULL;
+    size_t n = 0;
+    int r = member_list(db_of(m), &members, &n);
+    if (r < 0)
+        return r;
+    r = -ENOENT;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(members[i].uuid, name_or_id) == 0 || strcmp(members[i].name, name_or_id) == 0) {
+            *out = members[i];
+            r = 0;
+            break;
+        }
+    free(members);
+    return r;
+}
+
+/* The VLAN ids a port's settings use (0 for untagged), appended to IDS. */
+static void port_vlans(struct json_object *settings, uint16_t *ids, size_t *n, size_t max)
+{
+    struct json_object *vlan = NULL;
+    if (!json_object_object_get_ex(settings, "vlan", &vlan) || !vlan ||
+        json_object_is_type(vlan, json_type_null)) {
+        if (*n < max)
+            ids[(*n)++] = 0;
+        return;
+    }
+    int64_t access = get_int64(vlan, "id", get_int64(vlan, "access", -1));
+    if (access > 0 && *n < max)
+        ids[(*n)++] = (uint16_t)access;
+    struct json_object *allowed = NULL;
+    if (json_object_object_get_ex(vlan, "allowed", &allowed) &&
+        json_object_is_type(allowed, json_type_array))
+        for (size_t i = 0; i < json_object_array_length(allowed) && *n < max; i++)
+            ids[(*n)++] = (uint16_t)json_object_get_int(json_object_array_get_idx(allowed, i));
+}
+
+/* Pre-flight checks of the VM's switches and MACs against the destination:
+ * every port's switch must exist there and its uplink carry the port's
+ * VLANs; no adapter may have a dynamic MAC unless CONVERT. */
+static int check_ports(struct migrator *m, const struct vm *vm, const char *dest_url, bool convert,
+                       struct planner_refusal *refusal)
+{
+    bool dynamic[VM_MAX_ADAPTERS] = { false };
+    const char *names[VM_MAX_ADAPTERS];
+    for (size_t i = 0; i < vm->n_adapters; i++) {
+        names[i] = vm->adapters[i].port;
+        _cleanup_json_ struct json_object *settings = NULL;
+        int r = m->ports.ops->describe(m->ports.ctx, vm->adapters[i].port, &settings);
+        if (r < 0) {
+            refuse(refusal, 409, "port-missing",
+                   "the VM's port '%s' is missing on this host; recreate it before migrating",
+                   vm->adapters[i].port);
+            return -EPERM;
+        }
+        const char *source = get_string(settings, "mac_source");
+        dynamic[i] = source && strcmp(source, "dynamic") == 0;
+        const char *sw = get_string(settings, "switch");
+        if (!sw)
+            continue;
+        char path[160];
+        snprintf(path, sizeof(path), "/v1/switches/%s", sw);
+        struct client_reply reply;
+        char why[512];
+        r = peer_call(m, dest_url, "GET", path, NULL, PEER_TIMEOUT_MS, &reply, why, sizeof(why));
+        if (r < 0) {
+            refuse(refusal, 409, "destination-lacks-switch",
+                   "the destination has no switch '%s' for port '%s' (%s)", sw,
+                   vm->adapters[i].port, why);
+            return -EPERM;
+        }
+        uint16_t vm_vlans[64];
+        size_t n_vm = 0;
+        port_vlans(settings, vm_vlans, &n_vm, 64);
+        uint16_t uplink[4096];
+        size_t n_uplink = 0;
+        bool all = true;
+        struct json_object *trunks = NULL;
+        if (json_object_object_get_ex(reply.body, "vlans", &trunks) &&
+            json_object_is_type(trunks, json_type_array) && json_object_array_length(trunks) > 0) {
+            all = false;
+            for (size_t k = 0; k < json_object_array_length(trunks) && n_uplink < 4096; k++)
+                uplink[n_uplink++] =
+                    (uint16_t)json_object_get_int(json_object_array_get_idx(trunks, k));
+        }
+        client_reply_release(&reply);
+        r = planner_check_vlans(sw, vm_vlans, n_vm, uplink, n_uplink, all, refusal);
+        if (r < 0)
+            return r;
+    }
+    return planner_check_macs(dynamic, names, vm->n_adapters, convert, refusal);
+}
+
+int migrator_submit(struct migrator *m, const struct migration_request *rq, const char *actor,
+                    char uuid[37], struct planner_refusal *refusal)
+{
+    struct db *db = db_of(m);
+    struct vm vm;
+    int r = vm_get(db, rq->vm, &vm);
+    if (r == -ENOENT) {
+        refuse(refusal, 404, "vm-not-found", "no VM '%s' on this host", rq->vm);
+        return -EPERM;
+    }
+    if (r < 0)
+        return r;
+    if (strcmp(vm.host, m->agent->node_id) != 0) {
+        refuse(refusal, 409, "vm-not-here", "VM '%s' runs on host %s, not here", vm.name, vm.host);
+        return -EPERM;
+    }
+    if (vm.state != VM_RUNNING && vm.state != VM_PAUSED) {
+        refuse(refusal, 409, "vm-not-running", "VM '%s' is %s; only a running VM migrates",
+               vm.name, vm_state_to_string(vm.state));
+        return -EPERM;
+    }
+    struct migration busy;
+    if (migration_find_unfinished_for_vm(db, vm.uuid, &busy) == 0) {
+        refuse(refusal, 409, "migration-in-progress",
+               "VM '%s' is already migrating (migration %s is %s)", vm.name, busy.uuid,
+               migration_phase_to_string(busy.phase));
+        migration_release(&busy);
+        return -EPERM;
+    }
+    struct member dest;
+    if (find_member(m, rq->destination, &dest) < 0) {
+        refuse(refusal, 422, "destination-unknown",
+               "'%s' is not a cluster member; see 'lmnetctl cluster members'", rq->destination);
+        return -EPERM;
+    }
+    if (strcmp(dest.uuid, m->agent->node_id) == 0) {
+        refuse(refusal, 422, "destination-is-source", "VM '%s' already runs on %s", vm.name,
+               dest.name);
+        return -EPERM;
+    }
+    struct client_reply reply;
+    char why[512];
+    r = peer_call(m, dest.url, "GET", "/v1/health", NULL, 3000, &reply, why, sizeof(why));
+    const char *status = r == 0 ? get_string(reply.body, "status") : NULL;
+    bool healthy = status && strcmp(status, "ok") == 0;
+    if (r == 0)
+        client_reply_release(&reply);
+    if (!healthy) {
+        refuse(refusal, 409, "destination-unhealthy", "destination %s is not healthy: %s",
+               dest.name, r < 0 ? why : "its /v1/health is not ok");
+        return -EPERM;
+    }
+    struct planner_network *networks = NULL;
+    size_t n_networks = 0;
+    r = m->deps.networks(m->agent, m->agent->node_id, dest.uuid, &networks, &n_networks);
+    if (r < 0)
+        return r;
+    const struct planner_network *net = NULL;
+    r = planner_choose_network(networks, n_networks, rq->allow_management_network, &net, refusal);
+    if (r < 0) {
+        free(networks);
+        return r;
+    }
+    struct planner_network chosen = *net;
+    free(networks);
+    r = check_ports(m, &vm, dest.url, rq->convert_dynamic_macs, refusal);
+    if (r < 0)
+        return r;
+    unsigned max = m->agent->config.max_migrations;
+    (void)max; /* slots are the scheduler's: a full host queues, not refuses */
+
+    struct migration mig;
+    memset(&mig, 0, sizeof(mig));
+    uuid_t id;
+    uuid_generate_random(id);
+    uuid_unparse_lower(id, mig.uuid);
+    snprintf(mig.vm, sizeof(mig.vm), "%s", vm.uuid);
+    snprintf(mig.vm_name, sizeof(mig.vm_name), "%s", vm.name);
+    mig.role = MIGRATION_ROLE_SOURCE;
+    snprintf(mig.source, sizeof(mig.source), "%s", m->agent->node_id);
+    snprintf(mig.destination, sizeof(mig.destination), "%s", dest.uuid);
+    snprintf(mig.destination_url, sizeof(mig.destination_url), "%s", dest.url);
+    mig.quick = rq->quick;
+    mig.phase = MIGRATION_QUEUED;
+    mig.downtime_ms = -1;
+    mig.switchover_gap_ms = -1;
+    _cleanup_json_ struct json_object *options = options_to_json(rq);
+    mig.options = (char *)json_object_to_json_string_ext(options, JSON_C_TO_STRING_PLAIN);
+    r = db_begin(db);
+    if (r < 0)
+        return r;
+    r = migration_insert(db, &mig);
+    if (r >= 0)
+        r = migration_set_network(db, mig.uuid, chosen.id, chosen.source_address,
+                                  chosen.destination_address);
+    if (r < 0) {
+        db_rollback(db);
+        return r;
+    }
+    r = db_commit(db);
+    if (r < 0)
+        return r;
+    mig.options = NULL;
+    _cleanup_json_ struct json_object *detail = json_object_new_object();
+    json_object_object_add(detail, "migration", json_object_new_string(mig.uuid));
+    json_object_object_add(detail, "destination", json_object_new_string(dest.name));
+    json_object_object_add(detail, "network", json_object_new_string(chosen.name));
+    record_event(m, actor, "migration.submit", vm.name, detail);
+    log_info("migration queued migration=%s vm=%s destination=%s network=%s", mig.uuid, vm.name,
+             dest.name, chosen.name);
+    snprintf(uuid, 37, "%s", mig.uuid);
+    pthread_mutex_lock(&m->lock);
+    pthread_cond_broadcast(&m->wake);
+    pthread_mutex_unlock(&m->lock);
+    return 0;
+}
+
+/* ---- the source worker ---- */
+
+struct source_run {
+    struct migrator *m;
+    struct running *running;
+    struct migration mig;
+    struct vm vm;
+    struct options options;
+    char dest_url[256];
+    struct hypervisor_vm *handle;
+    struct channel *channel;
+    char socket[128];
+    struct json_object *timings;
+    int64_t phase_started;
+    bool prepared, vm_migrating, paused, qemu_migrating, ports_inactive;
+};
+
+static void enter_phase(struct source_run *s, enum migration_phase phase)
+{
+    int64_t now = now_ms();
+    if (s->phase_started) {
+        char key[40];
+        snprintf(key, sizeof(key), "%s_ms", migration_phase_to_string(s->mig.phase));
+        json_object_object_add(s->timings, key, json_object_new_int64(now - s->phase_started));
+    }
+    s->phase_started = now;
+    int r = migration_set_phase(db_of(s->m), s->mig.uuid, phase, NULL);
+    if (r < 0)
+        log_errno(LOG_LEVEL_ERROR, r, "cannot record phase migration=%s phase=%s", s->mig.uuid,
+                  migration_phase_to_string(phase));
+    s->mig.phase = phase;
+    log_info("migration phase migration=%s vm=%s phase=%s", s->mig.uuid, s->mig.vm_name,
+             migration_phase_to_string(phase));
+}
+
+static struct json_object *progress_to_json(const struct hypervisor_migration_progress *p,
+                                            const struct channel_stats *c)
+{
+    struct json_object *o = json_object_new_object();
+    json_object_object_add(o, "status",
+                           json_object_new_string(hypervisor_migration_status_to_string(p->status)));
+    json_object_object_add(o, "bytes_sent", json_object_new_int64((int64_t)p->bytes_transferred));
+    json_object_object_add(o, "bytes_remaining",
+                           json_object_new_int64((int64_t)p->bytes_remaining));
+    json_object_object_add(o, "bytes_total", json_object_new_int64((int64_t)p->bytes_total));
+    json_object_object_add(o, "pages", json_object_new_int64((int64_t)p->pages_transferred));
+    json_object_object_add(o, "dirty_pages_rate",
+                           json_object_new_int64((int64_t)p->dirty_pages_rate));
+    json_object_object_add(o, "rounds", json_object_new_int64((int64_t)p->rounds));
+    json_object_object_add(o, "mbps", json_object_new_double(p->mbps));
+    json_object_object_add(o, "expected_downtime_ms",
+                           json_object_new_int64(p->expected_downtime_ms));
+    json_object_object_add(o, "downtime_ms", json_object_new_int64(p->downtime_ms));
+    json_object_object_add(o, "total_time_ms", json_object_new_int64(p->total_time_ms));
+    if (c) {
+        json_object_object_add(o, "channel_bytes", json_object_new_int64((int64_t)c->bytes_forward));
+        json_object_object_add(o, "channel_connections",
+                               json_object_new_int((int)c->connections));
+    }
+    return o;
+}
+
+static void store_progress(struct source_run *s, const struct hypervisor_migration_progress *p)
+{
+    struct channel_stats stats;
+    memset(&stats, 0, sizeof(stats));
+    if (s->channel)
+        channel_stats(s->channel, &stats);
+    _cleanup_json_ struct json_object *o = progress_to_json(p, &stats);
+    migration_set_progress(db_of(s->m), s->mig.uuid, o, s->timings);
+}
+
+/* Undoes, in reverse, what the source did; the VM goes on running here.
+ * CANCELLED tells a user's cancel from a failure (REASON). */
+static void source_rollback(struct source_run *s, bool cancelled, const char *reason)
+{
+    struct migrator *m = s->m;
+    log_warning("migration rolling back migration=%s vm=%s reason=\"%s\"", s->mig.uuid,
+                s->mig.vm_name, reason);
+    if (cancelled && migration_phase_can_move(s->mig.phase, MIGRATION_CANCELLING))
+        migration_set_phase(db_of(m), s->mig.uuid, MIGRATION_CANCELLING, reason);
+    if (s->qemu_migrating && s->handle) {
+        hypervisor_vm_migration_cancel(s->handle);
+        enum hypervisor_migration_status st = HYPERVISOR_MIGRATION_NONE;
+        for (int i = 0; i < 25; i++) {
+            if (hypervisor_vm_migration_wait(s->handle, POLL_MS, &st) < 0)
+                break;
+            if (st == HYPERVISOR_MIGRATION_CANCELLED || st == HYPERVISOR_MIGRATION_FAILED ||
+                st == HYPERVISOR_MIGRATION_COMPLETED || st == HYPERVISOR_MIGRATION_NONE)
+                break;
+        }
+        journal(m, s->mig.uuid, "qemu-migrate", STEP_UNDONE, NULL);
+    }
+    if (s->handle) {
+        struct hypervisor_vm_status status;
+        if (hypervisor_vm_query(s->handle, &status) == 0 && status.state == HYPERVISOR_VM_PAUSED) {
+            int r = hypervisor_vm_resume(s->handle);
+            if (r < 0)
+                log_errno(LOG_LEVEL_ERROR, r, "cannot resume the VM on the source vm=%s",
+                          s->mig.vm_name);
+            else if (s->paused)
+                journal(m, s->mig.uuid, "vm-paused", STEP_UNDONE, NULL);
+        }
+    }
+    if (s->ports_inactive) {
+        for (size_t i = 0; i < s->vm.n_adapters; i++) {
+            int r = m->ports.ops->set_active(m->ports.ctx, s->vm.adapters[i].port, true);
+            if (r < 0)
+                log_errno(LOG_LEVEL_ERROR, r, "cannot reactivate source port=%s",
+                          s->vm.adapters[i].port);
+        }
+        journal(m, s->mig.uuid, "source-ports-inactive", STEP_UNDONE, NULL);
+    }
+    if (s->prepared) {
+        _cleanup_json_ struct json_object *body = json_object_new_object();
+        json_object_object_add(body, "reason", json_object_new_string(reason));
+        char path[128];
+        snprintf(path, sizeof(path), "/v1/migrations/%s/abort", s->mig.uuid);
+        struct client_reply reply;
+        char why[512];
+        if (peer_call(m, s->dest_url, "POST", path, body, PEER_TIMEOUT_MS, &reply, why,
+                      sizeof(why)) == 0) {
+            client_reply_release(&reply);
+            journal(m, s->mig.uuid, "prepare-destination", STEP_UNDONE, NULL);
+        } else {
+            /* The destination undoes it by itself when its QEMU loses the
+             * stream, or at its next start from its journal. */
+            log_warning("destination did not take the abort migration=%s: %s", s->mig.uuid, why);
+        }
+    }
+    channel_destroy(s->channel);
+    s->channel = NULL;
+    if (s->vm_migrating) {
+        vm_set_state(db_of(m), s->vm.uuid, VM_RUNNING);
+        journal(m, s->mig.uuid, "vm-migrating", STEP_UNDONE, NULL);
+    }
+    if (cancelled)
+        migration_set_phase(db_of(m), s->mig.uuid, MIGRATION_CANCELLED, reason);
+    else
+        migration_set_phase(db_of(m), s->mig.uuid, MIGRATION_FAILED, reason);
+    _cleanup_json_ struct json_object *detail = json_object_new_object();
+    json_object_object_add(detail, "migration", json_object_new_string(s->mig.uuid));
+    json_object_object_add(detail, "reason", json_object_new_string(reason));
+    record_event(m, NULL, cancelled ? "migration.cancel" : "migration.fail", s->mig.vm_name,
+                 detail);
+}
+
+/* Tells the destination to take the VM; retried, since after switchover
+ * there is no way back. */
+static int finish_destination(struct migrator *m, const struct migration *mig, const char *url,
+                              char *why, size_t why_size)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/migrations/%s/finish", mig->uuid);
+    int r = -EIO;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        struct client_reply reply;
+        r = peer_call(m, url, "POST", path, NULL, FINISH_TIMEOUT_MS, &reply, why, why_size);
+        if (r == 0) {
+            client_reply_release(&reply);
+            return 0;
+        }
+        struct timespec ts = { 1, 0 };
+        nanosleep(&ts, NULL);
+    }
+    return r;
+}
+
+/* After switchover: the VM lives on the destination; release it here. */
+static void source_release(struct migrator *m, const struct migration *mig, const struct vm *vm)
+{
+    hypervisor_vm_destroy(lifecycle_release(m->deps.lifecycle, vm->uuid));
+    for (size_t i = 0; i < vm->n_adapters; i++) {
+        int r = m->ports.ops->remove(m->ports.ctx, vm->adapters[i].port);
+        if (r < 0 && r != -ENOENT)
+            log_errno(LOG_LEVEL_ERROR, r, "cannot remove source port=%s", vm->adapters[i].port);
+    }
+    journal(m, mig->uuid, "source-released", STEP_DONE, NULL);
+    vm_set_host(db_of(m), vm->uuid, mig->destination, VM_RUNNING);
+}
+
+static int prepare_destination(struct source_run *s, char *token, size_t token_size,
+                               uint16_t *port, char *why, size_t why_size)
+{
+    struct migrator *m = s->m;
+    _cleanup_json_ struct json_object *body = json_object_new_object();
+    json_object_object_add(body, "id", json_object_new_string(s->mig.uuid));
+    json_object_object_add(body, "source", json_object_new_string(s->mig.source));
+    json_object_object_add(body, "destination", json_object_new_string(s->mig.destination));
+    json_object_object_add(body, "network", json_object_new_string(s->mig.network));
+    json_object_object_add(body, "source_address",
+                           json_object_new_string(s->mig.source_address));
+    json_object_object_add(body, "destination_address",
+                           json_object_new_string(s->mig.destination_address));
+    json_object_object_add(body, "quick", json_object_new_boolean(s->mig.quick));
+    json_object_object_add(body, "options", json_tokener_parse(s->mig.options));
+    json_object_object_add(body, "vm", vm_to_json(&s->vm));
+    struct json_object *ports = json_object_new_array();
+    json_object_object_add(body, "ports", ports);
+    for (size_t i = 0; i < s->vm.n_adapters; i++) {
+        struct json_object *settings = NULL;
+        int r = m->ports.ops->describe(m->ports.ctx, s->vm.adapters[i].port, &settings);
+        if (r < 0) {
+            snprintf(why, why_size, "cannot read port '%s' here: %s", s->vm.adapters[i].port,
+                     strerror(-r));
+            return r;
+        }
+        json_object_array_add(ports, settings);
+    }
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/migrations/%s/prepare", s->mig.uuid);
+    struct client_reply reply;
+    int r = peer_call(m, s->dest_url, "POST", path, body, PREPARE_TIMEOUT_MS, &reply, why,
+                      why_size);
+    if (r < 0)
+        return r;
+    const char *t = get_string(reply.body, "token");
+    int64_t p = get_int64(reply.body, "port", 0);
+    if (!t || strlen(t) != CHANNEL_TOKEN_HEX || p <= 0 || p > 65535) {
+        snprintf(why, why_size, "the destination's prepare answer has no token or port");
+        client_reply_release(&reply);
+        return -EPROTO;
+    }
+    snprintf(token, token_size, "%s", t);
+    *port = (uint16_t)p;
+    client_reply_release(&reply);
+    return 0;
+}
+
+static void *source_thread(void *arg)
+{
+    struct source_run *s = arg;
+    struct migrator *m = s->m;
+    char why[600] = "";
+    char token[CHANNEL_TOKEN_HEX + 1] = "";
+    uint16_t port = 0;
+    s->timings = json_object_new_object();
+    s->phase_started = 0;
+    enter_phase(s, MIGRATION_PREFLIGHT);
+    s->handle = lifecycle_handle(m->deps.lifecycle, s->vm.uuid);
+    if (!s->handle) {
+        source_rollback(s, false, "the VM has no running hypervisor on this host");
+        goto out;
+    }
+    enter_phase(s, MIGRATION_PREPARING);
+    int r = prepare_destination(s, token, sizeof(token), &port, why, sizeof(why));
+    if (r < 0) {
+        char reason[700];
+        snprintf(reason, sizeof(reason), "the destination could not prepare: %s", why);
+        s->prepared = true; /* it may have done part of it: let it undo that */
+        source_rollback(s, false, reason);
+        goto out;
+    }
+    s->prepared = true;
+    journal(m, s->mig.uuid, "prepare-destination", STEP_DONE, NULL);
+    vm_set_state(db_of(m), s->vm.uuid, VM_MIGRATING);
+    s->vm_migrating = true;
+    journal(m, s->mig.uuid, "vm-migrating", STEP_DONE, NULL);
+
+    snprintf(s->socket, sizeof(s->socket), "%s/mig-%.8s.sock", m->agent->config.run_dir,
+             s->mig.uuid);
+    r = channel_forward(s->socket, s->mig.source_address[0] ? s->mig.source_address : NULL,
+                        s->mig.destination_address, port, token, &s->channel);
+    explicit_bzero(token, sizeof(token));
+    if (r < 0) {
+        snprintf(why, sizeof(why), "cannot open the migration channel from %s to %s:%u: %s",
+                 s->mig.source_address, s->mig.destination_address, port, strerror(-r));
+        source_rollback(s, false, why);
+        goto out;
+    }
+    journal(m, s->mig.uuid, "channel", STEP_DONE, NULL);
+    if (s->options.quick) {
+        r = hypervisor_vm_stop(s->handle);
+        if (r < 0) {
+            source_rollback(s, false, "cannot pause the VM for a quick migration");
+            goto out;
+        }
+        s->paused = true;
+        journal(m, s->mig.uuid, "vm-paused", STEP_DONE, NULL);
+    }
+    char uri[160];
+    snprintf(uri, sizeof(uri), "unix:%s", s->socket);
+    r = hypervisor_vm_migrate(s->handle, uri, &s->options.hv);
+    if (r < 0) {
+        source_rollback(s, false, "QEMU refused to start the migration (see the agent's log)");
+        goto out;
+    }
+    s->qemu_migrating = true;
+    journal(m, s->mig.uuid, "qemu-migrate", STEP_DONE, NULL);
+    enter_phase(s, MIGRATION_TRANSFERRING);
+
+    int64_t stall_ms = (int64_t)m->agent->config.migration_stall_timeout * 1000;
+    uint64_t last_bytes = 0;
+    int64_t last_move = now_ms();
+    int64_t last_store = 0;
+    struct hypervisor_migration_progress progress;
+    for (;;) {
+        enum hypervisor_migration_status st = HYPERVISOR_MIGRATION_NONE;
+        r = hypervisor_vm_migration_wait(s->handle, POLL_MS, &st);
+        if (r < 0 && r != -ETIMEDOUT) {
+            snprintf(why, sizeof(why), "lost QEMU on the source during the transfer: %s",
+                     strerror(-r));
+            s->qemu_migrating = false;
+            source_rollback(s, false, why);
+            goto out;
+        }
+        memset(&progress, 0, sizeof(progress));
+        hypervisor_vm_migration_progress(s->handle, &progress);
+        if (now_ms() - last_store >= 500 || st == HYPERVISOR_MIGRATION_PRE_SWITCHOVER) {
+            store_progress(s, &progress);
+            last_store = now_ms();
+        }
+        if (atomic_load(&s->running->cancel)) {
+            source_rollback(s, true, "cancelled");
+            goto out;
+        }
+        if (st == HYPERVISOR_MIGRATION_FAILED || st == HYPERVISOR_MIGRATION_CANCELLED) {
+            snprintf(why, sizeof(why), "QEMU's migration %s: %s",
+                     hypervisor_migration_status_to_string(st),
+                     progress.error[0] ? progress.error : "no reason given");
+            source_rollback(s, false, why);
+            goto out;
+        }
+        if (st == HYPERVISOR_MIGRATION_PRE_SWITCHOVER)
+            break;
+        struct channel_stats cs;
+        channel_stats(s->channel, &cs);
+        if (cs.bytes_forward != last_bytes) {
+            last_bytes = cs.bytes_forward;
+            last_move = now_ms();
+        } else if (now_ms() - last_move > stall_ms) {
+            snprintf(why, sizeof(why),
+                     "no byte crossed the migration network for %u s (link down or "
+                     "destination gone)",
+                     m->agent->config.migration_stall_timeout);
+            source_rollback(s, false, why);
+            goto out;
+        }
+    }
+
+    /* Switchover: the source is paused at pre-switchover. */
+    int64_t paused_at = now_ms();
+    enter_phase(s, MIGRATION_SWITCHOVER);
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/migrations/%s/switchover", s->mig.uuid);
+    struct client_reply reply;
+    r = peer_call(m, s->dest_url, "POST", path, NULL, PEER_TIMEOUT_MS, &reply, why, sizeof(why));
+    if (r < 0) {
+        char reason[700];
+        snprintf(reason, sizeof(reason), "the destination could not activate its ports: %s", why);
+        source_rollback(s, false, reason);
+        goto out;
+    }
+    client_reply_release(&reply);
+    int64_t gap = now_ms() - paused_at;
+    journal(m, s->mig.uuid, "destination-ports", STEP_DONE, NULL);
+    s->ports_inactive = true;
+    for (size_t i = 0; i < s->vm.n_adapters; i++) {
+        r = m->ports.ops->set_active(m->ports.ctx, s->vm.adapters[i].port, false);
+        if (r < 0)
+            log_errno(LOG_LEVEL_WARNING, r, "cannot deactivate source port=%s",
+                      s->vm.adapters[i].port);
+    }
+    journal(m, s->mig.uuid, "source-ports-inactive", STEP_DONE, NULL);
+    if (atomic_load(&s->running->cancel)) {
+        source_rollback(s, true, "cancelled");
+        goto out;
+    }
+    journal(m, s->mig.uuid, "continue", STEP_BEGUN, NULL);
+    atomic_store(&s->running->past_switchover, true);
+    r = hypervisor_vm_migration_continue(s->handle);
+    if (r < 0) {
+        atomic_store(&s->running->past_switchover, false);
+        journal(m, s->mig.uuid, "continue", STEP_FAILED, NULL);
+        source_rollback(s, false, "QEMU refused to continue at switchover");
+        goto out;
+    }
+    journal(m, s->mig.uuid, "continue", STEP_DONE, NULL);
+    migration_set_measurements(db_of(m), s->mig.uuid, -1, gap);
+
+    enum hypervisor_migration_status st = HYPERVISOR_MIGRATION_NONE;
+    int64_t deadline = now_ms() + COMPLETE_TIMEOUT_MS;
+    while (now_ms() < deadline) {
+        r = hypervisor_vm_migration_wait(s->handle, 1000, &st);
+        if (r < 0 && r != -ETIMEDOUT)
+            break;
+        if (st == HYPERVISOR_MIGRATION_COMPLETED || st == HYPERVISOR_MIGRATION_FAILED ||
+            st == HYPERVISOR_MIGRATION_CANCELLED)
+            break;
+    }
+    memset(&progress, 0, sizeof(progress));
+    hypervisor_vm_migration_progress(s->handle, &progress);
+    if (st == HYPERVISOR_MIGRATION_FAILED || st == HYPERVISOR_MIGRATION_CANCELLED) {
+        /* QEMU gave up in its last step and resumed the VM here: still a
+         * rollback, not a loss. */
+        atomic_store(&s->running->past_switchover, false);
+        snprintf(why, sizeof(why), "QEMU failed after switchover began: %s",
+                 progress.error[0] ? progress.error : "no reason given");
+        s->qemu_migrating = false;
+        source_rollback(s, false, why);
+        goto out;
+    }
+    enter_phase(s, MIGRATION_FINISHING);
+    store_progress(s, &progress);
+    migration_set_measurements(db_of(m), s->mig.uuid, progress.downtime_ms, gap);
+    r = finish_destination(m, &s->mig, s->dest_url, why, sizeof(why));
+    channel_destroy(s->channel);
+    s->channel = NULL;
+    source_release(m, &s->mig, &s->vm);
+    if (r < 0) {
+        char reason[700];
+        snprintf(reason, sizeof(reason),
+                 "the destination did not confirm the VM after switchover: %s", why);
+        migration_set_phase(db_of(m), s->mig.uuid, MIGRATION_FAILED, reason);
+        goto out;
+    }
+    enter_phase(s, MIGRATION_COMPLETED);
+    {
+        _cleanup_json_ struct json_object *final = progress_to_json(&progress, NULL);
+        migration_set_progress(db_of(m), s->mig.uuid, final, s->timings);
+    }
+    {
+        _cleanup_json_ struct json_object *detail = json_object_new_object();
+        json_object_object_add(detail, "migration", json_object_new_string(s->mig.uuid));
+        json_object_object_add(detail, "downtime_ms", json_object_new_int64(progress.downtime_ms));
+        json_object_object_add(detail, "switchover_gap_ms", json_object_new_int64(gap));
+        record_event(m, NULL, "migration.complete", s->mig.vm_name, detail);
+    }
+    log_info("migration completed migration=%s vm=%s downtime_ms=%lld switchover_gap_ms=%lld",
+             s->mig.uuid, s->mig.vm_name, (long long)progress.downtime_ms, (long long)gap);
+out:
+    channel_destroy(s->channel);
+    json_object_put(s->timings);
+    atomic_store(&s->running->done, true);
+    migration_release(&s->mig);
+    pthread_mutex_lock(&m->lock);
+    pthread_cond_broadcast(&m->wake);
+    pthread_mutex_unlock(&m->lock);
+    free(s);
+    return NULL;
+}
+
+/* ---- the scheduler (source) ---- */
+
+/* Whether the destination at URL has a free slot, by its GET /v1/host.  An
+ * agent that cannot say counts as full (the migration waits). */
+static bool destination_has_slot(struct migrator *m, const char *url)
+{
+    struct client_reply reply;
+    char why[512];
+    if (peer_call(m, url, "GET", "/v1/host", NULL, 3000, &reply, why, sizeof(why)) < 0)
+        return false;
+    struct json_object *slots = NULL;
+    bool free_slot = false;
+    if (json_object_object_get_ex(reply.body, "migrations", &slots)) {
+        int64_t active = get_int64(slots, "active_destination", 0);
+        int64_t max = get_int64(slots, "max", 0);
+        free_slot = active < max;
+    }
+    client_reply_release(&reply);
+    return free_slot;
+}
+
+static int start_worker(struct migrator *m, const struct migration *queued)
+{
+    struct source_run *s = calloc(1, sizeof(*s));
+    struct running *run = calloc(1, sizeof(*run));
+    if (!s || !run) {
+        free(s);
+        free(run);
+        return -ENOMEM;
+    }
+    s->m = m;
+    s->running = run;
+    snprintf(run->uuid, sizeof(run->uuid), "%s", queued->uuid);
+    int r = migration_get(db_of(m), queued->uuid, &s->mig);
+    if (r >= 0)
+        r = vm_get(db_of(m), queued->vm, &s->vm);
+    if (r >= 0)
+        r = destination_url(m, &s->mig, s->dest_url, sizeof(s->dest_url));
+    if (r < 0) {
+        migration_release(&s->mig);
+        free(s);
+        free(run);
+        return r;
+    }
+    _cleanup_json_ struct json_object *options = json_tokener_parse(s->mig.options);
+    options_from_json(options, s->mig.quick, &s->options);
+    r = pthread_create(&run->thread, NULL, source_thread, s);
+    if (r != 0) {
+        migration_release(&s->mig);
+        free(s);
+        free(run);
+        return -r;
+    }
+    pthread_setname_np(run->thread, "lmnet-mig");
+    pthread_mutex_lock(&m->lock);
+    run->next = m->running;
+    m->running = run;
+    pthread_mutex_unlock(&m->lock);
+    return 0;
+}
+
+/* Joins the workers that are done. */
+static void reap_workers(struct migrator *m)
+{
+    pthread_mutex_lock(&m->lock);
+    struct running **p = &m->running;
+    while (*p) {
+        struct running *run = *p;
+        if (atomic_load(&run->done)) {
+            *p = run->next;
+            pthread_mutex_unlock(&m->lock);
+            pthread_join(run->thread, NULL);
+            free(run);
+            pthread_mutex_lock(&m->lock);
+            p = &m->running;
+        } else {
+            p = &run->next;
+        }
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
+static bool is_running(struct migrator *m, const char *uuid)
+{
+    pthread_mutex_lock(&m->lock);
+    struct running *run = m->running;
+    while (run && strcmp(run->uuid, uuid) != 0)
+        run = run->next;
+    pthread_mutex_unlock(&m->lock);
+    return run != NULL;
+}
+
+static void check_incoming(struct migrator *m);
+
+static void schedule(struct migrator *m)
+{
+    struct migration *list = NULL;
+    size_t n = 0;
+    if (migration_list(db_of(m), NULL, 1000, true, &list, &n) < 0)
+        return;
+    int active = migration_count_active(db_of(m), MIGRATION_ROLE_SOURCE);
+    for (size_t i = 0; i < n && active >= 0; i++) {
+        const struct migration *q = &list[i];
+        if (q->role != MIGRATION_ROLE_SOURCE || q->phase != MIGRATION_QUEUED)
+            continue;
+        if ((unsigned)active >= m->agent->config.max_migrations)
+            break;
+        if (is_running(m, q->uuid))
+            continue;
+        char url[256];
+        if (destination_url(m, q, url, sizeof(url)) < 0 || !destination_has_slot(m, url))
+            continue;
+        int r = start_worker(m, q);
+        if (r < 0)
+            log_errno(LOG_LEVEL_ERROR, r, "cannot start migration=%s", q->uuid);
+        else
+            active++;
+    }
+    migration_list_free(list, n);
+}
+
+static void *scheduler_thread(void *arg)
+{
+    struct migrator *m = arg;
+    pthread_mutex_lock(&m->lock);
+    while (!m->stopping) {
+        pthread_mutex_unlock(&m->lock);
+        reap_workers(m);
+        schedule(m);
+        check_incoming(m);
+        pthread_mutex_lock(&m->lock);
+        if (m->stopping)
+            break;
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        pthread_cond_timedwait(&m->wake, &m->lock, &until);
+    }
+    pthread_mutex_unlock(&m->lock);
+    return NULL;
+}
+
+int migrator_cancel(struct migrator *m, const char *uuid)
+{
+    struct migration mig;
+    int r = migration_get(db_of(m), uuid, &mig);
+    if (r < 0)
+        return r;
+    enum migration_phase phase = mig.phase;
+    enum migration_role role = mig.role;
+    migration_release(&mig);
+    if (migration_phase_is_final(phase))
+        return -EALREADY;
+    if (role != MIGRATION_ROLE_SOURCE)
+        return -EXDEV; /* the API forwards it to the source */
+    pthread_mutex_lock(&m->lock);
+    struct running *run = m->running;
+    while (run && strcmp(run->uuid, uuid) != 0)
+        run = run->next;
+    if (run) {
+        bool late = atomic_load(&run->past_switchover);
+        if (!late)
+            atomic_store(&run->cancel, true);
+        pthread_mutex_unlock(&m->lock);
+        return late ? -EBUSY : 0;
+    }
+    pthread_mutex_unlock(&m->lock);
+    if (phase == MIGRATION_QUEUED) {
+        r = migration_set_phase(db_of(m), uuid, MIGRATION_CANCELLED, "cancelled while queued");
+        return r;
+    }
+    return migration_phase_before_switchover(phase) ? -EAGAIN : -EBUSY;
+}
+
+/* ---- destination ---- */
+
+static struct incoming *incoming_find(struct migrator *m, const char *uuid)
+{
+    struct incoming *in = m->incoming;
+    while (in && strcmp(in->uuid, uuid) != 0)
+        in = in->next;
+    return in;
+}
+
+static struct incoming *incoming_take(struct migrator *m, const char *uuid)
+{
+    pthread_mutex_lock(&m->lock);
+    struct incoming **p = &m->incoming;
+    while (*p && strcmp((*p)->uuid, uuid) != 0)
+        p = &(*p)->next;
+    struct incoming *in = *p;
+    if (in)
+        *p = in->next;
+    pthread_mutex_unlock(&m->lock);
+    return in;
+}
+
+/* Undoes the destination's journaled steps for MIGRATION (what is in IN,
+ * when it is still in memory, else found again by name). */
+static void dest_undo(struct migrator *m, const char *uuid, struct incoming *in, const char *vm_name)
+{
+    if (in) {
+        channel_destroy(in->channel);
+        in->channel = NULL;
+    }
+    struct migration_step *steps = NULL;
+    size_t n = 0;
+    if (migration_steps_to_undo(db_of(m), uuid, &steps, &n) < 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        const struct migration_step *st = &steps[i];
+        _cleanup_json_ struct json_object *detail =
+            st->detail ? json_tokener_parse(st->detail) : NULL;
+        if (strcmp(st->step, "qemu-started") == 0) {
+            struct hypervisor_vm *h = in ? in->handle : NULL;
+            if (!h && hypervisor_vm_attach(m->deps.hypervisor, vm_name, &h) < 0)
+                h = NULL;
+            hypervisor_vm_destroy(h);
+            if (in)
+                in->handle = NULL;
+        } else if (strcmp(st->step, "port-created") == 0) {
+            const char *name = get_string(detail, "name");
+            if (name) {
+                int r = m->ports.ops->remove(m->ports.ctx, name);
+                if (r < 0 && r != -ENOENT)
+                    log_errno(LOG_LEVEL_ERROR, r, "cannot remove prepared port=%s", name);
+            }
+        } else if (strcmp(st->step, "vm-record") == 0) {
+            const char *vm = get_string(detail, "vm");
+            const char *previous = get_string(detail, "previous_host");
+            if (vm && previous && previous[0])
+                vm_set_host(db_of(m), vm, previous, VM_RUNNING);
+            else if (vm)
+                vm_delete(db_of(m), vm);
+        }
+        journal(m, uuid, st->step, STEP_UNDONE, NULL);
+    }
+    migration_steps_free(steps, n);
+}
+
+static void incoming_free(struct incoming *in)
+{
+    if (!in)
+        return;
+    channel_destroy(in->channel);
+    free(in);
+}
+
+int migrator_dest_prepare(struct migrator *m, struct json_object *body,
+                          struct json_object **answer, struct planner_refusal *refusal)
+{
+    struct db *db = db_of(m);
+    const char *id = get_string(body, "id");
+    const char *source = get_string(body, "source");
+    const char *address = get_string(body, "destination_address");
+    struct json_object *vm_json = NULL, *ports = NULL, *options_json = NULL;
+    struct vm vm;
+    if (!id || strlen(id) != 36 || !source || !address ||
+        !json_object_object_get_ex(body, "vm", &vm_json) || vm_from_json(vm_json, &vm) < 0 ||
+        !json_object_object_get_ex(body, "ports", &ports) ||
+        !json_object_is_type(ports, json_type_array) ||
+        json_object_array_length(ports) != vm.n_adapters) {
+        refuse(refusal, 422, "bad-prepare",
+               "the prepare request needs id, source, destination_address, vm and one port "
+               "per adapter");
+        return -EPERM;
+    }
+    json_object_object_get_ex(body, "options", &options_json);
+    int active = migration_count_active(db, MIGRATION_ROLE_DESTINATION);
+    if (active < 0)
+        return active;
+    if ((unsigned)active >= m->agent->config.max_migrations) {
+        refuse(refusal, 409, "no-free-slot",
+               "this host already takes part in %d migrations as destination (max %u)", active,
+               m->agent->config.max_migrations);
+        return -EPERM;
+    }
+    struct vm existing;
+    bool had = vm_get(db, vm.uuid, &existing) == 0;
+    if (had && strcmp(existing.host, m->agent->node_id) == 0 && existing.state != VM_STOPPED &&
+        existing.state != VM_FAILED) {
+        refuse(refusal, 409, "vm-already-here", "VM '%s' already runs on this host", vm.name);
+        return -EPERM;
+    }
+
+    struct migration mig;
+    memset(&mig, 0, sizeof(mig));
+    snprintf(mig.uuid, sizeof(mig.uuid), "%s", id);
+    snprintf(mig.vm, sizeof(mig.vm), "%s", vm.uuid);
+    snprintf(mig.vm_name, sizeof(mig.vm_name), "%s", vm.name);
+    mig.role = MIGRATION_ROLE_DESTINATION;
+    snprintf(mig.source, sizeof(mig.source), "%s", source);
+    snprintf(mig.destination, sizeof(mig.destination), "%s", m->agent->node_id);
+    mig.phase = MIGRATION_PREPARING;
+    mig.quick = json_object_get_boolean(json_object_object_get(body, "quick"));
+    mig.downtime_ms = -1;
+    mig.switchover_gap_ms = -1;
+    mig.options = options_json ? (char *)json_object_to_json_string_ext(
+                                     options_json, JSON_C_TO_STRING_PLAIN)
+                               : NULL;
+    int r = migration_insert(db, &mig);
+    mig.options = NULL;
+    if (r == -EEXIST) {
+        refuse(refusal, 409, "migration-exists", "migration %s is already known here", id);
+        return -EPERM;
+    }
+    if (r < 0)
+        return r;
+    const char *network = get_string(body, "network");
+    migration_set_network(db, id, network ? network : "", get_string(body, "source_address"),
+                          address);
+
+    struct incoming *in = calloc(1, sizeof(*in));
+    if (!in)
+        return -ENOMEM;
+    snprintf(in->uuid, sizeof(in->uuid), "%s", id);
+    snprintf(in->vm, sizeof(in->vm), "%s", vm.uuid);
+    snprintf(in->vm_name, sizeof(in->vm_name), "%s", vm.name);
+    char why[512] = "";
+
+    /* The VM row: new here, or back to a host it once left. */
+    {
+        _cleanup_json_ struct json_object *detail = json_object_new_object();
+        json_object_object_add(detail, "vm", json_object_new_string(vm.uuid));
+        json_object_object_add(detail, "previous_host",
+                               json_object_new_string(had ? existing.host : ""));
+        snprintf(vm.host, sizeof(vm.host), "%s", m->agent->node_id);
+        vm.state = VM_INCOMING;
+        r = had ? vm_set_host(db, vm.uuid, m->agent->node_id, VM_INCOMING) : vm_insert(db, &vm);
+        if (r < 0) {
+            snprintf(why, sizeof(why), "cannot record the VM here: %s", strerror(-r));
+            goto fail;
+        }
+        journal(m, id, "vm-record", STEP_DONE, detail);
+    }
+    for (size_t i = 0; i < vm.n_adapters; i++) {
+        struct json_object *settings = json_object_array_get_idx(ports, i);
+        r = m->ports.ops->create_inactive(m->ports.ctx, settings);
+        if (r < 0) {
+            snprintf(why, sizeof(why), "cannot create port '%s' here: %s", vm.adapters[i].port,
+                     strerror(-r));
+            goto fail;
+        }
+        journal_name(m, id, "port-created", vm.adapters[i].port);
+        snprintf(in->ports[in->n_ports++], sizeof(in->ports[0]), "%s", vm.adapters[i].port);
+    }
+    struct options options;
+    options_from_json(options_json, mig.quick, &options);
+    struct hypervisor_vm_config config;
+    r = lifecycle_vm_config(m->deps.lifecycle, &vm, &config);
+    if (r < 0) {
+        snprintf(why, sizeof(why), "cannot configure the VM from its ports: %s", strerror(-r));
+        goto fail;
+    }
+    r = hypervisor_vm_start_incoming(m->deps.hypervisor, &config, "defer", &options.hv,
+                                     &in->handle);
+    if (r < 0) {
+        snprintf(why, sizeof(why), "QEMU did not start for the incoming VM: %s (see the log)",
+                 strerror(-r));
+        goto fail;
+    }
+    journal_name(m, id, "qemu-started", vm.name);
+    snprintf(in->socket, sizeof(in->socket), "%s/in-%.8s.sock", m->agent->config.run_dir, id);
+    char uri[160];
+    snprintf(uri, sizeof(uri), "unix:%s", in->socket);
+    r = hypervisor_vm_migrate_incoming(in->handle, uri, &options.hv);
+    if (r < 0) {
+        snprintf(why, sizeof(why), "QEMU did not accept the incoming address: %s", strerror(-r));
+        goto fail;
+    }
+    char token[CHANNEL_TOKEN_HEX + 1];
+    r = channel_token_generate(token);
+    if (r >= 0)
+        r = channel_listen(address, 0, token, in->socket, options.hv.channels + 1, &in->channel);
+    if (r < 0) {
+        snprintf(why, sizeof(why), "cannot listen on %s for the migration stream: %s", address,
+                 strerror(-r));
+        explicit_bzero(token, sizeof(token));
+        goto fail;
+    }
+    journal(m, id, "channel-listening", STEP_DONE, NULL);
+    migration_set_phase(db, id, MIGRATION_TRANSFERRING, NULL);
+    *answer = json_object_new_object();
+    json_object_object_add(*answer, "port", json_object_new_int(channel_port(in->channel)));
+    json_object_object_add(*answer, "token", json_object_new_string(token));
+    explicit_bzero(token, sizeof(token));
+    pthread_mutex_lock(&m->lock);
+    in->next = m->incoming;
+    m->incoming = in;
+    pthread_mutex_unlock(&m->lock);
+    log_info("migration prepared migration=%s vm=%s listen=%s:%u", id, vm.name, address,
+             channel_port(in->channel));
+    return 0;
+
+fail:
+    log_warning("migration prepare failed migration=%s vm=%s: %s", id, vm.name, why);
+    dest_undo(m, id, in, vm.name);
+    migration_set_phase(db, id, MIGRATION_FAILED, why);
+    incoming_free(in);
+    refuse(refusal, 409, "destination-prepare-failed", "%s", why);
+    return -EPERM;
+}
+
+int migrator_dest_switchover(struct migrator *m, const char *uuid)
+{
+    pthread_mutex_lock(&m->lock);
+    struct incoming *in = incoming_find(m, uuid);
+    pthread_mutex_unlock(&m->lock);
+    if (!in)
+        return -ENOENT;
+    for (size_t i = 0; i < in->n_ports; i++) {
+        int r = m->ports.ops->set_active(m->ports.ctx, in->ports[i], true);
+        if (r < 0)
+            return log_errno(LOG_LEVEL_ERROR, r, "cannot activate port=%s", in->ports[i]);
+    }
+    journal(m, uuid, "ports-active", STEP_DONE, NULL);
+    migration_set_phase(db_of(m), uuid, MIGRATION_SWITCHOVER, NULL);
+    return 0;
+}
+
+int migrator_dest_finish(struct migrator *m, const char *uuid)
+{
+    pthread_mutex_lock(&m->lock);
+    struct incoming *in = incoming_find(m, uuid);
+    pthread_mutex_unlock(&m->lock);
+    if (!in)
+        return -ENOENT;
+    int64_t deadline = now_ms() + FINISH_TIMEOUT_MS / 2;
+    struct hypervisor_vm_status status = { .state = HYPERVISOR_VM_INCOMING };
+    while (now_ms() < deadline) {
+        if (hypervisor_vm_query(in->handle, &status) == 0 && status.state == HYPERVISOR_VM_RUNNING)
+            break;
+        struct timespec ts = { 0, 20 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    if (status.state != HYPERVISOR_VM_RUNNING)
+        return log_errno(LOG_LEVEL_ERROR, -ETIMEDOUT,
+                         "the migrated VM does not run here migration=%s state=%s", uuid,
+                         hypervisor_vm_state_to_string(status.state));
+    int r = hypervisor_vm_announce(in->handle);
+    if (r < 0)
+        log_errno(LOG_LEVEL_WARNING, r, "announce failed migration=%s", uuid);
+    in = incoming_take(m, uuid);
+    if (!in)
+        return -ENOENT;
+    r = lifecycle_adopt(m->deps.lifecycle, in->vm, in->handle);
+    if (r < 0)
+        log_errno(LOG_LEVEL_ERROR, r, "cannot keep the VM's handle vm=%s", in->vm_name);
+    in->handle = NULL;
+    struct db *db = db_of(m);
+    vm_set_host(db, in->vm, m->agent->node_id, VM_RUNNING);
+    migration_set_phase(db, uuid, MIGRATION_FINISHING, NULL);
+    migration_set_phase(db, uuid, MIGRATION_COMPLETED, NULL);
+    _cleanup_json_ struct json_object *detail = json_object_new_object();
+    json_object_object_add(detail, "migration", json_object_new_string(uuid));
+    record_event(m, NULL, "migration.arrive", in->vm_name, detail);
+    log_info("migration arrived migration=%s vm=%s", uuid, in->vm_name);
+    incoming_free(in);
+    return 0;
+}
+
+int migrator_dest_abort(struct migrator *m, const char *uuid, const char *reason)
+{
+    struct incoming *in = incoming_take(m, uuid);
+    struct migration mig;
+    int r = migration_get(db_of(m), uuid, &mig);
+    if (r < 0) {
+        incoming_free(in);
+        return r;
+    }
+    if (migration_phase_is_final(mig.phase)) {
+        migration_release(&mig);
+        incoming_free(in);
+        return 0;
+    }
+    dest_undo(m, uuid, in, mig.vm_name);
+    migration_set_phase(db_of(m), uuid, MIGRATION_FAILED, reason ? reason : "aborted by the source");
+    log_info("migration undone here migration=%s vm=%s reason=\"%s\"", uuid, mig.vm_name,
+             reason ? reason : "aborted by the source");
+    migration_release(&mig);
+    incoming_free(in);
+    return 0;
+}
+
+/* An incoming QEMU that ended before switchover (the stream broke, it
+ * crashed) is undone without waiting for the source. */
+static void check_incoming(struct migrator *m)
+{
+    char gone[16][37];
+    size_t n = 0;
+    pthread_mutex_lock(&m->lock);
+    for (struct incoming *in = m->incoming; in && n < 16; in = in->next) {
+        struct hypervisor_vm_status status;
+        if (in->handle && hypervisor_vm_query(in->handle, &status) == 0 &&
+            status.state != HYPERVISOR_VM_EXITED && status.state != HYPERVISOR_VM_FAILED)
+            continue;
+        snprintf(gone[n++], sizeof(gone[0]), "%s", in->uuid);
+    }
+    pthread_mutex_unlock(&m->lock);
+    for (size_t i = 0; i < n; i++)
+        migrator_dest_abort(m, gone[i], "the incoming QEMU ended before switchover");
+}
+
+/* ---- recovery at start ---- */
+
+static bool journal_has(struct migrator *m, const char *uuid, const char *step,
+                        enum migration_step_status status)
+{
+    struct migration_step *steps = NULL;
+    size_t n = 0;
+    bool found = false;
+    if (migration_steps(db_of(m), uuid, &steps, &n) < 0)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(steps[i].step, step) == 0 && steps[i].status == status)
+            found = true;
+    migration_steps_free(steps, n);
+    return found;
+}
+
+static void recover_source(struct migrator *m, const struct migration *mig)
+{
+    struct vm vm;
+    if (vm_get(db_of(m), mig->vm, &vm) < 0) {
+        migration_set_phase(db_of(m), mig->uuid, MIGRATION_FAILED, "the VM is gone");
+        return;
+    }
+    char url[256] = "";
+    destination_url(m, mig, url, sizeof(url));
+    if (journal_has(m, mig->uuid, "continue", STEP_DONE) ||
+        journal_has(m, mig->uuid, "continue", STEP_BEGUN)) {
+        /* Past switchover, or maybe: QEMU tells. */
+        struct hypervisor_vm_status status = { .state = HYPERVISOR_VM_EXITED };
+        struct hypervisor_vm *h = lifecycle_handle(m->deps.lifecycle, vm.uuid);
+        if (h)
+            hypervisor_vm_query(h, &status);
+        if (status.state != HYPERVISOR_VM_RUNNING) {
+            char why[512];
+            int r = finish_destination(m, mig, url, why, sizeof(why));
+            source_release(m, mig, &vm);
+            migration_set_phase(db_of(m), mig->uuid, r < 0 ? MIGRATION_FAILED : MIGRATION_COMPLETED,
+                                r < 0 ? "agent restarted after switchover; destination did not "
+                                        "confirm"
+                                      : NULL);
+            log_info("recovered migration by rolling forward migration=%s", mig->uuid);
+            return;
+        }
+    }
+    struct source_run s;
+    memset(&s, 0, sizeof(s));
+    s.m = m;
+    s.mig = *mig;
+    s.vm = vm;
+    snprintf(s.dest_url, sizeof(s.dest_url), "%s", url);
+    s.handle = lifecycle_handle(m->deps.lifecycle, vm.uuid);
+    s.prepared = journal_has(m, mig->uuid, "prepare-destination", STEP_DONE) ||
+                 mig->phase >= MIGRATION_PREPARING;
+    s.vm_migrating = true;
+    s.qemu_migrating = journal_has(m, mig->uuid, "qemu-migrate", STEP_DONE);
+    s.ports_inactive = journal_has(m, mig->uuid, "source-ports-inactive", STEP_DONE);
+    s.paused = journal_has(m, mig->uuid, "vm-paused", STEP_DONE);
+    source_rollback(&s, false, "the source agent restarted during the migration");
+    log_info("recovered migration by rolling back migration=%s", mig->uuid);
+}
+
+static void recover_destination(struct migrator *m, const struct migration *mig)
+{
+    if (migration_phase_before_switchover(mig->phase)) {
+        dest_undo(m, mig->uuid, NULL, mig->vm_name);
+        migration_set_phase(db_of(m), mig->uuid, MIGRATION_FAILED,
+                            "the destination agent restarted during the migration");
+        log_info("recovered incoming migration by undoing it migration=%s", mig->uuid);
+        return;
+    }
+    /* Past switchover: the VM should run here; take it. */
+    struct hypervisor_vm *h = NULL;
+    struct hypervisor_vm_status status = { .state = HYPERVISOR_VM_EXITED };
+    if (hypervisor_vm_attach(m->deps.hypervisor, mig->vm_name, &h) == 0)
+        hypervisor_vm_query(h, &status);
+    if (h && status.state == HYPERVISOR_VM_RUNNING) {
+        hypervisor_vm_announce(h);
+        if (lifecycle_adopt(m->deps.lifecycle, mig->vm, h) < 0)
+            hypervisor_vm_detach(h);
+        vm_set_host(db_of(m), mig->vm, m->agent->node_id, VM_RUNNING);
+        migration_set_phase(db_of(m), mig->uuid, MIGRATION_COMPLETED, NULL);
+    } else {
+        hypervisor_vm_detach(h);
+        vm_set_state(db_of(m), mig->vm, VM_FAILED);
+        migration_set_phase(db_of(m), mig->uuid, MIGRATION_FAILED,
+                            "the destination agent restarted after switchover and the VM does "
+                            "not run here");
+    }
+}
+
+static void recover(struct migrator *m)
+{
+    struct migration *list = NULL;
+    size_t n = 0;
+    if (migration_list(db_of(m), NULL, 1000, true, &list, &n) < 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        if (list[i].phase == MIGRATION_QUEUED)
+            continue;
+        if (list[i].role == MIGRATION_ROLE_SOURCE)
+            recover_source(m, &list[i]);
+        else
+            recover_destination(m, &list[i]);
+    }
+    migration_list_free(list, n);
+}
+
+int migrator_start(struct agent *agent, const struct migrator_deps *deps, struct migrator **out)
+{
+    struct migrator *m = calloc(1, sizeof(*m));
+    if (!m)
+        return -ENOMEM;
+    m->agent = agent;
+    m->deps = *deps;
+    m->ports = *deps->ports;
+    m->deps.ports = &m->ports;
+    pthread_mutex_init(&m->lock, NULL);
+    pthread_cond_init(&m->wake, NULL);
+    recover(m);
+    int r = pthread_create(&m->scheduler, NULL, scheduler_thread, m);
+    if (r != 0) {
+        pthread_cond_destroy(&m->wake);
+        pthread_mutex_destroy(&m->lock);
+        free(m);
+        return -r;
+    }
+    pthread_setname_np(m->scheduler, "lmnet-migsched");
+    m->scheduler_started = true;
+    *out = m;
+    return 0;
+}
+
+void migrator_stop(struct migrator *m)
+{
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->lock);
+    m->stopping = true;
+    pthread_cond_broadcast(&m->wake);
+    pthread_mutex_unlock(&m->lock);
+    if (m->scheduler_started)
+        pthread_join(m->scheduler, NULL);
+    /* Running workers are cancelled; what they leave is journaled. */
+    pthread_mutex_lock(&m->lock);
+    for (struct running *run = m->running; run; run = run->next)
+        if (!atomic_load(&run->past_switchover))
+            atomic_store(&run->cancel, true);
+    pthread_mutex_unlock(&m->lock);
+    for (;;) {
+        pthread_mutex_lock(&m->lock);
+        struct running *run = m->running;
+        if (run)
+            m->running = run->next;
+        pthread_mutex_unlock(&m->lock);
+        if (!run)
+            break;
+        pthread_join(run->thread, NULL);
+        free(run);
+    }
+    while (m->incoming) {
+        struct incoming *in = m->incoming;
+        m->incoming = in->next;
+        hypervisor_vm_detach(in->handle); /* the journal lets the next start undo it */
+        incoming_free(in);
+    }
+    pthread_cond_destroy(&m->wake);
+    pthread_mutex_destroy(&m->lock);
+    free(m);
+}
+
+void migrator_slots(struct migrator *m, unsigned *active_source, unsigned *active_destination,
+                    unsigned *max)
+{
+    int s = migration_count_active(db_of(m), MIGRATION_ROLE_SOURCE);
+    int d = migration_count_active(db_of(m), MIGRATION_ROLE_DESTINATION);
+    *active_source = s < 0 ? 0 : (unsigned)s;
+    *active_destination = d < 0 ? 0 : (unsigned)d;
+    *max = m->agent->config.max_migrations;
+}
