@@ -4,12 +4,16 @@
 
 #include "api/event.h"
 #include "api/member.h"
+#include "api/migration.h"
 #include "api/system.h"
+#include "api/vm.h"
 
 const struct route *const api_route_tables[] = {
     system_routes,
     event_routes,
     member_routes,
+    vm_routes,
+    migration_routes,
 };
 
 const size_t api_route_tables_count = sizeof(api_route_tables) / sizeof(api_route_tables[0]);

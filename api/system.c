@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include "agent/agent.h"
+#include "db/migration.h"
 #include "agent/membership.h"
 #include "db/db.h"
 
@@ -55,6 +56,15 @@ static int get_host(struct request *req, struct response *resp)
     json_object_object_add(body, "uptime_seconds", json_object_new_double(agent_uptime(agent)));
     json_object_object_add(body, "url", json_object_new_string(agent_url(agent, url, sizeof(url))));
     json_object_object_add(body, "registry", json_object_new_string(agent->config.registry));
+    /* Migration slots, read by source agents before they start one here. */
+    struct db *db = db_pool_get(agent->db);
+    int src = db ? migration_count_active(db, MIGRATION_ROLE_SOURCE) : -EIO;
+    int dst = db ? migration_count_active(db, MIGRATION_ROLE_DESTINATION) : -EIO;
+    struct json_object *slots = json_object_new_object();
+    json_object_object_add(slots, "active_source", json_object_new_int(src < 0 ? 0 : src));
+    json_object_object_add(slots, "active_destination", json_object_new_int(dst < 0 ? 0 : dst));
+    json_object_object_add(slots, "max", json_object_new_int((int)agent->config.max_migrations));
+    json_object_object_add(body, "migrations", slots);
     /* Uptime changes every call: an ETag over it would never match, so the
      * host resource's tag covers only its stable identity. */
     struct json_object *stable = json_object_new_string(agent->node_id);
