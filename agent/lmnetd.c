@@ -25,6 +25,9 @@
 #include "api/token.h"
 #include "db/db.h"
 #include "db/node.h"
+#include "migrate/hypervisor_qemu.h"
+#include "migrate/lifecycle.h"
+#include "migrate/migrator.h"
 
 static void usage(FILE *out)
 {
@@ -74,6 +77,52 @@ static int ensure_parent_dir(const char *path)
     }
     if (mkdir(dir, 0750) < 0 && errno != EEXIST)
         return -errno;
+    return 0;
+}
+
+/* Creates the QEMU driver.  A host that cannot run it (no run directory)
+ * still serves everything but VMs: that is logged, not fatal. */
+static void start_hypervisor(struct agent *agent)
+{
+    struct hypervisor_qemu_config qc;
+    hypervisor_qemu_config_defaults(&qc);
+    snprintf(qc.binary, sizeof(qc.binary), "%s", agent->config.qemu);
+    int n = snprintf(qc.run_dir, sizeof(qc.run_dir), "%s/qemu", agent->config.run_dir);
+    if (n < 0 || (size_t)n >= sizeof(qc.run_dir)) {
+        log_error("run_dir is too long for QEMU's sockets (at most %zu bytes): %s",
+                  sizeof(qc.run_dir) - 6, agent->config.run_dir);
+        return;
+    }
+    hypervisor_accel_from_string(agent->config.accel, &qc.accel);
+    int r = hypervisor_qemu_create(&qc, &agent->hypervisor);
+    if (r < 0)
+        log_errno(LOG_LEVEL_ERROR, r, "cannot set up QEMU in %s; VMs are off", qc.run_dir);
+}
+
+/* VMs and migrations need the hypervisor and switch ports; without them the
+ * agent serves the rest and /v1/vms says why not. */
+static int start_vms(struct agent *agent, migrator_networks_fn *networks)
+{
+    if (!agent->hypervisor || !agent->ports || !networks) {
+        log_info("VMs and migrations are off on this host: %s",
+                 !agent->hypervisor ? "no hypervisor" : "no virtual switch configured");
+        return 0;
+    }
+    int r = lifecycle_create(agent, agent->hypervisor, agent->ports, &agent->lifecycle);
+    if (r < 0)
+        return log_errno(LOG_LEVEL_ERROR, r, "cannot create the VM table");
+    r = lifecycle_attach_all(agent->lifecycle);
+    if (r < 0)
+        log_errno(LOG_LEVEL_WARNING, r, "cannot re-attach running VMs");
+    struct migrator_deps deps = {
+        .hypervisor = agent->hypervisor,
+        .lifecycle = agent->lifecycle,
+        .ports = agent->ports,
+        .networks = networks,
+    };
+    r = migrator_start(agent, &deps, &agent->migrator);
+    if (r < 0)
+        return log_errno(LOG_LEVEL_ERROR, r, "cannot start the migration state machine");
     return 0;
 }
 
@@ -268,6 +317,12 @@ int main(int argc, char **argv)
         log_errno(LOG_LEVEL_ERROR, r, "cannot read or create the node id");
         goto out;
     }
+    start_hypervisor(&agent);
+    /* Switch ports and cluster networks plug in here once their modules
+     * land (issues 4 and 5); until then VMs stay off. */
+    r = start_vms(&agent, NULL);
+    if (r < 0)
+        goto out;
     r = server_start(&agent, &server);
     if (r < 0)
         goto out;
@@ -285,6 +340,9 @@ out:
     /* The server goes first: no request may see a half-stopped agent. */
     server_stop(server);
     membership_stop(agent.membership);
+    migrator_stop(agent.migrator);
+    lifecycle_destroy(agent.lifecycle);
+    hypervisor_destroy(agent.hypervisor);
     db_pool_destroy(agent.db);
     token_set_destroy(agent.tokens);
     if (agent.peer_token)
