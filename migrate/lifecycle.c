@@ -127,9 +127,10 @@ int lifecycle_vm_config(struct lifecycle *lc, const struct vm *vm,
         return -E2BIG;
     for (size_t i = 0; i < vm->n_adapters; i++) {
         struct hypervisor_adapter *a = &config->adapters[i];
-        if (strlen(vm->adapters[i].port) >= sizeof(a->tap))
+        size_t len = strlen(vm->adapters[i].port);
+        if (len >= sizeof(a->tap))
             return -ENAMETOOLONG;
-        snprintf(a->tap, sizeof(a->tap), "%s", vm->adapters[i].port);
+        memcpy(a->tap, vm->adapters[i].port, len + 1);
         snprintf(a->model, sizeof(a->model), "%s", vm->adapters[i].model);
         _cleanup_json_ struct json_object *settings = NULL;
         int r = lc->ports.ops->describe(lc->ports.ctx, vm->adapters[i].port, &settings);

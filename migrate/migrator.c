@@ -12,7 +12,8 @@
  *                                      roll forward
  *   destination:  vm-record            delete the VM row, or give it back
  *                                      to the host it had
- *                 port-created         remove the port
+ *                 port-created:NAME    remove the port (one step per port:
+ *                                      the journal keys steps by name)
  *                 qemu-started         end the incoming QEMU
  *                 channel-listening    (in memory: the listener is closed)
  *                 ports-active         (switchover reached)
@@ -1102,7 +1103,7 @@ static void dest_undo(struct migrator *m, const char *uuid, struct incoming *in,
             hypervisor_vm_destroy(h);
             if (in)
                 in->handle = NULL;
-        } else if (strcmp(st->step, "port-created") == 0) {
+        } else if (strncmp(st->step, "port-created:", 13) == 0) {
             const char *name = get_string(detail, "name");
             if (name) {
                 int r = m->ports.ops->remove(m->ports.ctx, name);
@@ -1225,7 +1226,9 @@ int migrator_dest_prepare(struct migrator *m, struct json_object *body,
                      strerror(-r));
             goto fail;
         }
-        journal_name(m, id, "port-created", vm.adapters[i].port);
+        char step[48];
+        snprintf(step, sizeof(step), "port-created:%.32s", vm.adapters[i].port);
+        journal_name(m, id, step, vm.adapters[i].port);
         snprintf(in->ports[in->n_ports++], sizeof(in->ports[0]), "%s", vm.adapters[i].port);
     }
     struct options options;

@@ -1,0 +1,499 @@
+/* migrate/migrator.c, destination side and recovery, with a fake hypervisor
+ * and fake switch ports over a real SQLite database: what prepare creates,
+ * that every failure and abort removes exactly that, and that a restarted
+ * agent undoes an incoming migration it had left half-prepared. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include "agent/agent.h"
+#include "agent/config.h"
+#include "db/db.h"
+#include "db/migration.h"
+#include "db/node.h"
+#include "db/vm.h"
+#include "migrate/hypervisor.h"
+#include "migrate/lifecycle.h"
+#include "migrate/migrator.h"
+#include "migrate/ports.h"
+
+#define MIG_ID "7d3f1c2e-0000-4000-8000-000000000001"
+#define VM_ID "5a5a5a5a-0000-4000-8000-00000000000a"
+#define OTHER_NODE "0b0b0b0b-0000-4000-8000-0000000000bb"
+
+/* ---- a fake hypervisor ---- */
+
+struct fake_vm {
+    struct hypervisor_vm base;
+    enum hypervisor_vm_state state;
+};
+
+static struct {
+    int started, destroyed, detached, announced;
+    int fail_start;
+    bool runs; /* the incoming VM has started running */
+} hv_calls;
+
+static void fake_destroy(struct hypervisor *hv) { (void)hv; }
+
+static int fake_start_incoming(struct hypervisor *hv, const struct hypervisor_vm_config *config,
+                               const char *uri, const struct hypervisor_migration_options *options,
+                               struct hypervisor_vm **out)
+{
+    (void)uri;
+    (void)options;
+    if (hv_calls.fail_start)
+        return -EIO;
+    struct fake_vm *vm = calloc(1, sizeof(*vm));
+    vm->base.hypervisor = hv;
+    snprintf(vm->base.name, sizeof(vm->base.name), "%s", config->name);
+    vm->state = HYPERVISOR_VM_INCOMING;
+    hv_calls.started++;
+    *out = &vm->base;
+    return 0;
+}
+
+static int fake_attach(struct hypervisor *hv, const char *name, struct hypervisor_vm **out)
+{
+    (void)hv;
+    (void)name;
+    (void)out;
+    return -ENOENT;
+}
+
+static int fake_ok(struct hypervisor_vm *vm, const char *uri,
+                   const struct hypervisor_migration_options *options)
+{
+    (void)vm;
+    (void)uri;
+    (void)options;
+    return 0;
+}
+
+static int fake_query(struct hypervisor_vm *base, struct hypervisor_vm_status *out)
+{
+    struct fake_vm *vm = (struct fake_vm *)base;
+    if (hv_calls.runs)
+        vm->state = HYPERVISOR_VM_RUNNING;
+    out->state = vm->state;
+    out->pid = 4242;
+    return 0;
+}
+
+static void fake_vm_destroy(struct hypervisor_vm *vm)
+{
+    hv_calls.destroyed++;
+    free(vm);
+}
+
+static void fake_vm_detach(struct hypervisor_vm *vm)
+{
+    hv_calls.detached++;
+    free(vm);
+}
+
+static int fake_announce(struct hypervisor_vm *vm)
+{
+    (void)vm;
+    hv_calls.announced++;
+    return 0;
+}
+
+static const struct hypervisor_ops fake_hv_ops = {
+    .name = "fake",
+    .destroy = fake_destroy,
+    .vm_start_incoming = fake_start_incoming,
+    .vm_attach = fake_attach,
+    .vm_migrate_incoming = fake_ok,
+    .vm_query = fake_query,
+    .vm_destroy = fake_vm_destroy,
+    .vm_detach = fake_vm_detach,
+    .vm_announce = fake_announce,
+};
+
+static struct hypervisor fake_hv = { .ops = &fake_hv_ops };
+
+/* ---- fake switch ports ---- */
+
+struct fake_port {
+    char name[64];
+    bool active;
+    bool used;
+};
+
+static struct {
+    struct fake_port ports[8];
+    const char *fail_create; /* a port name whose creation fails */
+} sw;
+
+static struct fake_port *port_find(const char *name)
+{
+    for (size_t i = 0; i < 8; i++)
+        if (sw.ports[i].used && strcmp(sw.ports[i].name, name) == 0)
+            return &sw.ports[i];
+    return NULL;
+}
+
+static size_t port_count(void)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < 8; i++)
+        n += sw.ports[i].used;
+    return n;
+}
+
+static int fake_describe(void *ctx, const char *name, struct json_object **out)
+{
+    (void)ctx;
+    if (!port_find(name))
+        return -ENOENT;
+    *out = json_object_new_object();
+    json_object_object_add(*out, "name", json_object_new_string(name));
+    json_object_object_add(*out, "mac", json_object_new_string("00:1d:d8:b7:1c:01"));
+    return 0;
+}
+
+static int fake_create_inactive(void *ctx, struct json_object *settings)
+{
+    (void)ctx;
+    struct json_object *name = NULL;
+    if (!json_object_object_get_ex(settings, "name", &name))
+        return -EINVAL;
+    const char *n = json_object_get_string(name);
+    if (sw.fail_create && strcmp(n, sw.fail_create) == 0)
+        return -EHOSTUNREACH;
+    if (port_find(n))
+        return -EEXIST;
+    for (size_t i = 0; i < 8; i++)
+        if (!sw.ports[i].used) {
+            sw.ports[i].used = true;
+            sw.ports[i].active = false;
+            snprintf(sw.ports[i].name, sizeof(sw.ports[i].name), "%s", n);
+            return 0;
+        }
+    return -ENOSPC;
+}
+
+static int fake_set_active(void *ctx, const char *name, bool active)
+{
+    (void)ctx;
+    struct fake_port *p = port_find(name);
+    if (!p)
+        return -ENOENT;
+    p->active = active;
+    return 0;
+}
+
+static int fake_remove(void *ctx, const char *name)
+{
+    (void)ctx;
+    struct fake_port *p = port_find(name);
+    if (!p)
+        return -ENOENT;
+    p->used = false;
+    return 0;
+}
+
+static const struct port_ops fake_port_ops = {
+    .describe = fake_describe,
+    .create_inactive = fake_create_inactive,
+    .set_active = fake_set_active,
+    .remove = fake_remove,
+};
+
+static const struct ports fake_ports = { .ops = &fake_port_ops, .ctx = NULL };
+
+/* ---- fixture ---- */
+
+struct fixture {
+    char dir[64];
+    char dbpath[128];
+    struct agent agent;
+    struct migrator *migrator;
+};
+
+static int no_networks(struct agent *agent, const char *source, const char *destination,
+                       struct planner_network **out, size_t *n)
+{
+    (void)agent;
+    (void)source;
+    (void)destination;
+    *out = NULL;
+    *n = 0;
+    return 0;
+}
+
+static void start_migrator(struct fixture *f)
+{
+    struct migrator_deps deps = {
+        .hypervisor = &fake_hv,
+        .lifecycle = f->agent.lifecycle,
+        .ports = &fake_ports,
+        .networks = no_networks,
+    };
+    assert_int_equal(migrator_start(&f->agent, &deps, &f->migrator), 0);
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    snprintf(f->dir, sizeof(f->dir), "/tmp/lmnet-test-migrator-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->dbpath, sizeof(f->dbpath), "%s/lmnet.db", f->dir);
+    assert_int_equal(config_init(&f->agent.config), 0);
+    char err[256];
+    assert_int_equal(config_set(&f->agent.config, "run_dir", f->dir, err, sizeof(err)), 0);
+    assert_int_equal(db_pool_create(f->dbpath, &f->agent.db), 0);
+    assert_int_equal(node_id_load(db_pool_get(f->agent.db), f->agent.node_id), 0);
+    assert_int_equal(lifecycle_create(&f->agent, &fake_hv, &fake_ports, &f->agent.lifecycle), 0);
+    memset(&hv_calls, 0, sizeof(hv_calls));
+    memset(&sw, 0, sizeof(sw));
+    start_migrator(f);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    migrator_stop(f->migrator);
+    lifecycle_destroy(f->agent.lifecycle);
+    db_pool_destroy(f->agent.db);
+    config_release(&f->agent.config);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+/* The body a source sends: a VM with two adapters on ports p1 and p2. */
+static struct json_object *prepare_body(const char *id)
+{
+    const char *text =
+        "{\"id\":\"%s\",\"source\":\"" OTHER_NODE "\",\"destination\":\"x\","
+        "\"network\":\"net-1\",\"source_address\":\"127.0.0.1\","
+        "\"destination_address\":\"127.0.0.1\",\"quick\":false,"
+        "\"options\":{\"channels\":2},"
+        "\"vm\":{\"id\":\"" VM_ID "\",\"name\":\"web1\",\"memory_mib\":128,\"vcpus\":1,"
+        "\"kernel\":\"/boot/k\",\"state\":\"running\",\"host\":\"" OTHER_NODE "\","
+        "\"adapters\":[{\"port\":\"p1\",\"model\":\"virtio-net-pci\"},"
+        "{\"port\":\"p2\",\"model\":\"e1000\"}]},"
+        "\"ports\":[{\"name\":\"p1\",\"mac\":\"00:1d:d8:b7:1c:01\"},"
+        "{\"name\":\"p2\",\"mac\":\"00:1d:d8:b7:1c:02\"}]}";
+    char buf[2048];
+    snprintf(buf, sizeof(buf), text, id);
+    struct json_object *o = json_tokener_parse(buf);
+    assert_non_null(o);
+    return o;
+}
+
+static enum migration_phase phase_of(struct fixture *f, const char *id)
+{
+    struct migration m;
+    assert_int_equal(migration_get(db_pool_get(f->agent.db), id, &m), 0);
+    enum migration_phase p = m.phase;
+    migration_release(&m);
+    return p;
+}
+
+static void test_prepare_switchover_finish(void **state)
+{
+    struct fixture *f = *state;
+    struct json_object *body = prepare_body(MIG_ID), *answer = NULL;
+    struct planner_refusal refusal;
+    assert_int_equal(migrator_dest_prepare(f->migrator, body, &answer, &refusal), 0);
+    json_object_put(body);
+    struct json_object *token = NULL, *port = NULL;
+    assert_true(json_object_object_get_ex(answer, "token", &token));
+    assert_int_equal(strlen(json_object_get_string(token)), 64);
+    assert_true(json_object_object_get_ex(answer, "port", &port));
+    assert_true(json_object_get_int(port) > 0);
+    json_object_put(answer);
+
+    /* Prepared: ports exist, inactive; QEMU waits; the VM is recorded here. */
+    assert_int_equal(port_count(), 2);
+    assert_false(port_find("p1")->active);
+    assert_false(port_find("p2")->active);
+    assert_int_equal(hv_calls.started, 1);
+    struct vm vm;
+    assert_int_equal(vm_get(db_pool_get(f->agent.db), VM_ID, &vm), 0);
+    assert_int_equal(vm.state, VM_INCOMING);
+    assert_string_equal(vm.host, f->agent.node_id);
+    assert_int_equal(phase_of(f, MIG_ID), MIGRATION_TRANSFERRING);
+
+    assert_int_equal(migrator_dest_switchover(f->migrator, MIG_ID), 0);
+    assert_true(port_find("p1")->active);
+    assert_true(port_find("p2")->active);
+    assert_int_equal(phase_of(f, MIG_ID), MIGRATION_SWITCHOVER);
+
+    hv_calls.runs = true;
+    assert_int_equal(migrator_dest_finish(f->migrator, MIG_ID), 0);
+    assert_int_equal(hv_calls.announced, 1);
+    assert_int_equal(phase_of(f, MIG_ID), MIGRATION_COMPLETED);
+    assert_int_equal(vm_get(db_pool_get(f->agent.db), VM_ID, &vm), 0);
+    assert_int_equal(vm.state, VM_RUNNING);
+    assert_non_null(lifecycle_handle(f->agent.lifecycle, VM_ID));
+    assert_int_equal(hv_calls.destroyed, 0);
+    /* Unknown ids are refused, not guessed. */
+    assert_int_equal(migrator_dest_switchover(f->migrator, MIG_ID), -ENOENT);
+    assert_int_equal(migrator_dest_finish(f->migrator, MIG_ID), -ENOENT);
+}
+
+static void test_prepare_failure_removes_what_it_made(void **state)
+{
+    struct fixture *f = *state;
+    sw.fail_create = "p2";
+    struct json_object *body = prepare_body(MIG_ID), *answer = NULL;
+    struct planner_refusal refusal;
+    assert_int_equal(migrator_dest_prepare(f->migrator, body, &answer, &refusal), -EPERM);
+    json_object_put(body);
+    assert_null(answer);
+    assert_int_equal(refusal.status, 409);
+    assert_string_equal(refusal.type, "destination-prepare-failed");
+    assert_non_null(strstr(refusal.detail, "p2"));
+    assert_int_equal(port_count(), 0); /* p1 was created, then removed */
+    assert_int_equal(hv_calls.started, 0);
+    struct vm vm;
+    assert_int_equal(vm_get(db_pool_get(f->agent.db), VM_ID, &vm), -ENOENT);
+    assert_int_equal(phase_of(f, MIG_ID), MIGRATION_FAILED);
+}
+
+static void test_qemu_failure_undoes_ports(void **state)
+{
+    struct fixture *f = *state;
+    hv_calls.fail_start = 1;
+    struct json_object *body = prepare_body(MIG_ID), *answer = NULL;
+    struct planner_refusal refusal;
+    assert_int_equal(migrator_dest_prepare(f->migrator, body, &answer, &refusal), -EPERM);
+    json_object_put(body);
+    assert_non_null(strstr(refusal.detail, "QEMU"));
+    assert_int_equal(port_count(), 0);
+    assert_int_equal(phase_of(f, MIG_ID), MIGRATION_FAILED);
+}
+
+static void test_abort_after_prepare(void **state)
+{
+    struct fixture *f = *state;
+    /* The VM once lived here and left: an abort must give it back to the
+     * host it has now, not delete it. */
+    struct vm vm = { 0 };
+    snprintf(vm.uuid, sizeof(vm.uuid), VM_ID);
+    snprintf(vm.name, sizeof(vm.name), "web1");
+    vm.memory_mib = 128;
+    vm.vcpus = 1;
+    snprintf(vm.kernel, sizeof(vm.kernel), "/boot/k");
+    snprintf(vm.host, sizeof(vm.host), OTHER_NODE);
+    vm.state = VM_RUNNING;
+    assert_int_equal(vm_insert(db_pool_get(f->agent.db), &vm), 0);
+
+    struct json_object *body = prepare_body(MIG_ID), *answer = NULL;
+    struct planner_refusal refusal;
+    assert_int_equal(migrator_dest_prepare(f->migrator, body, &answer, &refusal), 0);
+    json_object_put(body);
+    json_object_put(answer);
+    assert_int_equal(migrator_dest_abort(f->migrator, MIG_ID, "cancelled by the user"), 0);
+    assert_int_equal(port_count(), 0);
+    assert_int_equal(hv_calls.destroyed, 1);
+    assert_int_equal(phase_of(f, MIG_ID), MIGRATION_FAILED);
+    assert_int_equal(vm_get(db_pool_get(f->agent.db), VM_ID, &vm), 0);
+    assert_string_equal(vm.host, OTHER_NODE);
+    assert_int_equal(vm.state, VM_RUNNING);
+    /* A second abort is harmless. */
+    assert_int_equal(migrator_dest_abort(f->migrator, MIG_ID, "again"), 0);
+    assert_int_equal(hv_calls.destroyed, 1);
+}
+
+static void test_no_free_slot(void **state)
+{
+    struct fixture *f = *state;
+    f->agent.config.max_migrations = 1;
+    struct json_object *body = prepare_body(MIG_ID), *answer = NULL;
+    struct planner_refusal refusal;
+    assert_int_equal(migrator_dest_prepare(f->migrator, body, &answer, &refusal), 0);
+    json_object_put(body);
+    json_object_put(answer);
+    body = prepare_body("7d3f1c2e-0000-4000-8000-000000000002");
+    answer = NULL;
+    assert_int_equal(migrator_dest_prepare(f->migrator, body, &answer, &refusal), -EPERM);
+    json_object_put(body);
+    assert_int_equal(refusal.status, 409);
+    assert_string_equal(refusal.type, "no-free-slot");
+    assert_int_equal(migrator_dest_abort(f->migrator, MIG_ID, "test over"), 0);
+}
+
+static void test_restart_undoes_incoming(void **state)
+{
+    struct fixture *f = *state;
+    struct json_object *body = prepare_body(MIG_ID), *answer = NULL;
+    struct planner_refusal refusal;
+    assert_int_equal(migrator_dest_prepare(f->migrator, body, &answer, &refusal), 0);
+    json_object_put(body);
+    json_object_put(answer);
+    /* The agent stops mid-transfer (QEMU is left alone) and starts again. */
+    migrator_stop(f->migrator);
+    assert_int_equal(hv_calls.detached, 1);
+    assert_int_equal(port_count(), 2);
+    start_migrator(f);
+    assert_int_equal(port_count(), 0);
+    assert_int_equal(phase_of(f, MIG_ID), MIGRATION_FAILED);
+    struct vm vm;
+    assert_int_equal(vm_get(db_pool_get(f->agent.db), VM_ID, &vm), -ENOENT);
+}
+
+static void test_bad_prepare_and_submit_refusals(void **state)
+{
+    struct fixture *f = *state;
+    struct json_object *body = json_tokener_parse("{\"id\":\"short\"}"), *answer = NULL;
+    struct planner_refusal refusal;
+    assert_int_equal(migrator_dest_prepare(f->migrator, body, &answer, &refusal), -EPERM);
+    assert_int_equal(refusal.status, 422);
+    json_object_put(body);
+
+    struct migration_request rq = { .channels = 1, .downtime_limit_ms = -1 };
+    snprintf(rq.vm, sizeof(rq.vm), "nope");
+    snprintf(rq.destination, sizeof(rq.destination), "host2");
+    char uuid[37];
+    assert_int_equal(migrator_submit(f->migrator, &rq, "test", uuid, &refusal), -EPERM);
+    assert_int_equal(refusal.status, 404);
+    assert_string_equal(refusal.type, "vm-not-found");
+
+    struct vm vm = { 0 };
+    snprintf(vm.uuid, sizeof(vm.uuid), VM_ID);
+    snprintf(vm.name, sizeof(vm.name), "web1");
+    vm.memory_mib = 128;
+    vm.vcpus = 1;
+    snprintf(vm.kernel, sizeof(vm.kernel), "/boot/k");
+    snprintf(vm.host, sizeof(vm.host), "%s", f->agent.node_id);
+    vm.state = VM_STOPPED;
+    assert_int_equal(vm_insert(db_pool_get(f->agent.db), &vm), 0);
+    snprintf(rq.vm, sizeof(rq.vm), "web1");
+    assert_int_equal(migrator_submit(f->migrator, &rq, "test", uuid, &refusal), -EPERM);
+    assert_int_equal(refusal.status, 409);
+    assert_string_equal(refusal.type, "vm-not-running");
+
+    assert_int_equal(vm_set_state(db_pool_get(f->agent.db), VM_ID, VM_RUNNING), 0);
+    assert_int_equal(migrator_submit(f->migrator, &rq, "test", uuid, &refusal), -EPERM);
+    assert_int_equal(refusal.status, 422);
+    assert_string_equal(refusal.type, "destination-unknown");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_prepare_switchover_finish, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prepare_failure_removes_what_it_made, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_qemu_failure_undoes_ports, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_abort_after_prepare, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_free_slot, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restart_undoes_incoming, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_prepare_and_submit_refusals, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
