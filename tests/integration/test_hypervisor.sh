@@ -1,0 +1,29 @@
+#!/bin/bash
+# The QEMU hypervisor driver against real QEMU (TCG): migrate with
+# pause-before-switchover and continue, cancel a slow migration, detach and
+# re-attach.  Needs nothing but qemu-system-x86_64 and a kernel.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+command -v qemu-system-x86_64 >/dev/null || { echo "skip: no qemu-system-x86_64"; exit 77; }
+kernel=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -1)
+[ -n "$kernel" ] || { echo "skip: no kernel in /boot (install linux-image-cloud-amd64)"; exit 77; }
+check_bin="$LMNET_BUILD_DIR/tests/hypervisor_check"
+[ -x "$check_bin" ] || { echo "skip: $check_bin not built"; exit 77; }
+
+dir=$(mktemp -d /tmp/lmt6-hv.XXXXXX)
+cleanup() {
+    # Any QEMU the check left behind (it should leave none) is ended here.
+    for pidfile in "$dir"/*.pid; do
+        [ -e "$pidfile" ] && kill -9 "$(cat "$pidfile")" 2>/dev/null
+    done
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+
+"$check_bin" "$dir" "$kernel" | tee "$dir/out.txt"
+status=${PIPESTATUS[0]}
+left=$(ls "$dir"/*.pid 2>/dev/null | wc -l)
+expect_eq "no QEMU left running" 0 "$left"
+expect_eq "every driver check passed" 0 "$status"
+finish
