@@ -4,6 +4,8 @@
 #include "api/cli_cluster.h"
 #include "api/cli_event.h"
 #include "api/cli_host.h"
+#include "api/cli_migration.h"
+#include "api/cli_vm.h"
 
 const struct cli_command cli_commands[] = {
     { "host", "show this agent's identity", cli_host },
@@ -11,5 +13,8 @@ const struct cli_command cli_commands[] = {
     { "version", "show client and agent versions", cli_version },
     { "cluster", "cluster members; join an agent", cli_cluster },
     { "events", "the audit log", cli_event },
+    { "vm", "VMs: list, create, start, stop, delete", cli_vm },
+    { "migrate", "live-migrate a VM to another member", cli_migrate },
+    { "migration", "migrations: list, show, cancel", cli_migration },
     { NULL, NULL, NULL },
 };
