@@ -28,6 +28,7 @@
 #include "migrate/hypervisor_qemu.h"
 #include "migrate/lifecycle.h"
 #include "migrate/migrator.h"
+#include "migrate/ports.h"
 
 static void usage(FILE *out)
 {
@@ -99,21 +100,28 @@ static void start_hypervisor(struct agent *agent)
         log_errno(LOG_LEVEL_ERROR, r, "cannot set up QEMU in %s; VMs are off", qc.run_dir);
 }
 
-/* VMs and migrations need the hypervisor and switch ports; without them the
- * agent serves the rest and /v1/vms says why not. */
+/* VMs need the hypervisor; their adapters need switch ports (a host
+ * without a switch runs VMs without adapters); migrations also need the
+ * cluster networks.  Whatever is missing, the agent serves the rest and the
+ * API says why not. */
 static int start_vms(struct agent *agent, migrator_networks_fn *networks)
 {
-    if (!agent->hypervisor || !agent->ports || !networks) {
-        log_info("VMs and migrations are off on this host: %s",
-                 !agent->hypervisor ? "no hypervisor" : "no virtual switch configured");
+    if (!agent->hypervisor) {
+        log_info("VMs and migrations are off on this host: no hypervisor");
         return 0;
     }
+    if (!agent->ports)
+        agent->ports = &ports_none;
     int r = lifecycle_create(agent, agent->hypervisor, agent->ports, &agent->lifecycle);
     if (r < 0)
         return log_errno(LOG_LEVEL_ERROR, r, "cannot create the VM table");
     r = lifecycle_attach_all(agent->lifecycle);
     if (r < 0)
         log_errno(LOG_LEVEL_WARNING, r, "cannot re-attach running VMs");
+    if (!networks) {
+        log_info("migrations are off on this host: no cluster networks");
+        return 0;
+    }
     struct migrator_deps deps = {
         .hypervisor = agent->hypervisor,
         .lifecycle = agent->lifecycle,

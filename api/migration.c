@@ -25,9 +25,9 @@
 
 static int no_migrator(struct response *resp)
 {
-    return response_problem(resp, 503, "no-virtual-switch", NULL,
-                            "this agent runs no VMs (no virtual switch configured), so it "
-                            "takes part in no migration");
+    return response_problem(resp, 503, "migrations-off", NULL,
+                            "this agent takes part in no migration: it has no hypervisor or "
+                            "no cluster networks (see the agent's log at start)");
 }
 
 static int refusal_problem(struct response *resp, const struct planner_refusal *refusal)

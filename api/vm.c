@@ -6,6 +6,9 @@
  * port's adapter type decides what QEMU emulates: virtio-net-pci for a
  * synthetic port, an e1000 (which can PXE-boot) for a legacy one.
  *
+ * On a host without a virtual switch no port exists, so only VMs without
+ * adapters run there.
+ *
  * A VM that is migrating refuses start, stop and delete (409): the
  * migration owns it until it ends. */
 #include "api/vm.h"
@@ -27,11 +30,11 @@
 #define LEGACY_MODEL "e1000"
 #define SYNTHETIC_MODEL "virtio-net-pci"
 
-static int no_switch(struct response *resp)
+static int no_hypervisor(struct response *resp)
 {
-    return response_problem(resp, 503, "no-virtual-switch", NULL,
-                            "this agent has no virtual switch configured (set 'ovsdb' in "
-                            "lmnetd.conf); VMs need switch ports");
+    return response_problem(resp, 503, "no-hypervisor", NULL,
+                            "this agent cannot run VMs: QEMU could not be set up (see the "
+                            "agent's log at start)");
 }
 
 static struct json_object *vm_view(struct agent *agent, const struct vm *vm)
@@ -140,8 +143,6 @@ static int parse_vm(struct request *req, struct response *resp, struct vm *vm)
         if (json_object_array_length(adapters) > VM_MAX_ADAPTERS)
             return response_problem(resp, 422, "invalid", "/adapters",
                                     "a VM has at most %d adapters", VM_MAX_ADAPTERS);
-        if (json_object_array_length(adapters) > 0 && !req->agent->ports)
-            return no_switch(resp);
         for (size_t i = 0; i < json_object_array_length(adapters); i++) {
             struct json_object *a = json_object_array_get_idx(adapters, i);
             char pointer[40];
@@ -197,7 +198,7 @@ static int create_vm(struct request *req, struct response *resp)
 {
     struct agent *agent = req->agent;
     if (!agent->lifecycle)
-        return no_switch(resp);
+        return no_hypervisor(resp);
     struct vm vm;
     int r = parse_vm(req, resp, &vm);
     if (r < 0)
@@ -277,7 +278,7 @@ static int check_owned(struct request *req, struct response *resp, const struct 
                        const char *what)
 {
     if (!req->agent->lifecycle)
-        return no_switch(resp);
+        return no_hypervisor(resp);
     if (strcmp(vm->host, req->agent->node_id) != 0)
         return response_problem(resp, 409, "vm-not-here", NULL,
                                 "VM '%s' runs on host %s now; %s it there", vm->name, vm->host,

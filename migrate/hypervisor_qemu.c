@@ -324,6 +324,27 @@ static int spawn(char **argv, const char *log, pid_t *pid)
 }
 
 /* True once PID is gone (reaped when CHILD). */
+/* True when PID exists and is not a zombie. */
+static bool process_alive(pid_t pid)
+{
+    if (kill(pid, 0) < 0 && errno == ESRCH)
+        return false;
+    char path[64], state = '?';
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    _cleanup_fclose_ FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    /* "PID (COMM) STATE ...": COMM may hold spaces and parentheses, so the
+     * state is the first field after the last ')'. */
+    char line[512];
+    if (!fgets(line, sizeof(line), f))
+        return false;
+    const char *close = strrchr(line, ')');
+    if (close && close[1] == ' ')
+        state = close[2];
+    return state != 'Z' && state != 'X';
+}
+
 static bool process_gone(pid_t pid, bool child, int *status)
 {
     if (child) {
@@ -333,7 +354,9 @@ static bool process_gone(pid_t pid, bool child, int *status)
         while (w < 0 && errno == EINTR);
         return w == pid || (w < 0 && errno == ECHILD);
     }
-    return kill(pid, 0) < 0 && errno == ESRCH;
+    /* Not ours to reap: a zombie counts as gone (its parent, or an init
+     * that does not reap, keeps it). */
+    return !process_alive(pid);
 }
 
 /* Waits up to TIMEOUT_MS for PID to end; SIGKILLs it after that.  Returns
@@ -652,13 +675,21 @@ static int vm_attach(struct hypervisor *hv, const char *name, struct hypervisor_
     int r = vm_paths(vm, d->config.run_dir, name);
     if (r == 0 && access(vm->qmp_path, F_OK) < 0)
         r = -ENOENT;
-    if (r == 0)
-        r = qmp_connect(vm->qmp_path, d->config.qmp_timeout_ms, &vm->qmp);
-    if (r == -ECONNREFUSED || r == -ETIMEDOUT)
-        r = -ENOENT; /* a socket left behind by a QEMU that is gone */
     _cleanup_fclose_ FILE *f = r == 0 ? fopen(vm->pid_path, "r") : NULL;
     int pid = 0;
     if (r == 0 && (!f || fscanf(f, "%d", &pid) != 1 || pid <= 0))
+        r = -ENOENT;
+    /* One look, no retries: qmp_connect() waits for a QEMU that is still
+     * starting, but a QEMU that is gone (or a zombie nobody reaped) would
+     * only make the agent's start wait for the whole timeout. */
+    if (r == 0 && (!process_alive(pid) || !socket_live(vm->qmp_path))) {
+        unlink(vm->qmp_path);
+        unlink(vm->pid_path);
+        r = -ENOENT;
+    }
+    if (r == 0)
+        r = qmp_connect(vm->qmp_path, d->config.qmp_timeout_ms, &vm->qmp);
+    if (r == -ECONNREFUSED || r == -ETIMEDOUT)
         r = -ENOENT;
     if (r < 0) {
         vm_free(vm);

@@ -41,4 +41,8 @@ struct ports {
     void *ctx;
 };
 
+/* The ports of a host without a virtual switch: none exist (-ENOENT) and
+ * none can be made (-ENODEV).  VMs without adapters still run there. */
+extern const struct ports ports_none;
+
 #endif

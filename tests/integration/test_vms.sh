@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# The VM API against real QEMU (TCG): create and start, the refusals, stop,
+# start, delete; an agent restart re-attaches to the VM it left running, and
+# a VM whose QEMU died while the agent was down is marked failed.
+set -u
+source "$(dirname "$0")/lib.sh"
+command -v qemu-system-x86_64 >/dev/null || { echo "skip: no qemu-system-x86_64"; exit 77; }
+kernel=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -1)
+[[ -n "$kernel" ]] || { echo "skip: no kernel in /boot"; exit 77; }
+cd "$LMNET_TEST_DIR"
+
+run=$LMNET_TEST_DIR/run
+end_qemus() {
+    local f
+    for f in "$run"/qemu/*.pid; do [[ -e "$f" ]] && kill -9 "$(cat "$f")" 2>/dev/null; done
+    cleanup_test_dir
+}
+trap end_qemus EXIT
+printf 'run_dir = %s\naccel = tcg\n' "$run" > lmnetd.conf
+agent_start a -c lmnetd.conf || exit 1
+url=$AGENT_URL
+J=(-H 'Content-Type: application/json')
+status() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+# alive PID: the process runs (a zombie left to a non-reaping init does not).
+alive() { local s; s=$(ps -o stat= -p "$1" 2>/dev/null); [[ -n "$s" && "$s" != Z* ]]; }
+field() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval("d"+sys.argv[1]))' "$1"; }
+
+echo "# create and start"
+body='{"name":"t1","memory_mib":128,"kernel":"'$kernel'","append":"console=ttyS0 panic=0"}'
+out=$(curl -s -w '\n%{http_code}' "${J[@]}" -d "$body" "$url/v1/vms")
+expect_eq "POST /v1/vms is 201" 201 "$(tail -1 <<<"$out")"
+vm=$(head -1 <<<"$out")
+expect_eq "the VM runs" running "$(field '["state"]' <<<"$vm")"
+pid=$(field '["hypervisor"]["pid"]' <<<"$vm")
+check "its QEMU process exists" alive "$pid"
+expect_match "QEMU runs under TCG" 'accel=tcg|-accel tcg|tcg' "$(tr '\0' ' ' < /proc/$pid/cmdline)"
+
+echo "# refusals"
+expect_eq "same name again is 409" 409 "$(status "${J[@]}" -d "$body" "$url/v1/vms")"
+r=$(curl -s "${J[@]}" -d '{"name":"t2","memory_mib":128}' "$url/v1/vms")
+expect_match "no kernel nor disk names /kernel" '"pointer":"/kernel"' "$r"
+r=$(curl -s "${J[@]}" -d '{"name":"t2","kernel":"/nonexistent/vmlinuz"}' "$url/v1/vms")
+expect_match "unreadable kernel is refused" 'cannot read' "$r"
+r=$(curl -s "${J[@]}" -d '{"name":"t2","kernel":"'$kernel'","adapters":[{"port":"nosuch"}]}' "$url/v1/vms")
+expect_match "unknown port names /adapters/0/port" '"pointer":"/adapters/0/port"' "$r"
+r=$(curl -s "${J[@]}" -d '{"name":"t2","memory_mib":1,"kernel":"'$kernel'"}' "$url/v1/vms")
+expect_match "tiny memory names /memory_mib" '"pointer":"/memory_mib"' "$r"
+r=$(curl -s "${J[@]}" -d '{"name":"-bad","kernel":"'$kernel'"}' "$url/v1/vms")
+expect_match "bad name names /name" '"pointer":"/name"' "$r"
+expect_eq "a running VM is not deleted (409)" 409 "$(status -X DELETE "$url/v1/vms/t1")"
+expect_eq "nothing half-made by the refusals" 1 "$(curl -s "$url/v1/vms" | field '["items"].__len__()')"
+
+echo "# restart: the VM outlives the agent"
+check "agent stops cleanly" agent_stop "$AGENT_PID"
+check "QEMU still runs without the agent" alive "$pid"
+agent_start a -c lmnetd.conf || exit 1
+url=$AGENT_URL
+vm=$(curl -s "$url/v1/vms/t1")
+expect_eq "re-attached: same QEMU" "$pid" "$(field '["hypervisor"]["pid"]' <<<"$vm")"
+expect_eq "still running" running "$(field '["state"]' <<<"$vm")"
+
+echo "# a QEMU that dies while the agent is down"
+body2='{"name":"t3","memory_mib":128,"kernel":"'$kernel'","append":"console=ttyS0 panic=0"}'
+pid3=$(curl -s "${J[@]}" -d "$body2" "$url/v1/vms" | field '["hypervisor"]["pid"]')
+check "agent stops" agent_stop "$AGENT_PID"
+kill -9 "$pid3"
+agent_start a -c lmnetd.conf || exit 1
+url=$AGENT_URL
+expect_eq "its VM is marked failed" failed "$(curl -s "$url/v1/vms/t3" | field '["state"]')"
+expect_match "and an event says so" '"kind":"vm.lost"' "$(curl -s "$url/v1/events?kind=vm.lost")"
+expect_eq "a failed VM can be deleted" 204 "$(status -X DELETE "$url/v1/vms/t3")"
+
+echo "# stop, start, delete"
+vm=$(curl -s -X POST "$url/v1/vms/t1/stop")
+expect_eq "stopped" stopped "$(field '["state"]' <<<"$vm")"
+sleep 0.2
+check "its QEMU is gone" bash -c "! ps -o stat= -p $pid | grep -qv Z"
+vm=$(curl -s -X POST "$url/v1/vms/t1/start")
+expect_eq "started again" running "$(field '["state"]' <<<"$vm")"
+pid=$(field '["hypervisor"]["pid"]' <<<"$vm")
+expect_eq "start twice is 409" 409 "$(status -X POST "$url/v1/vms/t1/start")"
+list=$("$LMNETCTL" --server "$url" vm list)
+expect_match "lmnetctl vm list shows it" 't1 +running' "$list"
+check "stop" curl -sf -X POST "$url/v1/vms/t1/stop"
+etag=$(curl -s -D - -o /dev/null "$url/v1/vms/t1" | tr -d '\r' | sed -n 's/^ETag: //Ip')
+expect_eq "DELETE with a stale If-Match is 412" 412 "$(status -X DELETE -H 'If-Match: "0000000000000000"' "$url/v1/vms/t1")"
+expect_eq "DELETE with the current ETag is 204" 204 "$(status -X DELETE -H "If-Match: $etag" "$url/v1/vms/t1")"
+expect_eq "gone" 404 "$(status "$url/v1/vms/t1")"
+kinds=$(curl -s "$url/v1/events?limit=1000" | grep -o '"kind":"vm\.[a-z]*"' | sort -u | tr '\n' ' ')
+expect_match "events for create, start, stop, delete" 'vm.create.*vm.delete.*vm.start.*vm.stop' "$kinds"
+check "agent stops cleanly at the end" agent_stop "$AGENT_PID"
+expect_eq "no QEMU left" 0 "$(ls "$run"/qemu/*.pid 2>/dev/null | wc -l)"
+finish
