@@ -4,6 +4,7 @@
 #include "db/schema.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <time.h>
 #include "agent/log.h"
 #include "db/db.h"
@@ -66,6 +67,22 @@ static int record_step(sqlite3 *db, const struct schema_step *step)
     return rc == SQLITE_DONE ? 0 : db_errno(rc);
 }
 
+/* True when VERSION is recorded as applied (a database made before a lower
+ * step was added lacks it, and gets it now). */
+static bool step_applied(sqlite3 *db, int version, int current)
+{
+    if (current == 0)
+        return false;
+    sqlite3_stmt *stmt = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM schema_version WHERE version = ?", -1, &stmt,
+                           NULL) != SQLITE_OK)
+        return version <= current;
+    sqlite3_bind_int(stmt, 1, version);
+    bool found = sqlite3_step(stmt) == SQLITE_ROW;
+    sqlite3_finalize(stmt);
+    return found;
+}
+
 int schema_apply(sqlite3 *db, const struct schema_step *steps, size_t n_steps)
 {
     int newest = n_steps ? steps[n_steps - 1].version : 0;
@@ -81,7 +98,7 @@ int schema_apply(sqlite3 *db, const struct schema_step *steps, size_t n_steps)
 
     for (size_t i = 0; i < n_steps; i++) {
         const struct schema_step *step = &steps[i];
-        if (step->version <= current)
+        if (step_applied(db, step->version, current))
             continue;
         int r = exec_sql(db, "BEGIN IMMEDIATE");
         if (r < 0)
@@ -100,7 +117,8 @@ int schema_apply(sqlite3 *db, const struct schema_step *steps, size_t n_steps)
             return log_errno(LOG_LEVEL_ERROR, r, "schema step failed step=%s", step->name);
         }
         log_info("schema step applied step=%s version=%d", step->name, step->version);
-        current = step->version;
+        if (step->version > current)
+            current = step->version;
     }
     return current;
 }

@@ -136,6 +136,27 @@ static void test_gap_in_versions(void **state)
     assert_int_equal(query_int(db, "SELECT count(*) FROM schema_version"), 2);
 }
 
+/* A step added later with a lower number than the database's version is
+ * still applied (steps are recorded one by one, not as a high-water mark). */
+static void test_filled_gap_applied(void **state)
+{
+    sqlite3 *db = *state;
+    static const struct schema_step before[] = {
+        {1, "0001_a.sql", "CREATE TABLE a (x);"},
+        {5, "0005_e.sql", "CREATE TABLE e (x);"},
+    };
+    static const struct schema_step after[] = {
+        {1, "0001_a.sql", "CREATE TABLE a (x);"},
+        {2, "0002_b.sql", "CREATE TABLE b (x);"},
+        {5, "0005_e.sql", "CREATE TABLE e (x);"},
+    };
+    assert_int_equal(schema_apply(db, before, 2), 5);
+    assert_int_equal(schema_apply(db, after, 3), 5);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM schema_version"), 3);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM b"), 0);
+    assert_int_equal(schema_apply(db, after, 3), 5); /* and only once */
+}
+
 static void test_newer_refused(void **state)
 {
     sqlite3 *db = *state;
@@ -283,6 +304,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fresh, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upgrade, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gap_in_versions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_filled_gap_applied, setup, teardown),
         cmocka_unit_test_setup_teardown(test_newer_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failing_step_rolls_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failing_first_step, setup, teardown),
