@@ -16,6 +16,7 @@
 #include "agent/cleanup.h"
 #include "agent/membership.h"
 #include "agent/peer.h"
+#include "api/relay.h"
 #include "db/db.h"
 #include "db/event.h"
 #include "db/member.h"
@@ -25,34 +26,6 @@ static int64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Relays a request to the registry and its answer, whatever it is, back. */
-static int forward_to_registry(struct request *req, struct response *resp, const char *method,
-                               const char *path, struct json_object *body)
-{
-    struct client *client = NULL;
-    int r = peer_client_create(req->agent, req->agent->config.registry, 10000, &client);
-    if (r < 0)
-        return r;
-    struct client_reply reply;
-    r = client_call(client, method, path, body, NULL, &reply);
-    client_destroy(client);
-    if (r < 0) {
-        int p = response_problem(resp, 502, "registry-unreachable", NULL,
-                                 "this agent is not the registry and cannot reach it: %s",
-                                 reply.error);
-        client_reply_release(&reply);
-        return p;
-    }
-    if (reply.status >= 400)
-        resp->content_type = "application/problem+json";
-    if (reply.location)
-        response_header(resp, "Location", reply.location);
-    response_json(resp, (int)reply.status, reply.body);
-    reply.body = NULL;
-    client_reply_release(&reply);
-    return 0;
 }
 
 static int list_members(struct request *req, struct response *resp)
@@ -156,7 +129,7 @@ static int join_member(struct request *req, struct response *resp)
         return response_problem(resp, 422, "invalid", "/url",
                                 "'%s' is not a base URL like http://192.0.2.10:8470", url);
     if (!agent_is_registry(req->agent))
-        return forward_to_registry(req, resp, "POST", "/v1/cluster/members", req->json);
+        return relay_to_registry(req, resp, "POST", "/v1/cluster/members", req->json);
 
     struct member m;
     int r = probe_agent(req, resp, url, &m);
@@ -202,7 +175,7 @@ static int remove_member(struct request *req, struct response *resp)
     if (!agent_is_registry(req->agent)) {
         char path[96];
         snprintf(path, sizeof(path), "/v1/cluster/members/%s", id);
-        return forward_to_registry(req, resp, "DELETE", path, NULL);
+        return relay_to_registry(req, resp, "DELETE", path, NULL);
     }
     if (strcmp(id, req->agent->node_id) == 0)
         return response_problem(resp, 409, "conflict", NULL, "the registry cannot remove itself");

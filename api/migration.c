@@ -17,6 +17,7 @@
 #include "agent/agent.h"
 #include "agent/cleanup.h"
 #include "agent/peer.h"
+#include "api/relay.h"
 #include "db/db.h"
 #include "db/member.h"
 #include "db/migration.h"
@@ -33,33 +34,6 @@ static int no_migrator(struct response *resp)
 static int refusal_problem(struct response *resp, const struct planner_refusal *refusal)
 {
     return response_problem(resp, refusal->status, refusal->type, NULL, "%s", refusal->detail);
-}
-
-/* Relays the request to the agent at URL and its answer back. */
-static int relay(struct request *req, struct response *resp, const char *url, const char *method,
-                 const char *path)
-{
-    struct client *client = NULL;
-    int r = peer_client_create(req->agent, url, 30000, &client);
-    if (r < 0)
-        return r;
-    struct client_reply reply;
-    r = client_call(client, method, path, req->json, NULL, &reply);
-    client_destroy(client);
-    if (r < 0) {
-        int p = response_problem(resp, 502, "peer-unreachable", NULL,
-                                 "the VM's host at %s did not answer: %s", url, reply.error);
-        client_reply_release(&reply);
-        return p;
-    }
-    if (reply.status >= 400)
-        resp->content_type = "application/problem+json";
-    if (reply.location)
-        response_header(resp, "Location", reply.location);
-    response_json(resp, (int)reply.status, reply.body);
-    reply.body = NULL;
-    client_reply_release(&reply);
-    return 0;
 }
 
 /* Finds the member the VM named VM runs on: 0 and its URL, or -ENOENT. */
@@ -177,7 +151,7 @@ static int create_migration(struct request *req, struct response *resp)
     if (r < 0 || strcmp(vm.host, req->agent->node_id) != 0) {
         char url[256];
         if (find_vm_host(req, rq.vm, url, sizeof(url)) == 0)
-            return relay(req, resp, url, "POST", "/v1/migrations");
+            return relay(req, resp, url, "the VM's host", "POST", "/v1/migrations", req->json, 30000);
         if (r < 0)
             return response_problem(resp, 404, "vm-not-found", "/vm",
                                     "no member of the cluster runs a VM '%s'", rq.vm);
@@ -290,7 +264,8 @@ static int cancel_migration(struct request *req, struct response *resp)
                                     source);
         char path[128];
         snprintf(path, sizeof(path), "/v1/migrations/%s/cancel", id);
-        return relay(req, resp, src.url, "POST", path);
+        return relay(req, resp, src.url, "the migration's source host", "POST", path, req->json,
+                     30000);
     }
     if (r == -EALREADY)
         return response_problem(resp, 409, "migration-finished", NULL,

@@ -3,15 +3,19 @@
 #include "api/routes.h"
 
 #include "api/event.h"
+#include "api/macpool.h"
 #include "api/member.h"
 #include "api/migration.h"
 #include "api/system.h"
+#include "api/vlan.h"
 #include "api/vm.h"
 
 const struct route *const api_route_tables[] = {
     system_routes,
     event_routes,
     member_routes,
+    macpool_routes,
+    vlan_routes,
     vm_routes,
     migration_routes,
 };

@@ -1,0 +1,340 @@
+/* Cluster-wide MAC allocation: see agent/allocator.h. */
+#include "agent/allocator.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include "agent/agent.h"
+#include "agent/cleanup.h"
+#include "agent/log.h"
+#include "agent/membership.h"
+#include "agent/peer.h"
+#include "db/event.h"
+
+#define REGISTRY_TIMEOUT_MS 5000
+#define BUSY_RETRIES 5
+
+static int fail(struct allocator_error *err, int r, int status, const char *type, const char *fmt,
+                ...) __attribute__((format(printf, 5, 6)));
+static int fail(struct allocator_error *err, int r, int status, const char *type, const char *fmt,
+                ...)
+{
+    err->status = status;
+    snprintf(err->type, sizeof(err->type), "%s", type);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->detail, sizeof(err->detail), fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+static void record(struct agent *agent, const char *actor, const char *kind, uint64_t mac,
+                   const char *pool, const struct mac_holder *holder)
+{
+    char text[MAC_STRING_SIZE];
+    _cleanup_json_ struct json_object *detail = json_object_new_object();
+    json_object_object_add(detail, "pool", json_object_new_string(pool));
+    if (holder) {
+        json_object_object_add(detail, "vm", json_object_new_string(holder->vm));
+        json_object_object_add(detail, "adapter", json_object_new_string(holder->adapter));
+    }
+    event_record(db_pool_get(agent->db), agent->node_id, actor, kind, mac_format(mac, text),
+                 detail);
+}
+
+static void record_block(struct agent *agent, const char *actor, const char *pool,
+                         const char *node, const struct mac_block *b)
+{
+    char a[MAC_STRING_SIZE], e[MAC_STRING_SIZE], subject[64];
+    _cleanup_json_ struct json_object *detail = json_object_new_object();
+    json_object_object_add(detail, "pool", json_object_new_string(pool));
+    json_object_object_add(detail, "node", json_object_new_string(node));
+    json_object_object_add(detail, "single", json_object_new_boolean(b->single));
+    snprintf(subject, sizeof(subject), "%s-%s", mac_format(b->start, a), mac_format(b->end, e));
+    event_record(db_pool_get(agent->db), agent->node_id, actor, "mac.block.claim", subject,
+                 detail);
+}
+
+/* The two octets of the management IPv4 address for the dynamic pool. */
+static void management_octets(const struct agent *agent, uint8_t *o3, uint8_t *o4)
+{
+    const struct config *c = &agent->config;
+    const char *address = c->management_address ? c->management_address : c->listen_address;
+    struct in_addr in;
+    *o3 = *o4 = 0;
+    if (inet_pton(AF_INET, address, &in) == 1) {
+        const uint8_t *b = (const uint8_t *)&in.s_addr;
+        *o3 = b[2];
+        *o4 = b[3];
+    }
+}
+
+static int registry_call(struct agent *agent, const char *method, const char *path,
+                         struct json_object *body, struct client_reply *reply)
+{
+    struct client *client = NULL;
+    int r = peer_client_create(agent, agent->config.registry, REGISTRY_TIMEOUT_MS, &client);
+    if (r < 0)
+        return r;
+    r = client_call(client, method, path, body, NULL, reply);
+    client_destroy(client);
+    return r;
+}
+
+int allocator_learn_pool(struct agent *agent, const char *pool, struct allocator_error *err)
+{
+    struct db *db = db_pool_get(agent->db);
+    struct macpool p;
+    int r = macpool_get(db, pool, &p);
+    if (r == 0)
+        return 0;
+    if (r != -ENOENT)
+        return fail(err, r, 500, "database", "cannot read pool '%s': %s", pool, strerror(-r));
+    if (strcmp(pool, MACPOOL_DYNAMIC_NAME) == 0) {
+        uint8_t o3, o4;
+        management_octets(agent, &o3, &o4);
+        r = macpool_ensure_dynamic(db, agent->node_id, o3, o4);
+        return r < 0 ? fail(err, r, 500, "database", "cannot create the dynamic pool: %s",
+                            strerror(-r))
+                     : 0;
+    }
+    if (agent_is_registry(agent))
+        return fail(err, -ENOENT, 404, "not-found", "no MAC pool '%s'", pool);
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/mac-pools/%s", pool);
+    struct client_reply reply;
+    r = registry_call(agent, "GET", path, NULL, &reply);
+    if (r < 0) {
+        fail(err, r, 503, "registry-unreachable",
+             "pool '%s' is not known here yet and the registry %s cannot be reached: %s", pool,
+             agent->config.registry, reply.error);
+        client_reply_release(&reply);
+        return r;
+    }
+    if (reply.status == 404) {
+        client_reply_release(&reply);
+        return fail(err, -ENOENT, 404, "not-found", "the cluster has no MAC pool '%s'", pool);
+    }
+    char pointer[64], detail[256];
+    r = reply.status == 200 ? macpool_from_json(reply.body, &p, pointer, sizeof(pointer), detail,
+                                                sizeof(detail))
+                            : -EPROTO;
+    client_reply_release(&reply);
+    if (r < 0)
+        return fail(err, r, 502, "registry-answer", "the registry's pool '%s' cannot be read",
+                    pool);
+    char clash[64] = "";
+    r = macpool_insert(db, &p, clash);
+    if (r == -EEXIST)
+        return 0; /* another thread learned it first */
+    if (r == -EADDRINUSE)
+        return fail(err, r, 409, "pool-overlap",
+                    "pool '%s' overlaps pool '%s' known to this agent only", pool, clash);
+    return r < 0 ? fail(err, r, 500, "database", "cannot store pool '%s'", pool) : 0;
+}
+
+int allocator_claim(struct agent *agent, const char *pool, const char *node, bool has_mac,
+                    uint64_t mac, const char *actor, struct mac_block *block, uint64_t *reserved,
+                    size_t *n_reserved, struct allocator_error *err)
+{
+    struct db *db = db_pool_get(agent->db);
+    *n_reserved = 0;
+    int r;
+    if (has_mac) {
+        char holder[37] = "";
+        r = macpool_claim_address(db, pool, mac, node, holder);
+        if (r == -EEXIST) {
+            char text[MAC_STRING_SIZE];
+            return fail(err, r, 409, "mac-in-use",
+                        "%s lies in a block or claim of node %s; allocate it there",
+                        mac_format(mac, text), holder);
+        }
+        memset(block, 0, sizeof(*block));
+        block->start = block->end = mac;
+        block->single = true;
+        snprintf(block->owner, sizeof(block->owner), "%s", node);
+    } else {
+        r = macpool_claim_block(db, pool, node, block, reserved, n_reserved);
+        if (r == -ENOSPC)
+            return fail(err, r, 409, "mac-pool-exhausted",
+                        "every block of pool '%s' is claimed; add a range to the pool", pool);
+    }
+    if (r == -ENOENT)
+        return fail(err, r, 404, "not-found", "no MAC pool '%s'", pool);
+    if (r < 0)
+        return fail(err, r, 500, "database", "cannot claim in pool '%s': %s", pool, strerror(-r));
+    record_block(agent, actor, pool, node, block);
+    return 0;
+}
+
+/* Gets a block (or the single address MAC) of POOL for this agent and
+ * records it here. */
+static int claim_here(struct agent *agent, const char *pool, bool has_mac, uint64_t mac,
+                      const char *actor, struct allocator_error *err)
+{
+    struct mac_block block;
+    uint64_t reserved[MACPOOL_MAX_RESERVED];
+    size_t n_reserved = 0;
+    if (agent_is_registry(agent))
+        return allocator_claim(agent, pool, agent->node_id, has_mac, mac, actor, &block, reserved,
+                               &n_reserved, err);
+    _cleanup_json_ struct json_object *body = json_object_new_object();
+    json_object_object_add(body, "node", json_object_new_string(agent->node_id));
+    if (has_mac) {
+        char text[MAC_STRING_SIZE];
+        json_object_object_add(body, "mac", json_object_new_string(mac_format(mac, text)));
+    }
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/mac-pools/%s/blocks", pool);
+    struct client_reply reply;
+    int r = registry_call(agent, "POST", path, body, &reply);
+    if (r < 0) {
+        fail(err, r, 503, "registry-unreachable",
+             "this agent holds no free address of pool '%s' and cannot reach the registry %s "
+             "to claim more: %s",
+             pool, agent->config.registry, reply.error);
+        client_reply_release(&reply);
+        return r;
+    }
+    if (reply.status != 201) {
+        char line[512];
+        struct json_object *type = NULL;
+        bool exhausted = json_object_object_get_ex(reply.body, "type", &type) &&
+                         strstr(json_object_get_string(type), "mac-pool-exhausted");
+        bool in_use = reply.status == 409 && !exhausted;
+        fail(err, -EPERM, reply.status == 404 ? 404 : 409,
+             exhausted ? "mac-pool-exhausted" : in_use ? "mac-in-use" : "registry-refused", "%s",
+             client_reply_message(&reply, line, sizeof(line)));
+        client_reply_release(&reply);
+        return reply.status == 404 ? -ENOENT : exhausted ? -ENOSPC : -EEXIST;
+    }
+    struct json_object *v = NULL;
+    memset(&block, 0, sizeof(block));
+    r = json_object_object_get_ex(reply.body, "start", &v) ? mac_parse(json_object_get_string(v), &block.start) : -EPROTO;
+    if (r >= 0)
+        r = json_object_object_get_ex(reply.body, "end", &v) ? mac_parse(json_object_get_string(v), &block.end) : -EPROTO;
+    block.single = json_object_object_get_ex(reply.body, "single", &v) && json_object_get_boolean(v);
+    snprintf(block.owner, sizeof(block.owner), "%s", agent->node_id);
+    struct json_object *list = NULL;
+    if (r >= 0 && json_object_object_get_ex(reply.body, "reserved", &list) &&
+        json_object_is_type(list, json_type_array))
+        for (size_t i = 0; i < json_object_array_length(list) && n_reserved < MACPOOL_MAX_RESERVED; i++)
+            if (mac_parse(json_object_get_string(json_object_array_get_idx(list, i)),
+                          &reserved[n_reserved]) == 0)
+                n_reserved++;
+    client_reply_release(&reply);
+    if (r < 0)
+        return fail(err, r, 502, "registry-answer", "the registry's block answer cannot be read");
+    r = macpool_add_block(db_pool_get(agent->db), pool, &block, reserved, n_reserved);
+    if (r < 0)
+        return fail(err, r, 500, "database", "cannot record the claimed block: %s", strerror(-r));
+    record_block(agent, actor, pool, agent->node_id, &block);
+    return 0;
+}
+
+static void holder_of(const struct agent *agent, const struct allocation_request *rq,
+                      const char *actor, struct mac_holder *h)
+{
+    memset(h, 0, sizeof(*h));
+    snprintf(h->vm, sizeof(h->vm), "%s", rq->vm);
+    snprintf(h->adapter, sizeof(h->adapter), "%s", rq->adapter);
+    snprintf(h->host, sizeof(h->host), "%s", agent->node_id);
+    snprintf(h->actor, sizeof(h->actor), "%s", actor ? actor : "agent");
+}
+
+static int held_by(struct allocator_error *err, const struct mac_allocation *a)
+{
+    char text[MAC_STRING_SIZE];
+    return fail(err, -EEXIST, 409, "mac-in-use",
+                "%s is already held by vm '%s' adapter '%s' on host %s", mac_format(a->mac, text),
+                a->holder.vm, a->holder.adapter, a->holder.host);
+}
+
+int allocator_allocate(struct agent *agent, const char *pool,
+                       const struct allocation_request *rq, const char *actor,
+                       struct mac_allocation *out, struct allocator_error *err)
+{
+    struct db *db = db_pool_get(agent->db);
+    if (!db)
+        return fail(err, -EIO, 500, "database", "no database connection");
+    if (rq->key[0] && macpool_find_key(db, rq->key, out) == 0) {
+        if (strcmp(out->pool, pool) != 0)
+            return fail(err, -EINVAL, 422, "idempotency-key-reused",
+                        "Idempotency-Key '%s' was used for pool '%s'", rq->key, out->pool);
+        return 0;
+    }
+    int r = allocator_learn_pool(agent, pool, err);
+    if (r < 0)
+        return r;
+    struct mac_holder holder;
+    holder_of(agent, rq, actor, &holder);
+    if (rq->has_mac && mac_is_multicast(rq->mac)) {
+        char text[MAC_STRING_SIZE];
+        return fail(err, -EINVAL, 422, "invalid", "%s is a multicast address; adapters need unicast",
+                    mac_format(rq->mac, text));
+    }
+    bool dynamic = strcmp(pool, MACPOOL_DYNAMIC_NAME) == 0;
+    for (int attempt = 0; attempt < BUSY_RETRIES; attempt++) {
+        if (rq->has_mac) {
+            if (!macpool_owns(db, pool, agent->node_id, rq->mac)) {
+                struct mac_allocation here;
+                if (macpool_find(db, rq->mac, &here) == 0)
+                    return held_by(err, &here);
+                if (dynamic) {
+                    char text[MAC_STRING_SIZE];
+                    return fail(err, -EINVAL, 422, "invalid",
+                                "%s is not in this host's dynamic pool",
+                                mac_format(rq->mac, text));
+                }
+                r = claim_here(agent, pool, true, rq->mac, actor, err);
+                if (r < 0)
+                    return r;
+            }
+            r = macpool_allocate_at(db, pool, rq->mac, &holder, rq->key, out);
+            if (r == -EEXIST)
+                return held_by(err, out);
+        } else {
+            r = macpool_allocate_next(db, pool, agent->node_id, &holder, rq->key, out);
+            if (r == -ENOSPC) {
+                if (dynamic)
+                    return fail(err, r, 409, "mac-pool-exhausted",
+                                "this host's dynamic pool (256 addresses) is exhausted");
+                r = claim_here(agent, pool, false, 0, actor, err);
+                if (r < 0)
+                    return r;
+                continue;
+            }
+        }
+        if (r == -EBUSY)
+            continue;
+        if (r == -EEXIST && rq->key[0] && macpool_find_key(db, rq->key, out) == 0)
+            return 0; /* the same key raced in from another thread */
+        if (r < 0)
+            return fail(err, r, 500, "database", "cannot allocate: %s", strerror(-r));
+        record(agent, actor, "mac.allocate", out->mac, pool, &holder);
+        return 1;
+    }
+    return fail(err, -EBUSY, 503, "busy", "the database stayed busy; retry");
+}
+
+int allocator_release(struct agent *agent, const char *pool, uint64_t mac, const char *actor,
+                      struct allocator_error *err)
+{
+    struct db *db = db_pool_get(agent->db);
+    struct mac_allocation released;
+    int r = -EBUSY;
+    for (int attempt = 0; attempt < BUSY_RETRIES && r == -EBUSY; attempt++)
+        r = macpool_release(db, pool, mac, &released);
+    char text[MAC_STRING_SIZE];
+    if (r == -ENOENT)
+        return fail(err, r, 404, "not-found",
+                    "%s is not allocated from pool '%s' on this host (an address is released "
+                    "on the host that allocated it)",
+                    mac_format(mac, text), pool);
+    if (r < 0)
+        return fail(err, r, 500, "database", "cannot release: %s", strerror(-r));
+    record(agent, actor, "mac.release", mac, pool, &released.holder);
+    return 0;
+}

@@ -1,0 +1,47 @@
+/* Relaying requests to other agents: see api/relay.h. */
+#include "api/relay.h"
+
+#include <string.h>
+#include "agent/agent.h"
+#include "agent/peer.h"
+
+static int relay_typed(struct request *req, struct response *resp, const char *url,
+                       const char *who, const char *type, const char *method, const char *path,
+                       struct json_object *body, long timeout_ms)
+{
+    struct client *client = NULL;
+    int r = peer_client_create(req->agent, url, timeout_ms, &client);
+    if (r < 0)
+        return r;
+    struct client_reply reply;
+    r = client_call(client, method, path, body, NULL, &reply);
+    client_destroy(client);
+    if (r < 0) {
+        int p = response_problem(resp, 502, type, NULL, "%s at %s did not answer: %s", who, url,
+                                 reply.error);
+        client_reply_release(&reply);
+        return p;
+    }
+    if (reply.status >= 400)
+        resp->content_type = "application/problem+json";
+    if (reply.location)
+        response_header(resp, "Location", reply.location);
+    response_json(resp, (int)reply.status, reply.body);
+    reply.body = NULL;
+    client_reply_release(&reply);
+    return 0;
+}
+
+int relay(struct request *req, struct response *resp, const char *url, const char *who,
+          const char *method, const char *path, struct json_object *body, long timeout_ms)
+{
+    return relay_typed(req, resp, url, who, "peer-unreachable", method, path, body, timeout_ms);
+}
+
+int relay_to_registry(struct request *req, struct response *resp, const char *method,
+                      const char *path, struct json_object *body)
+{
+    return relay_typed(req, resp, req->agent->config.registry,
+                       "this agent is not the registry, and the registry", "registry-unreachable",
+                       method, path, body, 10000);
+}
