@@ -4,7 +4,9 @@
 #include "api/cli_cluster.h"
 #include "api/cli_event.h"
 #include "api/cli_host.h"
+#include "api/cli_macpool.h"
 #include "api/cli_migration.h"
+#include "api/cli_vlan.h"
 #include "api/cli_vm.h"
 
 const struct cli_command cli_commands[] = {
@@ -13,6 +15,8 @@ const struct cli_command cli_commands[] = {
     { "version", "show client and agent versions", cli_version },
     { "cluster", "cluster members; join an agent", cli_cluster },
     { "events", "the audit log", cli_event },
+    { "macpool", "MAC pools: list, show, create, allocate, release", cli_macpool },
+    { "vlan", "the VLAN catalogue: list, create, delete", cli_vlan },
     { "vm", "VMs: list, create, start, stop, delete", cli_vm },
     { "migrate", "live-migrate a VM to another member", cli_migrate },
     { "migration", "migrations: list, show, cancel", cli_migration },
