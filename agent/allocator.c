@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +16,31 @@
 
 #define REGISTRY_TIMEOUT_MS 5000
 #define BUSY_RETRIES 5
+
+/* Allocation writes are group-committed: each request joins a queue; the
+ * first one in leads, writing every queued allocation (each with its event,
+ * each in its own savepoint so one failure undoes only itself) in one
+ * transaction with one fsync, then wakes the others with their results.
+ * While it writes, new requests queue for the next batch.  write_lock
+ * serialises this process's writers, so SQLite's busy handler (whose
+ * sleeps grow to 100 ms) is never what orders them. */
+struct pending {
+    struct pending *next;
+    const char *pool;
+    const struct allocation_request *rq;
+    const struct mac_holder *holder;
+    const char *actor;
+    struct mac_allocation *out;
+    int result;
+    bool done;
+};
+
+static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t claim_lock = PTHREAD_MUTEX_INITIALIZER; /* one block claim at a time */
+static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER; /* guards queue, leading */
+static pthread_cond_t queue_done = PTHREAD_COND_INITIALIZER;
+static struct pending *queue;
+static bool leading;
 
 static int fail(struct allocator_error *err, int r, int status, const char *type, const char *fmt,
                 ...) __attribute__((format(printf, 5, 6)));
@@ -30,8 +56,8 @@ static int fail(struct allocator_error *err, int r, int status, const char *type
     return r;
 }
 
-static void record(struct agent *agent, const char *actor, const char *kind, uint64_t mac,
-                   const char *pool, const struct mac_holder *holder)
+static int64_t record_in(struct db *db, struct agent *agent, const char *actor, const char *kind,
+                         uint64_t mac, const char *pool, const struct mac_holder *holder)
 {
     char text[MAC_STRING_SIZE];
     _cleanup_json_ struct json_object *detail = json_object_new_object();
@@ -40,8 +66,7 @@ static void record(struct agent *agent, const char *actor, const char *kind, uin
         json_object_object_add(detail, "vm", json_object_new_string(holder->vm));
         json_object_object_add(detail, "adapter", json_object_new_string(holder->adapter));
     }
-    event_record(db_pool_get(agent->db), agent->node_id, actor, kind, mac_format(mac, text),
-                 detail);
+    return event_record(db, agent->node_id, actor, kind, mac_format(mac, text), detail);
 }
 
 static void record_block(struct agent *agent, const char *actor, const char *pool,
@@ -144,7 +169,9 @@ int allocator_claim(struct agent *agent, const char *pool, const char *node, boo
     int r;
     if (has_mac) {
         char holder[37] = "";
+        pthread_mutex_lock(&write_lock);
         r = macpool_claim_address(db, pool, mac, node, holder);
+        pthread_mutex_unlock(&write_lock);
         if (r == -EEXIST) {
             char text[MAC_STRING_SIZE];
             return fail(err, r, 409, "mac-in-use",
@@ -156,7 +183,9 @@ int allocator_claim(struct agent *agent, const char *pool, const char *node, boo
         block->single = true;
         snprintf(block->owner, sizeof(block->owner), "%s", node);
     } else {
+        pthread_mutex_lock(&write_lock);
         r = macpool_claim_block(db, pool, node, block, reserved, n_reserved);
+        pthread_mutex_unlock(&write_lock);
         if (r == -ENOSPC)
             return fail(err, r, 409, "mac-pool-exhausted",
                         "every block of pool '%s' is claimed; add a range to the pool", pool);
@@ -227,11 +256,78 @@ static int claim_here(struct agent *agent, const char *pool, bool has_mac, uint6
     client_reply_release(&reply);
     if (r < 0)
         return fail(err, r, 502, "registry-answer", "the registry's block answer cannot be read");
+    pthread_mutex_lock(&write_lock);
     r = macpool_add_block(db_pool_get(agent->db), pool, &block, reserved, n_reserved);
+    pthread_mutex_unlock(&write_lock);
     if (r < 0)
         return fail(err, r, 500, "database", "cannot record the claimed block: %s", strerror(-r));
     record_block(agent, actor, pool, agent->node_id, &block);
     return 0;
+}
+
+static int write_one(struct agent *agent, struct db *db, struct pending *p)
+{
+    int r = db_begin(db); /* a savepoint inside the batch */
+    if (r < 0)
+        return r;
+    r = p->rq->has_mac ? macpool_allocate_at(db, p->pool, p->rq->mac, p->holder, p->rq->key, p->out)
+                       : macpool_allocate_next(db, p->pool, agent->node_id, p->holder, p->rq->key,
+                                               p->out);
+    if (r == 0 && record_in(db, agent, p->actor, "mac.allocate", p->out->mac, p->pool,
+                            p->holder) < 0)
+        r = -EIO;
+    if (r < 0 && r != -ENOSPC) {
+        db_rollback(db);
+        return r;
+    }
+    int c = db_commit(db); /* -ENOSPC keeps its 'full' marks, see macpool_allocate_next */
+    return c < 0 ? c : r;
+}
+
+/* Writes BATCH in one transaction and sets each result. */
+static void write_batch(struct agent *agent, struct pending *batch)
+{
+    struct db *db = db_pool_get(agent->db);
+    pthread_mutex_lock(&write_lock);
+    int r = db ? db_begin(db) : -EIO;
+    for (struct pending *p = batch; p; p = p->next)
+        p->result = r < 0 ? r : write_one(agent, db, p);
+    if (r == 0) {
+        r = db_commit(db);
+        if (r < 0) /* nothing of the batch is stored */
+            for (struct pending *p = batch; p; p = p->next)
+                p->result = r;
+    }
+    pthread_mutex_unlock(&write_lock);
+}
+
+static int write_batched(struct agent *agent, const char *pool,
+                         const struct allocation_request *rq, const struct mac_holder *holder,
+                         const char *actor, struct mac_allocation *out)
+{
+    struct pending self = { .pool = pool, .rq = rq, .holder = holder, .actor = actor, .out = out };
+    pthread_mutex_lock(&queue_lock);
+    self.next = queue;
+    queue = &self;
+    while (!self.done && leading)
+        pthread_cond_wait(&queue_done, &queue_lock);
+    if (!self.done) {
+        leading = true;
+        while (queue) {
+            struct pending *batch = queue;
+            queue = NULL;
+            pthread_mutex_unlock(&queue_lock);
+            write_batch(agent, batch);
+            pthread_mutex_lock(&queue_lock);
+            for (struct pending *p = batch; p; p = p->next)
+                p->done = true;
+            pthread_cond_broadcast(&queue_done);
+        }
+        leading = false;
+        pthread_cond_broadcast(&queue_done);
+    }
+    pthread_mutex_unlock(&queue_lock);
+    return self.result;
 }
 
 static void holder_of(const struct agent *agent, const struct allocation_request *rq,
@@ -277,43 +373,43 @@ int allocator_allocate(struct agent *agent, const char *pool,
     }
     bool dynamic = strcmp(pool, MACPOOL_DYNAMIC_NAME) == 0;
     for (int attempt = 0; attempt < BUSY_RETRIES; attempt++) {
-        if (rq->has_mac) {
-            if (!macpool_owns(db, pool, agent->node_id, rq->mac)) {
-                struct mac_allocation here;
-                if (macpool_find(db, rq->mac, &here) == 0)
-                    return held_by(err, &here);
-                if (dynamic) {
-                    char text[MAC_STRING_SIZE];
-                    return fail(err, -EINVAL, 422, "invalid",
-                                "%s is not in this host's dynamic pool",
-                                mac_format(rq->mac, text));
-                }
-                r = claim_here(agent, pool, true, rq->mac, actor, err);
-                if (r < 0)
-                    return r;
+        if (rq->has_mac && !macpool_owns(db, pool, agent->node_id, rq->mac)) {
+            struct mac_allocation here;
+            if (macpool_find(db, rq->mac, &here) == 0)
+                return held_by(err, &here);
+            if (dynamic) {
+                char text[MAC_STRING_SIZE];
+                return fail(err, -EINVAL, 422, "invalid", "%s is not in this host's dynamic pool",
+                            mac_format(rq->mac, text));
             }
-            r = macpool_allocate_at(db, pool, rq->mac, &holder, rq->key, out);
-            if (r == -EEXIST)
-                return held_by(err, out);
-        } else {
-            r = macpool_allocate_next(db, pool, agent->node_id, &holder, rq->key, out);
-            if (r == -ENOSPC) {
-                if (dynamic)
-                    return fail(err, r, 409, "mac-pool-exhausted",
-                                "this host's dynamic pool (256 addresses) is exhausted");
-                r = claim_here(agent, pool, false, 0, actor, err);
-                if (r < 0)
-                    return r;
-                continue;
-            }
+            r = claim_here(agent, pool, true, rq->mac, actor, err);
+            if (r < 0)
+                return r;
+        }
+        r = write_batched(agent, pool, rq, &holder, actor, out);
+        if (r == -EEXIST && rq->has_mac)
+            return held_by(err, out);
+        if (r == -ENOSPC && !rq->has_mac) {
+            if (dynamic)
+                return fail(err, r, 409, "mac-pool-exhausted",
+                            "this host's dynamic pool (256 addresses) is exhausted");
+            /* One claim at a time: requests that ran out together must not
+             * each take a block. */
+            pthread_mutex_lock(&claim_lock);
+            r = macpool_has_room(db, pool, agent->node_id)
+                    ? 0
+                    : claim_here(agent, pool, false, 0, actor, err);
+            pthread_mutex_unlock(&claim_lock);
+            if (r < 0)
+                return r;
+            continue;
         }
         if (r == -EBUSY)
             continue;
         if (r == -EEXIST && rq->key[0] && macpool_find_key(db, rq->key, out) == 0)
-            return 0; /* the same key raced in from another thread */
+            return 0; /* the same key raced in from another request */
         if (r < 0)
             return fail(err, r, 500, "database", "cannot allocate: %s", strerror(-r));
-        record(agent, actor, "mac.allocate", out->mac, pool, &holder);
         return 1;
     }
     return fail(err, -EBUSY, 503, "busy", "the database stayed busy; retry");
@@ -325,8 +421,21 @@ int allocator_release(struct agent *agent, const char *pool, uint64_t mac, const
     struct db *db = db_pool_get(agent->db);
     struct mac_allocation released;
     int r = -EBUSY;
-    for (int attempt = 0; attempt < BUSY_RETRIES && r == -EBUSY; attempt++)
-        r = macpool_release(db, pool, mac, &released);
+    for (int attempt = 0; attempt < BUSY_RETRIES && r == -EBUSY; attempt++) {
+        pthread_mutex_lock(&write_lock);
+        r = db_begin(db);
+        if (r == 0) {
+            r = macpool_release(db, pool, mac, &released);
+            if (r == 0 && record_in(db, agent, actor, "mac.release", mac, pool,
+                                    &released.holder) < 0)
+                r = -EIO;
+            if (r == 0)
+                r = db_commit(db);
+            else
+                db_rollback(db);
+        }
+        pthread_mutex_unlock(&write_lock);
+    }
     char text[MAC_STRING_SIZE];
     if (r == -ENOENT)
         return fail(err, r, 404, "not-found",
@@ -335,6 +444,5 @@ int allocator_release(struct agent *agent, const char *pool, uint64_t mac, const
                     mac_format(mac, text), pool);
     if (r < 0)
         return fail(err, r, 500, "database", "cannot release: %s", strerror(-r));
-    record(agent, actor, "mac.release", mac, pool, &released.holder);
     return 0;
 }

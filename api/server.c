@@ -1,7 +1,9 @@
 /* The HTTP server on libmicrohttpd.
  *
  * Threads: libmicrohttpd runs a pool of worker threads ("threads" in the
- * configuration, default one per core), each with its own epoll loop and its
+ * configuration, default four per core: a worker waiting on a durable
+ * commit would otherwise idle a core, and writers queued behind it share
+ * one fsync, see agent/allocator.c), each with its own epoll loop and its
  * own connections.  A request is handled entirely on the worker that read it;
  * workers share only read-only state (the router, the agent context) and the
  * database through their per-thread connection.
@@ -443,7 +445,7 @@ int server_start(struct agent *agent, struct server **out)
     unsigned threads = config->threads;
     if (threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = n > 0 ? (unsigned)n : 1;
+        threads = n > 0 ? 4 * (unsigned)n : 4;
     }
 
     struct MHD_OptionItem options[] = {

@@ -490,6 +490,19 @@ static int owner_of(struct db *db, const char *pool, uint64_t mac, char *owner)
     return rc == SQLITE_ROW ? 0 : db_errno(rc);
 }
 
+bool macpool_has_room(struct db *db, const char *pool, const char *owner)
+{
+    sqlite3_stmt *stmt = db_stmt(db, "SELECT 1 FROM mac_block WHERE pool = ? AND owner = ? AND "
+                                     "full = 0 AND single = 0 LIMIT 1");
+    if (!stmt)
+        return false;
+    sqlite3_bind_text(stmt, 1, pool, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 2, owner, -1, SQLITE_TRANSIENT);
+    bool room = sqlite3_step(stmt) == SQLITE_ROW;
+    sqlite3_reset(stmt);
+    return room;
+}
+
 bool macpool_owns(struct db *db, const char *pool, const char *owner, uint64_t mac)
 {
     char holder[37];
@@ -713,6 +726,26 @@ static int taken_bits(struct db *db, const char *pool, const char *owner, uint64
     return rc == SQLITE_DONE ? 0 : db_errno(rc);
 }
 
+/* 1 when MAC is neither allocated here nor another node's single claim,
+ * 0 when it is taken, or a negative errno. */
+static int address_free(struct db *db, const char *pool, const char *owner, uint64_t mac)
+{
+    sqlite3_stmt *stmt = db_stmt(db, "SELECT EXISTS (SELECT 1 FROM mac_allocation WHERE mac = ?1) "
+                                     "OR EXISTS (SELECT 1 FROM mac_block WHERE single = 1 AND "
+                                     "start = ?1 AND pool = ?2 AND owner != ?3)");
+    if (!stmt)
+        return -EIO;
+    sqlite3_bind_int64(stmt, 1, (sqlite3_int64)mac);
+    sqlite3_bind_text(stmt, 2, pool, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 3, owner, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(stmt);
+    int taken = rc == SQLITE_ROW ? sqlite3_column_int(stmt, 0) : -1;
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_ROW)
+        return db_errno(rc);
+    return taken ? 0 : 1;
+}
+
 static int allocate_next_tx(struct db *db, const char *pool, const char *owner,
                             const struct mac_holder *holder, const char *key,
                             struct mac_allocation *out)
@@ -741,14 +774,23 @@ static int allocate_next_tx(struct db *db, const char *pool, const char *owner,
         uint64_t size = end - start + 1;
         if (size > 65536)
             return -EINVAL;
-        memset(bits, 0, (size + 63) / 64 * sizeof(bits[0]));
-        int r = taken_bits(db, pool, owner, start, end, bits);
-        if (r < 0)
-            return r;
         if (cursor < start || cursor > end)
             cursor = start;
         uint64_t found = UINT64_MAX;
-        for (uint64_t k = 0; k < size; k++) {
+        /* The usual case: the address at the cursor is free (addresses go
+         * out in order), one index probe instead of reading the block. */
+        int r = address_free(db, pool, owner, cursor);
+        if (r < 0)
+            return r;
+        if (r == 1) {
+            found = cursor;
+        } else {
+            memset(bits, 0, (size + 63) / 64 * sizeof(bits[0]));
+            r = taken_bits(db, pool, owner, start, end, bits);
+            if (r < 0)
+                return r;
+        }
+        for (uint64_t k = 0; found == UINT64_MAX && k < size; k++) {
             uint64_t i = (cursor - start + k) % size;
             if (!(bits[i / 64] & (UINT64_C(1) << (i % 64)))) {
                 found = start + i;
@@ -789,6 +831,12 @@ int macpool_allocate_next(struct db *db, const char *pool, const char *owner,
     if (r < 0)
         return r;
     r = allocate_next_tx(db, pool, owner, holder, key, out);
+    if (r == -ENOSPC) {
+        /* Keep the 'full' marks: they are what tells the caller's next
+         * look (macpool_has_room) that a new block is needed. */
+        int c = db_commit(db);
+        return c < 0 ? c : -ENOSPC;
+    }
     if (r < 0) {
         db_rollback(db);
         return r;

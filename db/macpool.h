@@ -115,6 +115,9 @@ int macpool_claim_address(struct db *db, const char *pool, uint64_t mac, const c
 int macpool_add_block(struct db *db, const char *pool, const struct mac_block *block,
                       const uint64_t *reserved, size_t n_reserved);
 
+/* True when OWNER has a block of POOL not known to be full. */
+bool macpool_has_room(struct db *db, const char *pool, const char *owner);
+
 /* True when OWNER holds MAC in POOL by a block or a single claim. */
 bool macpool_owns(struct db *db, const char *pool, const char *owner, uint64_t mac);
 

@@ -148,9 +148,11 @@ static void test_allocate_cursor_moves_on(void **state)
     assert_int_equal(macpool_allocate_next(db, "p", NODE_A, &holder_a, NULL, &a), 0);
     assert_true(a.mac == first);
     assert_int_equal(macpool_allocate_next(db, "p", NODE_A, &holder_a, NULL, &a), -ENOSPC);
+    assert_false(macpool_has_room(db, "p", NODE_A)); /* the 'full' mark outlives -ENOSPC */
     /* The last, short block (2 addresses), then the pool is exhausted. */
     assert_int_equal(macpool_claim_block(db, "p", NODE_A, &b, reserved, &n_reserved), 0);
     assert_true(b.end - b.start == 1);
+    assert_true(macpool_has_room(db, "p", NODE_A));
     assert_int_equal(macpool_claim_block(db, "p", NODE_A, &b, reserved, &n_reserved), -ENOSPC);
     assert_int_equal(macpool_count_allocated(db, "p"), 4);
     assert_int_equal(macpool_release(db, "p", UINT64_C(0x001dd8000009), NULL), -ENOENT);
