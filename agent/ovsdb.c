@@ -203,8 +203,10 @@ static int wait_reply(struct ovsdb *o, int64_t id, int64_t deadline, struct json
 static int call(struct ovsdb *o, const char *method, struct json_object *params,
                 struct json_object **result, char *err, size_t err_size)
 {
-    if (o->dead)
+    if (o->dead) {
+        json_object_put(params); /* consumed whatever happens */
         return o->dead;
+    }
     int64_t deadline = now_ms() + o->timeout_ms;
     int64_t id = ++o->next_id;
     _cleanup_json_ struct json_object *msg = json_object_new_object();
