@@ -1,0 +1,468 @@
+/* The Open vSwitch driver over OVSDB (agent/ovsdb.h): see agent/vswitch.h.
+ *
+ * Each call is one OVSDB transaction on the Open_vSwitch database.  lmnet's
+ * mark is external_ids:lmnet-switch=NAME on bridges and
+ * external_ids:lmnet-port=NAME on ports; a row without it is never changed.
+ * Ports and interfaces are not root tables: removing a port from its
+ * bridge's "ports" set deletes it, and a bridge removed from the root row's
+ * "bridges" set goes with its ports.
+ *
+ * Threads: one connection, one mutex around it. */
+#include "agent/vswitch.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "agent/cleanup.h"
+#include "agent/log.h"
+#include "agent/ovsdb.h"
+
+#define DB "Open_vSwitch"
+#define TIMEOUT_MS 10000
+
+struct ovs {
+    struct vswitch base;
+    pthread_mutex_t lock; /* guards ovsdb */
+    struct ovsdb *ovsdb;
+    char address[256];
+    char datapath_type[16];
+};
+
+static const struct vswitch_ops ovs_ops;
+
+static struct json_object *op_new(const char *op, const char *table)
+{
+    struct json_object *o = json_object_new_object();
+    json_object_object_add(o, "op", json_object_new_string(op));
+    json_object_object_add(o, "table", json_object_new_string(table));
+    return o;
+}
+
+static struct json_object *where_name(const char *name)
+{
+    struct json_object *w = json_object_new_array();
+    json_object_array_add(w, ovsdb_condition("name", json_object_new_string(name)));
+    return w;
+}
+
+static struct json_object *string_list(const char *a, const char *b)
+{
+    struct json_object *l = json_object_new_array();
+    json_object_array_add(l, json_object_new_string(a));
+    if (b)
+        json_object_array_add(l, json_object_new_string(b));
+    return l;
+}
+
+static struct json_object *marks(const char *key, const char *value, const char *vm)
+{
+    struct json_object *pairs = json_object_new_object();
+    json_object_object_add(pairs, key, json_object_new_string(value));
+    if (vm && vm[0])
+        json_object_object_add(pairs, "lmnet-vm", json_object_new_string(vm));
+    return ovsdb_map(pairs);
+}
+
+/* Runs OPS (consumed); reconnects once if the connection was lost. */
+static int transact(struct ovs *o, struct json_object *ops, struct json_object **results)
+{
+    char err[512];
+    int r = -ENOTCONN;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (!o->ovsdb) {
+            r = ovsdb_connect(o->address, TIMEOUT_MS, &o->ovsdb);
+            if (r < 0)
+                break;
+        }
+        struct json_object *res = NULL;
+        r = ovsdb_transact(o->ovsdb, DB, ops, &res, err, sizeof(err));
+        if (r == -ECONNRESET || r == -EPIPE) {
+            ovsdb_close(o->ovsdb);
+            o->ovsdb = NULL;
+            continue;
+        }
+        if (r < 0)
+            log_error("ovsdb transaction refused: %s", err);
+        if (results)
+            *results = res;
+        else
+            json_object_put(res);
+        break;
+    }
+    json_object_put(ops);
+    return r;
+}
+
+/* Reads the rows of TABLE named NAME with COLUMNS: 0 and *row (caller
+ * owns; NULL when there is none), or a negative errno. */
+static int select_named(struct ovs *o, const char *table, const char *name, const char *col1,
+                        const char *col2, struct json_object **row)
+{
+    *row = NULL;
+    struct json_object *ops = json_object_new_array();
+    struct json_object *sel = op_new("select", table);
+    json_object_object_add(sel, "where", where_name(name));
+    struct json_object *columns = string_list("_uuid", "external_ids");
+    json_object_array_add(columns, json_object_new_string(col1));
+    if (col2)
+        json_object_array_add(columns, json_object_new_string(col2));
+    json_object_object_add(sel, "columns", columns);
+    json_object_array_add(ops, sel);
+    struct json_object *results = NULL;
+    int r = transact(o, ops, &results);
+    if (r < 0)
+        return r;
+    struct json_object *rows = NULL;
+    if (json_object_object_get_ex(json_object_array_get_idx(results, 0), "rows", &rows) &&
+        json_object_array_length(rows) > 0)
+        *row = json_object_get(json_object_array_get_idx(rows, 0));
+    json_object_put(results);
+    return 0;
+}
+
+static const char *uuid_of_row(struct json_object *row)
+{
+    struct json_object *u = NULL;
+    return json_object_object_get_ex(row, "_uuid", &u) ? ovsdb_uuid_of(u) : NULL;
+}
+
+static const char *mark_of(struct json_object *row, const char *key)
+{
+    struct json_object *ids = NULL;
+    return json_object_object_get_ex(row, "external_ids", &ids) ? ovsdb_map_get(ids, key) : NULL;
+}
+
+static int bridge_ensure(struct vswitch *vs, const char *name)
+{
+    struct ovs *o = (struct ovs *)vs;
+    pthread_mutex_lock(&o->lock);
+    _cleanup_json_ struct json_object *row = NULL;
+    int r = select_named(o, "Bridge", name, "name", NULL, &row);
+    if (r == 0 && row) {
+        r = mark_of(row, "lmnet-switch") ? 0 : -EPERM;
+        pthread_mutex_unlock(&o->lock);
+        return r;
+    }
+    if (r < 0) {
+        pthread_mutex_unlock(&o->lock);
+        return r;
+    }
+    struct json_object *ops = json_object_new_array();
+    struct json_object *iface = op_new("insert", "Interface");
+    struct json_object *irow = json_object_new_object();
+    json_object_object_add(irow, "name", json_object_new_string(name));
+    json_object_object_add(irow, "type", json_object_new_string("internal"));
+    json_object_object_add(iface, "row", irow);
+    json_object_object_add(iface, "uuid-name", json_object_new_string("iface"));
+    json_object_array_add(ops, iface);
+    struct json_object *port = op_new("insert", "Port");
+    struct json_object *prow = json_object_new_object();
+    json_object_object_add(prow, "name", json_object_new_string(name));
+    json_object_object_add(prow, "interfaces", ovsdb_named_uuid("iface"));
+    json_object_object_add(prow, "external_ids", marks("lmnet-port", name, NULL));
+    json_object_object_add(port, "row", prow);
+    json_object_object_add(port, "uuid-name", json_object_new_string("port"));
+    json_object_array_add(ops, port);
+    struct json_object *br = op_new("insert", "Bridge");
+    struct json_object *brow = json_object_new_object();
+    json_object_object_add(brow, "name", json_object_new_string(name));
+    json_object_object_add(brow, "datapath_type", json_object_new_string(o->datapath_type));
+    json_object_object_add(brow, "ports", ovsdb_named_uuid("port"));
+    json_object_object_add(brow, "external_ids", marks("lmnet-switch", name, NULL));
+    json_object_object_add(br, "row", brow);
+    json_object_object_add(br, "uuid-name", json_object_new_string("br"));
+    json_object_array_add(ops, br);
+    struct json_object *root = op_new("mutate", "Open_vSwitch");
+    json_object_object_add(root, "where", json_object_new_array());
+    struct json_object *mutation = json_object_new_array();
+    json_object_array_add(mutation, json_object_new_string("bridges"));
+    json_object_array_add(mutation, json_object_new_string("insert"));
+    json_object_array_add(mutation, ovsdb_named_uuid("br"));
+    struct json_object *mutations = json_object_new_array();
+    json_object_array_add(mutations, mutation);
+    json_object_object_add(root, "mutations", mutations);
+    json_object_array_add(ops, root);
+    r = transact(o, ops, NULL);
+    pthread_mutex_unlock(&o->lock);
+    if (r == 0)
+        log_info("switch bridge created bridge=%s datapath=%s", name, o->datapath_type);
+    return r;
+}
+
+/* Removes UUID from the set COLUMN of the rows of TABLE matching WHERE
+ * (consumed). */
+static struct json_object *remove_from(const char *table, struct json_object *where,
+                                       const char *column, const char *uuid)
+{
+    struct json_object *m = op_new("mutate", table);
+    json_object_object_add(m, "where", where);
+    struct json_object *mutation = json_object_new_array();
+    json_object_array_add(mutation, json_object_new_string(column));
+    json_object_array_add(mutation, json_object_new_string("delete"));
+    json_object_array_add(mutation, ovsdb_uuid(uuid));
+    struct json_object *mutations = json_object_new_array();
+    json_object_array_add(mutations, mutation);
+    json_object_object_add(m, "mutations", mutations);
+    return m;
+}
+
+static int bridge_delete(struct vswitch *vs, const char *name)
+{
+    struct ovs *o = (struct ovs *)vs;
+    pthread_mutex_lock(&o->lock);
+    _cleanup_json_ struct json_object *row = NULL;
+    int r = select_named(o, "Bridge", name, "name", NULL, &row);
+    if (r == 0 && !row)
+        r = -ENOENT;
+    else if (r == 0 && !mark_of(row, "lmnet-switch"))
+        r = -EPERM;
+    if (r == 0) {
+        struct json_object *ops = json_object_new_array();
+        json_object_array_add(ops, remove_from("Open_vSwitch", json_object_new_array(), "bridges",
+                                               uuid_of_row(row)));
+        r = transact(o, ops, NULL);
+    }
+    pthread_mutex_unlock(&o->lock);
+    if (r == 0)
+        log_info("switch bridge deleted bridge=%s", name);
+    return r;
+}
+
+static struct json_object *port_row(const struct vswitch_port_spec *spec)
+{
+    struct json_object *row = json_object_new_object();
+    struct json_object *tag = spec->tag ? json_object_new_int(spec->tag) : ovsdb_empty_set();
+    json_object_object_add(row, "tag", tag);
+    struct json_object *trunks = json_object_new_array();
+    for (size_t i = 0; i < spec->n_trunks; i++)
+        json_object_array_add(trunks, json_object_new_int(spec->trunks[i]));
+    json_object_object_add(row, "trunks", ovsdb_set(trunks));
+    json_object_object_add(row, "external_ids", marks("lmnet-port", spec->name, spec->vm));
+    return row;
+}
+
+static int port_ensure(struct vswitch *vs, const char *bridge, const struct vswitch_port_spec *spec)
+{
+    struct ovs *o = (struct ovs *)vs;
+    pthread_mutex_lock(&o->lock);
+    _cleanup_json_ struct json_object *existing = NULL;
+    int r = select_named(o, "Port", spec->name, "name", NULL, &existing);
+    if (r < 0) {
+        pthread_mutex_unlock(&o->lock);
+        return r;
+    }
+    if (existing && !mark_of(existing, "lmnet-port")) {
+        pthread_mutex_unlock(&o->lock);
+        return -EPERM;
+    }
+    struct json_object *ops = json_object_new_array();
+    if (existing) {
+        struct json_object *upd = op_new("update", "Port");
+        json_object_object_add(upd, "where", where_name(spec->name));
+        json_object_object_add(upd, "row", port_row(spec));
+        json_object_array_add(ops, upd);
+    } else {
+        struct json_object *iface = op_new("insert", "Interface");
+        struct json_object *irow = json_object_new_object();
+        json_object_object_add(irow, "name", json_object_new_string(spec->name));
+        if (spec->internal)
+            json_object_object_add(irow, "type", json_object_new_string("internal"));
+        json_object_object_add(iface, "row", irow);
+        json_object_object_add(iface, "uuid-name", json_object_new_string("iface"));
+        json_object_array_add(ops, iface);
+        struct json_object *port = op_new("insert", "Port");
+        struct json_object *prow = port_row(spec);
+        json_object_object_add(prow, "name", json_object_new_string(spec->name));
+        json_object_object_add(prow, "interfaces", ovsdb_named_uuid("iface"));
+        json_object_object_add(port, "row", prow);
+        json_object_object_add(port, "uuid-name", json_object_new_string("port"));
+        json_object_array_add(ops, port);
+        struct json_object *m = op_new("mutate", "Bridge");
+        json_object_object_add(m, "where", where_name(bridge));
+        struct json_object *mutation = json_object_new_array();
+        json_object_array_add(mutation, json_object_new_string("ports"));
+        json_object_array_add(mutation, json_object_new_string("insert"));
+        json_object_array_add(mutation, ovsdb_named_uuid("port"));
+        struct json_object *mutations = json_object_new_array();
+        json_object_array_add(mutations, mutation);
+        json_object_object_add(m, "mutations", mutations);
+        json_object_array_add(ops, m);
+        /* The bridge must exist and be lmnet's: "wait" fails the whole
+         * transaction otherwise, rather than leaving an orphan port. */
+        struct json_object *w = op_new("wait", "Bridge");
+        json_object_object_add(w, "where", where_name(bridge));
+        json_object_object_add(w, "columns", string_list("name", NULL));
+        json_object_object_add(w, "until", json_object_new_string("!="));
+        json_object_object_add(w, "rows", json_object_new_array());
+        json_object_object_add(w, "timeout", json_object_new_int(0));
+        json_object_array_add(ops, w);
+    }
+    struct json_object *iface = op_new("update", "Interface");
+    json_object_object_add(iface, "where", where_name(spec->name));
+    struct json_object *irow = json_object_new_object();
+    json_object_object_add(irow, "ingress_policing_rate",
+                           json_object_new_int64((int64_t)spec->ingress_kbps));
+    json_object_object_add(irow, "ingress_policing_burst",
+                           json_object_new_int64((int64_t)(spec->ingress_kbps / 10)));
+    json_object_object_add(iface, "row", irow);
+    json_object_array_add(ops, iface);
+    r = transact(o, ops, NULL);
+    pthread_mutex_unlock(&o->lock);
+    if (r == -ESTALE)
+        return -ENOENT; /* no such bridge */
+    if (r == 0)
+        log_info("switch port %s bridge=%s port=%s tag=%u trunks=%zu", existing ? "updated" : "created",
+                 bridge, spec->name, spec->tag, spec->n_trunks);
+    return r;
+}
+
+static int port_delete(struct vswitch *vs, const char *bridge, const char *name)
+{
+    struct ovs *o = (struct ovs *)vs;
+    pthread_mutex_lock(&o->lock);
+    _cleanup_json_ struct json_object *row = NULL;
+    int r = select_named(o, "Port", name, "name", NULL, &row);
+    if (r == 0 && !row)
+        r = -ENOENT;
+    else if (r == 0 && !mark_of(row, "lmnet-port"))
+        r = -EPERM;
+    if (r == 0) {
+        struct json_object *ops = json_object_new_array();
+        json_object_array_add(ops, remove_from("Bridge", where_name(bridge), "ports", uuid_of_row(row)));
+        r = transact(o, ops, NULL);
+    }
+    pthread_mutex_unlock(&o->lock);
+    if (r == 0)
+        log_info("switch port deleted bridge=%s port=%s", bridge, name);
+    return r;
+}
+
+static int list(struct vswitch *vs, struct vswitch_object **out, size_t *n)
+{
+    struct ovs *o = (struct ovs *)vs;
+    *out = NULL;
+    *n = 0;
+    struct json_object *ops = json_object_new_array();
+    struct json_object *sel = op_new("select", "Bridge");
+    json_object_object_add(sel, "where", json_object_new_array());
+    json_object_object_add(sel, "columns", string_list("name", "external_ids"));
+    struct json_object *cols = NULL;
+    json_object_object_get_ex(sel, "columns", &cols);
+    json_object_array_add(cols, json_object_new_string("ports"));
+    json_object_array_add(ops, sel);
+    sel = op_new("select", "Port");
+    json_object_object_add(sel, "where", json_object_new_array());
+    json_object_object_add(sel, "columns", string_list("name", "external_ids"));
+    json_object_object_get_ex(sel, "columns", &cols);
+    json_object_array_add(cols, json_object_new_string("_uuid"));
+    json_object_array_add(ops, sel);
+    pthread_mutex_lock(&o->lock);
+    _cleanup_json_ struct json_object *results = NULL;
+    int r = transact(o, ops, &results);
+    pthread_mutex_unlock(&o->lock);
+    if (r < 0)
+        return r;
+    struct json_object *bridges = NULL, *ports = NULL;
+    json_object_object_get_ex(json_object_array_get_idx(results, 0), "rows", &bridges);
+    json_object_object_get_ex(json_object_array_get_idx(results, 1), "rows", &ports);
+    size_t cap = json_object_array_length(bridges) + json_object_array_length(ports);
+    *out = calloc(cap ? cap : 1, sizeof(**out));
+    if (!*out)
+        return -ENOMEM;
+    for (size_t b = 0; b < json_object_array_length(bridges); b++) {
+        struct json_object *br = json_object_array_get_idx(bridges, b);
+        const char *bname = json_object_get_string(json_object_object_get(br, "name"));
+        bool ours = mark_of(br, "lmnet-switch") != NULL;
+        if (ours) {
+            snprintf((*out)[*n].bridge, sizeof((*out)[*n].bridge), "%s", bname);
+            (*n)++;
+        }
+        struct json_object *set = json_object_object_get(br, "ports");
+        for (size_t i = 0; i < ovsdb_set_size(set); i++) {
+            const char *uuid = ovsdb_uuid_of(ovsdb_set_at(set, i));
+            for (size_t p = 0; uuid && p < json_object_array_length(ports); p++) {
+                struct json_object *port = json_object_array_get_idx(ports, p);
+                const char *pu = uuid_of_row(port);
+                const char *pname = json_object_get_string(json_object_object_get(port, "name"));
+                if (!pu || strcmp(pu, uuid) != 0 || !mark_of(port, "lmnet-port") ||
+                    strcmp(pname, bname) == 0)
+                    continue;
+                snprintf((*out)[*n].bridge, sizeof((*out)[*n].bridge), "%s", bname);
+                snprintf((*out)[*n].port, sizeof((*out)[*n].port), "%s", pname);
+                (*n)++;
+            }
+        }
+    }
+    return 0;
+}
+
+static void destroy(struct vswitch *vs)
+{
+    struct ovs *o = (struct ovs *)vs;
+    ovsdb_close(o->ovsdb);
+    pthread_mutex_destroy(&o->lock);
+    free(o);
+}
+
+static const struct vswitch_ops ovs_ops = {
+    .name = "ovs",
+    .destroy = destroy,
+    .bridge_ensure = bridge_ensure,
+    .bridge_delete = bridge_delete,
+    .port_ensure = port_ensure,
+    .port_delete = port_delete,
+    .list = list,
+};
+
+int vswitch_ovs_create(const char *address, const char *datapath_type, struct vswitch **out)
+{
+    struct ovs *o = calloc(1, sizeof(*o));
+    if (!o)
+        return -ENOMEM;
+    o->base.ops = &ovs_ops;
+    pthread_mutex_init(&o->lock, NULL);
+    snprintf(o->address, sizeof(o->address), "%s", address);
+    snprintf(o->datapath_type, sizeof(o->datapath_type), "%s", datapath_type);
+    int r = ovsdb_connect(address, TIMEOUT_MS, &o->ovsdb);
+    if (r < 0) {
+        destroy(&o->base);
+        return r;
+    }
+    *out = &o->base;
+    return 0;
+}
+
+/* ---- dispatch ---- */
+
+void vswitch_destroy(struct vswitch *vs)
+{
+    if (vs)
+        vs->ops->destroy(vs);
+}
+
+int vswitch_bridge_ensure(struct vswitch *vs, const char *name)
+{
+    return vs->ops->bridge_ensure(vs, name);
+}
+
+int vswitch_bridge_delete(struct vswitch *vs, const char *name)
+{
+    return vs->ops->bridge_delete(vs, name);
+}
+
+int vswitch_port_ensure(struct vswitch *vs, const char *bridge, const struct vswitch_port_spec *spec)
+{
+    return vs->ops->port_ensure(vs, bridge, spec);
+}
+
+int vswitch_port_delete(struct vswitch *vs, const char *bridge, const char *name)
+{
+    return vs->ops->port_delete(vs, bridge, name);
+}
+
+int vswitch_list(struct vswitch *vs, struct vswitch_object **out, size_t *n)
+{
+    return vs->ops->list(vs, out, n);
+}
