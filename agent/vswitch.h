@@ -33,6 +33,17 @@ struct vswitch_port_spec {
     char vm[64];     /* recorded with the port, for operators */
 };
 
+/* The guards of a port, programmed as flows (which must hand what they
+ * do not drop to the NORMAL action, or VLAN isolation is lost). */
+struct vswitch_port_guards {
+    char name[16];
+    uint64_t mac;          /* the adapter's own MAC */
+    bool spoofing_allowed; /* false: frames with another source MAC drop */
+    bool dhcp_guard;       /* drop DHCP server replies from the VM */
+    bool router_guard;     /* drop router advertisements and redirects */
+    bool active;           /* false: the port passes nothing either way */
+};
+
 /* An object lmnet made, as a listing reports it. */
 struct vswitch_object {
     char bridge[64];
@@ -51,6 +62,9 @@ struct vswitch_ops {
     int (*port_ensure)(struct vswitch *vs, const char *bridge, const struct vswitch_port_spec *spec);
     /* Deletes lmnet's port NAME from BRIDGE. */
     int (*port_delete)(struct vswitch *vs, const char *bridge, const char *name);
+    /* Replaces the guard flows of port GUARDS->name on BRIDGE. */
+    int (*port_guards)(struct vswitch *vs, const char *bridge,
+                       const struct vswitch_port_guards *guards);
     /* Lists every bridge and port that carries lmnet's mark: *out (n) is
      * the caller's to free(). */
     int (*list)(struct vswitch *vs, struct vswitch_object **out, size_t *n);
@@ -68,6 +82,8 @@ int vswitch_port_ensure(struct vswitch *vs, const char *bridge,
                         const struct vswitch_port_spec *spec);
 int vswitch_port_delete(struct vswitch *vs, const char *bridge, const char *name);
 int vswitch_list(struct vswitch *vs, struct vswitch_object **out, size_t *n);
+int vswitch_port_guards(struct vswitch *vs, const char *bridge,
+                        const struct vswitch_port_guards *guards);
 
 /* The Open vSwitch driver: OVSDB at ADDRESS ("unix:/run/openvswitch/db.sock"),
  * bridges with DATAPATH_TYPE ("system", or "netdev" for the userspace

@@ -11,12 +11,17 @@
 #include "agent/vswitch.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include "agent/cleanup.h"
 #include "agent/log.h"
+#include "agent/mac.h"
 #include "agent/ovsdb.h"
 
 #define DB "Open_vSwitch"
@@ -28,6 +33,7 @@ struct ovs {
     struct ovsdb *ovsdb;
     char address[256];
     char datapath_type[16];
+    char rundir[256]; /* where the bridges' OpenFlow sockets are: the OVSDB socket's */
 };
 
 static const struct vswitch_ops ovs_ops;
@@ -398,6 +404,121 @@ static int list(struct vswitch *vs, struct vswitch_object **out, size_t *n)
     return 0;
 }
 
+/* Flows lmnet installs carry a cookie: "LMNT" in the high word and a hash
+ * of the port name in the low, so one port's flows are replaced, and all of
+ * lmnet's found, by cookie alone. */
+#define COOKIE_HIGH UINT64_C(0x4c4d4e5400000000)
+
+static uint64_t port_cookie(const char *name)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const char *c = name; *c; c++)
+        h = (h ^ (uint8_t)*c) * 16777619u;
+    return COOKIE_HIGH | h;
+}
+
+/* Runs ovs-ofctl with ARGV (NULL-terminated, argv[0] ignored) and INPUT
+ * on its standard input; returns 0 or -EIO (its own message goes to our
+ * stderr, the agent's log). */
+static int ofctl(const char *const *argv, const char *input)
+{
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC) < 0)
+        return -errno;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(pipefd[0]);
+        close(pipefd[1]);
+        return -errno;
+    }
+    if (pid == 0) {
+        dup2(pipefd[0], STDIN_FILENO);
+        int null = open("/dev/null", O_WRONLY);
+        if (null >= 0)
+            dup2(null, STDOUT_FILENO);
+        execvp("ovs-ofctl", (char *const *)argv);
+        _exit(127);
+    }
+    close(pipefd[0]);
+    size_t len = input ? strlen(input) : 0, done = 0;
+    while (done < len) {
+        ssize_t n = write(pipefd[1], input + done, len - done);
+        if (n <= 0 && errno != EINTR)
+            break;
+        if (n > 0)
+            done += (size_t)n;
+    }
+    close(pipefd[1]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+}
+
+static void append(char *buf, size_t size, size_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void append(char *buf, size_t size, size_t *n, const char *fmt, ...)
+{
+    if (*n >= size)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(buf + *n, size - *n, fmt, ap);
+    va_end(ap);
+    if (k > 0)
+        *n += (size_t)k;
+}
+
+/* A flow dropping what port NAME sends that matches MATCH (NULL: all). */
+static void add_drop(char *buf, size_t size, size_t *n, uint64_t cookie, int priority,
+                     const char *name, const char *match)
+{
+    append(buf, size, n, "add cookie=0x%llx,priority=%d,in_port=%s%s%s,actions=drop\n",
+           (unsigned long long)cookie, priority, name, match ? "," : "", match ? match : "");
+}
+
+static int port_guards(struct vswitch *vs, const char *bridge, const struct vswitch_port_guards *g)
+{
+    struct ovs *o = (struct ovs *)vs;
+    char target[320];
+    snprintf(target, sizeof(target), "unix:%s/%s.mgmt", o->rundir, bridge);
+    uint64_t cookie = port_cookie(g->name);
+    char mac[MAC_STRING_SIZE];
+    mac_format(g->mac, mac);
+    /* One bundle: the port's old flows out, its new ones in, atomically. */
+    char flows[2048];
+    size_t n = 0;
+    append(flows, sizeof(flows), &n, "delete cookie=0x%llx/-1\n", (unsigned long long)cookie);
+    if (!g->active)
+        add_drop(flows, sizeof(flows), &n, cookie, 400, g->name, NULL);
+    if (g->dhcp_guard) {
+        add_drop(flows, sizeof(flows), &n, cookie, 300, g->name, "udp,tp_src=67");
+        add_drop(flows, sizeof(flows), &n, cookie, 300, g->name, "udp6,tp_src=547");
+    }
+    if (g->router_guard) {
+        add_drop(flows, sizeof(flows), &n, cookie, 300, g->name, "icmp6,icmp_type=134");
+        add_drop(flows, sizeof(flows), &n, cookie, 300, g->name, "icmp6,icmp_type=137");
+        add_drop(flows, sizeof(flows), &n, cookie, 300, g->name, "icmp,icmp_type=5");
+    }
+    if (!g->spoofing_allowed) {
+        append(flows, sizeof(flows), &n,
+               "add cookie=0x%llx,priority=200,in_port=%s,dl_src=%s,actions=NORMAL\n",
+               (unsigned long long)cookie, g->name, mac);
+        add_drop(flows, sizeof(flows), &n, cookie, 100, g->name, NULL);
+    }
+    const char *add[] = { "ovs-ofctl", "--bundle", "add-flows", target, "-", NULL };
+    int r = ofctl(add, flows);
+    /* Frames forwarded to an inactive port are dropped too (OpenFlow's
+     * no-forward port flag, which NORMAL honours). */
+    const char *mod[] = { "ovs-ofctl", "mod-port", target, g->name,
+                          g->active ? "forward" : "no-forward", NULL };
+    if (r == 0)
+        r = ofctl(mod, NULL);
+    if (r < 0)
+        log_error("cannot program the guards of port=%s bridge=%s", g->name, bridge);
+    return r;
+}
+
 static void destroy(struct vswitch *vs)
 {
     struct ovs *o = (struct ovs *)vs;
@@ -414,6 +535,7 @@ static const struct vswitch_ops ovs_ops = {
     .port_ensure = port_ensure,
     .port_delete = port_delete,
     .list = list,
+    .port_guards = port_guards,
 };
 
 int vswitch_ovs_create(const char *address, const char *datapath_type, struct vswitch **out)
@@ -425,6 +547,10 @@ int vswitch_ovs_create(const char *address, const char *datapath_type, struct vs
     pthread_mutex_init(&o->lock, NULL);
     snprintf(o->address, sizeof(o->address), "%s", address);
     snprintf(o->datapath_type, sizeof(o->datapath_type), "%s", datapath_type);
+    const char *path = strncmp(address, "unix:", 5) == 0 ? address + 5 : address;
+    const char *slash = strrchr(path, '/');
+    snprintf(o->rundir, sizeof(o->rundir), "%.*s", slash ? (int)(slash - path) : 1,
+             slash ? path : ".");
     int r = ovsdb_connect(address, TIMEOUT_MS, &o->ovsdb);
     if (r < 0) {
         destroy(&o->base);
@@ -465,4 +591,10 @@ int vswitch_port_delete(struct vswitch *vs, const char *bridge, const char *name
 int vswitch_list(struct vswitch *vs, struct vswitch_object **out, size_t *n)
 {
     return vs->ops->list(vs, out, n);
+}
+
+int vswitch_port_guards(struct vswitch *vs, const char *bridge,
+                        const struct vswitch_port_guards *guards)
+{
+    return vs->ops->port_guards(vs, bridge, guards);
 }

@@ -6,12 +6,14 @@
  *   vswitch_check SOCKET port BRIDGE PORT TAG [TRUNK...]   (TAG 0: a trunk)
  *   vswitch_check SOCKET port-delete BRIDGE PORT
  *   vswitch_check SOCKET list
+ *   vswitch_check SOCKET guards BRIDGE PORT MAC SPOOFING DHCP ROUTER ACTIVE  (0/1 each)
  * Exit: 0 done, 3 -ENOENT, 4 -EPERM (not lmnet's), 1 anything else. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "agent/log.h"
+#include "agent/mac.h"
 #include "agent/vswitch.h"
 
 static int code(int r)
@@ -48,6 +50,16 @@ int main(int argc, char **argv)
         r = vswitch_port_ensure(vs, argv[3], &spec);
     } else if (strcmp(cmd, "port-delete") == 0 && argc == 5) {
         r = vswitch_port_delete(vs, argv[3], argv[4]);
+    } else if (strcmp(cmd, "guards") == 0 && argc == 10) {
+        struct vswitch_port_guards g = { 0 };
+        snprintf(g.name, sizeof(g.name), "%s", argv[4]);
+        if (mac_parse(argv[5], &g.mac) < 0)
+            return code(-EINVAL);
+        g.spoofing_allowed = atoi(argv[6]);
+        g.dhcp_guard = atoi(argv[7]);
+        g.router_guard = atoi(argv[8]);
+        g.active = atoi(argv[9]);
+        r = vswitch_port_guards(vs, argv[3], &g);
     } else if (strcmp(cmd, "list") == 0 && argc == 3) {
         struct vswitch_object *objects = NULL;
         size_t n = 0;
