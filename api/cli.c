@@ -65,3 +65,11 @@ bool cli_confirm(struct cli *cli, const char *prompt)
         return false;
     return answer[0] == 'y' || answer[0] == 'Y';
 }
+
+const char *cli_str(struct json_object *obj, const char *key)
+{
+    struct json_object *v;
+    if (!obj || !json_object_object_get_ex(obj, key, &v) || !v)
+        return "";
+    return json_object_get_string(v);
+}

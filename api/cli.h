@@ -51,6 +51,10 @@ extern const struct cli_command cli_commands[];
 int cli_call(struct cli *cli, const char *method, const char *path,
              struct json_object *request_body, struct json_object **body);
 
+/* The string form of OBJ's member KEY, or "" when OBJ is NULL or the member
+ * is missing or null (for table cells). */
+const char *cli_str(struct json_object *obj, const char *key);
+
 /* Prints OBJ as pretty JSON on cli->out. */
 void cli_print_json(struct cli *cli, struct json_object *obj);
 

@@ -14,14 +14,6 @@ static const char usage_text[] =
     "                  must be configured with 'registry = <the registry's URL>'\n"
     "  remove ID       remove a member by its node id\n";
 
-static const char *str(struct json_object *obj, const char *key)
-{
-    struct json_object *v;
-    if (!json_object_object_get_ex(obj, key, &v) || !v)
-        return "";
-    return json_object_get_string(v);
-}
-
 static int members(struct cli *cli)
 {
     _cleanup_json_ struct json_object *body = NULL;
@@ -42,8 +34,8 @@ static int members(struct cli *cli)
         struct json_object *m = json_object_array_get_idx(items, i);
         struct json_object *reg;
         bool is_registry = json_object_object_get_ex(m, "registry", &reg) && json_object_get_boolean(reg);
-        const char *cells[] = { str(m, "name"), str(m, "id"), str(m, "url"), is_registry ? "yes" : "",
-                                str(m, "last_seen") };
+        const char *cells[] = { cli_str(m, "name"), cli_str(m, "id"), cli_str(m, "url"), is_registry ? "yes" : "",
+                                cli_str(m, "last_seen") };
         table_add_row(t, cells);
     }
     table_print(t, cli->out);
@@ -65,7 +57,7 @@ static int join(struct cli *cli, const char *url)
     if (cli->output == CLI_OUTPUT_JSON)
         cli_print_json(cli, body);
     else
-        fprintf(cli->out, "%s (%s) is a member\n", str(body, "name"), str(body, "id"));
+        fprintf(cli->out, "%s (%s) is a member\n", cli_str(body, "name"), cli_str(body, "id"));
     return CLI_EXIT_OK;
 }
 

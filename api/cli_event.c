@@ -17,12 +17,6 @@ static const char usage_text[] =
     "  --limit N        events per page, 1-1000 (default 100)\n"
     "  --all            follow the pages to the end\n";
 
-static const char *str(struct json_object *obj, const char *key)
-{
-    struct json_object *v;
-    return json_object_object_get_ex(obj, key, &v) && v ? json_object_get_string(v) : "";
-}
-
 int cli_event(struct cli *cli, int argc, char **argv)
 {
     static const struct option options[] = {
@@ -68,11 +62,11 @@ int cli_event(struct cli *cli, int argc, char **argv)
             struct json_object *e = json_object_array_get_idx(items, i);
             json_object_array_add(collected, json_object_get(e));
             if (t) {
-                const char *node = str(e, "node");
+                const char *node = cli_str(e, "node");
                 char short_node[9];
                 snprintf(short_node, sizeof(short_node), "%s", node);
-                const char *cells[] = { str(e, "id"), str(e, "time"), short_node, str(e, "actor"),
-                                        str(e, "kind"), str(e, "subject") };
+                const char *cells[] = { cli_str(e, "id"), cli_str(e, "time"), short_node, cli_str(e, "actor"),
+                                        cli_str(e, "kind"), cli_str(e, "subject") };
                 table_add_row(t, cells);
             }
         }

@@ -23,14 +23,6 @@ static const char usage_text[] =
     "\n"
     "'dynamic' is this host's own pool (00:15:5d + two octets of its management address).\n";
 
-static const char *str(struct json_object *obj, const char *key)
-{
-    struct json_object *v;
-    if (!json_object_object_get_ex(obj, key, &v) || !v)
-        return "";
-    return json_object_get_string(v);
-}
-
 static void ranges_text(struct json_object *pool, char *out, size_t size)
 {
     out[0] = '\0';
@@ -40,8 +32,8 @@ static void ranges_text(struct json_object *pool, char *out, size_t size)
     size_t used = 0;
     for (size_t i = 0; i < json_object_array_length(ranges) && used < size; i++) {
         struct json_object *r = json_object_array_get_idx(ranges, i);
-        int n = snprintf(out + used, size - used, "%s%s-%s", i ? "," : "", str(r, "start"),
-                         str(r, "end"));
+        int n = snprintf(out + used, size - used, "%s%s-%s", i ? "," : "", cli_str(r, "start"),
+                         cli_str(r, "end"));
         if (n < 0)
             break;
         used += (size_t)n;
@@ -58,8 +50,8 @@ static void print_pools(struct cli *cli, struct json_object *items)
         struct json_object *p = json_object_array_get_idx(items, i);
         char ranges[512];
         ranges_text(p, ranges, sizeof(ranges));
-        const char *cells[] = { str(p, "name"), str(p, "kind"), str(p, "size"),
-                                str(p, "allocated_here"), ranges };
+        const char *cells[] = { cli_str(p, "name"), cli_str(p, "kind"), cli_str(p, "size"),
+                                cli_str(p, "allocated_here"), ranges };
         table_add_row(t, cells);
     }
     table_print(t, cli->out);
@@ -74,7 +66,7 @@ static void print_allocations(struct cli *cli, struct json_object *items)
         return;
     for (size_t i = 0; i < json_object_array_length(items); i++) {
         struct json_object *a = json_object_array_get_idx(items, i);
-        const char *cells[] = { str(a, "mac"), str(a, "vm"), str(a, "adapter"), str(a, "host") };
+        const char *cells[] = { cli_str(a, "mac"), cli_str(a, "vm"), cli_str(a, "adapter"), cli_str(a, "host") };
         table_add_row(t, cells);
     }
     table_print(t, cli->out);
@@ -251,7 +243,7 @@ static int allocate(struct cli *cli, int argc, char **argv)
         cli_print_json(cli, body);
         return CLI_EXIT_OK;
     }
-    fprintf(cli->out, "%s\n", str(body, "mac"));
+    fprintf(cli->out, "%s\n", cli_str(body, "mac"));
     return CLI_EXIT_OK;
 }
 

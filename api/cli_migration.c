@@ -38,14 +38,6 @@ static const char migration_usage[] =
     "  show ID        one migration with its progress and journal\n"
     "  cancel ID      cancel a migration that has not reached switchover\n";
 
-static const char *str(struct json_object *obj, const char *key)
-{
-    struct json_object *v;
-    if (!obj || !json_object_object_get_ex(obj, key, &v) || !v)
-        return "";
-    return json_object_get_string(v);
-}
-
 static int64_t num(struct json_object *obj, const char *key)
 {
     struct json_object *v;
@@ -62,7 +54,7 @@ static bool is_final(const char *phase)
 
 static void draw(struct cli *cli, struct json_object *m, char *last_phase, size_t size)
 {
-    const char *phase = str(m, "phase");
+    const char *phase = cli_str(m, "phase");
     struct json_object *progress = NULL;
     json_object_object_get_ex(m, "progress", &progress);
     int64_t total = num(progress, "bytes_total"), remaining = num(progress, "bytes_remaining");
@@ -96,17 +88,17 @@ static int wait_for(struct cli *cli, const char *id)
         if (r != CLI_EXIT_OK)
             return r;
         draw(cli, m, last, sizeof(last));
-        const char *phase = str(m, "phase");
+        const char *phase = cli_str(m, "phase");
         if (is_final(phase)) {
             if (cli->interactive)
                 fputc('\n', cli->out);
             if (strcmp(phase, "completed") == 0) {
                 fprintf(cli->out, "migrated %s: downtime %lld ms, switchover gap %lld ms\n",
-                        str(m, "vm"), (long long)num(m, "downtime_ms"),
+                        cli_str(m, "vm"), (long long)num(m, "downtime_ms"),
                         (long long)num(m, "switchover_gap_ms"));
                 return CLI_EXIT_OK;
             }
-            fprintf(cli->err, "lmnetctl: migration %s %s: %s\n", id, phase, str(m, "error"));
+            fprintf(cli->err, "lmnetctl: migration %s %s: %s\n", id, phase, cli_str(m, "error"));
             return CLI_EXIT_REFUSED;
         }
         struct timespec ts = { 0, 250 * 1000 * 1000 };
@@ -185,10 +177,10 @@ int cli_migrate(struct cli *cli, int argc, char **argv)
             cli_print_json(cli, body);
         else
             fprintf(cli->out, "migration %s queued; follow it with 'lmnetctl migration show %s'\n",
-                    str(body, "id"), str(body, "id"));
+                    cli_str(body, "id"), cli_str(body, "id"));
         return CLI_EXIT_OK;
     }
-    return wait_for(cli, str(body, "id"));
+    return wait_for(cli, cli_str(body, "id"));
 }
 
 static void print_list(struct cli *cli, struct json_object *items)
@@ -201,12 +193,12 @@ static void print_list(struct cli *cli, struct json_object *items)
     for (size_t i = 0; i < json_object_array_length(items); i++) {
         struct json_object *m = json_object_array_get_idx(items, i);
         char id[9], down[24], gap[24];
-        snprintf(id, sizeof(id), "%s", str(m, "id"));
+        snprintf(id, sizeof(id), "%s", cli_str(m, "id"));
         int64_t d = num(m, "downtime_ms"), g = num(m, "switchover_gap_ms");
         snprintf(down, sizeof(down), d >= 0 ? "%lld" : "", (long long)d);
         snprintf(gap, sizeof(gap), g >= 0 ? "%lld" : "", (long long)g);
-        const char *cells[] = { id,   str(m, "vm"), str(m, "role"), str(m, "phase"), str(m, "network"),
-                                down, gap,          str(m, "error") };
+        const char *cells[] = { id,   cli_str(m, "vm"), cli_str(m, "role"), cli_str(m, "phase"), cli_str(m, "network"),
+                                down, gap,          cli_str(m, "error") };
         table_add_row(t, cells);
     }
     table_print(t, cli->out);

@@ -15,14 +15,6 @@ static const char usage_text[] =
     "  create ID NAME [--description T]  add VLAN ID (1-4094)\n"
     "  delete ID                         remove it from the catalogue\n";
 
-static const char *str(struct json_object *obj, const char *key)
-{
-    struct json_object *v;
-    if (!json_object_object_get_ex(obj, key, &v) || !v)
-        return "";
-    return json_object_get_string(v);
-}
-
 static void print(struct cli *cli, struct json_object *items)
 {
     const char *headers[] = { "Id", "Name", "Description" };
@@ -31,7 +23,7 @@ static void print(struct cli *cli, struct json_object *items)
         return;
     for (size_t i = 0; i < json_object_array_length(items); i++) {
         struct json_object *v = json_object_array_get_idx(items, i);
-        const char *cells[] = { str(v, "id"), str(v, "name"), str(v, "description") };
+        const char *cells[] = { cli_str(v, "id"), cli_str(v, "name"), cli_str(v, "description") };
         table_add_row(t, cells);
     }
     table_print(t, cli->out);

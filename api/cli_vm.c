@@ -26,14 +26,6 @@ static const char usage_text[] =
     "  stop VM              stop a VM (its QEMU ends)\n"
     "  delete VM            delete a stopped VM\n";
 
-static const char *str(struct json_object *obj, const char *key)
-{
-    struct json_object *v;
-    if (!json_object_object_get_ex(obj, key, &v) || !v)
-        return "";
-    return json_object_get_string(v);
-}
-
 static void ports_of(struct json_object *vm, char *out, size_t size)
 {
     out[0] = '\0';
@@ -43,7 +35,7 @@ static void ports_of(struct json_object *vm, char *out, size_t size)
     size_t used = 0;
     for (size_t i = 0; i < json_object_array_length(adapters) && used < size; i++) {
         struct json_object *a = json_object_array_get_idx(adapters, i);
-        int n = snprintf(out + used, size - used, "%s%s", i ? "," : "", str(a, "port"));
+        int n = snprintf(out + used, size - used, "%s%s", i ? "," : "", cli_str(a, "port"));
         if (n < 0)
             break;
         used += (size_t)n;
@@ -59,10 +51,10 @@ static void print_vms(struct cli *cli, struct json_object *items)
     for (size_t i = 0; i < json_object_array_length(items); i++) {
         struct json_object *vm = json_object_array_get_idx(items, i);
         char host[9], ports[256];
-        snprintf(host, sizeof(host), "%s", str(vm, "host"));
+        snprintf(host, sizeof(host), "%s", cli_str(vm, "host"));
         ports_of(vm, ports, sizeof(ports));
-        const char *cells[] = { str(vm, "name"),       str(vm, "state"), host,
-                                str(vm, "memory_mib"), str(vm, "vcpus"), ports };
+        const char *cells[] = { cli_str(vm, "name"),       cli_str(vm, "state"), host,
+                                cli_str(vm, "memory_mib"), cli_str(vm, "vcpus"), ports };
         table_add_row(t, cells);
     }
     table_print(t, cli->out);
