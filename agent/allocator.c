@@ -120,7 +120,12 @@ int allocator_learn_pool(struct agent *agent, const char *pool, struct allocator
     if (strcmp(pool, MACPOOL_DYNAMIC_NAME) == 0) {
         uint8_t o3, o4;
         management_octets(agent, &o3, &o4);
-        r = macpool_ensure_dynamic(db, agent->node_id, o3, o4);
+        struct mac_range range = macpool_dynamic_default(o3, o4);
+        const char *configured = agent->config.dynamic_mac_range;
+        if (configured && mac_range_parse(configured, &range) < 0)
+            return fail(err, -EINVAL, 500, "configuration",
+                        "dynamic_mac_range '%s' is not START-END", configured);
+        r = macpool_ensure_dynamic(db, agent->node_id, &range);
         return r < 0 ? fail(err, r, 500, "database", "cannot create the dynamic pool: %s",
                             strerror(-r))
                      : 0;

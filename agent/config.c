@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "agent/cleanup.h"
+#include "agent/mac.h"
 
 enum config_kind {
     CONFIG_STRING,
@@ -48,6 +49,7 @@ static const struct config_key config_keys[] = {
     { "run_dir", CONFIG_STRING, FIELD(run_dir), 0 },
     { "qemu", CONFIG_STRING, FIELD(qemu), 0 },
     { "accel", CONFIG_STRING, FIELD(accel), 0 },
+    { "dynamic_mac_range", CONFIG_OPTIONAL_STRING, FIELD(dynamic_mac_range), 0 },
     { "migration_stall_timeout", CONFIG_UNSIGNED, FIELD(migration_stall_timeout), 3600 },
 };
 
@@ -278,6 +280,11 @@ int config_check(const struct config *config, char *err, size_t size)
     if (strcmp(config->accel, "auto") != 0 && strcmp(config->accel, "kvm") != 0 &&
         strcmp(config->accel, "tcg") != 0)
         return fail(err, size, "accel must be auto, kvm or tcg, not '%s'", config->accel);
+    struct mac_range dyn;
+    if (config->dynamic_mac_range && mac_range_parse(config->dynamic_mac_range, &dyn) < 0)
+        return fail(err, size, "dynamic_mac_range must be START-END, e.g. "
+                               "00:15:5d:0a:07:00-00:15:5d:0a:07:ff, not '%s'",
+                    config->dynamic_mac_range);
     if (config->run_dir[0] != '/')
         return fail(err, size, "run_dir must be an absolute path, not '%s'", config->run_dir);
     return 0;

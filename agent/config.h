@@ -36,6 +36,8 @@ struct config {
     char *run_dir;          /* sockets, pid files, VM logs ("/run/lmnet") */
     char *qemu;             /* the QEMU program ("qemu-system-x86_64") */
     char *accel;            /* "auto", "kvm" or "tcg" */
+    char *dynamic_mac_range; /* this host's dynamic pool (START-END); NULL:
+                                00:15:5d + management IPv4 + 256 */
     unsigned migration_stall_timeout; /* seconds without progress before a
                                          migration is abandoned */
 };

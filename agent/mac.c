@@ -62,6 +62,22 @@ bool mac_is_multicast(uint64_t mac)
     return (mac >> 40) & 1;
 }
 
+int mac_range_parse(const char *text, struct mac_range *range)
+{
+    size_t len = strlen(text);
+    const char *dash = len == 35 && text[17] == '-' ? text + 17 : strchr(text, '-');
+    if (!dash || (len != 35 && strchr(dash + 1, '-')) || dash - text > 17)
+        return -EINVAL;
+    char start[18];
+    memcpy(start, text, (size_t)(dash - text));
+    start[dash - text] = '\0';
+    struct mac_range r;
+    if (mac_parse(start, &r.start) < 0 || mac_parse(dash + 1, &r.end) < 0)
+        return -EINVAL;
+    *range = r;
+    return 0;
+}
+
 uint64_t mac_range_size(const struct mac_range *range)
 {
     return range->end - range->start + 1;

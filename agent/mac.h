@@ -31,6 +31,10 @@ struct mac_range {
     uint64_t end;
 };
 
+/* Parses "START-END", each address in any of the three spellings (two
+ * dash-spelled addresses split at their middle).  Returns 0 or -EINVAL. */
+int mac_range_parse(const char *text, struct mac_range *range);
+
 /* Number of addresses in RANGE (start <= end). */
 uint64_t mac_range_size(const struct mac_range *range);
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "agent/cleanup.h"
+#include "agent/mac.h"
 #include "api/table.h"
 
 static const char usage_text[] =
@@ -152,18 +153,13 @@ static int create(struct cli *cli, int argc, char **argv)
     struct json_object *ranges = json_object_new_array();
     json_object_object_add(req, "ranges", ranges);
     for (int i = optind + 1; i < argc; i++) {
-        /* START-END.  A MAC spelled with dashes has dashes of its own: two
-         * such addresses make 35 characters with the separator in the
-         * middle; any other spelling has exactly one dash. */
-        const char *arg = argv[i];
-        const char *dash = strlen(arg) == 35 && arg[17] == '-' ? arg + 17 : strchr(arg, '-');
-        if (!dash || (strlen(arg) != 35 && strchr(dash + 1, '-')))
-            return cli_usage_error(cli, "'%s' is not a range START-END", arg);
-        char start[40];
-        snprintf(start, sizeof(start), "%.*s", (int)(dash - arg), arg);
+        struct mac_range range;
+        if (mac_range_parse(argv[i], &range) < 0)
+            return cli_usage_error(cli, "'%s' is not a range START-END", argv[i]);
+        char start[MAC_STRING_SIZE], end[MAC_STRING_SIZE];
         struct json_object *r = json_object_new_object();
-        json_object_object_add(r, "start", json_object_new_string(start));
-        json_object_object_add(r, "end", json_object_new_string(dash + 1));
+        json_object_object_add(r, "start", json_object_new_string(mac_format(range.start, start)));
+        json_object_object_add(r, "end", json_object_new_string(mac_format(range.end, end)));
         json_object_array_add(ranges, r);
     }
     _cleanup_json_ struct json_object *body = NULL;

@@ -371,8 +371,17 @@ static int insert_block(struct db *db, const char *pool, const struct mac_block 
     return step_done(stmt);
 }
 
-int macpool_ensure_dynamic(struct db *db, const char *node, uint8_t ip3, uint8_t ip4)
+struct mac_range macpool_dynamic_default(uint8_t ip3, uint8_t ip4)
 {
+    uint64_t base = UINT64_C(0x00155d) << 24 | (uint64_t)ip3 << 16 | (uint64_t)ip4 << 8;
+    return (struct mac_range){ base, base + 255 };
+}
+
+int macpool_ensure_dynamic(struct db *db, const char *node, const struct mac_range *range)
+{
+    char why[256];
+    if (mac_range_check(range, why, sizeof(why)) < 0 || mac_range_size(range) > 65536)
+        return -EINVAL;
     struct macpool pool;
     int r = macpool_get(db, MACPOOL_DYNAMIC_NAME, &pool);
     if (r != -ENOENT)
@@ -380,17 +389,15 @@ int macpool_ensure_dynamic(struct db *db, const char *node, uint8_t ip3, uint8_t
     memset(&pool, 0, sizeof(pool));
     snprintf(pool.name, sizeof(pool.name), MACPOOL_DYNAMIC_NAME);
     pool.kind = MACPOOL_DYNAMIC;
-    pool.block_size = 256;
-    snprintf(pool.description, sizeof(pool.description),
-             "this host's own pool (00:15:5d, then its management IPv4 address)");
-    uint64_t base = UINT64_C(0x00155d) << 24 | (uint64_t)ip3 << 16 | (uint64_t)ip4 << 8;
-    pool.ranges[0] = (struct mac_range){ base, base + 255 };
+    pool.block_size = (unsigned)mac_range_size(range);
+    snprintf(pool.description, sizeof(pool.description), "this host's own pool");
+    pool.ranges[0] = *range;
     pool.n_ranges = 1;
     r = db_begin(db);
     if (r < 0)
         return r;
     r = insert_rows(db, &pool, NULL);
-    struct mac_block block = { .start = base, .end = base + 255, .single = false };
+    struct mac_block block = { .start = range->start, .end = range->end, .single = false };
     snprintf(block.owner, sizeof(block.owner), "%s", node);
     if (r >= 0)
         r = insert_block(db, pool.name, &block);

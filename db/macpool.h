@@ -78,10 +78,14 @@ int macpool_delete(struct db *db, const char *name);
 /* Number of addresses allocated from POOL here, or a negative errno. */
 int64_t macpool_count_allocated(struct db *db, const char *pool);
 
-/* Creates (once) this host's dynamic pool from the last two octets of its
- * management IPv4 address, with one block owned by NODE.  Returns 0 or a
- * negative errno. */
-int macpool_ensure_dynamic(struct db *db, const char *node, uint8_t ip3, uint8_t ip4);
+/* The default range of a host's dynamic pool: 00:15:5d, then the last two
+ * octets of its management IPv4 address IP3 and IP4, then 256 addresses. */
+struct mac_range macpool_dynamic_default(uint8_t ip3, uint8_t ip4);
+
+/* Creates (once) this host's dynamic pool over RANGE (at most 65,536
+ * addresses), as one block owned by NODE.  Returns 0, -EINVAL for a range
+ * too large or with multicast addresses, or a negative errno. */
+int macpool_ensure_dynamic(struct db *db, const char *node, const struct mac_range *range);
 
 /* ---- blocks ---- */
 

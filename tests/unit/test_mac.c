@@ -67,6 +67,20 @@ static void test_ranges(void **state)
     assert_non_null(strstr(why, "multicast"));
 }
 
+static void test_range_parse(void **state)
+{
+    (void)state;
+    struct mac_range r;
+    assert_int_equal(mac_range_parse("00:1d:d8:b7:1c:00-00:1d:d8:f4:1f:ff", &r), 0);
+    assert_true(r.start == UINT64_C(0x001dd8b71c00) && r.end == UINT64_C(0x001dd8f41fff));
+    assert_int_equal(mac_range_parse("00-1d-d8-b7-1c-00-00-1d-d8-f4-1f-ff", &r), 0);
+    assert_true(r.start == UINT64_C(0x001dd8b71c00) && r.end == UINT64_C(0x001dd8f41fff));
+    assert_int_equal(mac_range_parse("001dd8b71c00-001dd8f41fff", &r), 0);
+    assert_int_equal(mac_range_parse("001dd8b71c00", &r), -EINVAL);
+    assert_int_equal(mac_range_parse("00:1d-00:2d", &r), -EINVAL);
+    assert_int_equal(mac_range_parse("001dd8b71c00-001dd8f41fff-00", &r), -EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -74,6 +88,7 @@ int main(void)
         cmocka_unit_test(test_parse_refuses),
         cmocka_unit_test(test_multicast),
         cmocka_unit_test(test_ranges),
+        cmocka_unit_test(test_range_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

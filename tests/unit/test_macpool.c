@@ -214,8 +214,12 @@ static void test_reserved_skipped_on_other_agent(void **state)
 static void test_dynamic_pool(void **state)
 {
     struct db *db = *state;
-    assert_int_equal(macpool_ensure_dynamic(db, NODE_A, 10, 7), 0);
-    assert_int_equal(macpool_ensure_dynamic(db, NODE_A, 10, 7), 0);
+    struct mac_range range = macpool_dynamic_default(10, 7);
+    assert_int_equal(macpool_ensure_dynamic(db, NODE_A, &range), 0);
+    assert_int_equal(macpool_ensure_dynamic(db, NODE_A, &range), 0);
+    struct mac_range huge = { 0, 70000 }, group = { UINT64_C(0x010000000000), UINT64_C(0x0100000000ff) };
+    assert_int_equal(macpool_ensure_dynamic(db, NODE_B, &huge), -EINVAL);
+    assert_int_equal(macpool_ensure_dynamic(db, NODE_B, &group), -EINVAL);
     struct mac_allocation a;
     assert_int_equal(macpool_allocate_next(db, MACPOOL_DYNAMIC_NAME, NODE_A, &holder_a, NULL, &a), 0);
     char mac[MAC_STRING_SIZE];
