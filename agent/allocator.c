@@ -397,7 +397,8 @@ int allocator_allocate(struct agent *agent, const char *pool,
         if (r == -ENOSPC && !rq->has_mac) {
             if (dynamic)
                 return fail(err, r, 409, "mac-pool-exhausted",
-                            "this host's dynamic pool (256 addresses) is exhausted");
+                            "this host's dynamic pool is exhausted (widen dynamic_mac_range "
+                                "or use a static pool)");
             /* One claim at a time: requests that ran out together must not
              * each take a block. */
             pthread_mutex_lock(&claim_lock);
