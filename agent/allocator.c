@@ -33,12 +33,12 @@ struct pending {
     struct mac_allocation *out;
     int result;
     bool done;
+    pthread_cond_t wake; /* signalled when done (one waiter each: no herd) */
 };
 
 static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t claim_lock = PTHREAD_MUTEX_INITIALIZER; /* one block claim at a time */
 static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER; /* guards queue, leading */
-static pthread_cond_t queue_done = PTHREAD_COND_INITIALIZER;
 static struct pending *queue;
 static bool leading;
 
@@ -311,11 +311,14 @@ static int write_batched(struct agent *agent, const char *pool,
                          const char *actor, struct mac_allocation *out)
 {
     struct pending self = { .pool = pool, .rq = rq, .holder = holder, .actor = actor, .out = out };
+    pthread_cond_init(&self.wake, NULL);
     pthread_mutex_lock(&queue_lock);
     self.next = queue;
     queue = &self;
+    /* A leader is writing: it takes this request in its next batch (it
+     * leads until the queue is empty), so waiting for 'done' is enough. */
     while (!self.done && leading)
-        pthread_cond_wait(&queue_done, &queue_lock);
+        pthread_cond_wait(&self.wake, &queue_lock);
     if (!self.done) {
         leading = true;
         while (queue) {
@@ -324,14 +327,16 @@ static int write_batched(struct agent *agent, const char *pool,
             pthread_mutex_unlock(&queue_lock);
             write_batch(agent, batch);
             pthread_mutex_lock(&queue_lock);
-            for (struct pending *p = batch; p; p = p->next)
+            for (struct pending *p = batch, *next; p; p = next) {
+                next = p->next; /* P may be gone once signalled */
                 p->done = true;
-            pthread_cond_broadcast(&queue_done);
+                pthread_cond_signal(&p->wake);
+            }
         }
         leading = false;
-        pthread_cond_broadcast(&queue_done);
     }
     pthread_mutex_unlock(&queue_lock);
+    pthread_cond_destroy(&self.wake);
     return self.result;
 }
 
