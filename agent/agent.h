@@ -18,6 +18,8 @@ struct lifecycle;
 struct membership;
 struct migrator;
 struct ports;
+struct switchport;
+struct vswitch;
 struct token_set;
 
 struct agent {
@@ -31,6 +33,8 @@ struct agent {
     unsigned port;            /* the port actually bound */
     char *peer_token;         /* token presented to other agents, or NULL */
     struct membership *membership;
+    struct vswitch *vswitch;       /* the virtual switch, or NULL (no 'ovsdb' set) */
+    struct switchport *switchport; /* switches and ports over it, or NULL */
     struct hypervisor *hypervisor; /* runs the VMs (migrate/hypervisor.h) */
     const struct ports *ports;     /* the switch ports VMs plug into; NULL when
                                       this host has no virtual switch */

@@ -46,6 +46,8 @@ static const struct config_key config_keys[] = {
     { "max_migrations", CONFIG_UNSIGNED, FIELD(max_migrations), 64 },
     { "management_address", CONFIG_OPTIONAL_STRING, FIELD(management_address), 0 },
     { "peer_token_file", CONFIG_OPTIONAL_STRING, FIELD(peer_token_file), 0 },
+    { "ovsdb", CONFIG_OPTIONAL_STRING, FIELD(ovsdb), 0 },
+    { "datapath_type", CONFIG_STRING, FIELD(datapath_type), 0 },
     { "run_dir", CONFIG_STRING, FIELD(run_dir), 0 },
     { "qemu", CONFIG_STRING, FIELD(qemu), 0 },
     { "accel", CONFIG_STRING, FIELD(accel), 0 },
@@ -171,6 +173,8 @@ int config_init(struct config *config)
     if (r >= 0)
         r = replace_string(&config->run_dir, "/run/lmnet");
     if (r >= 0)
+        r = replace_string(&config->datapath_type, "system");
+    if (r >= 0)
         r = replace_string(&config->qemu, "qemu-system-x86_64");
     if (r >= 0)
         r = replace_string(&config->accel, "auto");
@@ -285,6 +289,9 @@ int config_check(const struct config *config, char *err, size_t size)
         return fail(err, size, "dynamic_mac_range must be START-END, e.g. "
                                "00:15:5d:0a:07:00-00:15:5d:0a:07:ff, not '%s'",
                     config->dynamic_mac_range);
+    if (strcmp(config->datapath_type, "system") != 0 && strcmp(config->datapath_type, "netdev") != 0)
+        return fail(err, size, "datapath_type must be system or netdev, not '%s'",
+                    config->datapath_type);
     if (config->run_dir[0] != '/')
         return fail(err, size, "run_dir must be an absolute path, not '%s'", config->run_dir);
     return 0;

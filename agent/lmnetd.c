@@ -29,6 +29,8 @@
 #include "migrate/lifecycle.h"
 #include "migrate/migrator.h"
 #include "migrate/ports.h"
+#include "agent/switchport.h"
+#include "agent/vswitch.h"
 
 static void usage(FILE *out)
 {
@@ -98,6 +100,30 @@ static void start_hypervisor(struct agent *agent)
     int r = hypervisor_qemu_create(&qc, &agent->hypervisor);
     if (r < 0)
         log_errno(LOG_LEVEL_ERROR, r, "cannot set up QEMU in %s; VMs are off", qc.run_dir);
+}
+
+/* The virtual switch, when 'ovsdb' is set: connect, then make the switch
+ * match what the database says (put back what drifted while we were away).
+ * A switch that does not answer is an error at start: ports are promised. */
+static int start_switch(struct agent *agent)
+{
+    if (!agent->config.ovsdb) {
+        log_info("no virtual switch configured (set 'ovsdb'); VM ports are off");
+        return 0;
+    }
+    int r = vswitch_ovs_create(agent->config.ovsdb, agent->config.datapath_type, &agent->vswitch);
+    if (r < 0)
+        return log_errno(LOG_LEVEL_ERROR, r, "cannot reach Open vSwitch at %s", agent->config.ovsdb);
+    r = switchport_create(agent, agent->vswitch, &agent->switchport);
+    if (r < 0)
+        return r;
+    r = switchport_apply_all(agent->switchport);
+    if (r < 0)
+        log_errno(LOG_LEVEL_WARNING, r, "cannot bring the switch in line with the database");
+    else if (r > 0)
+        log_info("switch brought in line repairs=%d", r);
+    agent->ports = switchport_ports(agent->switchport);
+    return 0;
 }
 
 /* VMs need the hypervisor; their adapters need switch ports (a host
@@ -325,6 +351,9 @@ int main(int argc, char **argv)
         log_errno(LOG_LEVEL_ERROR, r, "cannot read or create the node id");
         goto out;
     }
+    r = start_switch(&agent);
+    if (r < 0)
+        goto out;
     start_hypervisor(&agent);
     /* Switch ports and cluster networks plug in here once their modules
      * land (issues 4 and 5); until then VMs stay off. */
@@ -351,6 +380,8 @@ out:
     migrator_stop(agent.migrator);
     lifecycle_destroy(agent.lifecycle);
     hypervisor_destroy(agent.hypervisor);
+    switchport_destroy(agent.switchport);
+    vswitch_destroy(agent.vswitch);
     db_pool_destroy(agent.db);
     token_set_destroy(agent.tokens);
     if (agent.peer_token)

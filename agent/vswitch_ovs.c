@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include "agent/cleanup.h"
 #include "agent/log.h"
@@ -477,11 +478,28 @@ static void add_drop(char *buf, size_t size, size_t *n, uint64_t cookie, int pri
            (unsigned long long)cookie, priority, name, match ? "," : "", match ? match : "");
 }
 
+/* ovs-vswitchd opens a new bridge's OpenFlow socket a moment after the
+ * OVSDB transaction that made the bridge: wait for it (up to 5 s). */
+static int wait_for_bridge_socket(const char *path)
+{
+    for (int i = 0; i < 500; i++) {
+        if (access(path, F_OK) == 0)
+            return 0;
+        struct timespec ts = { 0, 10 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    return -ETIMEDOUT;
+}
+
 static int port_guards(struct vswitch *vs, const char *bridge, const struct vswitch_port_guards *g)
 {
     struct ovs *o = (struct ovs *)vs;
     char target[320];
     snprintf(target, sizeof(target), "unix:%s/%s.mgmt", o->rundir, bridge);
+    if (wait_for_bridge_socket(target + 5) < 0)
+        return log_errno(LOG_LEVEL_ERROR, -ETIMEDOUT,
+                         "the switch opened no OpenFlow socket for bridge=%s at %s", bridge,
+                         target + 5);
     uint64_t cookie = port_cookie(g->name);
     char mac[MAC_STRING_SIZE];
     mac_format(g->mac, mac);

@@ -6,6 +6,8 @@
 #include "api/macpool.h"
 #include "api/member.h"
 #include "api/migration.h"
+#include "api/port.h"
+#include "api/switch.h"
 #include "api/system.h"
 #include "api/vlan.h"
 #include "api/vm.h"
@@ -16,6 +18,8 @@ const struct route *const api_route_tables[] = {
     member_routes,
     macpool_routes,
     vlan_routes,
+    switch_routes,
+    port_routes,
     vm_routes,
     migration_routes,
 };

@@ -1,0 +1,462 @@
+/* Switches and VM ports made real: see agent/switchport.h.
+ *
+ * Threads: API workers call in concurrently; one mutex serialises changes,
+ * so a port's row and its switch state never interleave with another
+ * change of the same port. */
+#include "agent/switchport.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "agent/agent.h"
+#include "agent/allocator.h"
+#include "agent/cleanup.h"
+#include "agent/log.h"
+#include "agent/tap.h"
+#include "agent/vswitch.h"
+#include "db/event.h"
+
+struct switchport {
+    struct agent *agent;
+    struct vswitch *vs;
+    pthread_mutex_t lock; /* serialises changes */
+    struct ports ports;
+};
+
+static int refuse(struct switchport_error *err, int r, int status, const char *type,
+                  const char *pointer, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static int refuse(struct switchport_error *err, int r, int status, const char *type,
+                  const char *pointer, const char *fmt, ...)
+{
+    err->status = status;
+    snprintf(err->type, sizeof(err->type), "%s", type);
+    snprintf(err->pointer, sizeof(err->pointer), "%s", pointer ? pointer : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->detail, sizeof(err->detail), fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+static struct db *db_of(struct switchport *sp)
+{
+    return db_pool_get(sp->agent->db);
+}
+
+static void record(struct switchport *sp, const char *actor, const char *kind, const char *subject,
+                   struct json_object *detail)
+{
+    event_record(db_of(sp), sp->agent->node_id, actor ? actor : "agent", kind, subject, detail);
+}
+
+/* ---- applying ---- */
+
+static int apply_switch(struct switchport *sp, const struct vswitch_record *s)
+{
+    int r = vswitch_bridge_ensure(sp->vs, s->name);
+    if (r < 0)
+        return r;
+    if (s->type == SWITCH_EXTERNAL && s->uplink[0]) {
+        struct vswitch_port_spec up = { 0 };
+        snprintf(up.name, sizeof(up.name), "%s", s->uplink);
+        up.n_trunks = s->n_uplink_vlans < VSWITCH_MAX_TRUNKS ? s->n_uplink_vlans : VSWITCH_MAX_TRUNKS;
+        memcpy(up.trunks, s->uplink_vlans, up.n_trunks * sizeof(up.trunks[0]));
+        snprintf(up.vm, sizeof(up.vm), "uplink");
+        r = vswitch_port_ensure(sp->vs, s->name, &up);
+    }
+    return r;
+}
+
+static int apply_port(struct switchport *sp, const struct port_record *p)
+{
+    int r = tap_create(p->name);
+    if (r < 0)
+        return log_errno(LOG_LEVEL_ERROR, r, "cannot create tap=%s", p->name);
+    struct vswitch_port_spec spec = { 0 };
+    snprintf(spec.name, sizeof(spec.name), "%s", p->name);
+    if (p->has_vlan && p->vlan.mode == VLAN_MODE_ACCESS) {
+        spec.tag = p->vlan.id;
+    } else if (p->has_vlan) {
+        spec.n_trunks = p->vlan.n_allowed < VSWITCH_MAX_TRUNKS ? p->vlan.n_allowed : VSWITCH_MAX_TRUNKS;
+        memcpy(spec.trunks, p->vlan.allowed, spec.n_trunks * sizeof(spec.trunks[0]));
+    }
+    spec.ingress_kbps = p->max_bandwidth_kbps;
+    snprintf(spec.vm, sizeof(spec.vm), "%s", p->vm);
+    r = vswitch_port_ensure(sp->vs, p->switch_name, &spec);
+    if (r < 0)
+        return r;
+    struct vswitch_port_guards g = {
+        .mac = p->mac,
+        .spoofing_allowed = p->spoofing_allowed,
+        .dhcp_guard = p->dhcp_guard,
+        .router_guard = p->router_guard,
+        .active = p->active,
+    };
+    snprintf(g.name, sizeof(g.name), "%s", p->name);
+    return vswitch_port_guards(sp->vs, p->switch_name, &g);
+}
+
+static void unapply_port(struct switchport *sp, const char *switch_name, const char *name)
+{
+    int r = vswitch_port_delete(sp->vs, switch_name, name);
+    if (r < 0 && r != -ENOENT)
+        log_errno(LOG_LEVEL_WARNING, r, "cannot remove port=%s from the switch", name);
+    tap_delete(name);
+}
+
+/* ---- switches ---- */
+
+int switchport_switch_add(struct switchport *sp, const struct vswitch_record *s, const char *actor,
+                          struct switchport_error *err)
+{
+    if (!switch_name_valid(s->name))
+        return refuse(err, -EINVAL, 422, "invalid", "/name",
+                      "'%s' is not a switch name: 1-15 of a-z, 0-9, '-', starting with a letter",
+                      s->name);
+    if (s->type == SWITCH_EXTERNAL && !s->uplink[0])
+        return refuse(err, -EINVAL, 422, "invalid", "/uplink",
+                      "an external switch is bound to an uplink NIC: give 'uplink'");
+    if (s->type != SWITCH_EXTERNAL && s->uplink[0])
+        return refuse(err, -EINVAL, 422, "invalid", "/uplink", "only an external switch has an uplink");
+    pthread_mutex_lock(&sp->lock);
+    int r = switch_insert(db_of(sp), s);
+    if (r == -EEXIST) {
+        pthread_mutex_unlock(&sp->lock);
+        return refuse(err, r, 409, "conflict", "/name", "a switch '%s' exists", s->name);
+    }
+    if (r >= 0) {
+        r = apply_switch(sp, s);
+        if (r < 0) {
+            switch_delete(db_of(sp), s->name);
+            pthread_mutex_unlock(&sp->lock);
+            return refuse(err, r, r == -EPERM ? 409 : 502, r == -EPERM ? "not-lmnets" : "switch-refused",
+                          NULL,
+                          r == -EPERM ? "a bridge or port '%s' exists on the switch and is not "
+                                        "lmnet's; lmnet leaves it alone"
+                                      : "the virtual switch refused '%s' (see the agent's log)",
+                          s->name);
+        }
+    }
+    pthread_mutex_unlock(&sp->lock);
+    if (r < 0)
+        return refuse(err, r, 500, "database", NULL, "cannot store the switch: %s", strerror(-r));
+    _cleanup_json_ struct json_object *detail = switch_to_json(s);
+    record(sp, actor, "switch.create", s->name, detail);
+    return 0;
+}
+
+int switchport_switch_remove(struct switchport *sp, const char *name, const char *actor,
+                             struct switchport_error *err)
+{
+    pthread_mutex_lock(&sp->lock);
+    struct vswitch_record *s = malloc(sizeof(*s));
+    int r = s ? switch_get(db_of(sp), name, s) : -ENOMEM;
+    if (r == 0)
+        r = switch_delete(db_of(sp), name);
+    if (r == 0) {
+        int d = vswitch_bridge_delete(sp->vs, name);
+        if (d < 0 && d != -ENOENT)
+            log_errno(LOG_LEVEL_WARNING, d, "cannot delete bridge=%s", name);
+    }
+    pthread_mutex_unlock(&sp->lock);
+    free(s);
+    if (r == -ENOENT)
+        return refuse(err, r, 404, "not-found", NULL, "no switch '%s'", name);
+    if (r == -EBUSY)
+        return refuse(err, r, 409, "switch-in-use", NULL,
+                      "switch '%s' still has ports; delete them first", name);
+    if (r < 0)
+        return refuse(err, r, 500, "database", NULL, "cannot delete: %s", strerror(-r));
+    record(sp, actor, "switch.delete", name, NULL);
+    return 0;
+}
+
+/* ---- ports ---- */
+
+static int check_port(struct switchport *sp, const struct port_record *p, struct switchport_error *err)
+{
+    struct vswitch_record *s = malloc(sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    int r = switch_get(db_of(sp), p->switch_name, s);
+    if (r == -ENOENT) {
+        free(s);
+        return refuse(err, r, 422, "switch-not-found", "/switch", "no switch '%s' on this host",
+                      p->switch_name);
+    }
+    if (r == 0 && p->has_vlan) {
+        uint16_t ids[VLAN_ID_MAX];
+        size_t n = 0;
+        if (p->vlan.mode == VLAN_MODE_ACCESS)
+            ids[n++] = p->vlan.id;
+        for (size_t i = 0; p->vlan.mode == VLAN_MODE_TRUNK && i < p->vlan.n_allowed; i++)
+            ids[n++] = p->vlan.allowed[i];
+        for (size_t i = 0; i < n; i++)
+            if (!switch_carries(s, ids[i])) {
+                r = refuse(err, -EINVAL, 422, "vlan-not-carried", "/vlan",
+                           "the uplink %s of switch '%s' does not carry VLAN %u; add it to the "
+                           "switch's 'vlans' or choose another",
+                           s->uplink, s->name, ids[i]);
+                break;
+            }
+    }
+    free(s);
+    return r;
+}
+
+int switchport_port_add(struct switchport *sp, struct port_record *p, const char *actor,
+                        struct switchport_error *err)
+{
+    int r = check_port(sp, p, err);
+    if (r < 0)
+        return r;
+    bool allocated = false;
+    if (p->mac == 0) {
+        if (!p->mac_pool[0])
+            return refuse(err, -EINVAL, 422, "invalid", "/mac",
+                          "give 'mac', or 'mac_pool' to take one (a static pool for clustered "
+                          "VMs, or 'dynamic' for this host's own)");
+        struct allocation_request rq = { 0 };
+        snprintf(rq.vm, sizeof(rq.vm), "%s", p->vm);
+        snprintf(rq.adapter, sizeof(rq.adapter), "%s", p->name);
+        snprintf(rq.key, sizeof(rq.key), "port:%s", p->name);
+        struct mac_allocation a;
+        struct allocator_error aerr;
+        r = allocator_allocate(sp->agent, p->mac_pool, &rq, actor, &a, &aerr);
+        if (r < 0)
+            return refuse(err, r, aerr.status, aerr.type, "/mac_pool", "%s", aerr.detail);
+        p->mac = a.mac;
+        p->mac_source = strcmp(p->mac_pool, "dynamic") == 0 ? MAC_SOURCE_DYNAMIC : MAC_SOURCE_STATIC;
+        allocated = true;
+    }
+    pthread_mutex_lock(&sp->lock);
+    r = port_insert(db_of(sp), p);
+    if (r == 0) {
+        r = apply_port(sp, p);
+        if (r < 0) {
+            unapply_port(sp, p->switch_name, p->name);
+            port_delete(db_of(sp), p->name);
+            r = r == -EPERM ? -EPERM : -EREMOTEIO;
+        }
+    }
+    pthread_mutex_unlock(&sp->lock);
+    if (r < 0 && allocated) {
+        struct allocator_error aerr;
+        allocator_release(sp->agent, p->mac_pool, p->mac, actor, &aerr);
+    }
+    if (r == -EEXIST)
+        return refuse(err, r, 409, "conflict", "/name",
+                      "a port named '%s' exists, or its MAC is on another port", p->name);
+    if (r == -EPERM)
+        return refuse(err, r, 409, "not-lmnets", "/name",
+                      "a port '%s' exists on the switch and is not lmnet's", p->name);
+    if (r < 0)
+        return refuse(err, r, 502, "switch-refused", NULL,
+                      "the virtual switch refused port '%s' (see the agent's log)", p->name);
+    _cleanup_json_ struct json_object *detail = port_to_json(p);
+    record(sp, actor, "port.create", p->name, detail);
+    return 0;
+}
+
+int switchport_port_change(struct switchport *sp, const struct port_record *p, const char *actor,
+                           struct switchport_error *err)
+{
+    int r = check_port(sp, p, err);
+    if (r < 0)
+        return r;
+    pthread_mutex_lock(&sp->lock);
+    struct port_record *old = malloc(sizeof(*old));
+    r = old ? port_get(db_of(sp), p->name, old) : -ENOMEM;
+    if (r == 0)
+        r = port_update(db_of(sp), p);
+    if (r == 0) {
+        r = apply_port(sp, p);
+        if (r < 0) { /* put back what was there */
+            port_update(db_of(sp), old);
+            apply_port(sp, old);
+            r = -EREMOTEIO;
+        }
+    }
+    pthread_mutex_unlock(&sp->lock);
+    free(old);
+    if (r == -ENOENT)
+        return refuse(err, r, 404, "not-found", NULL, "no port '%s'", p->name);
+    if (r < 0)
+        return refuse(err, r, 502, "switch-refused", NULL,
+                      "the virtual switch refused the change of port '%s'; it is as it was",
+                      p->name);
+    _cleanup_json_ struct json_object *detail = port_to_json(p);
+    record(sp, actor, "port.change", p->name, detail);
+    return 0;
+}
+
+int switchport_port_remove(struct switchport *sp, const char *name, bool release_mac,
+                           const char *actor, struct switchport_error *err)
+{
+    pthread_mutex_lock(&sp->lock);
+    struct port_record *p = malloc(sizeof(*p));
+    int r = p ? port_get(db_of(sp), name, p) : -ENOMEM;
+    if (r == 0)
+        r = port_delete(db_of(sp), name);
+    if (r == 0)
+        unapply_port(sp, p->switch_name, name);
+    pthread_mutex_unlock(&sp->lock);
+    if (r == 0 && release_mac && p->mac_source != MAC_SOURCE_GIVEN && p->mac_pool[0]) {
+        struct allocator_error aerr;
+        allocator_release(sp->agent, p->mac_pool, p->mac, actor, &aerr);
+    }
+    free(p);
+    if (r == -ENOENT)
+        return refuse(err, r, 404, "not-found", NULL, "no port '%s'", name);
+    if (r < 0)
+        return refuse(err, r, 500, "database", NULL, "cannot delete: %s", strerror(-r));
+    record(sp, actor, "port.delete", name, NULL);
+    return 0;
+}
+
+int switchport_apply_all(struct switchport *sp)
+{
+    struct vswitch_record *switches = NULL;
+    size_t n_switches = 0;
+    int r = switch_list(db_of(sp), &switches, &n_switches);
+    if (r < 0)
+        return r;
+    int repaired = 0;
+    pthread_mutex_lock(&sp->lock);
+    for (size_t i = 0; i < n_switches; i++)
+        if (apply_switch(sp, &switches[i]) < 0)
+            log_error("cannot put back switch=%s", switches[i].name);
+    struct port_record *ports = NULL;
+    size_t n_ports = 0;
+    r = port_list(db_of(sp), NULL, &ports, &n_ports);
+    for (size_t i = 0; r == 0 && i < n_ports; i++)
+        if (apply_port(sp, &ports[i]) < 0)
+            log_error("cannot put back port=%s", ports[i].name);
+    /* What lmnet made on the switch but no longer means to have goes. */
+    struct vswitch_object *objects = NULL;
+    size_t n_objects = 0;
+    if (r == 0 && vswitch_list(sp->vs, &objects, &n_objects) == 0) {
+        for (size_t i = 0; i < n_objects; i++) {
+            bool known = false;
+            for (size_t k = 0; k < n_switches && !known; k++)
+                known = strcmp(objects[i].bridge, switches[k].name) == 0 &&
+                        (!objects[i].port[0] || strcmp(objects[i].port, switches[k].uplink) == 0);
+            for (size_t k = 0; k < n_ports && !known; k++)
+                known = strcmp(objects[i].port, ports[k].name) == 0;
+            if (known)
+                continue;
+            if (objects[i].port[0])
+                vswitch_port_delete(sp->vs, objects[i].bridge, objects[i].port);
+            else
+                vswitch_bridge_delete(sp->vs, objects[i].bridge);
+            repaired++;
+            _cleanup_json_ struct json_object *detail = json_object_new_object();
+            json_object_object_add(detail, "bridge", json_object_new_string(objects[i].bridge));
+            record(sp, NULL, "switch.drift.removed",
+                   objects[i].port[0] ? objects[i].port : objects[i].bridge, detail);
+        }
+    }
+    pthread_mutex_unlock(&sp->lock);
+    free(objects);
+    free(ports);
+    free(switches);
+    return r < 0 ? r : repaired;
+}
+
+/* ---- the port table for VMs and migration ---- */
+
+static int ops_describe(void *ctx, const char *name, struct json_object **out)
+{
+    struct switchport *sp = ctx;
+    struct port_record *p = malloc(sizeof(*p));
+    if (!p)
+        return -ENOMEM;
+    int r = port_get(db_of(sp), name, p);
+    if (r == 0)
+        *out = port_to_json(p);
+    free(p);
+    return r;
+}
+
+static int ops_create_inactive(void *ctx, struct json_object *settings)
+{
+    struct switchport *sp = ctx;
+    struct port_record *p = malloc(sizeof(*p));
+    if (!p)
+        return -ENOMEM;
+    char pointer[64], detail[256];
+    int r = port_from_json(settings, true, p, pointer, sizeof(pointer), detail, sizeof(detail));
+    if (r < 0) {
+        log_error("a migrating port's settings are unreadable at %s: %s", pointer, detail);
+        free(p);
+        return r;
+    }
+    p->active = false;
+    struct switchport_error err;
+    /* The MAC travels with the VM: it is the source's, not allocated here. */
+    r = switchport_port_add(sp, p, "migration", &err);
+    if (r < 0)
+        log_error("cannot prepare port=%s: %s", p->name, err.detail);
+    free(p);
+    return r;
+}
+
+static int ops_set_active(void *ctx, const char *name, bool active)
+{
+    struct switchport *sp = ctx;
+    struct port_record *p = malloc(sizeof(*p));
+    if (!p)
+        return -ENOMEM;
+    int r = port_get(db_of(sp), name, p);
+    if (r == 0 && p->active != active) {
+        p->active = active;
+        struct switchport_error err;
+        r = switchport_port_change(sp, p, "migration", &err);
+    }
+    free(p);
+    return r;
+}
+
+static int ops_remove(void *ctx, const char *name)
+{
+    struct switchport *sp = ctx;
+    struct switchport_error err;
+    return switchport_port_remove(sp, name, false, "migration", &err);
+}
+
+static const struct port_ops switchport_port_ops = {
+    .describe = ops_describe,
+    .create_inactive = ops_create_inactive,
+    .set_active = ops_set_active,
+    .remove = ops_remove,
+};
+
+const struct ports *switchport_ports(struct switchport *sp)
+{
+    return &sp->ports;
+}
+
+int switchport_create(struct agent *agent, struct vswitch *vs, struct switchport **out)
+{
+    struct switchport *sp = calloc(1, sizeof(*sp));
+    if (!sp)
+        return -ENOMEM;
+    sp->agent = agent;
+    sp->vs = vs;
+    pthread_mutex_init(&sp->lock, NULL);
+    sp->ports.ops = &switchport_port_ops;
+    sp->ports.ctx = sp;
+    *out = sp;
+    return 0;
+}
+
+void switchport_destroy(struct switchport *sp)
+{
+    if (!sp)
+        return;
+    pthread_mutex_destroy(&sp->lock);
+    free(sp);
+}

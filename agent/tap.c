@@ -1,0 +1,57 @@
+/* Persistent tap devices through /dev/net/tun: see agent/tap.h. */
+#include "agent/tap.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <linux/if_tun.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include "agent/cleanup.h"
+
+static int set_persist(const char *name, int persist)
+{
+    if (strlen(name) >= IFNAMSIZ)
+        return -ENAMETOOLONG;
+    _cleanup_close_ int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+    memcpy(ifr.ifr_name, name, strlen(name));
+    if (ioctl(fd, TUNSETIFF, &ifr) < 0)
+        return -errno;
+    if (ioctl(fd, TUNSETPERSIST, persist) < 0)
+        return -errno;
+    return 0;
+}
+
+int tap_create(const char *name)
+{
+    int r = set_persist(name, 1);
+    if (r < 0)
+        return r;
+    _cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return -errno;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    memcpy(ifr.ifr_name, name, strlen(name));
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+        return -errno;
+    ifr.ifr_flags |= IFF_UP;
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+        return -errno;
+    return 0;
+}
+
+int tap_delete(const char *name)
+{
+    if (if_nametoindex(name) == 0)
+        return -ENOENT;
+    return set_persist(name, 0);
+}

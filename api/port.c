@@ -1,0 +1,158 @@
+/* /v1/ports: VM ports on this host's switches (agent/switchport.h).  A
+ * PATCH takes any subset of the fields POST takes, except name, switch and
+ * MAC, which a port keeps for life. */
+#include "api/port.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "agent/agent.h"
+#include "agent/cleanup.h"
+#include "agent/switchport.h"
+
+static int no_switch(struct response *resp)
+{
+    return response_problem(resp, 503, "no-virtual-switch", NULL,
+                            "this agent has no virtual switch: set 'ovsdb' in lmnetd.conf to "
+                            "Open vSwitch's socket (unix:/run/openvswitch/db.sock)");
+}
+
+static int port_problem(struct response *resp, const struct switchport_error *err)
+{
+    return response_problem(resp, err->status, err->type, err->pointer[0] ? err->pointer : NULL,
+                            "%s", err->detail);
+}
+
+static int list_ports(struct request *req, struct response *resp)
+{
+    struct port_record *list = NULL;
+    size_t n = 0;
+    int r = port_list(db_pool_get(req->agent->db), request_query(req, "switch"), &list, &n);
+    if (r < 0)
+        return r;
+    struct json_object *items = json_object_new_array();
+    for (size_t i = 0; i < n; i++)
+        json_object_array_add(items, port_to_json(&list[i]));
+    free(list);
+    struct json_object *body = json_object_new_object();
+    json_object_object_add(body, "items", items);
+    json_object_object_add(body, "next", NULL);
+    return response_json(resp, 200, body);
+}
+
+static int create_port(struct request *req, struct response *resp)
+{
+    if (!req->agent->switchport)
+        return no_switch(resp);
+    struct port_record *p = malloc(sizeof(*p));
+    if (!p)
+        return -ENOMEM;
+    char pointer[64], detail[256];
+    int r = port_from_json(req->json, false, p, pointer, sizeof(pointer), detail, sizeof(detail));
+    if (r < 0) {
+        free(p);
+        return response_problem(resp, 422, "invalid", pointer, "%s", detail);
+    }
+    struct switchport_error err;
+    r = switchport_port_add(req->agent->switchport, p, req->token_name, &err);
+    if (r < 0) {
+        free(p);
+        return port_problem(resp, &err);
+    }
+    char location[64];
+    snprintf(location, sizeof(location), "/v1/ports/%s", p->name);
+    response_header(resp, "Location", location);
+    r = response_json(resp, 201, port_to_json(p));
+    free(p);
+    return r;
+}
+
+static int load(struct request *req, struct response *resp, struct port_record *p)
+{
+    int r = port_get(db_pool_get(req->agent->db), request_param(req, "name"), p);
+    if (r == -ENOENT)
+        return response_problem(resp, 404, "not-found", NULL, "no port '%s'",
+                                request_param(req, "name"));
+    return r;
+}
+
+static int get_port(struct request *req, struct response *resp)
+{
+    struct port_record *p = malloc(sizeof(*p));
+    if (!p)
+        return -ENOMEM;
+    int r = load(req, resp, p);
+    if (r == 0)
+        r = response_json(resp, 200, port_to_json(p));
+    free(p);
+    return r;
+}
+
+static int patch_port(struct request *req, struct response *resp)
+{
+    if (!req->agent->switchport)
+        return no_switch(resp);
+    if (!req->json || !json_object_is_type(req->json, json_type_object))
+        return response_problem(resp, 422, "invalid", "", "body is a JSON object of the fields to change");
+    struct port_record *p = malloc(sizeof(*p)), *changed = malloc(sizeof(*changed));
+    int r = p && changed ? load(req, resp, p) : -ENOMEM;
+    if (r == 0) {
+        _cleanup_json_ struct json_object *current = port_to_json(p);
+        char etag[40];
+        etag_of_json(current, etag, sizeof(etag));
+        r = request_check_if_match(req, resp, etag);
+        json_object_object_foreach(req->json, key, val) {
+            if (r < 0)
+                break;
+            if (strcmp(key, "name") == 0 || strcmp(key, "switch") == 0 || strcmp(key, "mac") == 0 ||
+                strcmp(key, "mac_pool") == 0 || strcmp(key, "mac_source") == 0) {
+                char pointer[40];
+                snprintf(pointer, sizeof(pointer), "/%s", key);
+                r = response_problem(resp, 422, "read-only", pointer,
+                                     "'%s' is kept for the port's life; delete and re-create "
+                                     "the port to change it",
+                                     key);
+                break;
+            }
+            json_object_object_add(current, key, json_object_get(val));
+        }
+        char pointer[64], detail[256];
+        if (r == 0 && port_from_json(current, true, changed, pointer, sizeof(pointer), detail,
+                                     sizeof(detail)) < 0)
+            r = response_problem(resp, 422, "invalid", pointer, "%s", detail);
+        if (r == 0) {
+            struct switchport_error err;
+            r = switchport_port_change(req->agent->switchport, changed, req->token_name, &err);
+            if (r < 0)
+                r = port_problem(resp, &err);
+            else if (load(req, resp, p) == 0)
+                r = response_json(resp, 200, port_to_json(p));
+        }
+    }
+    free(p);
+    free(changed);
+    return r;
+}
+
+static int delete_port(struct request *req, struct response *resp)
+{
+    if (!req->agent->switchport)
+        return no_switch(resp);
+    struct switchport_error err;
+    int r = switchport_port_remove(req->agent->switchport, request_param(req, "name"), true,
+                                   req->token_name, &err);
+    if (r < 0)
+        return port_problem(resp, &err);
+    resp->status = 204;
+    return 0;
+}
+
+const struct route port_routes[] = {
+    { HTTP_GET, "/v1/ports", SCOPE_READ, list_ports },
+    { HTTP_POST, "/v1/ports", SCOPE_ADMIN, create_port },
+    { HTTP_GET, "/v1/ports/{name}", SCOPE_READ, get_port },
+    { HTTP_PATCH, "/v1/ports/{name}", SCOPE_ADMIN, patch_port },
+    { HTTP_DELETE, "/v1/ports/{name}", SCOPE_ADMIN, delete_port },
+    { 0, NULL, 0, NULL },
+};
