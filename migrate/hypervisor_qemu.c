@@ -689,8 +689,12 @@ static int vm_attach(struct hypervisor *hv, const char *name, struct hypervisor_
     }
     if (r == 0)
         r = qmp_connect(vm->qmp_path, d->config.qmp_timeout_ms, &vm->qmp);
-    if (r == -ECONNREFUSED || r == -ETIMEDOUT)
+    if (r == -ECONNREFUSED || r == -ETIMEDOUT || r == -ECONNRESET) {
+        /* A QEMU dying as we looked: gone all the same; its files too. */
+        unlink(vm->qmp_path);
+        unlink(vm->pid_path);
         r = -ENOENT;
+    }
     if (r < 0) {
         vm_free(vm);
         return r;
