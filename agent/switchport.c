@@ -366,6 +366,65 @@ int switchport_apply_all(struct switchport *sp)
     return r < 0 ? r : repaired;
 }
 
+int switchport_scrub(struct switchport *sp, bool dry_run, const char *actor,
+                     struct json_object **plan)
+{
+    struct vswitch_record *switches = NULL;
+    struct port_record *ports = NULL;
+    struct vswitch_object *objects = NULL;
+    size_t n_switches = 0, n_ports = 0, n_objects = 0;
+    int r = switch_list(db_of(sp), &switches, &n_switches);
+    if (r == 0)
+        r = port_list(db_of(sp), NULL, &ports, &n_ports);
+    if (r == 0)
+        r = vswitch_list(sp->vs, &objects, &n_objects);
+    if (r < 0)
+        goto out;
+    *plan = json_object_new_object();
+    struct json_object *sw = json_object_new_array(), *po = json_object_new_array(),
+                       *left = json_object_new_array();
+    json_object_object_add(*plan, "switches", sw);
+    json_object_object_add(*plan, "ports", po);
+    json_object_object_add(*plan, "leftovers", left);
+    for (size_t i = 0; i < n_switches; i++)
+        json_object_array_add(sw, json_object_new_string(switches[i].name));
+    for (size_t i = 0; i < n_ports; i++)
+        json_object_array_add(po, json_object_new_string(ports[i].name));
+    for (size_t i = 0; i < n_objects; i++) {
+        bool known = false;
+        for (size_t k = 0; k < n_switches && !known; k++)
+            known = strcmp(objects[i].bridge, switches[k].name) == 0;
+        if (!known) {
+            char text[140];
+            snprintf(text, sizeof(text), "%s%s%s", objects[i].bridge, objects[i].port[0] ? "/" : "",
+                     objects[i].port);
+            json_object_array_add(left, json_object_new_string(text));
+        }
+    }
+    json_object_object_add(*plan, "dry_run", json_object_new_boolean(dry_run));
+    if (dry_run)
+        goto out;
+    struct switchport_error err;
+    for (size_t i = 0; i < n_ports; i++)
+        if (switchport_port_remove(sp, ports[i].name, true, actor, &err) < 0)
+            log_error("scrub: %s", err.detail);
+    for (size_t i = 0; i < n_switches; i++)
+        if (switchport_switch_remove(sp, switches[i].name, actor, &err) < 0)
+            log_error("scrub: %s", err.detail);
+    for (size_t i = 0; i < n_objects; i++) {
+        if (objects[i].port[0])
+            vswitch_port_delete(sp->vs, objects[i].bridge, objects[i].port);
+        else
+            vswitch_bridge_delete(sp->vs, objects[i].bridge);
+    }
+    record(sp, actor, "switch.scrub", "all", *plan);
+out:
+    free(objects);
+    free(ports);
+    free(switches);
+    return r;
+}
+
 /* ---- the port table for VMs and migration ---- */
 
 static int ops_describe(void *ctx, const char *name, struct json_object **out)

@@ -53,6 +53,14 @@ int switchport_port_change(struct switchport *sp, const struct port_record *p, c
 int switchport_port_remove(struct switchport *sp, const char *name, bool release_mac,
                            const char *actor, struct switchport_error *err);
 
+/* Lists in *plan (caller owns: {"switches": [...], "ports": [...],
+ * "leftovers": [...]}) everything lmnet made on this host's switch, and
+ * unless DRY_RUN removes it all: ports (their MACs released), switches, and
+ * any lmnet-marked object the database no longer knows.  Nothing without
+ * lmnet's mark is touched.  Returns 0 or a negative errno. */
+int switchport_scrub(struct switchport *sp, bool dry_run, const char *actor,
+                     struct json_object **plan);
+
 /* Makes the switch match the database; returns the number of repairs or a
  * negative errno. */
 int switchport_apply_all(struct switchport *sp);

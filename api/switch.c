@@ -133,7 +133,23 @@ static int delete_switch(struct request *req, struct response *resp)
     return 0;
 }
 
+/* POST /v1/switches/scrub?dry_run=true: what lmnet made on this host's
+ * switch, listed, and (without dry_run) removed. */
+static int scrub(struct request *req, struct response *resp)
+{
+    if (!req->agent->switchport)
+        return no_switch(resp);
+    const char *dry = request_query(req, "dry_run");
+    struct json_object *plan = NULL;
+    int r = switchport_scrub(req->agent->switchport, dry && strcmp(dry, "false") != 0,
+                             req->token_name, &plan);
+    if (r < 0)
+        return r;
+    return response_json(resp, 200, plan);
+}
+
 const struct route switch_routes[] = {
+    { HTTP_POST, "/v1/switches/scrub", SCOPE_ADMIN, scrub },
     { HTTP_GET, "/v1/switches", SCOPE_READ, list_switches },
     { HTTP_POST, "/v1/switches", SCOPE_ADMIN, create_switch },
     { HTTP_GET, "/v1/switches/{name}", SCOPE_READ, get_switch },

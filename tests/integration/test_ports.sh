@@ -91,6 +91,22 @@ expect_eq "the tap is gone" "" "$(ip -n $ns -o link show web1-0 2>/dev/null)"
 expect_eq "switch deleted" 204 "$(code -X DELETE $U/v1/switches/sw1)"
 expect_eq "its bridge is gone" "" "$(vsctl --bare --columns=name find bridge name=sw1)"
 check "the operator's bridge still stands" vsctl br-exists operator
+echo "# lmnetctl and scrub"
+ctl() { ip netns exec $ns "$LMNETCTL" --server $U "$@"; }
+check "lmnetctl switch create" ctl switch create sw9 --type private
+check "lmnetctl port create" ctl port create p9 --switch sw9 --mac-pool fleet --access 42 --dhcp-guard
+expect_match "lmnetctl port list" 'p9 +sw9 +00:1d:d8:[0-9a-f:]+ +42 +true +mac dhcp' "$(ctl port list)"
+check "lmnetctl port set" ctl port set p9 --inactive
+expect_eq "  took effect" false "$(api $U/v1/ports/p9 | python3 -c 'import json,sys; print(str(json.load(sys.stdin)["active"]).lower())')"
+vsctl add-br sw-stray -- set bridge sw-stray datapath_type=netdev external_ids:lmnet-switch=sw-stray
+dry=$(ctl switch scrub --dry-run)
+expect_match "scrub --dry-run lists switch, port and leftovers" 'switches +sw9.*ports +p9.*leftovers +sw-stray' "$(tr '\n' ' ' <<<"$dry")"
+check "dry run removed nothing" vsctl br-exists sw9
+check "scrub -y" ctl -y switch scrub
+expect_eq "no lmnet bridge left (its own, nor a stray one)" "operator" "$(vsctl --bare --columns=name list bridge | sort | tr -d '\n')"
+check "the operator's bridge survives a scrub" vsctl br-exists operator
+expect_eq "the scrubbed port's MAC went back" '{"items":[],"next":null}' "$(api $U/v1/mac-pools/fleet/allocations)"
+
 kinds=$(api "$U/v1/events?limit=1000" | grep -o '"kind":"\(port\|switch\)\.[a-z]*"' | sort -u | tr '\n' ' ')
 expect_match "events for switch and port changes" 'port.change.*port.create.*port.delete.*switch.create.*switch.delete' "$kinds"
 finish
