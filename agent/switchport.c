@@ -70,7 +70,7 @@ static int apply_switch(struct switchport *sp, const struct vswitch_record *s)
     return r;
 }
 
-static int apply_port(struct switchport *sp, const struct port_record *p)
+static int apply_port(struct switchport *sp, const struct port_record *p, bool fresh)
 {
     int r = tap_create(p->name);
     if (r < 0)
@@ -94,6 +94,7 @@ static int apply_port(struct switchport *sp, const struct port_record *p)
         .dhcp_guard = p->dhcp_guard,
         .router_guard = p->router_guard,
         .active = p->active,
+        .fresh = fresh,
     };
     snprintf(g.name, sizeof(g.name), "%s", p->name);
     return vswitch_port_guards(sp->vs, p->switch_name, &g);
@@ -235,7 +236,7 @@ int switchport_port_add(struct switchport *sp, struct port_record *p, const char
     pthread_mutex_lock(&sp->lock);
     r = port_insert(db_of(sp), p);
     if (r == 0) {
-        r = apply_port(sp, p);
+        r = apply_port(sp, p, true);
         if (r < 0) {
             unapply_port(sp, p->switch_name, p->name);
             port_delete(db_of(sp), p->name);
@@ -273,10 +274,10 @@ int switchport_port_change(struct switchport *sp, const struct port_record *p, c
     if (r == 0)
         r = port_update(db_of(sp), p);
     if (r == 0) {
-        r = apply_port(sp, p);
+        r = apply_port(sp, p, false);
         if (r < 0) { /* put back what was there */
             port_update(db_of(sp), old);
-            apply_port(sp, old);
+            apply_port(sp, old, false);
             r = -EREMOTEIO;
         }
     }
@@ -333,7 +334,7 @@ int switchport_apply_all(struct switchport *sp)
     size_t n_ports = 0;
     r = port_list(db_of(sp), NULL, &ports, &n_ports);
     for (size_t i = 0; r == 0 && i < n_ports; i++)
-        if (apply_port(sp, &ports[i]) < 0)
+        if (apply_port(sp, &ports[i], false) < 0)
             log_error("cannot put back port=%s", ports[i].name);
     /* What lmnet made on the switch but no longer means to have goes. */
     struct vswitch_object *objects = NULL;

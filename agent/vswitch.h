@@ -42,6 +42,8 @@ struct vswitch_port_guards {
     bool dhcp_guard;       /* drop DHCP server replies from the VM */
     bool router_guard;     /* drop router advertisements and redirects */
     bool active;           /* false: the port passes nothing either way */
+    bool fresh;            /* the port was just made (never inactive): an
+                              active one needs no port-flag change */
 };
 
 /* An object lmnet made, as a listing reports it. */
@@ -60,7 +62,8 @@ struct vswitch_ops {
     int (*bridge_delete)(struct vswitch *vs, const char *name);
     /* Creates or updates port SPEC on BRIDGE to match SPEC exactly. */
     int (*port_ensure)(struct vswitch *vs, const char *bridge, const struct vswitch_port_spec *spec);
-    /* Deletes lmnet's port NAME from BRIDGE. */
+    /* Deletes lmnet's port NAME from BRIDGE, with its guard flows (an old
+     * port number's flows would otherwise apply to the next port given it). */
     int (*port_delete)(struct vswitch *vs, const char *bridge, const char *name);
     /* Replaces the guard flows of port GUARDS->name on BRIDGE. */
     int (*port_guards)(struct vswitch *vs, const char *bridge,

@@ -325,6 +325,8 @@ static int port_ensure(struct vswitch *vs, const char *bridge, const struct vswi
     return r;
 }
 
+static int clear_guards(struct ovs *o, const char *bridge, const char *name);
+
 static int port_delete(struct vswitch *vs, const char *bridge, const char *name)
 {
     struct ovs *o = (struct ovs *)vs;
@@ -336,6 +338,7 @@ static int port_delete(struct vswitch *vs, const char *bridge, const char *name)
     else if (r == 0 && !mark_of(row, "lmnet-port"))
         r = -EPERM;
     if (r == 0) {
+        clear_guards(o, bridge, name);
         struct json_object *ops = json_object_new_array();
         json_object_array_add(ops, remove_from("Bridge", where_name(bridge), "ports", uuid_of_row(row)));
         r = transact(o, ops, NULL);
@@ -530,11 +533,22 @@ static int port_guards(struct vswitch *vs, const char *bridge, const struct vswi
      * no-forward port flag, which NORMAL honours). */
     const char *mod[] = { "ovs-ofctl", "mod-port", target, g->name,
                           g->active ? "forward" : "no-forward", NULL };
-    if (r == 0)
+    if (r == 0 && !(g->fresh && g->active))
         r = ofctl(mod, NULL);
     if (r < 0)
         log_error("cannot program the guards of port=%s bridge=%s", g->name, bridge);
     return r;
+}
+
+static int clear_guards(struct ovs *o, const char *bridge, const char *name)
+{
+    char target[320], match[64];
+    snprintf(target, sizeof(target), "unix:%s/%s.mgmt", o->rundir, bridge);
+    if (access(target + 5, F_OK) < 0)
+        return 0; /* no bridge socket: no flows */
+    snprintf(match, sizeof(match), "cookie=0x%llx/-1", (unsigned long long)port_cookie(name));
+    const char *del[] = { "ovs-ofctl", "del-flows", target, match, NULL };
+    return ofctl(del, NULL);
 }
 
 static void destroy(struct vswitch *vs)

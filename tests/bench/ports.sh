@@ -13,12 +13,13 @@ ns=lmt5-bench
 dir=$(mktemp -d /tmp/lmnet-bench.XXXXXX)
 pid=
 cleanup() {
-    [[ -n $pid ]] && kill "$pid" 2>/dev/null
+    [[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
     ovs_stop "$dir/ovs" 2>/dev/null
     ip netns del $ns 2>/dev/null
     rm -rf "$dir"
 }
 trap cleanup EXIT
+ip netns del $ns 2>/dev/null || true # a previous run killed before its cleanup
 ip netns add $ns
 ip -n $ns link set lo up
 ovs_start $ns "$dir/ovs"

@@ -87,6 +87,7 @@ echo "# deletion"
 expect_eq "switch with ports is 409" 409 "$(code -X DELETE $U/v1/switches/sw1)"
 for p in web1-0 web2-0 pxe0; do expect_eq "delete $p" 204 "$(code -X DELETE $U/v1/ports/$p)"; done
 expect_eq "its MAC went back to the pool" '{"items":[],"next":null}' "$(api $U/v1/mac-pools/fleet/allocations)"
+expect_eq "and its guard flows with it" 0 "$(ovs-ofctl dump-flows "unix:$ovsdir/sw1.mgmt" | grep -c 'cookie=0x4c4d4e54')"
 expect_eq "the tap is gone" "" "$(ip -n $ns -o link show web1-0 2>/dev/null)"
 expect_eq "switch deleted" 204 "$(code -X DELETE $U/v1/switches/sw1)"
 expect_eq "its bridge is gone" "" "$(vsctl --bare --columns=name find bridge name=sw1)"
