@@ -123,6 +123,9 @@ static int start_switch(struct agent *agent)
     else if (r > 0)
         log_info("switch brought in line repairs=%d", r);
     agent->ports = switchport_ports(agent->switchport);
+    r = switchport_watch(agent->switchport);
+    if (r < 0)
+        log_errno(LOG_LEVEL_WARNING, r, "cannot watch the switch for drift");
     return 0;
 }
 

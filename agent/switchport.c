@@ -8,9 +8,11 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "agent/agent.h"
 #include "agent/allocator.h"
 #include "agent/cleanup.h"
@@ -24,6 +26,9 @@ struct switchport {
     struct vswitch *vs;
     pthread_mutex_t lock; /* serialises changes */
     struct ports ports;
+    pthread_t watcher;
+    bool watching;
+    atomic_bool stopping;
 };
 
 static int refuse(struct switchport_error *err, int r, int status, const char *type,
@@ -318,53 +323,126 @@ int switchport_port_remove(struct switchport *sp, const char *name, bool release
     return 0;
 }
 
-int switchport_apply_all(struct switchport *sp)
+static bool listed(const struct vswitch_object *objects, size_t n, const char *bridge,
+                   const char *port)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(objects[i].bridge, bridge) == 0 && strcmp(objects[i].port, port) == 0)
+            return true;
+    return false;
+}
+
+static void drift_event(struct switchport *sp, const char *kind, const char *bridge,
+                        const char *subject)
+{
+    _cleanup_json_ struct json_object *detail = json_object_new_object();
+    json_object_object_add(detail, "bridge", json_object_new_string(bridge));
+    record(sp, NULL, kind, subject, detail);
+}
+
+/* Makes the switch match the database: EVERYTHING re-applies every switch
+ * and port (at start: flows do not survive a switch restart); otherwise
+ * only what is missing is put back.  What lmnet made and no longer means to
+ * have is removed either way.  Returns the number of repairs. */
+static int sync_switch(struct switchport *sp, bool everything)
 {
     struct vswitch_record *switches = NULL;
-    size_t n_switches = 0;
-    int r = switch_list(db_of(sp), &switches, &n_switches);
-    if (r < 0)
-        return r;
-    int repaired = 0;
-    pthread_mutex_lock(&sp->lock);
-    for (size_t i = 0; i < n_switches; i++)
-        if (apply_switch(sp, &switches[i]) < 0)
-            log_error("cannot put back switch=%s", switches[i].name);
     struct port_record *ports = NULL;
-    size_t n_ports = 0;
-    r = port_list(db_of(sp), NULL, &ports, &n_ports);
-    for (size_t i = 0; r == 0 && i < n_ports; i++)
-        if (apply_port(sp, &ports[i], false) < 0)
-            log_error("cannot put back port=%s", ports[i].name);
-    /* What lmnet made on the switch but no longer means to have goes. */
     struct vswitch_object *objects = NULL;
-    size_t n_objects = 0;
-    if (r == 0 && vswitch_list(sp->vs, &objects, &n_objects) == 0) {
-        for (size_t i = 0; i < n_objects; i++) {
-            bool known = false;
-            for (size_t k = 0; k < n_switches && !known; k++)
-                known = strcmp(objects[i].bridge, switches[k].name) == 0 &&
-                        (!objects[i].port[0] || strcmp(objects[i].port, switches[k].uplink) == 0);
-            for (size_t k = 0; k < n_ports && !known; k++)
-                known = strcmp(objects[i].port, ports[k].name) == 0;
-            if (known)
-                continue;
-            if (objects[i].port[0])
-                vswitch_port_delete(sp->vs, objects[i].bridge, objects[i].port);
-            else
-                vswitch_bridge_delete(sp->vs, objects[i].bridge);
+    size_t n_switches = 0, n_ports = 0, n_objects = 0;
+    /* The database is read under the lock too: a port added meanwhile must
+     * not look like a stray on the switch. */
+    pthread_mutex_lock(&sp->lock);
+    int r = switch_list(db_of(sp), &switches, &n_switches);
+    if (r == 0)
+        r = port_list(db_of(sp), NULL, &ports, &n_ports);
+    if (r == 0)
+        r = vswitch_list(sp->vs, &objects, &n_objects);
+    int repaired = 0;
+    for (size_t i = 0; r == 0 && i < n_switches; i++) {
+        bool missing = !listed(objects, n_objects, switches[i].name, "");
+        if (!everything && !missing)
+            continue;
+        if (apply_switch(sp, &switches[i]) < 0) {
+            log_error("cannot put back switch=%s", switches[i].name);
+        } else if (missing) {
             repaired++;
-            _cleanup_json_ struct json_object *detail = json_object_new_object();
-            json_object_object_add(detail, "bridge", json_object_new_string(objects[i].bridge));
-            record(sp, NULL, "switch.drift.removed",
-                   objects[i].port[0] ? objects[i].port : objects[i].bridge, detail);
+            drift_event(sp, "switch.drift.repaired", switches[i].name, switches[i].name);
         }
+    }
+    for (size_t i = 0; r == 0 && i < n_ports; i++) {
+        bool missing = !listed(objects, n_objects, ports[i].switch_name, ports[i].name);
+        if (!everything && !missing)
+            continue;
+        if (apply_port(sp, &ports[i], false) < 0) {
+            log_error("cannot put back port=%s", ports[i].name);
+        } else if (missing) {
+            repaired++;
+            log_warning("port deleted behind lmnet's back, put back port=%s", ports[i].name);
+            drift_event(sp, "port.drift.repaired", ports[i].switch_name, ports[i].name);
+        }
+    }
+    /* What lmnet made on the switch but no longer means to have goes. */
+    for (size_t i = 0; r == 0 && i < n_objects; i++) {
+        bool known = false;
+        for (size_t k = 0; k < n_switches && !known; k++)
+            known = strcmp(objects[i].bridge, switches[k].name) == 0 &&
+                    (!objects[i].port[0] || strcmp(objects[i].port, switches[k].uplink) == 0);
+        for (size_t k = 0; k < n_ports && !known; k++)
+            known = strcmp(objects[i].port, ports[k].name) == 0;
+        if (known)
+            continue;
+        if (objects[i].port[0])
+            vswitch_port_delete(sp->vs, objects[i].bridge, objects[i].port);
+        else
+            vswitch_bridge_delete(sp->vs, objects[i].bridge);
+        repaired++;
+        drift_event(sp, "switch.drift.removed", objects[i].bridge,
+                    objects[i].port[0] ? objects[i].port : objects[i].bridge);
     }
     pthread_mutex_unlock(&sp->lock);
     free(objects);
     free(ports);
     free(switches);
     return r < 0 ? r : repaired;
+}
+
+int switchport_apply_all(struct switchport *sp)
+{
+    return sync_switch(sp, true);
+}
+
+/* The watcher: every change on the switch, by anyone, is checked against
+ * the database a moment later (changes come in bursts). */
+static void *watch_thread(void *arg)
+{
+    struct switchport *sp = arg;
+    while (!atomic_load(&sp->stopping)) {
+        int r = vswitch_wait_change(sp->vs, 500);
+        if (r < 0) {
+            struct timespec ts = { 1, 0 };
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        if (r == 0)
+            continue;
+        while (vswitch_wait_change(sp->vs, 100) > 0)
+            ; /* let the burst end */
+        r = sync_switch(sp, false);
+        if (r > 0)
+            log_info("switch drift repaired repairs=%d", r);
+    }
+    return NULL;
+}
+
+int switchport_watch(struct switchport *sp)
+{
+    int r = pthread_create(&sp->watcher, NULL, watch_thread, sp);
+    if (r != 0)
+        return -r;
+    pthread_setname_np(sp->watcher, "lmnet-ovswatch");
+    sp->watching = true;
+    return 0;
 }
 
 int switchport_scrub(struct switchport *sp, bool dry_run, const char *actor,
@@ -517,6 +595,9 @@ void switchport_destroy(struct switchport *sp)
 {
     if (!sp)
         return;
+    atomic_store(&sp->stopping, true);
+    if (sp->watching)
+        pthread_join(sp->watcher, NULL);
     pthread_mutex_destroy(&sp->lock);
     free(sp);
 }

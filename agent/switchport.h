@@ -65,6 +65,11 @@ int switchport_scrub(struct switchport *sp, bool dry_run, const char *actor,
  * negative errno. */
 int switchport_apply_all(struct switchport *sp);
 
+/* Starts a thread that watches the switch (OVSDB monitor) and, after any
+ * change, puts back what lmnet means to have and removes what it does not,
+ * with an event per repair.  Stopped by switchport_destroy(). */
+int switchport_watch(struct switchport *sp);
+
 /* The port table for VMs and migration (valid as long as SP). */
 const struct ports *switchport_ports(struct switchport *sp);
 

@@ -68,6 +68,10 @@ struct vswitch_ops {
     /* Replaces the guard flows of port GUARDS->name on BRIDGE. */
     int (*port_guards)(struct vswitch *vs, const char *bridge,
                        const struct vswitch_port_guards *guards);
+    /* Waits up to TIMEOUT_MS for the switch's configuration to change (by
+     * anyone).  Returns 1 when it changed, 0 on timeout, or a negative errno.
+     * For one watching thread. */
+    int (*wait_change)(struct vswitch *vs, int timeout_ms);
     /* Lists every bridge and port that carries lmnet's mark: *out (n) is
      * the caller's to free(). */
     int (*list)(struct vswitch *vs, struct vswitch_object **out, size_t *n);
@@ -87,6 +91,7 @@ int vswitch_port_delete(struct vswitch *vs, const char *bridge, const char *name
 int vswitch_list(struct vswitch *vs, struct vswitch_object **out, size_t *n);
 int vswitch_port_guards(struct vswitch *vs, const char *bridge,
                         const struct vswitch_port_guards *guards);
+int vswitch_wait_change(struct vswitch *vs, int timeout_ms);
 
 /* The Open vSwitch driver: OVSDB at ADDRESS ("unix:/run/openvswitch/db.sock"),
  * bridges with DATAPATH_TYPE ("system", or "netdev" for the userspace

@@ -35,6 +35,7 @@ struct ovs {
     char address[256];
     char datapath_type[16];
     char rundir[256]; /* where the bridges' OpenFlow sockets are: the OVSDB socket's */
+    struct ovsdb *watch;  /* the watching thread's own connection, with a monitor */
 };
 
 static const struct vswitch_ops ovs_ops;
@@ -551,9 +552,46 @@ static int clear_guards(struct ovs *o, const char *bridge, const char *name)
     return ofctl(del, NULL);
 }
 
+static int wait_change(struct vswitch *vs, int timeout_ms)
+{
+    struct ovs *o = (struct ovs *)vs;
+    if (!o->watch) {
+        int r = ovsdb_connect(o->address, TIMEOUT_MS, &o->watch);
+        if (r < 0)
+            return r;
+        _cleanup_json_ struct json_object *requests = json_object_new_object();
+        const char *tables[][2] = { { "Bridge", "ports" }, { "Port", "tag" }, { "Interface", "type" } };
+        for (size_t i = 0; i < 3; i++) {
+            struct json_object *req = json_object_new_object();
+            json_object_object_add(req, "columns", string_list("name", tables[i][1]));
+            json_object_object_add(requests, tables[i][0], req);
+        }
+        struct json_object *initial = NULL;
+        r = ovsdb_monitor(o->watch, DB, "lmnet", requests, &initial);
+        json_object_put(initial);
+        if (r < 0) {
+            ovsdb_close(o->watch);
+            o->watch = NULL;
+            return r;
+        }
+    }
+    struct json_object *update = NULL;
+    int r = ovsdb_next_update(o->watch, timeout_ms, &update);
+    json_object_put(update);
+    if (r == -ETIMEDOUT)
+        return 0;
+    if (r < 0) { /* the server went away: reconnect next time */
+        ovsdb_close(o->watch);
+        o->watch = NULL;
+        return r;
+    }
+    return 1;
+}
+
 static void destroy(struct vswitch *vs)
 {
     struct ovs *o = (struct ovs *)vs;
+    ovsdb_close(o->watch);
     ovsdb_close(o->ovsdb);
     pthread_mutex_destroy(&o->lock);
     free(o);
@@ -568,6 +606,7 @@ static const struct vswitch_ops ovs_ops = {
     .port_delete = port_delete,
     .list = list,
     .port_guards = port_guards,
+    .wait_change = wait_change,
 };
 
 int vswitch_ovs_create(const char *address, const char *datapath_type, struct vswitch **out)
@@ -629,4 +668,9 @@ int vswitch_port_guards(struct vswitch *vs, const char *bridge,
                         const struct vswitch_port_guards *guards)
 {
     return vs->ops->port_guards(vs, bridge, guards);
+}
+
+int vswitch_wait_change(struct vswitch *vs, int timeout_ms)
+{
+    return vs->ops->wait_change(vs, timeout_ms);
 }

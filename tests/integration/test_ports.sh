@@ -75,6 +75,16 @@ expect_match "DHCP guard flow" 'priority=300,udp,in_port="?web1-0"?,tp_src=67 ac
 expect_eq "name is read-only" 422 "$(code -X PATCH -d '{"mac":"02:00:00:00:00:99"}' $U/v1/ports/web1-0)"
 expect_eq "stale If-Match is 412" 412 "$(code -X PATCH -H 'If-Match: "0000000000000000"' -d '{"active":true}' $U/v1/ports/web1-0)"
 
+echo "# drift while running: the agent watches the switch"
+vsctl del-port sw1 web1-0
+ok=1; for _ in $(seq 50); do [[ $(vsctl --bare --columns=name find port name=web1-0) == web1-0 ]] && { ok=0; break; }; sleep 0.1; done
+expect_eq "a port deleted behind lmnet's back is put back within 5 s" 0 "$ok"
+expect_eq "  with its settings" 300 "$(vsctl get port web1-0 tag)"
+expect_match "  and an event says so" '"kind":"port.drift.repaired"' "$(api "$U/v1/events?kind=port.drift.repaired")"
+vsctl add-port sw1 lmt5-stray -- set interface lmt5-stray type=internal -- set port lmt5-stray external_ids:lmnet-port=lmt5-stray
+ok=1; for _ in $(seq 50); do [[ -z $(vsctl --bare --columns=name find port name=lmt5-stray) ]] && { ok=0; break; }; sleep 0.1; done
+expect_eq "an lmnet-marked port lmnet does not mean to have is removed" 0 "$ok"
+
 echo "# drift and restart"
 vsctl add-br operator -- set bridge operator datapath_type=netdev
 vsctl del-port sw1 web2-0
