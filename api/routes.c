@@ -6,6 +6,7 @@
 #include "api/macpool.h"
 #include "api/member.h"
 #include "api/migration.h"
+#include "api/nic.h"
 #include "api/port.h"
 #include "api/switch.h"
 #include "api/system.h"
@@ -14,6 +15,7 @@
 
 const struct route *const api_route_tables[] = {
     system_routes,
+    nic_routes,
     event_routes,
     member_routes,
     macpool_routes,

@@ -1,0 +1,66 @@
+/* The host's NICs, read through rtnetlink (links and addresses, with libmnl)
+ * and the ethtool ioctl (driver, speed, duplex, offloads), never by parsing
+ * another program's output.  Offloads can be changed; the answer is what
+ * the kernel then reports, not what was asked. */
+#ifndef LMNET_AGENT_NIC_H
+#define LMNET_AGENT_NIC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <json-c/json.h>
+
+#define NIC_MAX_ADDRESSES 16
+
+struct nic_address {
+    int family;        /* AF_INET or AF_INET6 */
+    char address[64];  /* text form */
+    unsigned prefix;
+};
+
+/* Offloads: -1 unknown (the driver does not say), 0 off, 1 on. */
+enum nic_offload {
+    NIC_OFFLOAD_RX_CHECKSUM,
+    NIC_OFFLOAD_TX_CHECKSUM,
+    NIC_OFFLOAD_TSO,
+    NIC_OFFLOAD_GSO,
+    NIC_OFFLOAD_GRO,
+    NIC_OFFLOAD_COUNT,
+};
+
+struct nic {
+    char name[16];
+    int index;
+    char mac[18];          /* "" when the link has none (lo) */
+    unsigned mtu;
+    char operstate[16];    /* "up", "down", "unknown", ... */
+    bool loopback;
+    char driver[32];       /* "" unknown */
+    int64_t speed_mbps;    /* -1 unknown */
+    char duplex[8];        /* "full", "half", "" unknown */
+    int offloads[NIC_OFFLOAD_COUNT];
+    size_t n_addresses;
+    struct nic_address addresses[NIC_MAX_ADDRESSES];
+};
+
+/* "rx_checksum", "tx_checksum", "tso", "gso", "gro"; from_string returns 0
+ * or -EINVAL. */
+const char *nic_offload_to_string(enum nic_offload offload);
+int nic_offload_from_string(const char *name, enum nic_offload *offload);
+
+/* Reads every NIC of this network namespace, by index.  *out (n) is the
+ * caller's to free().  Returns 0 or a negative errno. */
+int nic_list(struct nic **out, size_t *n);
+
+/* Reads one NIC by name.  Returns 0, -ENOENT, or a negative errno. */
+int nic_get(const char *name, struct nic *out);
+
+/* Turns OFFLOAD on NIC NAME on or off.  Returns 0 (the caller reads back
+ * what the kernel kept with nic_get()), -EOPNOTSUPP when the driver cannot
+ * change it, or a negative errno. */
+int nic_set_offload(const char *name, enum nic_offload offload, bool on);
+
+/* The NIC as the API shows it (caller owns). */
+struct json_object *nic_to_json(const struct nic *nic);
+
+#endif
