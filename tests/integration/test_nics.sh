@@ -49,5 +49,8 @@ expect_eq "and back on" True "$(field '["offloads"]["tx_checksum"]' <<<"$r")"
 r=$(api -X PATCH -d '{"offloads":{"turbo":true}}' $U/v1/host/nics/lmt4-a)
 expect_match "an unknown offload names the field" '"pointer":"/offloads/turbo"' "$r"
 expect_eq "a missing NIC is 404" 404 "$(api -o /dev/null -w '%{http_code}' -X PATCH -d '{"offloads":{"gro":true}}' $U/v1/host/nics/nope)"
+ctl() { ip netns exec $ns "$LMNETCTL" --server $U "$@"; }
+expect_match "lmnetctl nic list" 'lmt4-a +up +02:00:00:00:04:0a +9000 +10000 +10.44.0.1/24,fd00:44::1/64' "$(ctl nic list)"
+expect_match "lmnetctl nic set prints what the kernel kept" 'lmt4-a offloads on: .*tx_checksum' "$(ctl nic set lmt4-a tso=off tx_checksum=on)"
 expect_match "the change is an event" '"kind":"nic.offload"' "$(api "$U/v1/events?kind=nic.offload")"
 finish

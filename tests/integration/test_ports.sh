@@ -104,6 +104,15 @@ expect_eq "its bridge is gone" "" "$(vsctl --bare --columns=name find bridge nam
 check "the operator's bridge still stands" vsctl br-exists operator
 echo "# lmnetctl and scrub"
 ctl() { ip netns exec $ns "$LMNETCTL" --server $U "$@"; }
+ip -n $ns link add lmt5-up type veth peer name lmt5-up1
+ip -n $ns link set lmt5-up up
+check "an external switch on an uplink trunking VLAN 100" ctl switch create ext1 --type external --uplink lmt5-up --vlans 100
+expect_eq "the uplink port trunks 100 on OVS" "[100]" "$(vsctl get port lmt5-up trunks)"
+r=$(api -d '{"name":"e0","switch":"ext1","mac":"02:00:00:00:00:e0","vlan":{"mode":"access","id":200}}' $U/v1/ports)
+expect_match "a VLAN the uplink does not carry is refused" 'vlan-not-carried.*"pointer":"/vlan"' "$r"
+expect_eq "one it carries is fine" 201 "$(code -d '{"name":"e1","switch":"ext1","mac":"02:00:00:00:00:e1","vlan":{"mode":"access","id":100}}' $U/v1/ports)"
+expect_match "lmnetctl nic bindings: the uplink carries ext1" 'lmt5-up +ext1' "$(ctl nic bindings)"
+expect_match "and the API listener's NIC" 'lo .*lmnetd API' "$(ctl nic bindings)"
 check "lmnetctl switch create" ctl switch create sw9 --type private
 check "lmnetctl port create" ctl port create p9 --switch sw9 --mac-pool fleet --access 42 --dhcp-guard
 expect_match "lmnetctl port list" 'p9 +sw9 +00:1d:d8:[0-9a-f:]+ +42 +true +mac dhcp' "$(ctl port list)"
