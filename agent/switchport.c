@@ -72,6 +72,14 @@ static int apply_switch(struct switchport *sp, const struct vswitch_record *s)
         snprintf(up.vm, sizeof(up.vm), "uplink");
         r = vswitch_port_ensure(sp->vs, s->name, &up);
     }
+    if (s->type == SWITCH_INTERNAL && s->management_vlan) {
+        /* The host's own port on the switch (the bridge's internal port)
+         * sits on the management VLAN. */
+        struct vswitch_port_spec host = { .internal = true, .tag = s->management_vlan };
+        snprintf(host.name, sizeof(host.name), "%s", s->name);
+        snprintf(host.vm, sizeof(host.vm), "host");
+        r = vswitch_port_ensure(sp->vs, s->name, &host);
+    }
     return r;
 }
 

@@ -44,6 +44,9 @@ start_agent || exit 1
 echo "# a switch and ports"
 expect_eq "private switch created" 201 "$(code -d '{"name":"sw1","type":"private"}' $U/v1/switches)"
 expect_eq "OVS has the bridge" sw1 "$(vsctl --bare --columns=name find bridge name=sw1)"
+expect_eq "an internal switch with a management VLAN" 201 "$(code -d '{"name":"int1","type":"internal","management_vlan":10}' $U/v1/switches)"
+expect_eq "the host's port on it is on VLAN 10" 10 "$(vsctl get port int1 tag)"
+expect_eq "internal switch deleted" 204 "$(code -X DELETE $U/v1/switches/int1)"
 expect_eq "an external switch needs an uplink" 422 "$(code -d '{"name":"sw2","type":"external"}' $U/v1/switches)"
 expect_eq "a pool" 201 "$(code -d '{"name":"fleet","ranges":[{"start":"00:1d:d8:00:00:00","end":"00:1d:d8:00:ff:ff"}]}' $U/v1/mac-pools)"
 r=$(api -d '{"name":"web1-0","switch":"sw1","vm":"web1","mac_pool":"fleet","vlan":{"mode":"access","id":100}}' $U/v1/ports)
