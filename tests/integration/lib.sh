@@ -49,13 +49,19 @@ agent_start() {
     local name=$1; shift
     local dir="$LMNET_TEST_DIR/$name"
     mkdir -p "$dir"
+    local i port="" logfile="$dir/log" prev="" before
+    for i in "$@"; do [[ "$prev" == "--log-file" ]] && logfile=$i; prev=$i; done
+    # Only what this start writes counts: the background child empties (or
+    # appends to) the log only when it gets to run, and a restart must not
+    # read the previous agent's port.
+    : > "$dir/log"
+    before=$(wc -l < "$logfile" 2>/dev/null || echo 0)
     "$LMNETD" -l 127.0.0.1:0 -d "$dir/lmnet.db" "$@" 2>"$dir/log" &
     AGENT_PID=$!
     agent_pids+=("$AGENT_PID")
-    local i port="" logfile="$dir/log" prev=""
-    for i in "$@"; do [[ "$prev" == "--log-file" ]] && logfile=$i; prev=$i; done
     for ((i = 0; i < 100; i++)); do
-        port=$(sed -n 's/.*listening address=[^ ]* port=\([0-9]*\).*/\1/p' "$logfile" 2>/dev/null | tail -1)
+        port=$(tail -n +$((before + 1)) "$logfile" 2>/dev/null |
+            sed -n 's/.*listening address=[^ ]* port=\([0-9]*\).*/\1/p' | tail -1)
         [[ -n "$port" ]] && break
         kill -0 "$AGENT_PID" 2>/dev/null || break
         sleep 0.05
