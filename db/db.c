@@ -307,3 +307,16 @@ void db_pool_destroy(struct db_pool *pool)
     free(pool->path);
     free(pool);
 }
+
+int db_grow(void **array, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return 0;
+    size_t grown_cap = *cap ? *cap * 2 : 16;
+    void *grown = realloc(*array, grown_cap * size);
+    if (!grown)
+        return -ENOMEM;
+    *array = grown;
+    *cap = grown_cap;
+    return 0;
+}

@@ -57,6 +57,11 @@ void db_rollback(struct db *db);
  * NOTADB/CORRUPT -> -EBADMSG, anything else -> -EIO. */
 int db_errno(int sqlite_rc);
 
+/* Makes room for one more element in *ARRAY (N used, *CAP allocated, each
+ * SIZE bytes), doubling it when full, for the list functions of db/.
+ * Returns 0, or -ENOMEM with *ARRAY unchanged. */
+int db_grow(void **array, size_t *cap, size_t n, size_t size);
+
 /* Creates a pool that opens PATH once per thread.  The first connection is
  * opened here, so a bad path or a newer schema fails now, not on the first
  * request.  Returns 0 and *out, or a negative errno. */

@@ -281,17 +281,9 @@ int macpool_list(struct db *db, struct macpool **out, size_t *n)
     size_t cap = 0;
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 8;
-            struct macpool *grown = realloc(*out, cap * sizeof(**out));
-            if (!grown) {
-                sqlite3_reset(stmt);
-                free(*out);
-                *out = NULL;
-                *n = 0;
-                return -ENOMEM;
-            }
-            *out = grown;
+        if (db_grow((void **)out, &cap, *n, sizeof(**out)) < 0) {
+            rc = SQLITE_NOMEM;
+            break;
         }
         read_pool(stmt, &(*out)[(*n)++]);
     }
@@ -585,14 +577,9 @@ int macpool_blocks(struct db *db, const char *pool, const char *owner, struct ma
     size_t cap = 0;
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 16;
-            struct mac_block *grown = realloc(*out, cap * sizeof(**out));
-            if (!grown) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
-            *out = grown;
+        if (db_grow((void **)out, &cap, *n, sizeof(**out)) < 0) {
+            rc = SQLITE_NOMEM;
+            break;
         }
         struct mac_block *b = &(*out)[(*n)++];
         b->start = (uint64_t)sqlite3_column_int64(stmt, 0);

@@ -67,14 +67,9 @@ int vlan_list(struct db *db, struct vlan **out, size_t *n)
     size_t cap = 0;
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 16;
-            struct vlan *grown = realloc(*out, cap * sizeof(**out));
-            if (!grown) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
-            *out = grown;
+        if (db_grow((void **)out, &cap, *n, sizeof(**out)) < 0) {
+            rc = SQLITE_NOMEM;
+            break;
         }
         read_row(stmt, &(*out)[(*n)++]);
     }
