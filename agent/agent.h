@@ -18,6 +18,8 @@ struct lifecycle;
 struct membership;
 struct migrator;
 struct ports;
+struct reachability;
+struct heartbeat;
 struct switchport;
 struct vswitch;
 struct token_set;
@@ -40,6 +42,8 @@ struct agent {
                                       this host has no virtual switch */
     struct lifecycle *lifecycle;   /* the VMs this host runs */
     struct migrator *migrator;     /* live migrations, both sides */
+    struct reachability *reachability; /* heartbeat reports (used on the registry) */
+    struct heartbeat *heartbeat;   /* heartbeats on the cluster networks */
 };
 
 /* Seconds since the agent started. */

@@ -53,6 +53,9 @@ static const struct config_key config_keys[] = {
     { "accel", CONFIG_STRING, FIELD(accel), 0 },
     { "dynamic_mac_range", CONFIG_OPTIONAL_STRING, FIELD(dynamic_mac_range), 0 },
     { "migration_stall_timeout", CONFIG_UNSIGNED, FIELD(migration_stall_timeout), 3600 },
+    { "heartbeat_port", CONFIG_UNSIGNED, FIELD(heartbeat_port), 65535 },
+    { "heartbeat_interval", CONFIG_UNSIGNED, FIELD(heartbeat_interval), 60000 },
+    { "heartbeat_threshold", CONFIG_UNSIGNED, FIELD(heartbeat_threshold), 100 },
 };
 
 static int fail(char *err, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -179,6 +182,9 @@ int config_init(struct config *config)
     if (r >= 0)
         r = replace_string(&config->accel, "auto");
     config->migration_stall_timeout = 15;
+    config->heartbeat_port = 8471;
+    config->heartbeat_interval = 1000;
+    config->heartbeat_threshold = 3;
     if (r < 0)
         config_release(config);
     return r;

@@ -42,6 +42,9 @@ struct config {
                                 00:15:5d + management IPv4 + 256 */
     unsigned migration_stall_timeout; /* seconds without progress before a
                                          migration is abandoned */
+    unsigned heartbeat_port;      /* UDP port of the heartbeats; 0: none sent */
+    unsigned heartbeat_interval;  /* milliseconds between heartbeats */
+    unsigned heartbeat_threshold; /* heartbeats missed before a member is not heard */
 };
 
 /* Fills CONFIG with the built-in defaults.  Returns 0 or -ENOMEM. */

@@ -17,7 +17,10 @@
 #include <unistd.h>
 #include "agent/agent.h"
 #include "agent/cleanup.h"
+#include "agent/clusternet.h"
 #include "agent/config.h"
+#include "agent/heartbeat.h"
+#include "agent/reachability.h"
 #include "agent/log.h"
 #include "agent/membership.h"
 #include "api/client.h"
@@ -358,9 +361,12 @@ int main(int argc, char **argv)
     if (r < 0)
         goto out;
     start_hypervisor(&agent);
-    /* Switch ports and cluster networks plug in here once their modules
-     * land (issues 4 and 5); until then VMs stay off. */
-    r = start_vms(&agent, NULL);
+    agent.reachability = reachability_create();
+    if (!agent.reachability) {
+        r = -ENOMEM;
+        goto out;
+    }
+    r = start_vms(&agent, clusternet_pair);
     if (r < 0)
         goto out;
     r = server_start(&agent, &server);
@@ -368,6 +374,9 @@ int main(int argc, char **argv)
         goto out;
     agent.port = server_port(server);
     r = membership_start(&agent, &agent.membership);
+    if (r < 0)
+        goto out;
+    r = heartbeat_start(&agent, &agent.heartbeat);
     if (r < 0)
         goto out;
     log_info("lmnetd started version=%s node_id=%s hostname=%s database=%s", LMNET_VERSION,
@@ -379,12 +388,14 @@ int main(int argc, char **argv)
 out:
     /* The server goes first: no request may see a half-stopped agent. */
     server_stop(server);
+    heartbeat_stop(agent.heartbeat);
     membership_stop(agent.membership);
     migrator_stop(agent.migrator);
     lifecycle_destroy(agent.lifecycle);
     hypervisor_destroy(agent.hypervisor);
     switchport_destroy(agent.switchport);
     vswitch_destroy(agent.vswitch);
+    reachability_destroy(agent.reachability);
     db_pool_destroy(agent.db);
     token_set_destroy(agent.tokens);
     if (agent.peer_token)

@@ -1,7 +1,7 @@
 /* The host's NICs: see agent/nic.h.
  *
- * Links and addresses come from two rtnetlink dumps (RTM_GETLINK,
- * RTM_GETADDR) parsed with libmnl; driver, speed, duplex and offloads from
+ * Links, addresses and default routes come from three rtnetlink dumps
+ * (RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE) parsed with libmnl; driver, speed, duplex and offloads from
  * the ethtool ioctl, one call each (the legacy per-feature commands, which
  * every driver answers, or says it cannot). */
 #include "agent/nic.h"
@@ -149,6 +149,33 @@ static int addr_cb(const struct nlmsghdr *nlh, void *data)
     return MNL_CB_OK;
 }
 
+static int route_attr(const struct nlattr *attr, void *data)
+{
+    const struct nlattr **tb = data;
+    if (mnl_attr_type_valid(attr, RTA_MAX) < 0)
+        return MNL_CB_OK;
+    tb[mnl_attr_get_type(attr)] = attr;
+    return MNL_CB_OK;
+}
+
+/* A default route (no destination prefix) in the main table marks the NIC it
+ * leaves through. */
+static int route_cb(const struct nlmsghdr *nlh, void *data)
+{
+    struct dump *d = data;
+    struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+    if (rtm->rtm_dst_len != 0 || rtm->rtm_table != RT_TABLE_MAIN || rtm->rtm_type != RTN_UNICAST)
+        return MNL_CB_OK;
+    const struct nlattr *tb[RTA_MAX + 1] = { 0 };
+    mnl_attr_parse(nlh, sizeof(*rtm), route_attr, tb);
+    if (!tb[RTA_OIF])
+        return MNL_CB_OK;
+    struct nic *nic = by_index(d, (int)mnl_attr_get_u32(tb[RTA_OIF]));
+    if (nic)
+        nic->default_gateway = true;
+    return MNL_CB_OK;
+}
+
 static int rt_dump(struct mnl_socket *nl, int type, size_t hdr_size, mnl_cb_t cb, struct dump *d)
 {
     char buf[MNL_SOCKET_BUFFER_SIZE];
@@ -223,6 +250,8 @@ int nic_list(struct nic **out, size_t *n)
         r = rt_dump(nl, RTM_GETLINK, sizeof(struct ifinfomsg), link_cb, &d);
     if (r == 0)
         r = rt_dump(nl, RTM_GETADDR, sizeof(struct ifaddrmsg), addr_cb, &d);
+    if (r == 0)
+        r = rt_dump(nl, RTM_GETROUTE, sizeof(struct rtmsg), route_cb, &d);
     mnl_socket_close(nl);
     if (r < 0) {
         free(d.nics);
@@ -279,6 +308,7 @@ struct json_object *nic_to_json(const struct nic *nic)
     json_object_object_add(o, "speed_mbps",
                            nic->speed_mbps >= 0 ? json_object_new_int64(nic->speed_mbps) : NULL);
     json_object_object_add(o, "duplex", nic->duplex[0] ? json_object_new_string(nic->duplex) : NULL);
+    json_object_object_add(o, "default_gateway", json_object_new_boolean(nic->default_gateway));
     struct json_object *addresses = json_object_new_array();
     for (size_t i = 0; i < nic->n_addresses; i++) {
         struct json_object *a = json_object_new_object();

@@ -39,6 +39,7 @@ struct nic {
     int64_t speed_mbps;    /* -1 unknown */
     char duplex[8];        /* "full", "half", "" unknown */
     int offloads[NIC_OFFLOAD_COUNT];
+    bool default_gateway;  /* a default route leaves through this NIC */
     size_t n_addresses;
     struct nic_address addresses[NIC_MAX_ADDRESSES];
 };

@@ -6,6 +6,7 @@
 #include "api/cli_host.h"
 #include "api/cli_macpool.h"
 #include "api/cli_migration.h"
+#include "api/cli_network.h"
 #include "api/cli_nic.h"
 #include "api/cli_switch.h"
 #include "api/cli_vlan.h"
@@ -19,6 +20,7 @@ const struct cli_command cli_commands[] = {
     { "events", "the audit log", cli_event },
     { "macpool", "MAC pools: list, show, create, allocate, release", cli_macpool },
     { "vlan", "the VLAN catalogue: list, create, delete", cli_vlan },
+    { "network", "cluster networks: list, show, set, check", cli_network },
     { "nic", "host NICs: list, set offloads, bindings", cli_nic },
     { "switch", "virtual switches: list, create, delete, scrub", cli_switch },
     { "port", "VM ports: list, show, create, set, delete", cli_port },

@@ -6,6 +6,7 @@
 #include "api/macpool.h"
 #include "api/member.h"
 #include "api/migration.h"
+#include "api/network.h"
 #include "api/nic.h"
 #include "api/port.h"
 #include "api/switch.h"
@@ -18,6 +19,7 @@ const struct route *const api_route_tables[] = {
     nic_routes,
     event_routes,
     member_routes,
+    network_routes,
     macpool_routes,
     vlan_routes,
     switch_routes,

@@ -1,0 +1,500 @@
+/* Heartbeats on the cluster networks: see agent/heartbeat.h.
+ *
+ * Threads: one, "lmnet-heartbeat".  It owns the sockets, the peer table and
+ * its registry client; heartbeat_status() reads the counters and a JSON
+ * copy of the listeners under hb->lock. */
+#include "agent/heartbeat.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include "agent/agent.h"
+#include "agent/cleanup.h"
+#include "agent/clusternet.h"
+#include "agent/inventory.h"
+#include "agent/log.h"
+#include "agent/membership.h"
+#include "agent/peer.h"
+#include "agent/reachability.h"
+
+#define PACKET_SIZE 84
+#define INVENTORY_RESEND_MS 60000
+#define REPORT_EVERY_MS 3000
+#define MAX_POLL_MS 200
+
+struct peer {
+    char node[37];
+    char address[64];
+    struct sockaddr_storage sa;
+    socklen_t sa_len;
+    int64_t last_heard_ms; /* CLOCK_MONOTONIC; 0: never */
+};
+
+struct binding {
+    char network[37];
+    char name[64];
+    char address[64];
+    int fd;
+    char error[128]; /* why it could not bind, "" when bound */
+    size_t n_peers;
+    struct peer *peers;
+};
+
+struct heartbeat {
+    struct agent *agent;
+    pthread_t thread;
+    bool started;
+    pthread_mutex_t lock; /* guards stopping, the counters and status */
+    bool stopping;
+    uint64_t sent, received, ignored;
+    char last_ignored[160];
+    struct json_object *status; /* listeners as last built */
+
+    /* Thread-owned. */
+    struct binding *bindings;
+    size_t n_bindings;
+    uint32_t seq;
+    char *inventory_sent;       /* JSON text last accepted by the registry */
+    int64_t inventory_sent_ms;
+    char *report_sent;          /* JSON text of the last report */
+    int64_t report_sent_ms;
+    struct client *registry;
+};
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static unsigned interval_ms(const struct heartbeat *hb)
+{
+    unsigned v = hb->agent->config.heartbeat_interval;
+    return v < 50 ? 50 : v;
+}
+
+static int64_t heard_window_ms(const struct heartbeat *hb)
+{
+    unsigned t = hb->agent->config.heartbeat_threshold;
+    return (int64_t)interval_ms(hb) * (t ? t : 1);
+}
+
+static bool stopping(struct heartbeat *hb)
+{
+    pthread_mutex_lock(&hb->lock);
+    bool s = hb->stopping;
+    pthread_mutex_unlock(&hb->lock);
+    return s;
+}
+
+static int to_sockaddr(const char *address, unsigned port, struct sockaddr_storage *sa, socklen_t *len)
+{
+    memset(sa, 0, sizeof(*sa));
+    struct sockaddr_in *v4 = (struct sockaddr_in *)sa;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)sa;
+    if (inet_pton(AF_INET, address, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        *len = sizeof(*v4);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, address, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+        *len = sizeof(*v6);
+        return 0;
+    }
+    return -EINVAL;
+}
+
+static bool same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family)
+        return false;
+    if (a->ss_family == AF_INET)
+        return ((const struct sockaddr_in *)a)->sin_addr.s_addr == ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+    return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, &((const struct sockaddr_in6 *)b)->sin6_addr,
+                  sizeof(struct in6_addr)) == 0;
+}
+
+static void binding_release(struct binding *b)
+{
+    if (b->fd >= 0)
+        close(b->fd);
+    free(b->peers);
+}
+
+static int open_socket(const char *address, unsigned port, char *error, size_t size)
+{
+    struct sockaddr_storage sa;
+    socklen_t len;
+    if (to_sockaddr(address, port, &sa, &len) < 0) {
+        snprintf(error, size, "'%s' is not an address", address);
+        return -EINVAL;
+    }
+    int fd = socket(sa.ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        snprintf(error, size, "socket: %s", strerror(errno));
+        return -errno;
+    }
+    if (bind(fd, (struct sockaddr *)&sa, len) < 0) {
+        int e = errno;
+        snprintf(error, size, "cannot bind %s port %u: %s", address, port, strerror(e));
+        close(fd);
+        return -e;
+    }
+    return fd;
+}
+
+/* Rebuilds the bindings from VIEW, keeping sockets and last-heard times
+ * that are still valid. */
+static void rebind(struct heartbeat *hb, const struct network_view *view)
+{
+    const char *self = hb->agent->node_id;
+    unsigned port = hb->agent->config.heartbeat_port;
+    struct binding *next = calloc(view->n ? view->n : 1, sizeof(*next));
+    if (!next)
+        return;
+    size_t n = 0;
+    for (size_t i = 0; i < view->n; i++) {
+        const struct cluster_network *net = &view->networks[i];
+        const char *mine = network_address_of(net, self);
+        if (!mine || net->n_interfaces < 2)
+            continue;
+        struct binding *b = &next[n];
+        b->fd = -1;
+        snprintf(b->network, sizeof(b->network), "%s", net->settings.id);
+        snprintf(b->name, sizeof(b->name), "%s", net->settings.name);
+        snprintf(b->address, sizeof(b->address), "%s", mine);
+        b->peers = calloc(net->n_interfaces, sizeof(*b->peers));
+        if (!b->peers)
+            continue;
+        struct binding *old = NULL;
+        for (size_t k = 0; k < hb->n_bindings && !old; k++)
+            if (strcmp(hb->bindings[k].network, b->network) == 0 &&
+                strcmp(hb->bindings[k].address, b->address) == 0)
+                old = &hb->bindings[k];
+        for (size_t k = 0; k < net->n_interfaces; k++) {
+            const struct network_endpoint *e = &net->interfaces[k];
+            struct peer *p = &b->peers[b->n_peers];
+            if (strcmp(e->node, self) == 0 || to_sockaddr(e->address, port, &p->sa, &p->sa_len) < 0)
+                continue;
+            snprintf(p->node, sizeof(p->node), "%s", e->node);
+            snprintf(p->address, sizeof(p->address), "%s", e->address);
+            for (size_t q = 0; old && q < old->n_peers; q++)
+                if (strcmp(old->peers[q].node, p->node) == 0 && strcmp(old->peers[q].address, p->address) == 0)
+                    p->last_heard_ms = old->peers[q].last_heard_ms;
+            b->n_peers++;
+        }
+        if (old && old->fd >= 0) {
+            b->fd = old->fd;
+            old->fd = -1;
+        } else {
+            b->fd = open_socket(mine, port, b->error, sizeof(b->error));
+            if (b->fd < 0 && (!old || strcmp(old->error, b->error) != 0))
+                log_warning("no heartbeats on cluster network name=\"%s\" reason=\"%s\"", b->name, b->error);
+            else if (b->fd >= 0)
+                log_info("heartbeats on cluster network name=\"%s\" address=%s port=%u peers=%zu", b->name,
+                         mine, port, b->n_peers);
+        }
+        n++;
+    }
+    for (size_t k = 0; k < hb->n_bindings; k++)
+        binding_release(&hb->bindings[k]);
+    free(hb->bindings);
+    hb->bindings = next;
+    hb->n_bindings = n;
+}
+
+static bool heard(const struct heartbeat *hb, const struct peer *p, int64_t now)
+{
+    return p->last_heard_ms && now - p->last_heard_ms <= heard_window_ms(hb);
+}
+
+static void publish_status(struct heartbeat *hb)
+{
+    int64_t now = mono_ms();
+    struct json_object *list = json_object_new_array();
+    for (size_t i = 0; i < hb->n_bindings; i++) {
+        const struct binding *b = &hb->bindings[i];
+        struct json_object *o = json_object_new_object(), *peers = json_object_new_array();
+        json_object_object_add(o, "network", json_object_new_string(b->network));
+        json_object_object_add(o, "name", json_object_new_string(b->name));
+        json_object_object_add(o, "address", json_object_new_string(b->address));
+        json_object_object_add(o, "bound", json_object_new_boolean(b->fd >= 0));
+        json_object_object_add(o, "error", b->error[0] ? json_object_new_string(b->error) : NULL);
+        for (size_t k = 0; k < b->n_peers; k++) {
+            const struct peer *p = &b->peers[k];
+            struct json_object *po = json_object_new_object();
+            json_object_object_add(po, "node", json_object_new_string(p->node));
+            json_object_object_add(po, "address", json_object_new_string(p->address));
+            json_object_object_add(po, "heard", json_object_new_boolean(heard(hb, p, now)));
+            json_object_object_add(po, "last_heard_ms_ago",
+                                   p->last_heard_ms ? json_object_new_int64(now - p->last_heard_ms) : NULL);
+            json_object_array_add(peers, po);
+        }
+        json_object_object_add(o, "peers", peers);
+        json_object_array_add(list, o);
+    }
+    pthread_mutex_lock(&hb->lock);
+    json_object_put(hb->status);
+    hb->status = list;
+    pthread_mutex_unlock(&hb->lock);
+}
+
+/* Sends this host's inventory to the registry when it changed. */
+static void share_inventory(struct heartbeat *hb)
+{
+    struct agent *agent = hb->agent;
+    _cleanup_json_ struct json_object *inv = inventory_collect(agent);
+    if (!inv)
+        return;
+    const char *text = json_object_to_json_string_ext(inv, JSON_C_TO_STRING_PLAIN);
+    int64_t now = mono_ms();
+    if (hb->inventory_sent && strcmp(hb->inventory_sent, text) == 0 &&
+        now - hb->inventory_sent_ms < INVENTORY_RESEND_MS)
+        return;
+    int r;
+    if (agent_is_registry(agent)) {
+        r = clusternet_record_inventory(agent, agent->node_id, inv);
+    } else {
+        char path[96];
+        struct client_reply reply = { 0 };
+        snprintf(path, sizeof(path), "/v1/cluster/members/%s/inventory", agent->node_id);
+        r = client_call(hb->registry, "PUT", path, inv, NULL, &reply);
+        if (r == 0 && reply.status != 204 && reply.status != 200)
+            r = -EAGAIN; /* not a member yet, or the registry is busy: next round */
+        client_reply_release(&reply);
+    }
+    if (r < 0)
+        return;
+    free(hb->inventory_sent);
+    hb->inventory_sent = strdup(text);
+    hb->inventory_sent_ms = now;
+}
+
+static void refresh(struct heartbeat *hb)
+{
+    share_inventory(hb);
+    struct network_view view;
+    if (clusternet_view(hb->agent, &view, NULL) == 0) {
+        rebind(hb, &view);
+        network_view_release(&view);
+    }
+}
+
+static void send_all(struct heartbeat *hb)
+{
+    unsigned char packet[PACKET_SIZE] = { 'L', 'M', 'H', 'B', 1 };
+    uint32_t seq = htonl(++hb->seq);
+    memcpy(packet + 8, &seq, 4);
+    memcpy(packet + 12, hb->agent->node_id, 36);
+    uint64_t sent = 0;
+    for (size_t i = 0; i < hb->n_bindings; i++) {
+        struct binding *b = &hb->bindings[i];
+        if (b->fd < 0)
+            continue;
+        memcpy(packet + 48, b->network, 36);
+        for (size_t k = 0; k < b->n_peers; k++)
+            if (sendto(b->fd, packet, sizeof(packet), 0, (struct sockaddr *)&b->peers[k].sa,
+                       b->peers[k].sa_len) == (ssize_t)sizeof(packet))
+                sent++;
+    }
+    pthread_mutex_lock(&hb->lock);
+    hb->sent += sent;
+    pthread_mutex_unlock(&hb->lock);
+}
+
+static void ignore(struct heartbeat *hb, const struct sockaddr_storage *from, const char *why)
+{
+    char address[64] = "?";
+    const void *a = from->ss_family == AF_INET ? (const void *)&((const struct sockaddr_in *)from)->sin_addr
+                                               : (const void *)&((const struct sockaddr_in6 *)from)->sin6_addr;
+    inet_ntop(from->ss_family, a, address, sizeof(address));
+    pthread_mutex_lock(&hb->lock);
+    hb->ignored++;
+    snprintf(hb->last_ignored, sizeof(hb->last_ignored), "from %s: %s", address, why);
+    pthread_mutex_unlock(&hb->lock);
+}
+
+static void receive(struct heartbeat *hb, struct binding *b)
+{
+    for (;;) {
+        unsigned char packet[PACKET_SIZE + 1];
+        struct sockaddr_storage from;
+        socklen_t len = sizeof(from);
+        ssize_t n = recvfrom(b->fd, packet, sizeof(packet), 0, (struct sockaddr *)&from, &len);
+        if (n < 0)
+            return;
+        if (n != PACKET_SIZE || memcmp(packet, "LMHB", 4) != 0 || packet[4] != 1) {
+            ignore(hb, &from, "not an lmnet heartbeat");
+            continue;
+        }
+        if (memcmp(packet + 48, b->network, 36) != 0) {
+            ignore(hb, &from, "names another network");
+            continue;
+        }
+        struct peer *p = NULL;
+        for (size_t k = 0; k < b->n_peers && !p; k++)
+            if (memcmp(b->peers[k].node, packet + 12, 36) == 0)
+                p = &b->peers[k];
+        if (!p) {
+            ignore(hb, &from, "not a member on this network");
+            continue;
+        }
+        if (!same_host(&p->sa, &from)) {
+            ignore(hb, &from, "not the member's address on this network");
+            continue;
+        }
+        p->last_heard_ms = mono_ms();
+        pthread_mutex_lock(&hb->lock);
+        hb->received++;
+        pthread_mutex_unlock(&hb->lock);
+    }
+}
+
+/* Tells the registry what we hear, when it changed or every few seconds. */
+static void report(struct heartbeat *hb)
+{
+    int64_t now = mono_ms();
+    _cleanup_json_ struct json_object *heard_by_net = json_object_new_object();
+    for (size_t i = 0; i < hb->n_bindings; i++) {
+        const struct binding *b = &hb->bindings[i];
+        struct json_object *nodes = json_object_new_array();
+        for (size_t k = 0; b->fd >= 0 && k < b->n_peers; k++)
+            if (heard(hb, &b->peers[k], now))
+                json_object_array_add(nodes, json_object_new_string(b->peers[k].node));
+        json_object_object_add(heard_by_net, b->network, nodes);
+    }
+    const char *text = json_object_to_json_string_ext(heard_by_net, JSON_C_TO_STRING_PLAIN);
+    if (hb->report_sent && strcmp(text, hb->report_sent) == 0 && now - hb->report_sent_ms < REPORT_EVERY_MS)
+        return;
+    int r;
+    if (agent_is_registry(hb->agent)) {
+        r = reachability_report(hb->agent->reachability, hb->agent->node_id, heard_by_net, now);
+    } else {
+        char path[96];
+        struct client_reply reply = { 0 };
+        snprintf(path, sizeof(path), "/v1/cluster/members/%s/reachability", hb->agent->node_id);
+        _cleanup_json_ struct json_object *body = json_object_new_object();
+        json_object_object_add(body, "heard", json_object_get(heard_by_net));
+        r = client_call(hb->registry, "PUT", path, body, NULL, &reply);
+        if (r == 0 && reply.status != 204 && reply.status != 200)
+            r = -EAGAIN;
+        client_reply_release(&reply);
+    }
+    if (r < 0)
+        return;
+    free(hb->report_sent);
+    hb->report_sent = strdup(text);
+    hb->report_sent_ms = now;
+}
+
+static void *heartbeat_thread(void *arg)
+{
+    struct heartbeat *hb = arg;
+    pthread_setname_np(pthread_self(), "lmnet-heartbeat");
+    int64_t next_refresh = 0, next_send = 0;
+    while (!stopping(hb)) {
+        int64_t now = mono_ms();
+        if (now >= next_refresh) {
+            refresh(hb);
+            next_refresh = mono_ms() + HEARTBEAT_REFRESH_MS;
+        }
+        if (now >= next_send) {
+            send_all(hb);
+            next_send = now + interval_ms(hb);
+        }
+        struct pollfd fds[64];
+        size_t n = 0;
+        for (size_t i = 0; i < hb->n_bindings && n < 64; i++)
+            if (hb->bindings[i].fd >= 0)
+                fds[n++] = (struct pollfd){ .fd = hb->bindings[i].fd, .events = POLLIN };
+        int64_t wait = next_send - mono_ms();
+        wait = wait < 0 ? 0 : wait > MAX_POLL_MS ? MAX_POLL_MS : wait;
+        if (poll(fds, n, (int)wait) > 0)
+            for (size_t i = 0; i < hb->n_bindings; i++)
+                if (hb->bindings[i].fd >= 0)
+                    receive(hb, &hb->bindings[i]);
+        report(hb);
+        publish_status(hb);
+    }
+    return NULL;
+}
+
+int heartbeat_start(struct agent *agent, struct heartbeat **out)
+{
+    struct heartbeat *hb = calloc(1, sizeof(*hb));
+    if (!hb)
+        return -ENOMEM;
+    hb->agent = agent;
+    pthread_mutex_init(&hb->lock, NULL);
+    *out = hb;
+    if (agent->config.heartbeat_port == 0) {
+        log_info("heartbeats off (heartbeat_port = 0): cluster network states are not measured");
+        return 0;
+    }
+    if (!agent_is_registry(agent)) {
+        int r = peer_client_create(agent, agent->config.registry, 1000, &hb->registry);
+        if (r < 0) {
+            heartbeat_stop(hb);
+            *out = NULL;
+            return r;
+        }
+    }
+    int r = -pthread_create(&hb->thread, NULL, heartbeat_thread, hb);
+    if (r < 0) {
+        heartbeat_stop(hb);
+        *out = NULL;
+        return log_errno(LOG_LEVEL_ERROR, r, "cannot start the heartbeat thread");
+    }
+    hb->started = true;
+    return 0;
+}
+
+void heartbeat_stop(struct heartbeat *hb)
+{
+    if (!hb)
+        return;
+    if (hb->started) {
+        pthread_mutex_lock(&hb->lock);
+        hb->stopping = true;
+        pthread_mutex_unlock(&hb->lock);
+        pthread_join(hb->thread, NULL);
+    }
+    for (size_t i = 0; i < hb->n_bindings; i++)
+        binding_release(&hb->bindings[i]);
+    free(hb->bindings);
+    free(hb->inventory_sent);
+    free(hb->report_sent);
+    client_destroy(hb->registry);
+    json_object_put(hb->status);
+    pthread_mutex_destroy(&hb->lock);
+    free(hb);
+}
+
+struct json_object *heartbeat_status(struct heartbeat *hb)
+{
+    struct json_object *o = json_object_new_object();
+    struct agent *agent = hb->agent;
+    json_object_object_add(o, "port", json_object_new_int((int)agent->config.heartbeat_port));
+    json_object_object_add(o, "interval_ms", json_object_new_int((int)interval_ms(hb)));
+    json_object_object_add(o, "threshold", json_object_new_int((int)agent->config.heartbeat_threshold));
+    pthread_mutex_lock(&hb->lock);
+    json_object_object_add(o, "listeners", hb->status ? json_object_get(hb->status) : json_object_new_array());
+    json_object_object_add(o, "sent", json_object_new_int64((int64_t)hb->sent));
+    json_object_object_add(o, "received", json_object_new_int64((int64_t)hb->received));
+    json_object_object_add(o, "ignored", json_object_new_int64((int64_t)hb->ignored));
+    json_object_object_add(o, "last_ignored", hb->last_ignored[0] ? json_object_new_string(hb->last_ignored) : NULL);
+    pthread_mutex_unlock(&hb->lock);
+    return o;
+}
