@@ -110,9 +110,50 @@ static int set(struct cli *cli, int argc, char **argv)
     return CLI_EXIT_OK;
 }
 
+/* Appends ", TEXT" (or TEXT) to BUF. */
+static void append(char *buf, size_t size, const char *text)
+{
+    size_t used = strlen(buf);
+    if (used + 2 < size)
+        snprintf(buf + used, size - used, "%s%s", used ? ", " : "", text);
+}
+
+/* The roles of the cluster networks this host reaches over NIC, as
+ * "migration (Cluster Network 2)". */
+static void roles_text(struct json_object *networks, const char *node, const char *nic, char *out, size_t size)
+{
+    struct json_object *items = NULL;
+    out[0] = '\0';
+    json_object_object_get_ex(networks, "items", &items);
+    for (size_t i = 0; items && i < json_object_array_length(items); i++) {
+        struct json_object *net = json_object_array_get_idx(items, i), *ifs = NULL;
+        json_object_object_get_ex(net, "interfaces", &ifs);
+        for (size_t k = 0; ifs && k < json_object_array_length(ifs); k++) {
+            struct json_object *it = json_object_array_get_idx(ifs, k);
+            if (strcmp(cli_str(it, "node"), node) != 0 || strcmp(cli_str(it, "nic"), nic) != 0)
+                continue;
+            char text[128];
+            snprintf(text, sizeof(text), "%s (%s)", cli_str(net, "role"), cli_str(net, "name"));
+            append(out, size, text);
+        }
+    }
+}
+
+/* GET PATH without complaint: the body on 200, else NULL. */
+static struct json_object *quiet_get(struct cli *cli, const char *path)
+{
+    struct client_reply reply;
+    struct json_object *body = NULL;
+    if (client_call(cli->client, "GET", path, NULL, NULL, &reply) == 0 && reply.status == 200)
+        body = json_object_get(reply.body);
+    client_reply_release(&reply);
+    return body;
+}
+
 static int bindings(struct cli *cli)
 {
-    _cleanup_json_ struct json_object *nics = NULL, *switches = NULL, *host = NULL;
+    _cleanup_json_ struct json_object *nics = NULL, *switches = NULL, *host = NULL, *networks = NULL,
+                                      *heartbeats = NULL;
     int r = cli_call(cli, "GET", "/v1/host/nics", NULL, &nics);
     if (r == CLI_EXIT_OK)
         r = cli_call(cli, "GET", "/v1/switches", NULL, &switches);
@@ -120,6 +161,9 @@ static int bindings(struct cli *cli)
         r = cli_call(cli, "GET", "/v1/host", NULL, &host);
     if (r != CLI_EXIT_OK)
         return r;
+    /* Roles and heartbeat listeners are shown when the agent can tell. */
+    networks = quiet_get(cli, "/v1/cluster/networks");
+    heartbeats = quiet_get(cli, "/v1/cluster/heartbeats");
     /* The API's own address, from the URL other agents reach it at. */
     char api_host[80] = "";
     const char *url = cli_str(host, "url");
@@ -131,37 +175,47 @@ static int bindings(struct cli *cli)
         size_t len = strcspn(start, "]:/");
         snprintf(api_host, sizeof(api_host), "%.*s", (int)len, start);
     }
-    struct json_object *items = NULL, *sw = NULL, *out = json_object_new_array();
+    struct json_object *items = NULL, *sw = NULL, *hb = NULL, *out = json_object_new_array();
     json_object_object_get_ex(nics, "items", &items);
     json_object_object_get_ex(switches, "items", &sw);
+    json_object_object_get_ex(heartbeats, "listeners", &hb);
     const char *headers[] = { "Nic", "Addresses", "Switches", "Role", "Listeners" };
     struct table *t = table_create(5, headers);
     for (size_t i = 0; items && i < json_object_array_length(items); i++) {
         struct json_object *n = json_object_array_get_idx(items, i);
         const char *name = cli_str(n, "name");
-        char carried[256] = "", listeners[128] = "", addresses[512];
+        char carried[256] = "", listeners[256] = "", addresses[512], roles[256];
         addresses_text(n, addresses, sizeof(addresses));
-        size_t used = 0;
+        roles_text(networks, cli_str(host, "node_id"), name, roles, sizeof(roles));
         for (size_t k = 0; sw && k < json_object_array_length(sw); k++) {
             struct json_object *s = json_object_array_get_idx(sw, k);
-            if (strcmp(cli_str(s, "uplink"), name) == 0 && used < sizeof(carried)) {
-                int w = snprintf(carried + used, sizeof(carried) - used, "%s%s", used ? "," : "",
-                                 cli_str(s, "name"));
-                if (w > 0)
-                    used += (size_t)w;
-            }
+            if (strcmp(cli_str(s, "uplink"), name) == 0)
+                append(carried, sizeof(carried), cli_str(s, "name"));
         }
         struct json_object *addrs = NULL;
         json_object_object_get_ex(n, "addresses", &addrs);
-        for (size_t k = 0; addrs && k < json_object_array_length(addrs); k++)
-            if (api_host[0] && strcmp(cli_str(json_object_array_get_idx(addrs, k), "address"), api_host) == 0)
-                snprintf(listeners, sizeof(listeners), "lmnetd API (%s)", url);
-        const char *cells[] = { name, addresses, carried, "", listeners };
+        for (size_t k = 0; addrs && k < json_object_array_length(addrs); k++) {
+            const char *a = cli_str(json_object_array_get_idx(addrs, k), "address");
+            char text[160];
+            if (api_host[0] && strcmp(a, api_host) == 0) {
+                snprintf(text, sizeof(text), "lmnetd API (%s)", url);
+                append(listeners, sizeof(listeners), text);
+            }
+            for (size_t h = 0; hb && h < json_object_array_length(hb); h++) {
+                struct json_object *l = json_object_array_get_idx(hb, h);
+                if (strcmp(cli_str(l, "address"), a) == 0 && strcmp(cli_str(l, "bound"), "true") == 0) {
+                    snprintf(text, sizeof(text), "heartbeats (udp %s:%s)", a, cli_str(heartbeats, "port"));
+                    append(listeners, sizeof(listeners), text);
+                }
+            }
+        }
+        const char *cells[] = { name, addresses, carried, roles, listeners };
         if (t)
             table_add_row(t, cells);
         struct json_object *row = json_object_new_object();
         json_object_object_add(row, "nic", json_object_new_string(name));
         json_object_object_add(row, "switches", json_object_new_string(carried));
+        json_object_object_add(row, "roles", json_object_new_string(roles));
         json_object_object_add(row, "listeners", json_object_new_string(listeners));
         json_object_array_add(out, row);
     }
