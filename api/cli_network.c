@@ -73,6 +73,15 @@ static void print_networks(struct cli *cli, struct json_object *items)
     table_destroy(t);
 }
 
+/* One network, as a one-row table. */
+static void print_network(struct cli *cli, struct json_object *network)
+{
+    struct json_object *items = json_object_new_array();
+    json_object_array_add(items, json_object_get(network));
+    print_networks(cli, items);
+    json_object_put(items);
+}
+
 static void warn_if_cached(struct cli *cli, struct json_object *body)
 {
     if (strcmp(cli_str(body, "registry_reachable"), "false") == 0)
@@ -137,10 +146,7 @@ static int show(struct cli *cli, const char *name)
         cli_print_json(cli, body);
         return CLI_EXIT_OK;
     }
-    struct json_object *items = json_object_new_array();
-    json_object_array_add(items, json_object_get(body));
-    print_networks(cli, items);
-    json_object_put(items);
+    print_network(cli, body);
     fputc('\n', cli->out);
     print_interfaces(cli, body);
     warn_if_cached(cli, body);
@@ -201,10 +207,7 @@ static int set(struct cli *cli, int argc, char **argv)
         cli_print_json(cli, body);
         return CLI_EXIT_OK;
     }
-    struct json_object *items = json_object_new_array();
-    json_object_array_add(items, json_object_get(body));
-    print_networks(cli, items);
-    json_object_put(items);
+    print_network(cli, body);
     return CLI_EXIT_OK;
 }
 
