@@ -32,9 +32,13 @@ static int set_persist(const char *name, int persist)
 
 int tap_create(const char *name)
 {
-    int r = set_persist(name, 1);
-    if (r < 0)
-        return r;
+    /* An existing tap may be open by QEMU already: attaching to it again
+     * would fail with EBUSY, and it needs nothing but to be up. */
+    if (if_nametoindex(name) == 0) {
+        int r = set_persist(name, 1);
+        if (r < 0)
+            return r;
+    }
     _cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (s < 0)
         return -errno;

@@ -78,10 +78,12 @@ static void draw(struct cli *cli, struct json_object *m, char *last_phase, size_
     snprintf(last_phase, size, "%s", phase);
 }
 
-static int wait_for(struct cli *cli, const char *id)
+/* Polls migration ID; SOURCE (its source host's node id) lets an agent that
+ * only relayed the request find it. */
+static int wait_for(struct cli *cli, const char *id, const char *source)
 {
-    char path[128], last[32] = "";
-    snprintf(path, sizeof(path), "/v1/migrations/%s", id);
+    char path[160], last[32] = "";
+    snprintf(path, sizeof(path), "/v1/migrations/%s?source=%s", id, source);
     for (;;) {
         _cleanup_json_ struct json_object *m = NULL;
         int r = cli_call(cli, "GET", path, NULL, &m);
@@ -180,7 +182,7 @@ int cli_migrate(struct cli *cli, int argc, char **argv)
                     cli_str(body, "id"), cli_str(body, "id"));
         return CLI_EXIT_OK;
     }
-    return wait_for(cli, cli_str(body, "id"));
+    return wait_for(cli, cli_str(body, "id"), cli_str(body, "source"));
 }
 
 static void print_list(struct cli *cli, struct json_object *items)
@@ -192,12 +194,16 @@ static void print_list(struct cli *cli, struct json_object *items)
         return;
     for (size_t i = 0; i < json_object_array_length(items); i++) {
         struct json_object *m = json_object_array_get_idx(items, i);
-        char id[9], down[24], gap[24];
+        char id[9], down[24], gap[24], network[160] = "";
         snprintf(id, sizeof(id), "%s", cli_str(m, "id"));
+        struct json_object *net = NULL;
+        if (json_object_object_get_ex(m, "network", &net) && net && cli_str(net, "source_address")[0])
+            snprintf(network, sizeof(network), "%s->%s", cli_str(net, "source_address"),
+                     cli_str(net, "destination_address"));
         int64_t d = num(m, "downtime_ms"), g = num(m, "switchover_gap_ms");
         snprintf(down, sizeof(down), d >= 0 ? "%lld" : "", (long long)d);
         snprintf(gap, sizeof(gap), g >= 0 ? "%lld" : "", (long long)g);
-        const char *cells[] = { id,   cli_str(m, "vm"), cli_str(m, "role"), cli_str(m, "phase"), cli_str(m, "network"),
+        const char *cells[] = { id,   cli_str(m, "vm"), cli_str(m, "role"), cli_str(m, "phase"), network,
                                 down, gap,          cli_str(m, "error") };
         table_add_row(t, cells);
     }

@@ -216,8 +216,36 @@ static int load(struct request *req, struct response *resp, struct migration *mi
     return r;
 }
 
+/* With ?source=NODE, a migration this agent does not drive (it relayed the
+ * request, or it is the destination, whose record lacks the source's
+ * figures) is answered by its source.  Returns 1 when this agent answers
+ * itself. */
+static int relay_to_source(struct request *req, struct response *resp, const char *method,
+                           const char *path)
+{
+    const char *source = request_query(req, "source");
+    struct member src;
+    struct migration mig;
+    struct db *db = db_pool_get(req->agent->db);
+    if (!source || strcmp(source, req->agent->node_id) == 0 || !db ||
+        member_get(db, source, &src) < 0)
+        return 1;
+    if (migration_get(db, request_param(req, "id"), &mig) == 0) {
+        bool source_here = mig.role == MIGRATION_ROLE_SOURCE;
+        migration_release(&mig);
+        if (source_here)
+            return 1; /* the source is this agent after all */
+    }
+    return relay(req, resp, src.url, "the migration's source host", method, path, req->json, 30000);
+}
+
 static int get_migration(struct request *req, struct response *resp)
 {
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/migrations/%s", request_param(req, "id"));
+    int relayed = relay_to_source(req, resp, "GET", path);
+    if (relayed <= 0)
+        return relayed;
     struct migration mig;
     int r = load(req, resp, &mig);
     if (r < 0)
@@ -245,6 +273,11 @@ static int get_migration(struct request *req, struct response *resp)
 
 static int cancel_migration(struct request *req, struct response *resp)
 {
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/migrations/%s/cancel", request_param(req, "id"));
+    int relayed = relay_to_source(req, resp, "POST", path);
+    if (relayed <= 0)
+        return relayed;
     struct migration mig;
     int r = load(req, resp, &mig);
     if (r < 0)
@@ -262,8 +295,6 @@ static int cancel_migration(struct request *req, struct response *resp)
             return response_problem(resp, 502, "peer-unreachable", NULL,
                                     "the source host %s of this migration is not a known member",
                                     source);
-        char path[128];
-        snprintf(path, sizeof(path), "/v1/migrations/%s/cancel", id);
         return relay(req, resp, src.url, "the migration's source host", "POST", path, req->json,
                      30000);
     }

@@ -367,13 +367,18 @@ int migrator_submit(struct migrator *m, const struct migration_request *rq, cons
     struct client_reply reply;
     char why[512];
     r = peer_call(m, dest.url, "GET", "/v1/health", NULL, 3000, &reply, why, sizeof(why));
-    const char *status = r == 0 ? get_string(reply.body, "status") : NULL;
-    bool healthy = status && strcmp(status, "ok") == 0;
+    /* A destination that lost its registry can still take a VM; one
+     * whose database fails cannot. */
+    struct json_object *checks = NULL;
+    const char *database = r == 0 && json_object_object_get_ex(reply.body, "checks", &checks)
+                               ? get_string(checks, "database")
+                               : NULL;
+    bool healthy = database && strcmp(database, "ok") == 0;
     if (r == 0)
         client_reply_release(&reply);
     if (!healthy) {
         refuse(refusal, 409, "destination-unhealthy", "destination %s is not healthy: %s",
-               dest.name, r < 0 ? why : "its /v1/health is not ok");
+               dest.name, r < 0 ? why : "its database is not ok (GET /v1/health)");
         return -EPERM;
     }
     struct planner_network *networks = NULL;
