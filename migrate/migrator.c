@@ -1172,6 +1172,23 @@ int migrator_dest_prepare(struct migrator *m, struct json_object *body,
         refuse(refusal, 409, "vm-already-here", "VM '%s' already runs on this host", vm.name);
         return -EPERM;
     }
+    /* Another VM of the same name: a copy of one that lives elsewhere is
+     * only what this host last knew of it and gives way; one defined here
+     * is the operator's and is not touched. */
+    struct vm namesake;
+    if (vm_get(db, vm.name, &namesake) == 0 && strcmp(namesake.uuid, vm.uuid) != 0) {
+        if (strcmp(namesake.host, m->agent->node_id) == 0) {
+            refuse(refusal, 409, "vm-name-taken",
+                   "another VM named '%s' is defined on the destination; delete or rename it there",
+                   vm.name);
+            return -EPERM;
+        }
+        int d = vm_delete(db, namesake.uuid);
+        if (d < 0)
+            return d;
+        log_info("forgot a stale copy of a VM vm=%s id=%s host=%s", namesake.name, namesake.uuid,
+                 namesake.host);
+    }
 
     struct migration mig;
     memset(&mig, 0, sizeof(mig));
