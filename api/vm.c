@@ -21,8 +21,11 @@
 #include <uuid/uuid.h>
 #include "agent/agent.h"
 #include "agent/cleanup.h"
+#include "agent/log.h"
+#include "agent/peer.h"
 #include "db/db.h"
 #include "db/event.h"
+#include "db/member.h"
 #include "db/vm.h"
 #include "migrate/lifecycle.h"
 #include "migrate/ports.h"
@@ -194,6 +197,43 @@ static int start_problem(struct response *resp, const struct vm *vm, int r)
                             vm->name, strerror(-r));
 }
 
+/* A VM of NAME that this agent knows to live on another member: that
+ * member is asked.  Returns 0 when the copy here is stale (forgotten now),
+ * or sets a 409 problem. */
+static int forget_stale_namesake(struct request *req, struct response *resp, const char *name)
+{
+    struct db *db = db_pool_get(req->agent->db);
+    struct vm other;
+    struct member host;
+    if (vm_get(db, name, &other) < 0 || strcmp(other.host, req->agent->node_id) == 0)
+        return 0; /* none, or ours: vm_insert answers */
+    if (member_get(db, other.host, &host) < 0)
+        return vm_delete(db, other.uuid); /* its host left the cluster */
+    struct client *client = NULL;
+    struct client_reply reply = { 0 };
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/vms/%s", other.uuid);
+    int r = peer_client_create(req->agent, host.url, 3000, &client);
+    if (r == 0)
+        r = client_call(client, "GET", path, NULL, NULL, &reply);
+    client_destroy(client);
+    long status = r == 0 ? reply.status : 0;
+    struct json_object *where = NULL;
+    bool there = status == 200 && json_object_object_get_ex(reply.body, "host", &where) &&
+                 strcmp(json_object_get_string(where), host.uuid) == 0;
+    client_reply_release(&reply);
+    if (there)
+        return response_problem(resp, 409, "conflict", "/name", "a VM named '%s' runs on %s", name,
+                                host.name);
+    if (status != 200 && status != 404)
+        return response_problem(resp, 409, "conflict", "/name",
+                                "a VM named '%s' was last seen on %s, which does not answer; "
+                                "retry when it does",
+                                name, host.name);
+    log_info("forgot a stale copy of a VM vm=%s id=%s host=%s", other.name, other.uuid, host.name);
+    return vm_delete(db, other.uuid);
+}
+
 static int create_vm(struct request *req, struct response *resp)
 {
     struct agent *agent = req->agent;
@@ -209,6 +249,9 @@ static int create_vm(struct request *req, struct response *resp)
     snprintf(vm.host, sizeof(vm.host), "%s", agent->node_id);
     vm.state = VM_STOPPED;
     struct db *db = db_pool_get(agent->db);
+    r = forget_stale_namesake(req, resp, vm.name);
+    if (r < 0)
+        return r;
     r = vm_insert(db, &vm);
     if (r == -EEXIST)
         return response_problem(resp, 409, "conflict", "/name",

@@ -1339,6 +1339,10 @@ int migrator_dest_finish(struct migrator *m, const char *uuid)
     while (now_ms() < deadline) {
         if (hypervisor_vm_query(in->handle, &status) == 0 && status.state == HYPERVISOR_VM_RUNNING)
             break;
+        /* A quick migration moved a paused VM, and QEMU keeps the state it
+         * came in: it ran before it left, so it runs here. */
+        if (status.state == HYPERVISOR_VM_PAUSED && hypervisor_vm_resume(in->handle) < 0)
+            log_warning("cannot resume the arrived VM migration=%s", uuid);
         struct timespec ts = { 0, 20 * 1000 * 1000 };
         nanosleep(&ts, NULL);
     }

@@ -1,9 +1,11 @@
-/* dirty: keeps N MiB of guest memory changing at a given rate, so that a
- * live migration has pages to copy again (the "dirtying" guest of the
- * benchmarks).  Built statically at guest build time; runs as
- *   dirty MIB MIB_PER_SECOND
- * and writes one byte per 4 KiB page, page after page, pacing itself in
- * 10 ms slices.  Never returns. */
+/* dirty: gives a live migration pages to copy (the benchmarks' guests).
+ * Built statically at guest build time; runs as
+ *   dirty MIB MIB_PER_SECOND   keeps MIB MiB changing: one byte per 4 KiB
+ *                              page, page after page, paced in 10 ms slices
+ *   dirty fill MIB             fills MIB MiB with pseudo-random data (no
+ *                              zero page QEMU could skip), says "filled",
+ *                              and holds it
+ * Never returns. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,10 +19,33 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static void fill(size_t mib)
+{
+    uint64_t *mem = malloc(mib << 20);
+    if (!mem) {
+        fprintf(stderr, "dirty: cannot allocate %zu MiB\n", mib);
+        exit(1);
+    }
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    for (size_t i = 0; i < (mib << 20) / 8; i++) {
+        x ^= x << 13; /* xorshift64: cheap, and nothing repeats */
+        x ^= x >> 7;
+        x ^= x << 17;
+        mem[i] = x;
+    }
+    fprintf(stderr, "dirty: filled %zu MiB\n", mib);
+    for (;;) {
+        struct timespec ts = { 3600, 0 };
+        nanosleep(&ts, NULL);
+    }
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "fill") == 0)
+        fill(strtoul(argv[2], NULL, 10));
     if (argc != 3) {
-        fprintf(stderr, "usage: dirty MIB MIB_PER_SECOND\n");
+        fprintf(stderr, "usage: dirty MIB MIB_PER_SECOND | dirty fill MIB\n");
         return 2;
     }
     size_t mib = strtoul(argv[1], NULL, 10);

@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# Live migration through lmnet against the migration link's own limit and
+# plain QEMU, in one run, on the local cluster (deploy/cluster.sh, 2 hosts).
+#
+#   sudo tests/bench/migrate.sh [BUILD_DIR]      (SIZES="512 2048" CHANNELS=4)
+#
+# For each guest size (MiB) the tiny guest (deploy/guest) holds random data
+# (size - 128 MiB of it, so no zero page is skipped) and:
+#  1. plain QEMU to QEMU over the migration link, no agent: the guest paused,
+#     QEMU's default single channel, then multifd with 4 channels;
+#  2. the same guest through the agents, paused (--quick), CHANNELS channels;
+#  3. live through the agents, idle, then dirtying 64 MiB at 64 MiB/s,
+#     while the VLAN 100 client pings it every 10 ms.
+# Prints total time, QEMU downtime, network blackout (lost pings x 10 ms),
+# switchover gap and throughput, and first iperf3's figure for the link.
+# Targets (issue 6): agent >= 0.95 x the best plain-QEMU figure and >= 2.5 x
+# QEMU's default; blackout <= downtime + 20 ms.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/../.." && pwd)
+export LMNET_BUILD_DIR=$(realpath "${1:-$here/build}")
+((EUID == 0)) || { echo "migrate.sh: needs root" >&2; exit 1; }
+sizes=${SIZES:-512 2048}
+channels=${CHANNELS:-4}
+P=lmb
+export LMNET_CLUSTER_PREFIX=$P LMNET_CLUSTER_DIR=$(mktemp -d /tmp/lmnet-migbench.XXXXXX)
+S=$LMNET_CLUSTER_DIR
+cluster() { bash "$here/deploy/cluster.sh" "$@"; }
+ctl() { cluster ctl "$@"; }
+cleanup() { pkill -f "$S/plain" 2>/dev/null || true; cluster down >/dev/null 2>&1 || true; rm -rf "$S"; }
+trap cleanup EXIT
+field() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval("d"+sys.argv[1]))' "$1"; }
+
+echo "== cluster up"
+cluster up --hosts 2 >/dev/null 2>&1
+for _ in $(seq 100); do [[ $(ctl 1 network list | grep -c ' Up ') == 3 ]] && break; sleep 0.2; done
+G=$S/guest
+
+echo "== the migration link (iperf3, 5 s, host 1 -> host 2)"
+ip netns exec $P-h2 iperf3 -s -B 10.78.0.2 -1 -D >/dev/null 2>&1
+sleep 0.5
+link=$(ip netns exec $P-h1 iperf3 -c 10.78.0.2 -B 10.78.0.1 -t 5 -J | field '["end"]["sum_received"]["bits_per_second"]/1e9')
+printf 'iperf3: %.1f Gbit/s\n' "$link"
+
+qmp() { # SOCKET COMMAND-JSON...: prints each return value
+    python3 - "$@" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f = s.makefile('rw'); f.readline()
+def cmd(m):
+    f.write(json.dumps(m) + "\n"); f.flush()
+    while True:
+        r = json.loads(f.readline())
+        if "return" in r or "error" in r: return r
+cmd({"execute": "qmp_capabilities"})
+for a in sys.argv[2:]:
+    r = cmd(json.loads(a))
+    if "error" in r: print(json.dumps(r), file=sys.stderr); sys.exit(1)
+    print(json.dumps(r["return"]))
+PY
+}
+wait_file() { for _ in $(seq 1200); do grep -qa "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; echo "timeout waiting for '$2' in $1" >&2; return 1; }
+
+# plain SIZE CHANNELS: prints "GBIT TOTAL_MS DOWNTIME_MS"
+plain() {
+    local size=$1 ch=$2 fill=$(($1 - 128)) d=$S/plain
+    rm -rf "$d"; mkdir -p "$d"
+    local cmd=(qemu-system-x86_64 -accel tcg -m "$size" -nodefaults -display none -kernel "$G/vmlinuz"
+               -initrd "$G/initrd.img" -append "console=ttyS0 panic=-1 quiet lmnet.fill=$fill")
+    ip netns exec $P-h1 "${cmd[@]}" -serial "file:$d/src.console" -qmp "unix:$d/src.qmp,server=on,wait=off" &
+    ip netns exec $P-h2 "${cmd[@]}" -serial "file:$d/dst.console" -qmp "unix:$d/dst.qmp,server=on,wait=off" -incoming defer &
+    wait_file "$d/src.console" "filled"
+    sleep 0.2
+    local caps='{"execute":"migrate-set-capabilities","arguments":{"capabilities":[{"capability":"multifd","state":'$( ((ch > 1)) && echo true || echo false)'}]}}'
+    local params='{"execute":"migrate-set-parameters","arguments":{"max-bandwidth":100000000000'$( ((ch > 1)) && echo ',"multifd-channels":'$ch)'}}'
+    qmp "$d/dst.qmp" "$caps" "$params" '{"execute":"migrate-incoming","arguments":{"uri":"tcp:10.78.0.2:4444"}}' >/dev/null
+    qmp "$d/src.qmp" '{"execute":"stop"}' "$caps" "$params" '{"execute":"migrate","arguments":{"uri":"tcp:10.78.0.2:4444"}}' >/dev/null
+    local m
+    for _ in $(seq 1200); do
+        m=$(qmp "$d/src.qmp" '{"execute":"query-migrate"}')
+        [[ $(field '["status"]' <<<"$m") == completed ]] && break
+        sleep 0.1
+    done
+    qmp "$d/src.qmp" '{"execute":"quit"}' >/dev/null 2>&1 || true
+    qmp "$d/dst.qmp" '{"execute":"quit"}' >/dev/null 2>&1 || true
+    wait 2>/dev/null || true
+    python3 -c 'import json,sys; m=json.loads(sys.argv[1]); r=m["ram"]; t=m["total-time"]; print("%.2f %d %d" % (r["transferred"]*8/t/1e6, t, m.get("downtime",0)))' "$m"
+}
+
+# agent NAME ARGS...: migrates VM NAME host 1 -> host 2 while the client
+# pings it; prints "GBIT TOTAL_MS DOWNTIME_MS GAP_MS BLACKOUT_MS WALL_MS"
+agent() {
+    local name=$1; shift
+    ip netns exec $P-client ping -i 0.01 -q 192.168.100.10 > "$S/ping.txt" 2>&1 &
+    local ping=$! t0 t1 id m
+    sleep 0.5
+    t0=$(date +%s%N)
+    id=$(ctl 1 -o json migrate "$name" $P-h2 "$@" | field '["id"]')
+    for _ in $(seq 3000); do
+        m=$(ctl 1 -o json migration show "$id")
+        case $(field '["phase"]' <<<"$m") in completed|failed|cancelled) break ;; esac
+        sleep 0.1
+    done
+    t1=$(date +%s%N)
+    sleep 0.5
+    kill -INT $ping; wait $ping 2>/dev/null || true
+    [[ $(field '["phase"]' <<<"$m") == completed ]] || { echo "agent migration failed: $(field '["error"]' <<<"$m")" >&2; return 1; }
+    local sent recv
+    sent=$(grep -o '[0-9]* packets transmitted' "$S/ping.txt" | cut -d' ' -f1)
+    recv=$(grep -o '[0-9]* received' "$S/ping.txt" | cut -d' ' -f1)
+    python3 -c 'import json,sys; m=json.loads(sys.argv[1]); p=m["progress"]; t=p["total_time_ms"]; print("%.2f %d %d %d %d %d" % (p["bytes_sent"]*8/t/1e6, t, m["downtime_ms"], m["switchover_gap_ms"], (int(sys.argv[2])-int(sys.argv[3]))*10, (int(sys.argv[4])-int(sys.argv[5]))//1000000))' "$m" "$sent" "$recv" "$t1" "$t0"
+}
+
+
+run_vm() { # SIZE DIRTY: a VM web holding random data on host 1, answering pings
+    local size=$1 dirty=$2 fill=$(($1 - 128))
+    ctl 1 port create web-0 --switch vmsw --vm web --mac-pool fleet --access 100 >/dev/null
+    ctl 1 vm create web --memory "$size" --kernel "$G/vmlinuz" --initrd "$G/initrd.img" \
+        --append "console=ttyS0 panic=-1 quiet lmnet.ip=192.168.100.10/24 lmnet.fill=$fill${dirty:+ lmnet.dirty=$dirty}" \
+        --port web-0 >/dev/null
+    wait_file "$S/h1/run/qemu/web.console" "filled"
+    for _ in $(seq 100); do ip netns exec $P-client ping -c1 -W1 192.168.100.10 >/dev/null 2>&1 && break; sleep 0.2; done
+}
+drop_vm() { # on host 2, where it went
+    ctl 2 vm stop web >/dev/null; ctl 2 vm delete web >/dev/null; ctl 2 port delete web-0 >/dev/null
+}
+
+printf '\n%-34s %9s %9s %9s %7s %9s %9s\n' "run" "Gbit/s" "total ms" "downtime" "gap ms" "blackout" "x default"
+for size in $sizes; do
+    read -r g1 t1 d1 < <(plain "$size" 1)
+    printf '%-34s %9s %9s %9s %7s %9s %9s\n' "plain QEMU ${size} MiB paused, 1 ch" "$g1" "$t1" "$d1" - - 1.00
+    read -r g4 t4 d4 < <(plain "$size" 4)
+    printf '%-34s %9s %9s %9s %7s %9s %9.2f\n' "plain QEMU ${size} MiB paused, 4 ch" "$g4" "$t4" "$d4" - - "$(echo "$g4 / $g1" | bc -l)"
+    best=$(echo "if ($g4 > $g1) $g4 else $g1" | bc -l)
+    run_vm "$size" ""
+    read -r g t d gap b w < <(agent web --quick --channels "$channels")
+    printf '%-34s %9s %9s %9s %7s %9s %9.2f  (%.2f of best plain)\n' "lmnet ${size} MiB quick, $channels ch" "$g" "$t" "$d" "$gap" "$b" "$(echo "$g / $g1" | bc -l)" "$(echo "$g / $best" | bc -l)"
+    drop_vm
+    run_vm "$size" ""
+    read -r g t d gap b w < <(agent web --channels "$channels")
+    printf '%-34s %9s %9s %9s %7s %9s %9.2f  (blackout - downtime: %d ms)\n' "lmnet ${size} MiB live idle, $channels ch" "$g" "$t" "$d" "$gap" "$b" "$(echo "$g / $g1" | bc -l)" $((b - d))
+    drop_vm
+    run_vm "$size" "64:64"
+    read -r g t d gap b w < <(agent web --channels "$channels")
+    printf '%-34s %9s %9s %9s %7s %9s %9.2f  (blackout - downtime: %d ms)\n' "lmnet ${size} MiB live dirtying, $channels ch" "$g" "$t" "$d" "$gap" "$b" "$(echo "$g / $g1" | bc -l)" $((b - d))
+    drop_vm
+done
+echo
+echo "iperf3 on the same link: ${link} Gbit/s.  Command: tests/bench/migrate.sh $LMNET_BUILD_DIR (SIZES='$sizes' CHANNELS=$channels)"
