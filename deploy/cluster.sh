@@ -178,11 +178,11 @@ switches() {
     say "Open vSwitch on each host and the top-of-rack switch"
     ip netns add "$prefix-tor"
     in_ns "$prefix-tor" ip link set lo up
-    ovs_start "$prefix-tor" "$state/tor/ovs" || die "cannot start the top-of-rack switch"
+    ovs_start "$prefix-tor" "$state/tor/ovs" 2>>"$state/ovs-start.log" || die "cannot start the top-of-rack switch (see $state/ovs-start.log)"
     ovs_vsctl "$state/tor/ovs" add-br tor -- set bridge tor datapath_type=netdev
     for ((i = 1; i <= hosts; i++)); do
         mkdir -p "$state/h$i"
-        ovs_start "$prefix-h$i" "$state/h$i/ovs" || die "cannot start Open vSwitch on host $i"
+        ovs_start "$prefix-h$i" "$state/h$i/ovs" 2>>"$state/ovs-start.log" || die "cannot start Open vSwitch on host $i (see $state/ovs-start.log)"
         ip link add "$prefix$i-vm" type veth peer name "${prefix}t$i"
         ip link set "$prefix$i-vm" netns "$prefix-h$i"
         ip link set "${prefix}t$i" netns "$prefix-tor"

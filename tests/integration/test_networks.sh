@@ -15,7 +15,7 @@ export LMNET_CLUSTER_PREFIX=lmt5 LMNET_CLUSTER_DIR=$LMNET_TEST_DIR/cluster
 cluster() { bash "$here/deploy/cluster.sh" "$@"; }
 cleanup() { cluster down >/dev/null 2>&1; cleanup_test_dir; }
 trap cleanup EXIT
-cluster up --hosts 3 >/dev/null || { echo "FAIL - cluster up"; exit 1; }
+cluster up --hosts 3 --no-switch >/dev/null || { echo "FAIL - cluster up"; exit 1; }
 ctl() { cluster ctl "$@"; }
 states() { # HOST: the three states in network order, e.g. "up up up"
     ctl "$1" -o json network list | python3 -c 'import json,sys; print(" ".join(n["state"] for n in json.load(sys.stdin)["items"]))'
@@ -38,7 +38,8 @@ list=$(ctl 2 network list)
 echo "$list"
 expect_match "the table has Get-ClusterNetwork's columns" '^Name +State +Role +Address +AddressMask +Metric +AutoMetric' "$list"
 expect_match "management network found by the agents' own addresses" 'Cluster Network 1 +Up +Management +10\.77\.0\.0 +255\.255\.255\.0 +1000 +True' "$list"
-expect_match "the other two get automatic metrics 1100 and 1200" 'Cluster Network 3 +Up +None +10\.79\.0\.0 +255\.255\.255\.0 +1200 +True' "$list"
+expect_match "migration network (role given by cluster.sh) with automatic metric 1100" 'Cluster Network 2 +Up +Migration +10\.78\.0\.0 +255\.255\.255\.0 +1100 +True' "$list"
+expect_match "storage network with automatic metric 1200" 'Cluster Network 3 +Up +Storage +10\.79\.0\.0 +255\.255\.255\.0 +1200 +True' "$list"
 
 check "role migration by name" ctl 1 network set "Cluster Network 2" --role migration --name Migration
 check "role storage and a metric, from a non-registry agent" ctl 3 network set "Cluster Network 3" --role storage --metric 500
