@@ -37,7 +37,9 @@ struct json_object *inventory_collect(struct agent *agent)
         n_switches = 0;
     struct json_object *list = json_object_new_array();
     for (size_t i = 0; i < n; i++) {
-        if (nics[i].loopback)
+        /* Loopback is no network, and the taps lmnet makes for VM ports
+         * are the VMs' (thousands of them say nothing about the host). */
+        if (nics[i].loopback || strcmp(nics[i].driver, "tun") == 0)
             continue;
         struct json_object *o = nic_to_json(&nics[i]);
         const char *sw = switch_of(switches, n_switches, nics[i].name);

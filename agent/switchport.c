@@ -24,7 +24,12 @@
 struct switchport {
     struct agent *agent;
     struct vswitch *vs;
-    pthread_mutex_t lock; /* serialises changes */
+    /* Switch changes, syncs and scrubs hold it for writing; port changes
+     * for reading, so ports are made side by side (Open vSwitch folds
+     * changes that arrive together into one reconfiguration), each also
+     * holding its name's stripe so one port's changes stay in order. */
+    pthread_rwlock_t lock;
+    pthread_mutex_t stripes[16];
     struct ports ports;
     pthread_t watcher;
     bool watching;
@@ -135,17 +140,17 @@ int switchport_switch_add(struct switchport *sp, const struct vswitch_record *s,
                       "an external switch is bound to an uplink NIC: give 'uplink'");
     if (s->type != SWITCH_EXTERNAL && s->uplink[0])
         return refuse(err, -EINVAL, 422, "invalid", "/uplink", "only an external switch has an uplink");
-    pthread_mutex_lock(&sp->lock);
+    pthread_rwlock_wrlock(&sp->lock);
     int r = switch_insert(db_of(sp), s);
     if (r == -EEXIST) {
-        pthread_mutex_unlock(&sp->lock);
+        pthread_rwlock_unlock(&sp->lock);
         return refuse(err, r, 409, "conflict", "/name", "a switch '%s' exists", s->name);
     }
     if (r >= 0) {
         r = apply_switch(sp, s);
         if (r < 0) {
             switch_delete(db_of(sp), s->name);
-            pthread_mutex_unlock(&sp->lock);
+            pthread_rwlock_unlock(&sp->lock);
             return refuse(err, r, r == -EPERM ? 409 : 502, r == -EPERM ? "not-lmnets" : "switch-refused",
                           NULL,
                           r == -EPERM ? "a bridge or port '%s' exists on the switch and is not "
@@ -154,7 +159,7 @@ int switchport_switch_add(struct switchport *sp, const struct vswitch_record *s,
                           s->name);
         }
     }
-    pthread_mutex_unlock(&sp->lock);
+    pthread_rwlock_unlock(&sp->lock);
     if (r < 0)
         return refuse(err, r, 500, "database", NULL, "cannot store the switch: %s", strerror(-r));
     _cleanup_json_ struct json_object *detail = switch_to_json(s);
@@ -165,7 +170,7 @@ int switchport_switch_add(struct switchport *sp, const struct vswitch_record *s,
 int switchport_switch_remove(struct switchport *sp, const char *name, const char *actor,
                              struct switchport_error *err)
 {
-    pthread_mutex_lock(&sp->lock);
+    pthread_rwlock_wrlock(&sp->lock);
     struct vswitch_record *s = malloc(sizeof(*s));
     int r = s ? switch_get(db_of(sp), name, s) : -ENOMEM;
     if (r == 0)
@@ -175,7 +180,7 @@ int switchport_switch_remove(struct switchport *sp, const char *name, const char
         if (d < 0 && d != -ENOENT)
             log_errno(LOG_LEVEL_WARNING, d, "cannot delete bridge=%s", name);
     }
-    pthread_mutex_unlock(&sp->lock);
+    pthread_rwlock_unlock(&sp->lock);
     free(s);
     if (r == -ENOENT)
         return refuse(err, r, 404, "not-found", NULL, "no switch '%s'", name);
@@ -221,6 +226,26 @@ static int check_port(struct switchport *sp, const struct port_record *p, struct
     return r;
 }
 
+static pthread_mutex_t *stripe_of(struct switchport *sp, const char *name)
+{
+    uint32_t h = 2166136261u;
+    for (const char *c = name; *c; c++)
+        h = (h ^ (uint8_t)*c) * 16777619u;
+    return &sp->stripes[h % 16];
+}
+
+static void port_lock(struct switchport *sp, const char *name)
+{
+    pthread_rwlock_rdlock(&sp->lock);
+    pthread_mutex_lock(stripe_of(sp, name));
+}
+
+static void port_unlock(struct switchport *sp, const char *name)
+{
+    pthread_mutex_unlock(stripe_of(sp, name));
+    pthread_rwlock_unlock(&sp->lock);
+}
+
 int switchport_port_add(struct switchport *sp, struct port_record *p, const char *actor,
                         struct switchport_error *err)
 {
@@ -246,7 +271,7 @@ int switchport_port_add(struct switchport *sp, struct port_record *p, const char
         p->mac_source = strcmp(p->mac_pool, "dynamic") == 0 ? MAC_SOURCE_DYNAMIC : MAC_SOURCE_STATIC;
         allocated = true;
     }
-    pthread_mutex_lock(&sp->lock);
+    port_lock(sp, p->name);
     r = port_insert(db_of(sp), p);
     if (r == 0) {
         r = apply_port(sp, p, true);
@@ -256,7 +281,7 @@ int switchport_port_add(struct switchport *sp, struct port_record *p, const char
             r = r == -EPERM ? -EPERM : -EREMOTEIO;
         }
     }
-    pthread_mutex_unlock(&sp->lock);
+    port_unlock(sp, p->name);
     if (r < 0 && allocated) {
         struct allocator_error aerr;
         allocator_release(sp->agent, p->mac_pool, p->mac, actor, &aerr);
@@ -281,7 +306,7 @@ int switchport_port_change(struct switchport *sp, const struct port_record *p, c
     int r = check_port(sp, p, err);
     if (r < 0)
         return r;
-    pthread_mutex_lock(&sp->lock);
+    port_lock(sp, p->name);
     struct port_record *old = malloc(sizeof(*old));
     r = old ? port_get(db_of(sp), p->name, old) : -ENOMEM;
     if (r == 0)
@@ -294,7 +319,7 @@ int switchport_port_change(struct switchport *sp, const struct port_record *p, c
             r = -EREMOTEIO;
         }
     }
-    pthread_mutex_unlock(&sp->lock);
+    port_unlock(sp, p->name);
     free(old);
     if (r == -ENOENT)
         return refuse(err, r, 404, "not-found", NULL, "no port '%s'", p->name);
@@ -310,14 +335,14 @@ int switchport_port_change(struct switchport *sp, const struct port_record *p, c
 int switchport_port_remove(struct switchport *sp, const char *name, bool release_mac,
                            const char *actor, struct switchport_error *err)
 {
-    pthread_mutex_lock(&sp->lock);
+    port_lock(sp, name);
     struct port_record *p = malloc(sizeof(*p));
     int r = p ? port_get(db_of(sp), name, p) : -ENOMEM;
     if (r == 0)
         r = port_delete(db_of(sp), name);
     if (r == 0)
         unapply_port(sp, p->switch_name, name);
-    pthread_mutex_unlock(&sp->lock);
+    port_unlock(sp, name);
     if (r == 0 && release_mac && p->mac_source != MAC_SOURCE_GIVEN && p->mac_pool[0]) {
         struct allocator_error aerr;
         allocator_release(sp->agent, p->mac_pool, p->mac, actor, &aerr);
@@ -360,7 +385,7 @@ static int sync_switch(struct switchport *sp, bool everything)
     size_t n_switches = 0, n_ports = 0, n_objects = 0;
     /* The database is read under the lock too: a port added meanwhile must
      * not look like a stray on the switch. */
-    pthread_mutex_lock(&sp->lock);
+    pthread_rwlock_wrlock(&sp->lock);
     int r = switch_list(db_of(sp), &switches, &n_switches);
     if (r == 0)
         r = port_list(db_of(sp), NULL, &ports, &n_ports);
@@ -408,7 +433,7 @@ static int sync_switch(struct switchport *sp, bool everything)
         drift_event(sp, "switch.drift.removed", objects[i].bridge,
                     objects[i].port[0] ? objects[i].port : objects[i].bridge);
     }
-    pthread_mutex_unlock(&sp->lock);
+    pthread_rwlock_unlock(&sp->lock);
     free(objects);
     free(ports);
     free(switches);
@@ -592,7 +617,9 @@ int switchport_create(struct agent *agent, struct vswitch *vs, struct switchport
         return -ENOMEM;
     sp->agent = agent;
     sp->vs = vs;
-    pthread_mutex_init(&sp->lock, NULL);
+    pthread_rwlock_init(&sp->lock, NULL);
+    for (size_t i = 0; i < 16; i++)
+        pthread_mutex_init(&sp->stripes[i], NULL);
     sp->ports.ops = &switchport_port_ops;
     sp->ports.ctx = sp;
     *out = sp;
@@ -606,6 +633,8 @@ void switchport_destroy(struct switchport *sp)
     atomic_store(&sp->stopping, true);
     if (sp->watching)
         pthread_join(sp->watcher, NULL);
-    pthread_mutex_destroy(&sp->lock);
+    pthread_rwlock_destroy(&sp->lock);
+    for (size_t i = 0; i < 16; i++)
+        pthread_mutex_destroy(&sp->stripes[i]);
     free(sp);
 }

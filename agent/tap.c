@@ -30,6 +30,22 @@ static int set_persist(const char *name, int persist)
     return 0;
 }
 
+/* The host end of a VM's adapter needs no address of its own.  Without
+ * this each tap gets an IPv6 link-local address when it comes up, and every
+ * address event makes Open vSwitch re-read all of the host's addresses:
+ * with a thousand ports, most of its time.  Best effort. */
+static void no_ipv6(const char *name)
+{
+    char path[96];
+    snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", name);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t n = write(fd, "1", 1);
+    (void)n;
+    close(fd);
+}
+
 int tap_create(const char *name)
 {
     /* An existing tap may be open by QEMU already: attaching to it again
@@ -38,6 +54,7 @@ int tap_create(const char *name)
         int r = set_persist(name, 1);
         if (r < 0)
             return r;
+        no_ipv6(name);
     }
     _cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (s < 0)

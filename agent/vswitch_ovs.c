@@ -36,6 +36,22 @@ struct ovs {
     char datapath_type[16];
     char rundir[256]; /* where the bridges' OpenFlow sockets are: the OVSDB socket's */
     struct ovsdb *watch;  /* the watching thread's own connection, with a monitor */
+    /* Guard flows of ports changed side by side go to the switch in one
+     * ovs-ofctl bundle: one process and one OpenFlow session instead of one
+     * each.  The first waiting caller runs a batch for everyone queued. */
+    pthread_mutex_t flows_lock; /* guards flows_queue and flows_running */
+    pthread_cond_t flows_done;
+    struct flows_job *flows_queue;
+    bool flows_running;
+};
+
+struct flows_job {
+    struct flows_job *next;
+    const char *bridge;
+    const char *target;
+    const char *flows;
+    int result;
+    bool done;
 };
 
 static const struct vswitch_ops ovs_ops;
@@ -338,13 +354,18 @@ static int port_delete(struct vswitch *vs, const char *bridge, const char *name)
         r = -ENOENT;
     else if (r == 0 && !mark_of(row, "lmnet-port"))
         r = -EPERM;
+    pthread_mutex_unlock(&o->lock);
     if (r == 0) {
+        /* The flows go first (outside the lock: ovs-ofctl takes a while
+         * and other ports need not wait): the port's number could be given
+         * to the next port at once. */
         clear_guards(o, bridge, name);
         struct json_object *ops = json_object_new_array();
         json_object_array_add(ops, remove_from("Bridge", where_name(bridge), "ports", uuid_of_row(row)));
+        pthread_mutex_lock(&o->lock);
         r = transact(o, ops, NULL);
+        pthread_mutex_unlock(&o->lock);
     }
-    pthread_mutex_unlock(&o->lock);
     if (r == 0)
         log_info("switch port deleted bridge=%s port=%s", bridge, name);
     return r;
@@ -495,6 +516,81 @@ static int wait_for_bridge_socket(const char *path)
     return -ETIMEDOUT;
 }
 
+/* Runs one batch: the queued jobs for the first job's bridge, as one
+ * bundle; if that fails, each job alone, so that each caller gets its own
+ * answer (a bundle is all or nothing, so nothing of the failed one
+ * stayed). */
+static void run_flows_batch(struct flows_job *batch)
+{
+    size_t len = 1, count = 0;
+    for (struct flows_job *j = batch; j; j = j->next) {
+        len += strlen(j->flows);
+        count++;
+    }
+    char *all = malloc(len);
+    int r = -ENOMEM;
+    if (all) {
+        all[0] = '\0';
+        for (struct flows_job *j = batch; j; j = j->next)
+            strcat(all, j->flows);
+        const char *add[] = { "ovs-ofctl", "--bundle", "add-flows", batch->target, "-", NULL };
+        r = ofctl(add, all);
+        free(all);
+    }
+    for (struct flows_job *j = batch; j; j = j->next) {
+        if (r == 0 || count == 1) {
+            j->result = r;
+        } else {
+            const char *add[] = { "ovs-ofctl", "--bundle", "add-flows", j->target, "-", NULL };
+            j->result = ofctl(add, j->flows);
+        }
+    }
+}
+
+/* Installs FLOWS (an ovs-ofctl add-flows file) on BRIDGE at TARGET, in a
+ * batch with whatever other ports are queued.  Returns 0 or -EIO. */
+static int add_flows(struct ovs *o, const char *bridge, const char *target, const char *flows)
+{
+    struct flows_job job = { .bridge = bridge, .target = target, .flows = flows };
+    pthread_mutex_lock(&o->flows_lock);
+    struct flows_job **tail = &o->flows_queue;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = &job;
+    while (!job.done) {
+        if (o->flows_running) {
+            pthread_cond_wait(&o->flows_done, &o->flows_lock);
+            continue;
+        }
+        /* Lead a batch: every queued job for the first job's bridge. */
+        o->flows_running = true;
+        struct flows_job *batch = NULL, **btail = &batch, **q = &o->flows_queue;
+        const char *first = o->flows_queue->bridge;
+        while (*q) {
+            struct flows_job *j = *q;
+            if (strcmp(j->bridge, first) == 0) {
+                *q = j->next;
+                j->next = NULL;
+                *btail = j;
+                btail = &j->next;
+            } else {
+                q = &j->next;
+            }
+        }
+        pthread_mutex_unlock(&o->flows_lock);
+        run_flows_batch(batch);
+        pthread_mutex_lock(&o->flows_lock);
+        for (struct flows_job *j = batch, *next; j; j = next) {
+            next = j->next;
+            j->done = true;
+        }
+        o->flows_running = false;
+        pthread_cond_broadcast(&o->flows_done);
+    }
+    pthread_mutex_unlock(&o->flows_lock);
+    return job.result;
+}
+
 static int port_guards(struct vswitch *vs, const char *bridge, const struct vswitch_port_guards *g)
 {
     struct ovs *o = (struct ovs *)vs;
@@ -528,8 +624,7 @@ static int port_guards(struct vswitch *vs, const char *bridge, const struct vswi
                (unsigned long long)cookie, g->name, mac);
         add_drop(flows, sizeof(flows), &n, cookie, 100, g->name, NULL);
     }
-    const char *add[] = { "ovs-ofctl", "--bundle", "add-flows", target, "-", NULL };
-    int r = ofctl(add, flows);
+    int r = add_flows(o, bridge, target, flows);
     /* Frames forwarded to an inactive port are dropped too (OpenFlow's
      * no-forward port flag, which NORMAL honours). */
     const char *mod[] = { "ovs-ofctl", "mod-port", target, g->name,
@@ -543,13 +638,12 @@ static int port_guards(struct vswitch *vs, const char *bridge, const struct vswi
 
 static int clear_guards(struct ovs *o, const char *bridge, const char *name)
 {
-    char target[320], match[64];
+    char target[320], flows[64];
     snprintf(target, sizeof(target), "unix:%s/%s.mgmt", o->rundir, bridge);
     if (access(target + 5, F_OK) < 0)
         return 0; /* no bridge socket: no flows */
-    snprintf(match, sizeof(match), "cookie=0x%llx/-1", (unsigned long long)port_cookie(name));
-    const char *del[] = { "ovs-ofctl", "del-flows", target, match, NULL };
-    return ofctl(del, NULL);
+    snprintf(flows, sizeof(flows), "delete cookie=0x%llx/-1\n", (unsigned long long)port_cookie(name));
+    return add_flows(o, bridge, target, flows);
 }
 
 static int wait_change(struct vswitch *vs, int timeout_ms)
@@ -594,6 +688,8 @@ static void destroy(struct vswitch *vs)
     ovsdb_close(o->watch);
     ovsdb_close(o->ovsdb);
     pthread_mutex_destroy(&o->lock);
+    pthread_mutex_destroy(&o->flows_lock);
+    pthread_cond_destroy(&o->flows_done);
     free(o);
 }
 
@@ -616,6 +712,8 @@ int vswitch_ovs_create(const char *address, const char *datapath_type, struct vs
         return -ENOMEM;
     o->base.ops = &ovs_ops;
     pthread_mutex_init(&o->lock, NULL);
+    pthread_mutex_init(&o->flows_lock, NULL);
+    pthread_cond_init(&o->flows_done, NULL);
     snprintf(o->address, sizeof(o->address), "%s", address);
     snprintf(o->datapath_type, sizeof(o->datapath_type), "%s", datapath_type);
     const char *path = strncmp(address, "unix:", 5) == 0 ? address + 5 : address;
