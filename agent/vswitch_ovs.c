@@ -638,12 +638,16 @@ static int port_guards(struct vswitch *vs, const char *bridge, const struct vswi
 
 static int clear_guards(struct ovs *o, const char *bridge, const char *name)
 {
-    char target[320], flows[64];
+    char target[320], match[64];
     snprintf(target, sizeof(target), "unix:%s/%s.mgmt", o->rundir, bridge);
     if (access(target + 5, F_OK) < 0)
         return 0; /* no bridge socket: no flows */
-    snprintf(flows, sizeof(flows), "delete cookie=0x%llx/-1\n", (unsigned long long)port_cookie(name));
-    return add_flows(o, bridge, target, flows);
+    /* A plain del-flows, not a bundle: deleting inside a bundle costs
+     * ovs-vswitchd a new version of every table (measured: deletes of
+     * 1,000 ports several times slower). */
+    snprintf(match, sizeof(match), "cookie=0x%llx/-1", (unsigned long long)port_cookie(name));
+    const char *del[] = { "ovs-ofctl", "del-flows", target, match, NULL };
+    return ofctl(del, NULL);
 }
 
 static int wait_change(struct vswitch *vs, int timeout_ms)
