@@ -356,11 +356,43 @@ int switchport_port_remove(struct switchport *sp, const char *name, bool release
     return 0;
 }
 
-static bool listed(const struct vswitch_object *objects, size_t n, const char *bridge,
-                   const char *port)
+static const struct vswitch_object *find_object(const struct vswitch_object *objects, size_t n,
+                                                const char *bridge, const char *port)
 {
     for (size_t i = 0; i < n; i++)
         if (strcmp(objects[i].bridge, bridge) == 0 && strcmp(objects[i].port, port) == 0)
+            return &objects[i];
+    return NULL;
+}
+
+static bool listed(const struct vswitch_object *objects, size_t n, const char *bridge,
+                   const char *port)
+{
+    return find_object(objects, n, bridge, port) != NULL;
+}
+
+static bool in_list(const uint16_t *list, size_t n, uint16_t id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (list[i] == id)
+            return true;
+    return false;
+}
+
+/* True when the switch's VLAN settings of port P (OBJECT) are not the
+ * database's: someone changed them by hand. */
+static bool vlan_drifted(const struct port_record *p, const struct vswitch_object *object)
+{
+    uint16_t tag = p->has_vlan && p->vlan.mode == VLAN_MODE_ACCESS ? (uint16_t)p->vlan.id : 0;
+    if (object->tag != tag)
+        return true;
+    size_t n = p->has_vlan && p->vlan.mode != VLAN_MODE_ACCESS ? p->vlan.n_allowed : 0;
+    if (n > VSWITCH_MAX_TRUNKS)
+        n = VSWITCH_MAX_TRUNKS;
+    if (object->n_trunks != n)
+        return true;
+    for (size_t i = 0; i < n; i++)
+        if (!in_list(object->trunks, object->n_trunks, p->vlan.allowed[i]))
             return true;
     return false;
 }
@@ -404,14 +436,17 @@ static int sync_switch(struct switchport *sp, bool everything)
         }
     }
     for (size_t i = 0; r == 0 && i < n_ports; i++) {
-        bool missing = !listed(objects, n_objects, ports[i].switch_name, ports[i].name);
-        if (!everything && !missing)
+        const struct vswitch_object *on_switch =
+            find_object(objects, n_objects, ports[i].switch_name, ports[i].name);
+        bool missing = !on_switch, drifted = on_switch && vlan_drifted(&ports[i], on_switch);
+        if (!everything && !missing && !drifted)
             continue;
         if (apply_port(sp, &ports[i], false) < 0) {
             log_error("cannot put back port=%s", ports[i].name);
-        } else if (missing) {
+        } else if (missing || drifted) {
             repaired++;
-            log_warning("port deleted behind lmnet's back, put back port=%s", ports[i].name);
+            log_warning("port %s behind lmnet's back, put back port=%s",
+                        missing ? "deleted" : "VLAN changed", ports[i].name);
             drift_event(sp, "port.drift.repaired", ports[i].switch_name, ports[i].name);
         }
     }

@@ -50,6 +50,10 @@ struct vswitch_port_guards {
 struct vswitch_object {
     char bridge[64];
     char port[64]; /* "" for the bridge itself */
+    /* A port's VLAN settings as the switch has them, to find drift. */
+    uint16_t tag;  /* access VLAN, 0 none */
+    size_t n_trunks;
+    uint16_t trunks[VSWITCH_MAX_TRUNKS];
 };
 
 struct vswitch_ops {

@@ -389,6 +389,8 @@ static int list(struct vswitch *vs, struct vswitch_object **out, size_t *n)
     json_object_object_add(sel, "columns", string_list("name", "external_ids"));
     json_object_object_get_ex(sel, "columns", &cols);
     json_object_array_add(cols, json_object_new_string("_uuid"));
+    json_object_array_add(cols, json_object_new_string("tag"));
+    json_object_array_add(cols, json_object_new_string("trunks"));
     json_object_array_add(ops, sel);
     pthread_mutex_lock(&o->lock);
     _cleanup_json_ struct json_object *results = NULL;
@@ -421,8 +423,15 @@ static int list(struct vswitch *vs, struct vswitch_object **out, size_t *n)
                 if (!pu || strcmp(pu, uuid) != 0 || !mark_of(port, "lmnet-port") ||
                     strcmp(pname, bname) == 0)
                     continue;
-                snprintf((*out)[*n].bridge, sizeof((*out)[*n].bridge), "%s", bname);
-                snprintf((*out)[*n].port, sizeof((*out)[*n].port), "%s", pname);
+                struct vswitch_object *obj = &(*out)[*n];
+                snprintf(obj->bridge, sizeof(obj->bridge), "%s", bname);
+                snprintf(obj->port, sizeof(obj->port), "%s", pname);
+                struct json_object *tag = json_object_object_get(port, "tag");
+                if (ovsdb_set_size(tag) == 1)
+                    obj->tag = (uint16_t)json_object_get_int(ovsdb_set_at(tag, 0));
+                struct json_object *trunks = json_object_object_get(port, "trunks");
+                for (size_t t = 0; t < ovsdb_set_size(trunks) && obj->n_trunks < VSWITCH_MAX_TRUNKS; t++)
+                    obj->trunks[obj->n_trunks++] = (uint16_t)json_object_get_int(ovsdb_set_at(trunks, t));
                 (*n)++;
             }
         }
@@ -662,6 +671,11 @@ static int wait_change(struct vswitch *vs, int timeout_ms)
         for (size_t i = 0; i < 3; i++) {
             struct json_object *req = json_object_new_object();
             json_object_object_add(req, "columns", string_list("name", tables[i][1]));
+            if (i == 1) {
+                struct json_object *cols = NULL;
+                json_object_object_get_ex(req, "columns", &cols);
+                json_object_array_add(cols, json_object_new_string("trunks"));
+            }
             json_object_object_add(requests, tables[i][0], req);
         }
         struct json_object *initial = NULL;

@@ -3,7 +3,7 @@
 # private Open vSwitch in a namespace: a private switch, ports with MACs from
 # a static pool and from the host pool, VLAN changes, guards and 'active'
 # as flows, refusals (legacy without a reason, a VLAN the uplink does not
-# carry, a missing switch), a port deleted behind lmnet's back put back at
+# carry, a missing switch), a port deleted or re-tagged behind lmnet's back put back at
 # the agent's start, MACs released with their ports, an operator's bridge
 # left alone.  Removes exactly what it made.
 set -u
@@ -84,6 +84,12 @@ ok=1; for _ in $(seq 50); do [[ $(vsctl --bare --columns=name find port name=web
 expect_eq "a port deleted behind lmnet's back is put back within 5 s" 0 "$ok"
 expect_eq "  with its settings" 300 "$(vsctl get port web1-0 tag)"
 expect_match "  and an event says so" '"kind":"port.drift.repaired"' "$(api "$U/v1/events?kind=port.drift.repaired")"
+vsctl set port web1-0 tag=999
+ok=1; for _ in $(seq 50); do [[ $(vsctl get port web1-0 tag) == 300 ]] && { ok=0; break; }; sleep 0.1; done
+expect_eq "an access VLAN changed by hand is put back within 5 s" 0 "$ok"
+vsctl set port web2-0 trunks=100
+ok=1; for _ in $(seq 50); do [[ $(vsctl get port web2-0 trunks) == "[100, 200]" ]] && { ok=0; break; }; sleep 0.1; done
+expect_eq "a trunk list changed by hand is put back within 5 s" 0 "$ok"
 vsctl add-port sw1 lmt5-stray -- set interface lmt5-stray type=internal -- set port lmt5-stray external_ids:lmnet-port=lmt5-stray
 ok=1; for _ in $(seq 50); do [[ -z $(vsctl --bare --columns=name find port name=lmt5-stray) ]] && { ok=0; break; }; sleep 0.1; done
 expect_eq "an lmnet-marked port lmnet does not mean to have is removed" 0 "$ok"
