@@ -17,7 +17,6 @@
 #include "agent/allocator.h"
 #include "agent/cleanup.h"
 #include "agent/log.h"
-#include "agent/tap.h"
 #include "agent/vswitch.h"
 #include "db/event.h"
 
@@ -90,10 +89,7 @@ static int apply_switch(struct switchport *sp, const struct vswitch_record *s)
 
 static int apply_port(struct switchport *sp, const struct port_record *p, bool fresh)
 {
-    int r = tap_create(p->name);
-    if (r < 0)
-        return log_errno(LOG_LEVEL_ERROR, r, "cannot create tap=%s", p->name);
-    struct vswitch_port_spec spec = { 0 };
+    struct vswitch_port_spec spec = { .tap = true };
     snprintf(spec.name, sizeof(spec.name), "%s", p->name);
     if (p->has_vlan && p->vlan.mode == VLAN_MODE_ACCESS) {
         spec.tag = p->vlan.id;
@@ -103,7 +99,7 @@ static int apply_port(struct switchport *sp, const struct port_record *p, bool f
     }
     spec.ingress_kbps = p->max_bandwidth_kbps;
     snprintf(spec.vm, sizeof(spec.vm), "%s", p->vm);
-    r = vswitch_port_ensure(sp->vs, p->switch_name, &spec);
+    int r = vswitch_port_ensure(sp->vs, p->switch_name, &spec);
     if (r < 0)
         return r;
     struct vswitch_port_guards g = {
@@ -123,7 +119,6 @@ static void unapply_port(struct switchport *sp, const char *switch_name, const c
     int r = vswitch_port_delete(sp->vs, switch_name, name);
     if (r < 0 && r != -ENOENT)
         log_errno(LOG_LEVEL_WARNING, r, "cannot remove port=%s from the switch", name);
-    tap_delete(name);
 }
 
 /* ---- switches ---- */

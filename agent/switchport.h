@@ -1,6 +1,6 @@
 /* Switches and VM ports as a whole: the stored intent (db/switch.h,
  * db/port.h) made real on the virtual switch (agent/vswitch.h), with MACs
- * from the pools (agent/allocator.h) and each VM port's tap (agent/tap.h).
+ * from the pools (agent/allocator.h); the driver makes each VM port's tap.
  *
  * Every change stores the intent and applies it in one call; if the switch
  * refuses, the stored row is taken back (and an allocated MAC released), so

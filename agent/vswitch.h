@@ -26,6 +26,8 @@ struct vswitch_port_spec {
                         internal port the switch creates) */
     bool internal;   /* the switch creates the interface (the host's own
                         port on an internal switch) */
+    bool tap;        /* a VM's port: the driver makes a persistent tap of
+                        this name for it (and removes it with the port) */
     uint16_t tag;    /* access VLAN, 0: none */
     size_t n_trunks; /* trunk: allowed VLANs (tag 0) */
     uint16_t trunks[VSWITCH_MAX_TRUNKS];
@@ -67,7 +69,8 @@ struct vswitch_ops {
     /* Creates or updates port SPEC on BRIDGE to match SPEC exactly. */
     int (*port_ensure)(struct vswitch *vs, const char *bridge, const struct vswitch_port_spec *spec);
     /* Deletes lmnet's port NAME from BRIDGE, with its guard flows (an old
-     * port number's flows would otherwise apply to the next port given it). */
+     * port number's flows would otherwise apply to the next port given it)
+     * and the tap it made for it. */
     int (*port_delete)(struct vswitch *vs, const char *bridge, const char *name);
     /* Replaces the guard flows of port GUARDS->name on BRIDGE. */
     int (*port_guards)(struct vswitch *vs, const char *bridge,

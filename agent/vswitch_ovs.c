@@ -24,6 +24,7 @@
 #include "agent/log.h"
 #include "agent/mac.h"
 #include "agent/ovsdb.h"
+#include "agent/tap.h"
 
 #define DB "Open_vSwitch"
 #define TIMEOUT_MS 10000
@@ -270,6 +271,11 @@ static struct json_object *port_row(const struct vswitch_port_spec *spec)
 static int port_ensure(struct vswitch *vs, const char *bridge, const struct vswitch_port_spec *spec)
 {
     struct ovs *o = (struct ovs *)vs;
+    if (spec->tap) {
+        int t = tap_create(spec->name);
+        if (t < 0)
+            return log_errno(LOG_LEVEL_ERROR, t, "cannot create tap=%s", spec->name);
+    }
     pthread_mutex_lock(&o->lock);
     _cleanup_json_ struct json_object *existing = NULL;
     int r = select_named(o, "Port", spec->name, "name", NULL, &existing);
@@ -365,6 +371,14 @@ static int port_delete(struct vswitch *vs, const char *bridge, const char *name)
         pthread_mutex_lock(&o->lock);
         r = transact(o, ops, NULL);
         pthread_mutex_unlock(&o->lock);
+    }
+    /* The tap made for a VM's port goes with it (whatever else the name
+     * is, a NIC or a stray, is not lmnet's to remove). */
+    if (r == 0 || r == -ENOENT) {
+        char tun[96];
+        snprintf(tun, sizeof(tun), "/sys/class/net/%s/tun_flags", name);
+        if (access(tun, F_OK) == 0)
+            tap_delete(name);
     }
     if (r == 0)
         log_info("switch port deleted bridge=%s port=%s", bridge, name);
