@@ -357,7 +357,16 @@ static int peer_finish(struct request *req, struct response *resp)
 {
     if (!req->agent->migrator)
         return no_migrator(resp);
-    int r = migrator_dest_finish(req->agent->migrator, request_param(req, "id"));
+    /* The source sends its measurements along; older or absent: -1. */
+    int64_t downtime = -1, gap = -1;
+    struct json_object *v = NULL;
+    if (req->json && json_object_object_get_ex(req->json, "downtime_ms", &v) &&
+        json_object_is_type(v, json_type_int))
+        downtime = json_object_get_int64(v);
+    if (req->json && json_object_object_get_ex(req->json, "switchover_gap_ms", &v) &&
+        json_object_is_type(v, json_type_int))
+        gap = json_object_get_int64(v);
+    int r = migrator_dest_finish(req->agent->migrator, request_param(req, "id"), downtime, gap);
     if (r == -ENOENT)
         return response_problem(resp, 404, "not-found", NULL,
                                 "no incoming migration '%s' is prepared here",

@@ -219,6 +219,12 @@ roles() {
     done
     ctl 1 network set "$(net_name 10.78.0.0)" --role migration >/dev/null || die "cannot give the migration network its role"
     ctl 1 network set "$(net_name 10.79.0.0)" --role storage >/dev/null || die "cannot give the storage network its role"
+    # Heartbeats measure the networks within seconds; migrations wait for Up.
+    for ((n = 0; n < 150; n++)); do
+        [[ $(ctl 1 network list 2>/dev/null | grep -c ' Up ') == 3 ]] && return 0
+        sleep 0.2
+    done
+    say "warning: the cluster networks are not all Up yet (deploy/cluster.sh ctl 1 network list)"
 }
 
 net_name() { # SUBNET: the cluster network's id
@@ -254,7 +260,9 @@ demo() {
         sleep 0.2
     done
     say "web1 answers; the client pings it every 10 ms while it moves"
-    in_ns "$prefix-client" ping -i 0.01 -q 192.168.100.10 > "$state/demo-ping.txt" 2>&1 &
+    # Not through in_ns: a function in the background is a subshell, and
+    # the signal that makes ping print its summary would stop there.
+    ip netns exec "$prefix-client" ping -i 0.01 -q 192.168.100.10 > "$state/demo-ping.txt" 2>&1 &
     local ping=$!
     ctl 1 migrate web1 "$prefix-h2" --wait
     ctl 2 migrate web1 "$prefix-h1" --wait

@@ -596,14 +596,18 @@ static void source_rollback(struct source_run *s, bool cancelled, const char *re
 /* Tells the destination to take the VM; retried, since after switchover
  * there is no way back. */
 static int finish_destination(struct migrator *m, const struct migration *mig, const char *url,
-                              char *why, size_t why_size)
+                              int64_t downtime_ms, int64_t gap_ms, char *why, size_t why_size)
 {
     char path[128];
     snprintf(path, sizeof(path), "/v1/migrations/%s/finish", mig->uuid);
+    /* The figures go along, so the destination's record has them too. */
+    _cleanup_json_ struct json_object *body = json_object_new_object();
+    json_object_object_add(body, "downtime_ms", json_object_new_int64(downtime_ms));
+    json_object_object_add(body, "switchover_gap_ms", json_object_new_int64(gap_ms));
     int r = -EIO;
     for (int attempt = 0; attempt < 3; attempt++) {
         struct client_reply reply;
-        r = peer_call(m, url, "POST", path, NULL, FINISH_TIMEOUT_MS, &reply, why, why_size);
+        r = peer_call(m, url, "POST", path, body, FINISH_TIMEOUT_MS, &reply, why, why_size);
         if (r == 0) {
             client_reply_release(&reply);
             return 0;
@@ -851,7 +855,7 @@ static void *source_thread(void *arg)
     enter_phase(s, MIGRATION_FINISHING);
     store_progress(s, &progress);
     migration_set_measurements(db_of(m), s->mig.uuid, progress.downtime_ms, gap);
-    r = finish_destination(m, &s->mig, s->dest_url, why, sizeof(why));
+    r = finish_destination(m, &s->mig, s->dest_url, progress.downtime_ms, gap, why, sizeof(why));
     channel_destroy(s->channel);
     s->channel = NULL;
     source_release(m, &s->mig, &s->vm);
@@ -1327,7 +1331,7 @@ int migrator_dest_switchover(struct migrator *m, const char *uuid)
     return 0;
 }
 
-int migrator_dest_finish(struct migrator *m, const char *uuid)
+int migrator_dest_finish(struct migrator *m, const char *uuid, int64_t downtime_ms, int64_t gap_ms)
 {
     pthread_mutex_lock(&m->lock);
     struct incoming *in = incoming_find(m, uuid);
@@ -1362,6 +1366,8 @@ int migrator_dest_finish(struct migrator *m, const char *uuid)
     in->handle = NULL;
     struct db *db = db_of(m);
     vm_set_host(db, in->vm, m->agent->node_id, VM_RUNNING);
+    if (downtime_ms >= 0 || gap_ms >= 0)
+        migration_set_measurements(db, uuid, downtime_ms, gap_ms);
     migration_set_phase(db, uuid, MIGRATION_FINISHING, NULL);
     migration_set_phase(db, uuid, MIGRATION_COMPLETED, NULL);
     _cleanup_json_ struct json_object *detail = json_object_new_object();
@@ -1449,7 +1455,8 @@ static void recover_source(struct migrator *m, const struct migration *mig)
             hypervisor_vm_query(h, &status);
         if (status.state != HYPERVISOR_VM_RUNNING) {
             char why[512];
-            int r = finish_destination(m, mig, url, why, sizeof(why));
+            int r = finish_destination(m, mig, url, mig->downtime_ms, mig->switchover_gap_ms, why,
+                                       sizeof(why));
             source_release(m, mig, &vm);
             migration_set_phase(db_of(m), mig->uuid, r < 0 ? MIGRATION_FAILED : MIGRATION_COMPLETED,
                                 r < 0 ? "agent restarted after switchover; destination did not "

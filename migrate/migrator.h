@@ -93,9 +93,12 @@ int migrator_dest_prepare(struct migrator *migrator, struct json_object *prepare
  * -ENOENT or a negative errno. */
 int migrator_dest_switchover(struct migrator *migrator, const char *uuid);
 
-/* Destination side: waits for the VM to run here, announces its MACs and
- * takes it over.  Returns 0, -ENOENT, -ETIMEDOUT or a negative errno. */
-int migrator_dest_finish(struct migrator *migrator, const char *uuid);
+/* Destination side: waits for the VM to run here (resuming it when it came
+ * paused), announces its MACs and takes it over; DOWNTIME_MS and GAP_MS
+ * (the source's measurements, -1 unknown) are stored with the record.
+ * Returns 0, -ENOENT, -ETIMEDOUT or a negative errno. */
+int migrator_dest_finish(struct migrator *migrator, const char *uuid, int64_t downtime_ms,
+                         int64_t gap_ms);
 
 /* Destination side: undoes everything prepared for UUID, recording
  * REASON.  Returns 0 or -ENOENT. */

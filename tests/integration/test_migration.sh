@@ -76,6 +76,16 @@ migrate() { # FROM TO: migrates web1 while the client pings every 10 ms
 migrate 1 2
 migrate 2 1
 
+# Quick migration: paused first, copied, resumed on the destination.
+out=$(ctl 1 migrate web1 "$P-h2" --quick --wait 2>&1); rc=$?
+echo "# quick: $(echo "$out" | tail -1)"
+expect_eq "quick migration host 1 -> host 2" 0 "$rc"
+check "the guest answers after a quick migration (resumed on arrival)" wait_answers
+expect_eq "it runs on host 2 only" "0 1" "$(qemus 1) $(qemus 2)"
+m=$(ctl 2 -o json migration list | python3 -c 'import json,sys; print([m for m in json.load(sys.stdin)["items"] if m["role"]=="destination"][0]["downtime_ms"])')
+check "the destination's record has the downtime too ($m ms)" test "$m" -gt 0
+check "and back, live" ctl 2 migrate web1 "$P-h1" --wait
+
 # Failures during transfer.  The bandwidth cap keeps the transfer going
 # for several seconds (the guest dirties 96 MiB at 32 MiB/s).
 ctl 1 vm stop web1 >/dev/null

@@ -334,16 +334,21 @@ static void test_prepare_switchover_finish(void **state)
     assert_int_equal(phase_of(f, MIG_ID), MIGRATION_SWITCHOVER);
 
     hv_calls.runs = true;
-    assert_int_equal(migrator_dest_finish(f->migrator, MIG_ID), 0);
+    assert_int_equal(migrator_dest_finish(f->migrator, MIG_ID, 42, 7), 0);
     assert_int_equal(hv_calls.announced, 1);
     assert_int_equal(phase_of(f, MIG_ID), MIGRATION_COMPLETED);
+    struct migration done;
+    assert_int_equal(migration_get(db_pool_get(f->agent.db), MIG_ID, &done), 0);
+    assert_int_equal(done.downtime_ms, 42); /* the source's figures, kept here too */
+    assert_int_equal(done.switchover_gap_ms, 7);
+    migration_release(&done);
     assert_int_equal(vm_get(db_pool_get(f->agent.db), VM_ID, &vm), 0);
     assert_int_equal(vm.state, VM_RUNNING);
     assert_non_null(lifecycle_handle(f->agent.lifecycle, VM_ID));
     assert_int_equal(hv_calls.destroyed, 0);
     /* Unknown ids are refused, not guessed. */
     assert_int_equal(migrator_dest_switchover(f->migrator, MIG_ID), -ENOENT);
-    assert_int_equal(migrator_dest_finish(f->migrator, MIG_ID), -ENOENT);
+    assert_int_equal(migrator_dest_finish(f->migrator, MIG_ID, -1, -1), -ENOENT);
 }
 
 static void test_prepare_failure_removes_what_it_made(void **state)
