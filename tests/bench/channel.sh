@@ -30,22 +30,7 @@ ip -n "$src" addr add 10.254.0.1/30 dev lmb-a-$$; ip -n "$src" link set lmb-a-$$
 ip -n "$dst" addr add 10.254.0.2/30 dev lmb-b-$$; ip -n "$dst" link set lmb-b-$$ up; ip -n "$dst" link set lo up
 head -c "${mem}M" /dev/urandom > "$dir/ram.bin"
 
-qmp() { # SOCKET COMMAND-JSON...
-    python3 - "$@" <<'PY'
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f = s.makefile('rw'); f.readline()
-def cmd(m):
-    f.write(json.dumps(m) + "\n"); f.flush()
-    while True:
-        r = json.loads(f.readline())
-        if "return" in r or "error" in r: return r
-cmd({"execute": "qmp_capabilities"})
-for a in sys.argv[2:]:
-    r = cmd(json.loads(a))
-    if "error" in r: print(json.dumps(r), file=sys.stderr); sys.exit(1)
-    print(json.dumps(r["return"]))
-PY
-}
+qmp() { python3 "$(dirname "$0")/qmp.py" "$@"; } # SOCKET COMMAND-JSON...
 
 # run_one LABEL CHANNELS DEST_URI SOURCE_URI [relay]
 run_one() {

@@ -5,7 +5,7 @@
 #   sudo tests/bench/migrate.sh [BUILD_DIR]      (SIZES="512 2048" CHANNELS=4)
 #
 # For each guest size (MiB) the tiny guest (deploy/guest) holds random data
-# (size - 128 MiB of it, so no zero page is skipped) and:
+# (three quarters of it, so few zero pages are skipped) and:
 #  1. plain QEMU to QEMU over the migration link, no agent: the guest paused,
 #     QEMU's default single channel, then multifd with 4 channels;
 #  2. the same guest through the agents, paused (--quick), CHANNELS channels;
@@ -41,27 +41,12 @@ sleep 0.5
 link=$(ip netns exec $P-h1 iperf3 -c 10.78.0.2 -B 10.78.0.1 -t 5 -J | field '["end"]["sum_received"]["bits_per_second"]/1e9')
 printf 'iperf3: %.1f Gbit/s\n' "$link"
 
-qmp() { # SOCKET COMMAND-JSON...: prints each return value
-    python3 - "$@" <<'PY'
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f = s.makefile('rw'); f.readline()
-def cmd(m):
-    f.write(json.dumps(m) + "\n"); f.flush()
-    while True:
-        r = json.loads(f.readline())
-        if "return" in r or "error" in r: return r
-cmd({"execute": "qmp_capabilities"})
-for a in sys.argv[2:]:
-    r = cmd(json.loads(a))
-    if "error" in r: print(json.dumps(r), file=sys.stderr); sys.exit(1)
-    print(json.dumps(r["return"]))
-PY
-}
+qmp() { python3 "$(dirname "$0")/qmp.py" "$@"; } # SOCKET COMMAND-JSON...
 wait_file() { for _ in $(seq 1200); do grep -qa "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; echo "timeout waiting for '$2' in $1" >&2; return 1; }
 
 # plain SIZE CHANNELS: prints "GBIT TOTAL_MS DOWNTIME_MS"
 plain() {
-    local size=$1 ch=$2 fill=$(($1 - 128)) d=$S/plain
+    local size=$1 ch=$2 fill=$(($1 * 3 / 4)) d=$S/plain
     rm -rf "$d"; mkdir -p "$d"
     local cmd=(qemu-system-x86_64 -accel tcg -m "$size" -nodefaults -display none -kernel "$G/vmlinuz"
                -initrd "$G/initrd.img" -append "console=ttyS0 panic=-1 quiet lmnet.fill=$fill")
@@ -111,7 +96,7 @@ agent() {
 
 
 run_vm() { # SIZE DIRTY: a VM web holding random data on host 1, answering pings
-    local size=$1 dirty=$2 fill=$(($1 - 128))
+    local size=$1 dirty=$2 fill=$(($1 * 3 / 4))
     ctl 1 port create web-0 --switch vmsw --vm web --mac-pool fleet --access 100 >/dev/null
     ctl 1 vm create web --memory "$size" --kernel "$G/vmlinuz" --initrd "$G/initrd.img" \
         --append "console=ttyS0 panic=-1 quiet lmnet.ip=192.168.100.10/24 lmnet.fill=$fill${dirty:+ lmnet.dirty=$dirty}" \
