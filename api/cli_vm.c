@@ -50,8 +50,12 @@ static void print_vms(struct cli *cli, struct json_object *items)
         return;
     for (size_t i = 0; i < json_object_array_length(items); i++) {
         struct json_object *vm = json_object_array_get_idx(items, i);
-        char host[9], ports[256];
-        snprintf(host, sizeof(host), "%s", cli_str(vm, "host"));
+        char host[64], ports[256];
+        /* The host's name when the agent knows it, else its id's start. */
+        if (cli_str(vm, "host_name")[0])
+            snprintf(host, sizeof(host), "%s", cli_str(vm, "host_name"));
+        else
+            snprintf(host, sizeof(host), "%.8s", cli_str(vm, "host"));
         ports_of(vm, ports, sizeof(ports));
         const char *cells[] = { cli_str(vm, "name"),       cli_str(vm, "state"), host,
                                 cli_str(vm, "memory_mib"), cli_str(vm, "vcpus"), ports };

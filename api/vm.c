@@ -43,6 +43,12 @@ static int no_hypervisor(struct response *resp)
 static struct json_object *vm_view(struct agent *agent, const struct vm *vm)
 {
     struct json_object *o = vm_to_json(vm);
+    struct member host;
+    struct db *db = db_pool_get(agent->db);
+    json_object_object_add(o, "host_name",
+                           db && member_get(db, vm->host, &host) == 0 ? json_object_new_string(host.name)
+                           : strcmp(vm->host, agent->node_id) == 0 ? json_object_new_string(agent->hostname)
+                                                                   : NULL);
     struct hypervisor_vm_status status;
     if (agent->lifecycle && strcmp(vm->host, agent->node_id) == 0 &&
         lifecycle_query(agent->lifecycle, vm->uuid, &status) == 0) {

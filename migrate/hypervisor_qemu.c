@@ -607,6 +607,9 @@ static int apply_options(struct qemu_vm *vm, const struct hypervisor_migration_o
         .downtime_limit_ms = source ? o->downtime_limit_ms : -1,
         .max_bandwidth = -1,
         .multifd_channels = multifd ? (int)o->channels : 0,
+        /* The switches learn the VM's new port from its first announcement:
+         * QEMU waits 50 ms by default, all of it blackout. */
+        .announce_initial_ms = source ? 0 : 1,
     };
     if (source)
         params.max_bandwidth = (int64_t)(o->max_bandwidth && o->max_bandwidth < UNLIMITED_BANDWIDTH

@@ -567,6 +567,9 @@ int qmp_migrate_set_parameters(struct qmp *qmp, const struct qmp_migration_param
     if (parameters->multifd_channels > 0)
         json_object_object_add(args, "multifd-channels",
                                json_object_new_int(parameters->multifd_channels));
+    if (parameters->announce_initial_ms > 0)
+        json_object_object_add(args, "announce-initial",
+                               json_object_new_int64(parameters->announce_initial_ms));
     if (json_object_object_length(args) == 0) {
         json_object_put(args);
         return 0;

@@ -118,6 +118,8 @@ struct qmp_migration_parameters {
     int64_t downtime_limit_ms; /* < 0: leave as is */
     int64_t max_bandwidth;     /* bytes per second; < 0: leave as is */
     int multifd_channels;      /* 1-255; 0: leave as is */
+    int64_t announce_initial_ms; /* delay of the first MAC announcement after
+                                    an incoming migration; <= 0: leave as is */
 };
 
 /* query-migrate.  Times are -1 when QEMU did not report them (they depend on

@@ -31,7 +31,7 @@ trap cleanup EXIT
 field() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval("d"+sys.argv[1]))' "$1"; }
 
 echo "== cluster up"
-cluster up --hosts 2 >/dev/null 2>&1
+cluster up --hosts 2 >/dev/null
 for _ in $(seq 100); do [[ $(ctl 1 network list | grep -c ' Up ') == 3 ]] && break; sleep 0.2; done
 G=$S/guest
 

@@ -276,7 +276,7 @@ static void test_errors(void **state)
     assert_int_equal(qmp_cont(qmp), 0);
     /* Bad arguments never reach QEMU. */
     assert_int_equal(qmp_migrate_continue(qmp, QMP_MIGRATION_UNKNOWN), -EINVAL);
-    struct qmp_migration_parameters bad = { -1, -1, 256 };
+    struct qmp_migration_parameters bad = { -1, -1, 256, 0 };
     assert_int_equal(qmp_migrate_set_parameters(qmp, &bad), -EINVAL);
     struct qmp_announce neg = { -1, 0, 0, 0 };
     assert_int_equal(qmp_announce_self(qmp, &neg), -EINVAL);
@@ -548,11 +548,11 @@ static void test_arguments_sent(void **state)
         { QMP_CAPABILITY_PAUSE_BEFORE_SWITCHOVER, false },
     };
     assert_int_equal(qmp_migrate_set_capabilities(qmp, caps, 3), 0);
-    struct qmp_migration_parameters all = { 300, 1250000000, 4 };
+    struct qmp_migration_parameters all = { 300, 1250000000, 4, 1 };
     assert_int_equal(qmp_migrate_set_parameters(qmp, &all), 0);
-    struct qmp_migration_parameters one = { -1, 0, 0 };
+    struct qmp_migration_parameters one = { -1, 0, 0, 0 };
     assert_int_equal(qmp_migrate_set_parameters(qmp, &one), 0);
-    struct qmp_migration_parameters none = { -1, -1, 0 };
+    struct qmp_migration_parameters none = { -1, -1, 0, 0 };
     assert_int_equal(qmp_migrate_set_parameters(qmp, &none), 0); /* sends nothing */
     assert_int_equal(qmp_migrate_continue(qmp, QMP_MIGRATION_PRE_SWITCHOVER), 0);
     assert_int_equal(qmp_announce_self(qmp, NULL), 0);
@@ -567,7 +567,8 @@ static void test_arguments_sent(void **state)
         "{\"capabilities\":[{\"capability\":\"events\",\"state\":true},"
         "{\"capability\":\"multifd\",\"state\":true},"
         "{\"capability\":\"pause-before-switchover\",\"state\":false}]}",
-        "{\"downtime-limit\":300,\"max-bandwidth\":1250000000,\"multifd-channels\":4}",
+        "{\"downtime-limit\":300,\"max-bandwidth\":1250000000,\"multifd-channels\":4,"
+        "\"announce-initial\":1}",
         "{\"max-bandwidth\":0}",
         "{\"state\":\"pre-switchover\"}",
         "{\"initial\":50,\"max\":550,\"rounds\":5,\"step\":100}",
