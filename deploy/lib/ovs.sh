@@ -32,9 +32,11 @@ ovs_stop() {
     for f in ovs-vswitchd ovsdb-server; do
         [[ -e $dir/$f.pid ]] || continue
         pid=$(cat "$dir/$f.pid")
-        kill -TERM "$pid" 2>/dev/null
+        # Each step may find the process gone already; under the callers'
+        # 'set -e' a failed kill must not end the clean-up half way.
+        kill -TERM "$pid" 2>/dev/null || true
         for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-        kill -9 "$pid" 2>/dev/null
+        kill -9 "$pid" 2>/dev/null || true
     done
     rm -rf "$dir"
 }
