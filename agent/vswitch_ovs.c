@@ -681,7 +681,10 @@ static int wait_change(struct vswitch *vs, int timeout_ms)
         if (r < 0)
             return r;
         _cleanup_json_ struct json_object *requests = json_object_new_object();
-        const char *tables[][2] = { { "Bridge", "ports" }, { "Port", "tag" }, { "Interface", "type" } };
+        /* Not Bridge.ports: every port added would send the whole set of
+         * the bridge's ports again (with a thousand ports, most of the
+         * switch's time).  A port removed is a Port row deleted anyway. */
+        const char *tables[][2] = { { "Bridge", NULL }, { "Port", "tag" }, { "Interface", "type" } };
         for (size_t i = 0; i < 3; i++) {
             struct json_object *req = json_object_new_object();
             json_object_object_add(req, "columns", string_list("name", tables[i][1]));
