@@ -131,7 +131,13 @@ static int fetch(struct agent *agent, struct network_view *out, bool *from_cache
         r = client_call(client, "GET", "/v1/cluster/networks", NULL, NULL, &reply);
     client_destroy(client);
     if (r == 0 && reply.status == 200 && reply.body && network_view_from_json(reply.body, out) == 0) {
-        int c = network_cache_put(db, reply.body);
+        /* Stored only when it changed: every read of the networks here
+         * would otherwise be a durable write. */
+        _cleanup_json_ struct json_object *kept = NULL;
+        bool same = network_cache_get(db, &kept, NULL) == 0 &&
+                    strcmp(json_object_to_json_string_ext(kept, JSON_C_TO_STRING_PLAIN),
+                           json_object_to_json_string_ext(reply.body, JSON_C_TO_STRING_PLAIN)) == 0;
+        int c = same ? 0 : network_cache_put(db, reply.body);
         if (c < 0)
             log_errno(LOG_LEVEL_WARNING, c, "cannot keep a copy of the cluster networks");
         client_reply_release(&reply);
