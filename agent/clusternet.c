@@ -28,16 +28,9 @@ static size_t management_addresses(struct db *db, char (*out)[64], size_t max)
     size_t n = 0, kept = 0;
     if (member_list(db, &members, &n) < 0)
         return 0;
-    for (size_t i = 0; i < n && kept < max; i++) {
-        const char *start = strstr(members[i].url, "://");
-        if (!start)
-            continue;
-        start += 3;
-        if (*start == '[')
-            start++;
-        size_t len = strcspn(start, "]:/");
-        snprintf(out[kept++], 64, "%.*s", (int)len, start);
-    }
+    for (size_t i = 0; i < n && kept < max; i++)
+        if (client_url_host(members[i].url, out[kept], 64)[0])
+            kept++;
     free(members);
     return kept;
 }

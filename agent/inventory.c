@@ -63,20 +63,6 @@ static const char *str_of(struct json_object *o, const char *key)
                : "";
 }
 
-static void nic_fields(struct json_object *nic, struct network_endpoint *e)
-{
-    struct json_object *v = NULL, *off = NULL;
-    snprintf(e->nic, sizeof(e->nic), "%s", str_of(nic, "name"));
-    snprintf(e->vswitch, sizeof(e->vswitch), "%s", str_of(nic, "switch"));
-    e->speed_mbps = json_object_object_get_ex(nic, "speed_mbps", &v) && v ? json_object_get_int64(v) : -1;
-    e->default_gateway = json_object_object_get_ex(nic, "default_gateway", &v) && json_object_get_boolean(v);
-    json_object_object_get_ex(nic, "offloads", &off);
-    for (unsigned k = 0; k < NIC_OFFLOAD_COUNT; k++)
-        e->offloads[k] = off && json_object_object_get_ex(off, nic_offload_to_string((enum nic_offload)k), &v) && v
-                             ? json_object_get_boolean(v)
-                             : -1;
-}
-
 int inventory_endpoints(struct json_object *all, struct network_endpoint **out, size_t *n)
 {
     *out = NULL;
@@ -108,7 +94,8 @@ int inventory_endpoints(struct json_object *all, struct network_endpoint **out, 
                 snprintf(e->node_name, sizeof(e->node_name), "%s", str_of(inv, "name"));
                 snprintf(e->address, sizeof(e->address), "%s", str_of(a, "address"));
                 e->prefix = (unsigned)json_object_get_int(prefix);
-                nic_fields(nic, e);
+                snprintf(e->nic, sizeof(e->nic), "%s", str_of(nic, "name"));
+                network_endpoint_link_from_json(nic, e);
             }
         }
     }

@@ -400,8 +400,15 @@ static int endpoint_from_json(struct json_object *o, struct network_endpoint *e)
         !copy_str(o, "address", e->address, sizeof(e->address)))
         return -EINVAL;
     copy_str(o, "node_name", e->node_name, sizeof(e->node_name));
-    copy_str(o, "switch", e->vswitch, sizeof(e->vswitch));
     e->prefix = (unsigned)int_of(o, "prefix", 0);
+    network_endpoint_link_from_json(o, e);
+    return 0;
+}
+
+void network_endpoint_link_from_json(struct json_object *o, struct network_endpoint *e)
+{
+    e->vswitch[0] = '\0';
+    copy_str(o, "switch", e->vswitch, sizeof(e->vswitch));
     e->speed_mbps = int_of(o, "speed_mbps", -1);
     e->default_gateway = bool_of(o, "default_gateway");
     struct json_object *off = NULL, *v = NULL;
@@ -410,7 +417,6 @@ static int endpoint_from_json(struct json_object *o, struct network_endpoint *e)
         e->offloads[k] = off && json_object_object_get_ex(off, nic_offload_to_string((enum nic_offload)k), &v) && v
                              ? json_object_get_boolean(v)
                              : -1;
-    return 0;
 }
 
 static int network_from_json(struct json_object *o, struct cluster_network *net)

@@ -136,6 +136,11 @@ struct json_object *network_to_json(const struct cluster_network *network, bool 
 struct json_object *network_view_to_json(const struct network_view *view);
 int network_view_from_json(struct json_object *obj, struct network_view *out);
 
+/* Reads the link facts a NIC's JSON and an interface's JSON share
+ * ("switch", "speed_mbps", "default_gateway", "offloads") into E; what is
+ * missing reads as unknown (-1) or none. */
+void network_endpoint_link_from_json(struct json_object *obj, struct network_endpoint *e);
+
 /* The default name of network number N. */
 void network_default_name(unsigned number, char *buf, size_t size);
 

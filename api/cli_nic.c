@@ -165,16 +165,9 @@ static int bindings(struct cli *cli)
     networks = quiet_get(cli, "/v1/cluster/networks");
     heartbeats = quiet_get(cli, "/v1/cluster/heartbeats");
     /* The API's own address, from the URL other agents reach it at. */
-    char api_host[80] = "";
+    char api_host[80];
     const char *url = cli_str(host, "url");
-    const char *start = strstr(url, "://");
-    if (start) {
-        start += 3;
-        if (*start == '[')
-            start++;
-        size_t len = strcspn(start, "]:/");
-        snprintf(api_host, sizeof(api_host), "%.*s", (int)len, start);
-    }
+    client_url_host(url, api_host, sizeof(api_host));
     struct json_object *items = NULL, *sw = NULL, *hb = NULL, *out = json_object_new_array();
     json_object_object_get_ex(nics, "items", &items);
     json_object_object_get_ex(switches, "items", &sw);

@@ -200,6 +200,20 @@ void client_reply_release(struct client_reply *reply)
     memset(reply, 0, sizeof(*reply));
 }
 
+const char *client_url_host(const char *url, char *buf, size_t size)
+{
+    const char *start = url ? strstr(url, "://") : NULL;
+    if (!start) {
+        snprintf(buf, size, "%s", "");
+        return buf;
+    }
+    start += 3;
+    if (*start == '[')
+        start++;
+    snprintf(buf, size, "%.*s", (int)strcspn(start, "]:/"), start);
+    return buf;
+}
+
 const char *client_reply_message(const struct client_reply *reply, char *buf, size_t size)
 {
     if (reply->status == 0) {

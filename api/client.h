@@ -42,6 +42,10 @@ int client_call(struct client *client, const char *method, const char *path,
 
 void client_reply_release(struct client_reply *reply);
 
+/* The host part of base URL URL ("http://[fd00::1]:8470" gives
+ * "fd00::1") into BUF; "" when URL has no "://".  Returns BUF. */
+const char *client_url_host(const char *url, char *buf, size_t size);
+
 /* Formats a problem+json reply (or a transport error) as one line:
  * "409 Conflict: pool 'a' is exhausted (mac-pool-exhausted)".  Writes into BUF. */
 const char *client_reply_message(const struct client_reply *reply, char *buf, size_t size);
