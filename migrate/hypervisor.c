@@ -191,6 +191,13 @@ int hypervisor_vm_migrate_incoming(struct hypervisor_vm *vm, const char *uri,
     return vm->hypervisor->ops->vm_migrate_incoming(vm, uri, options);
 }
 
+int hypervisor_vm_pass_fd(struct hypervisor_vm *vm, const char *name, int fd)
+{
+    if (!vm->hypervisor->ops->vm_pass_fd)
+        return -EOPNOTSUPP;
+    return vm->hypervisor->ops->vm_pass_fd(vm, name, fd);
+}
+
 int hypervisor_vm_query(struct hypervisor_vm *vm, struct hypervisor_vm_status *out)
 {
     return vm->hypervisor->ops->vm_query(vm, out);

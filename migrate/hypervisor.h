@@ -12,6 +12,9 @@
  * Live migration with these calls, source S and destination D:
  *   D: hypervisor_vm_start_incoming(hv, config, "defer", options, &vm)
  *   D: hypervisor_vm_migrate_incoming(vm, "unix:/run/lmnet/...", options)
+ *      (or, once a connection is there: hypervisor_vm_pass_fd(vm, "mig", fd)
+ *      and hypervisor_vm_migrate_incoming(vm, "fd:mig", options); the source
+ *      likewise migrates to "fd:NAME")
  *   S: hypervisor_vm_migrate(vm, uri, options)          (returns at once)
  *   S: hypervisor_vm_migration_wait(vm, ms, &status) and
  *      hypervisor_vm_migration_progress(vm, &progress)  until pre-switchover
@@ -207,6 +210,11 @@ struct hypervisor_ops {
 
     /* Announces the VM's MACs (gratuitous RARP) so switches learn its port. */
     int (*vm_announce)(struct hypervisor_vm *vm);
+
+    /* Gives the hypervisor its own copy of FD (a connected socket) under
+     * NAME, for a later "fd:NAME" migration URI.  The caller keeps FD.
+     * NULL in a driver that cannot: the call answers -EOPNOTSUPP. */
+    int (*vm_pass_fd)(struct hypervisor_vm *vm, const char *name, int fd);
 };
 
 struct hypervisor {
@@ -248,5 +256,6 @@ int hypervisor_vm_migration_wait(struct hypervisor_vm *vm, int timeout_ms,
 int hypervisor_vm_migration_continue(struct hypervisor_vm *vm);
 int hypervisor_vm_migration_cancel(struct hypervisor_vm *vm);
 int hypervisor_vm_announce(struct hypervisor_vm *vm);
+int hypervisor_vm_pass_fd(struct hypervisor_vm *vm, const char *name, int fd);
 
 #endif

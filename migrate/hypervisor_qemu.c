@@ -796,6 +796,15 @@ static int vm_migrate(struct hypervisor_vm *base, const char *uri,
     return 0;
 }
 
+static int vm_pass_fd(struct hypervisor_vm *base, const char *name, int fd)
+{
+    struct qemu_vm *vm = (struct qemu_vm *)base;
+    int r = qmp_getfd(vm->qmp, name, fd);
+    if (r < 0)
+        return qmp_failed(vm, r, "getfd");
+    return 0;
+}
+
 static enum hypervisor_migration_status status_of(enum qmp_migration_status s)
 {
     switch (s) {
@@ -900,6 +909,7 @@ static const struct hypervisor_ops qemu_ops = {
     .vm_destroy = vm_destroy,
     .vm_detach = vm_detach,
     .vm_migrate = vm_migrate,
+    .vm_pass_fd = vm_pass_fd,
     .vm_migration_progress = vm_migration_progress,
     .vm_migration_wait = vm_migration_wait,
     .vm_migration_continue = vm_migration_continue,

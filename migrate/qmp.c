@@ -192,6 +192,44 @@ static int send_all(struct qmp *qmp, const char *data, size_t len, int64_t deadl
     return 0;
 }
 
+/* Sends the start of DATA (LEN bytes) with FD attached (SCM_RIGHTS): QEMU
+ * keeps a descriptor that arrives with a command's bytes for that command.
+ * Returns how many bytes went (at least one), or a negative errno. */
+static int send_with_fd(struct qmp *qmp, const char *data, size_t len, int fd, int64_t deadline)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    memset(&control, 0, sizeof(control));
+    struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
+    struct msghdr msg = {
+        .msg_iov = &iov,
+        .msg_iovlen = 1,
+        .msg_control = control.buf,
+        .msg_controllen = sizeof(control.buf),
+    };
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+    for (;;) {
+        ssize_t n = sendmsg(qmp->fd, &msg, MSG_NOSIGNAL);
+        if (n > 0)
+            return (int)n;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
+            return fail(qmp, -ECONNRESET);
+        if (n < 0 && errno != EAGAIN)
+            return fail(qmp, -errno);
+        int r = wait_fd(qmp, POLLOUT, deadline);
+        if (r < 0)
+            return r == -ETIMEDOUT ? r : fail(qmp, r);
+    }
+}
+
 /* Reads more bytes into the buffer, waiting until DEADLINE.  Returns 0,
  * -ETIMEDOUT, -ECONNRESET at end of stream, or a negative errno. */
 static int fill(struct qmp *qmp, int64_t deadline)
@@ -328,11 +366,12 @@ static void set_error(struct qmp *qmp, struct json_object *error)
              desc ? json_object_get_string(desc) : "(no description)");
 }
 
-/* Sends COMMAND with ARGUMENTS (consumed; may be NULL) and waits for its
+/* Sends COMMAND with ARGUMENTS (consumed; may be NULL), and the file
+ * descriptor PASS_FD along with it when it is not -1, and waits for its
  * reply.  Returns 0 and, when RET is not NULL, the "return" value in *ret
  * (the caller's); or a negative errno.  Called with the lock held. */
 static int execute_locked(struct qmp *qmp, const char *command, struct json_object *arguments,
-                          struct json_object **ret)
+                          int pass_fd, struct json_object **ret)
 {
     _cleanup_json_ struct json_object *args = arguments;
     if (qmp->dead)
@@ -354,7 +393,14 @@ static int execute_locked(struct qmp *qmp, const char *command, struct json_obje
         return -ENOMEM;
     memcpy(line, text, len);
     line[len] = '\n';
-    int r = send_all(qmp, line, len + 1, deadline);
+    size_t sent = 0;
+    if (pass_fd >= 0) {
+        int r = send_with_fd(qmp, line, len + 1, pass_fd, deadline);
+        if (r < 0)
+            return r;
+        sent = (size_t)r;
+    }
+    int r = send_all(qmp, line + sent, len + 1 - sent, deadline);
     if (r < 0)
         return r;
 
@@ -386,7 +432,7 @@ static int execute(struct qmp *qmp, const char *command, struct json_object *arg
                    struct json_object **ret)
 {
     pthread_mutex_lock(&qmp->lock);
-    int r = execute_locked(qmp, command, arguments, ret);
+    int r = execute_locked(qmp, command, arguments, -1, ret);
     pthread_mutex_unlock(&qmp->lock);
     return r;
 }
@@ -410,7 +456,7 @@ static int handshake(struct qmp *qmp)
             if (json_object_object_get_ex(qemu, parts[i], &field))
                 qmp->version[i] = json_object_get_int(field);
     }
-    return execute_locked(qmp, "qmp_capabilities", NULL, NULL);
+    return execute_locked(qmp, "qmp_capabilities", NULL, -1, NULL);
 }
 
 int qmp_open(int fd, int timeout_ms, struct qmp **out)
@@ -517,7 +563,7 @@ int qmp_cont(struct qmp *qmp)
 int qmp_quit(struct qmp *qmp)
 {
     pthread_mutex_lock(&qmp->lock);
-    int r = execute_locked(qmp, "quit", NULL, NULL);
+    int r = execute_locked(qmp, "quit", NULL, -1, NULL);
     if (r == 0 || r == -ECONNRESET) {
         fail(qmp, -ECONNRESET);
         r = 0;
@@ -585,6 +631,20 @@ static int execute_uri(struct qmp *qmp, const char *command, const char *uri)
         return -ENOMEM;
     json_object_object_add(args, "uri", json_object_new_string(uri));
     return execute(qmp, command, args, NULL);
+}
+
+int qmp_getfd(struct qmp *qmp, const char *name, int fd)
+{
+    if (!name || !name[0] || fd < 0)
+        return -EINVAL;
+    struct json_object *args = json_object_new_object();
+    if (!args)
+        return -ENOMEM;
+    json_object_object_add(args, "fdname", json_object_new_string(name));
+    pthread_mutex_lock(&qmp->lock);
+    int r = execute_locked(qmp, "getfd", args, fd, NULL);
+    pthread_mutex_unlock(&qmp->lock);
+    return r;
 }
 
 int qmp_migrate(struct qmp *qmp, const char *uri)

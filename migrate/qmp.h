@@ -220,7 +220,12 @@ int qmp_migrate_set_capabilities(struct qmp *qmp, const struct qmp_capability_se
  * multifd_channels is out of range. */
 int qmp_migrate_set_parameters(struct qmp *qmp, const struct qmp_migration_parameters *parameters);
 
-/* migrate to URI ("tcp:HOST:PORT", "unix:PATH", ...).  Returns when QEMU has
+/* getfd: hands QEMU a copy of the descriptor FD (a connected socket), which
+ * it keeps under NAME for a later "fd:NAME" URI.  The caller still owns FD.
+ * Returns 0 or a negative errno (-EINVAL for an empty NAME or FD < 0). */
+int qmp_getfd(struct qmp *qmp, const char *name, int fd);
+
+/* migrate to URI ("tcp:HOST:PORT", "unix:PATH", "fd:NAME", ...).  Returns when QEMU has
  * started the migration (it runs in the background): 0 or a negative
  * errno. */
 int qmp_migrate(struct qmp *qmp, const char *uri);

@@ -586,6 +586,82 @@ static void test_arguments_sent(void **state)
     peer_free(&peer);
 }
 
+/* A fake QEMU for getfd: reads the greeting's negotiation and one command
+ * with recvmsg, keeps the descriptor that came with it, writes "x" into it
+ * and answers. */
+struct fd_peer {
+    int fd;
+    int received; /* the descriptor that came with the command, or -1 */
+    char line[512];
+};
+
+static void *fd_peer_thread(void *arg)
+{
+    struct fd_peer *p = arg;
+    send_text(p->fd, GREETING, "0");
+    char *neg = read_line(p->fd);
+    free(neg);
+    send_text(p->fd, OK, "1");
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    size_t len = 0;
+    p->received = -1;
+    while (len < sizeof(p->line) - 1 && !memchr(p->line, '\n', len)) {
+        struct iovec iov = { .iov_base = p->line + len, .iov_len = sizeof(p->line) - 1 - len };
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                              .msg_controllen = sizeof(control.buf) };
+        ssize_t n = recvmsg(p->fd, &msg, 0);
+        if (n <= 0)
+            break;
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+            memcpy(&p->received, CMSG_DATA(c), sizeof(int));
+        len += (size_t)n;
+    }
+    p->line[len] = '\0';
+    if (p->received >= 0 && write(p->received, "x", 1) != 1)
+        fprintf(stderr, "fake qemu: cannot write to the descriptor\n");
+    send_text(p->fd, OK, "2");
+    return NULL;
+}
+
+static void test_getfd_passes_descriptor(void **state)
+{
+    (void)state;
+    int sv[2], pipefd[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    assert_int_equal(pipe(pipefd), 0);
+    struct fd_peer peer = { .fd = sv[1], .received = -1 };
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, fd_peer_thread, &peer), 0);
+    struct qmp *qmp = NULL;
+    assert_int_equal(qmp_open(sv[0], 2000, &qmp), 0);
+    assert_int_equal(qmp_getfd(qmp, "", pipefd[1]), -EINVAL);
+    assert_int_equal(qmp_getfd(qmp, "mig", -1), -EINVAL);
+    assert_int_equal(qmp_getfd(qmp, "mig", pipefd[1]), 0);
+    pthread_join(thread, NULL);
+    /* The peer got its own copy: it wrote through it. */
+    assert_true(peer.received >= 0 && peer.received != pipefd[1]);
+    char c = 0;
+    assert_int_equal(read(pipefd[0], &c, 1), 1);
+    assert_int_equal(c, 'x');
+    struct json_object *cmd = json_tokener_parse(peer.line), *field, *name;
+    assert_non_null(cmd);
+    assert_true(json_object_object_get_ex(cmd, "execute", &field));
+    assert_string_equal(json_object_get_string(field), "getfd");
+    assert_true(json_object_object_get_ex(cmd, "arguments", &field));
+    assert_true(json_object_object_get_ex(field, "fdname", &name));
+    assert_string_equal(json_object_get_string(name), "mig");
+    json_object_put(cmd);
+    qmp_close(qmp);
+    close(peer.received);
+    close(sv[1]);
+    close(pipefd[0]);
+    close(pipefd[1]);
+}
+
 static void test_quit(void **state)
 {
     (void)state;
@@ -734,6 +810,7 @@ int main(void)
         cmocka_unit_test(test_nonsense_reply),
         cmocka_unit_test(test_query_migrate_full),
         cmocka_unit_test(test_arguments_sent),
+        cmocka_unit_test(test_getfd_passes_descriptor),
         cmocka_unit_test(test_quit),
         cmocka_unit_test(test_event_queue_overflow),
         cmocka_unit_test(test_connect_waits_for_socket),
