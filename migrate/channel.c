@@ -32,6 +32,7 @@
 enum channel_role {
     CHANNEL_LISTENER,  /* destination: TCP in, unix out */
     CHANNEL_FORWARDER, /* source: unix in, TCP out */
+    CHANNEL_HANDOFF,   /* destination: TCP in, handed to the caller */
 };
 
 struct link;
@@ -64,6 +65,8 @@ struct channel {
     socklen_t destination_len;
     struct sockaddr_storage source;      /* forwarder; ss_family 0: any */
     unsigned max_connections;
+    channel_take_fn take;    /* handoff */
+    void *take_ctx;
     pthread_t acceptor;
     bool acceptor_started;
     pthread_mutex_t lock;    /* guards links and stopping */
@@ -230,23 +233,26 @@ static int connect_unix(const char *path)
     return fd;
 }
 
-static int connect_destination(struct channel *c)
+/* A TCP connection from SOURCE (ss_family 0: any address) to
+ * DESTINATION. */
+static int connect_tcp(const struct sockaddr_storage *source,
+                       const struct sockaddr_storage *destination, socklen_t destination_len)
 {
-    int fd = socket(c->destination.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = socket(destination->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (c->source.ss_family) {
-        socklen_t len = c->source.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                                        : sizeof(struct sockaddr_in);
-        if (bind(fd, (struct sockaddr *)&c->source, len) < 0) {
+    if (source->ss_family) {
+        socklen_t len = source->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                      : sizeof(struct sockaddr_in);
+        if (bind(fd, (const struct sockaddr *)source, len) < 0) {
             int e = -errno;
             close(fd);
             return e;
         }
     }
-    if (connect(fd, (struct sockaddr *)&c->destination, c->destination_len) < 0) {
+    if (connect(fd, (const struct sockaddr *)destination, destination_len) < 0) {
         int e = -errno;
         close(fd);
         return e;
@@ -254,12 +260,41 @@ static int connect_destination(struct channel *c)
     return fd;
 }
 
+/* Source side of the hello on FD, a fresh connection: sends it, waits for
+ * "OK".  Returns 0 or a negative errno (-EACCES: refused). */
+static int hello_send(int fd, const char *token)
+{
+    char hello[CHANNEL_HELLO_SIZE];
+    hello_format(token, hello);
+    int r = write_all(fd, hello, sizeof(hello));
+    explicit_bzero(hello, sizeof(hello));
+    char ok[3];
+    if (r >= 0)
+        r = read_exact(fd, ok, sizeof(ok), HELLO_TIMEOUT_MS);
+    if (r == -ECONNRESET || (r >= 0 && memcmp(ok, "OK\n", 3) != 0))
+        r = -EACCES;
+    return r;
+}
+
 /* Completes the hello on a fresh connection and makes the other end.
- * Returns the connected fd or a negative errno. */
+ * Returns the connected fd (0 for a handoff: the caller took ACCEPTED) or a
+ * negative errno. */
 static int handshake(struct channel *c, int accepted)
 {
     char expected[CHANNEL_HELLO_SIZE], got[CHANNEL_HELLO_SIZE];
     hello_format(c->token, expected);
+    if (c->role == CHANNEL_HANDOFF) {
+        int r = read_exact(accepted, got, sizeof(got), HELLO_TIMEOUT_MS);
+        if (r < 0 || !hello_equal(expected, got))
+            return r < 0 ? r : -EACCES;
+        /* The taker has its copy before the source hears OK, so a refusal
+         * reaches the source as a refused hello, not as a dead stream. */
+        r = c->take(c->take_ctx, accepted);
+        if (r < 0)
+            return log_errno(LOG_LEVEL_ERROR, r, "migration channel: the connection was not taken");
+        r = write_all(accepted, "OK\n", 3);
+        return r < 0 ? r : 0;
+    }
     if (c->role == CHANNEL_LISTENER) {
         int r = read_exact(accepted, got, sizeof(got), HELLO_TIMEOUT_MS);
         if (r < 0 || !hello_equal(expected, got))
@@ -275,15 +310,10 @@ static int handshake(struct channel *c, int accepted)
         }
         return fd;
     }
-    int fd = connect_destination(c);
+    int fd = connect_tcp(&c->source, &c->destination, c->destination_len);
     if (fd < 0)
         return log_errno(LOG_LEVEL_ERROR, fd, "migration channel: cannot reach the destination");
-    int r = write_all(fd, expected, sizeof(expected));
-    char ok[3];
-    if (r >= 0)
-        r = read_exact(fd, ok, sizeof(ok), HELLO_TIMEOUT_MS);
-    if (r >= 0 && memcmp(ok, "OK\n", 3) != 0)
-        r = -EACCES;
+    int r = hello_send(fd, c->token);
     if (r < 0) {
         close(fd);
         return log_errno(LOG_LEVEL_ERROR, r, "migration channel: the destination refused the token");
@@ -342,14 +372,15 @@ static void *accept_thread(void *arg)
             close(fd);
             break;
         }
-        if (c->role == CHANNEL_LISTENER) {
+        bool listener = c->role != CHANNEL_FORWARDER;
+        if (listener) {
             int one = 1;
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         }
         int other = handshake(c, fd);
         if (other < 0) {
             close(fd);
-            if (c->role == CHANNEL_LISTENER) {
+            if (listener) {
                 atomic_fetch_add(&c->rejected, 1);
                 /* One bad hello burns the token: whoever sent it knows the
                  * address; nobody gets to guess twice. */
@@ -359,12 +390,15 @@ static void *accept_thread(void *arg)
             }
             continue;
         }
-        start_link(c, fd, other);
+        if (c->role == CHANNEL_HANDOFF)
+            close(fd); /* the taker holds its own copy */
+        else
+            start_link(c, fd, other);
         unsigned n = atomic_fetch_add(&c->connections, 1) + 1;
-        if (c->role == CHANNEL_LISTENER && n >= c->max_connections)
+        if (listener && n >= c->max_connections)
             break; /* the token is spent */
     }
-    if (c->role == CHANNEL_LISTENER)
+    if (c->role != CHANNEL_FORWARDER)
         shutdown(c->listen_fd, SHUT_RDWR);
     return NULL;
 }
@@ -416,17 +450,9 @@ static int start_acceptor(struct channel *c, struct channel **out)
     return 0;
 }
 
-int channel_listen(const char *address, uint16_t port, const char *token, const char *qemu_socket,
-                   unsigned max_connections, struct channel **out)
+/* Binds C's listening socket to ADDRESS:PORT and starts accepting. */
+static int listen_tcp(struct channel *c, const char *address, uint16_t port, struct channel **out)
 {
-    if (!qemu_socket || strlen(qemu_socket) >= sizeof(((struct channel *)0)->target) ||
-        max_connections == 0)
-        return -EINVAL;
-    struct channel *c = channel_new(CHANNEL_LISTENER, token);
-    if (!c)
-        return -EINVAL;
-    snprintf(c->target, sizeof(c->target), "%s", qemu_socket);
-    c->max_connections = max_connections;
     struct sockaddr_storage addr;
     socklen_t len;
     int r = parse_address(address, port, &addr, &len);
@@ -447,6 +473,58 @@ int channel_listen(const char *address, uint16_t port, const char *token, const 
     c->port = ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
                                                : ((struct sockaddr_in *)&addr)->sin_port);
     return start_acceptor(c, out);
+}
+
+int channel_listen(const char *address, uint16_t port, const char *token, const char *qemu_socket,
+                   unsigned max_connections, struct channel **out)
+{
+    if (!qemu_socket || strlen(qemu_socket) >= sizeof(((struct channel *)0)->target) ||
+        max_connections == 0)
+        return -EINVAL;
+    struct channel *c = channel_new(CHANNEL_LISTENER, token);
+    if (!c)
+        return -EINVAL;
+    snprintf(c->target, sizeof(c->target), "%s", qemu_socket);
+    c->max_connections = max_connections;
+    return listen_tcp(c, address, port, out);
+}
+
+int channel_listen_handoff(const char *address, uint16_t port, const char *token,
+                           channel_take_fn take, void *ctx, struct channel **out)
+{
+    if (!take)
+        return -EINVAL;
+    struct channel *c = channel_new(CHANNEL_HANDOFF, token);
+    if (!c)
+        return -EINVAL;
+    c->take = take;
+    c->take_ctx = ctx;
+    c->max_connections = 1;
+    return listen_tcp(c, address, port, out);
+}
+
+int channel_connect(const char *source_address, const char *destination, uint16_t port,
+                    const char *token)
+{
+    if (!token || strlen(token) != CHANNEL_TOKEN_HEX)
+        return -EINVAL;
+    struct sockaddr_storage src, dst;
+    socklen_t len, ignored;
+    memset(&src, 0, sizeof(src));
+    int r = parse_address(destination, port, &dst, &len);
+    if (r >= 0 && source_address)
+        r = parse_address(source_address, 0, &src, &ignored);
+    if (r < 0)
+        return r;
+    int fd = connect_tcp(&src, &dst, len);
+    if (fd < 0)
+        return log_errno(LOG_LEVEL_ERROR, fd, "migration channel: cannot reach the destination");
+    r = hello_send(fd, token);
+    if (r < 0) {
+        close(fd);
+        return log_errno(LOG_LEVEL_ERROR, r, "migration channel: the destination refused the token");
+    }
+    return fd;
 }
 
 int channel_forward(const char *local_socket, const char *source_address, const char *destination,

@@ -3,7 +3,17 @@
  *
  * QEMU 7.2 cannot authenticate a migration connection by itself (short of
  * TLS, which costs the throughput we exist to keep), so neither QEMU ever
- * listens on the network:
+ * listens on the network.  With one stream the agents only make the
+ * connection and then hand it to QEMU, so no byte of memory passes through
+ * them:
+ *
+ *   source agent: channel_connect() ==TCP, "hello + token"==> destination
+ *   agent: channel_listen_handoff() -> its taker: getfd + migrate-incoming
+ *   fd:NAME on the destination QEMU; then "OK"; the source agent: getfd +
+ *   migrate fd:NAME on the source QEMU.
+ *
+ * QEMU 7.2's multifd opens its extra connections itself and cannot take
+ * descriptors, so with more than one stream the agents relay:
  *
  *   source QEMU --unix--> source agent (forwarder)
  *       ==TCP, migration network, "hello + token"==>
@@ -50,6 +60,26 @@ int channel_token_generate(char out[CHANNEL_TOKEN_HEX + 1]);
  * MAX_CONNECTIONS.  Returns 0 and *out, or a negative errno. */
 int channel_listen(const char *address, uint16_t port, const char *token, const char *qemu_socket,
                    unsigned max_connections, struct channel **out);
+
+/* Takes FD, an authenticated connection, for the destination's QEMU (it
+ * makes its own copy: the channel closes FD afterwards).  Returns 0, or a
+ * negative errno and the source's hello is refused. */
+typedef int (*channel_take_fn)(void *ctx, int fd);
+
+/* Destination side, one stream handed over: listens on ADDRESS:PORT like
+ * channel_listen() and gives the one authenticated connection to TAKE
+ * (called with CTX from the channel's accepting thread, so channel_destroy()
+ * waits for it) before answering "OK".  Returns 0 and *out, or a negative
+ * errno. */
+int channel_listen_handoff(const char *address, uint16_t port, const char *token,
+                           channel_take_fn take, void *ctx, struct channel **out);
+
+/* Source side, one stream handed over: connects from SOURCE_ADDRESS (NULL:
+ * any) to DESTINATION:PORT and presents TOKEN.  Returns the connected socket
+ * (the caller's) once the destination said "OK", or a negative errno
+ * (-EACCES: refused). */
+int channel_connect(const char *source_address, const char *destination, uint16_t port,
+                    const char *token);
 
 /* Source side.  Listens on the unix socket LOCAL_SOCKET (created mode 0600;
  * QEMU migrates to "unix:LOCAL_SOCKET") and joins each connection QEMU makes

@@ -267,6 +267,92 @@ static void test_destroy_mid_transfer(void **state)
     sink_stop(&sink);
 }
 
+/* A taker: keeps a copy of the connection, as QEMU's getfd does, or
+ * refuses it. */
+struct taker {
+    int fd;     /* our copy, -1 until taken */
+    int calls;
+    int answer; /* what take returns */
+};
+
+static int take(void *ctx, int fd)
+{
+    struct taker *t = ctx;
+    t->calls++;
+    if (t->answer < 0)
+        return t->answer;
+    t->fd = dup(fd);
+    return t->fd < 0 ? -1 : 0;
+}
+
+static void test_handoff_gives_the_connection(void **state)
+{
+    (void)state;
+    char token[CHANNEL_TOKEN_HEX + 1];
+    channel_token_generate(token);
+    struct taker t = { .fd = -1 };
+    struct channel *listener = NULL;
+    assert_int_equal(channel_listen_handoff("127.0.0.1", 0, token, take, &t, &listener), 0);
+    int fd = channel_connect("127.0.0.1", "127.0.0.1", channel_port(listener), token);
+    assert_true(fd >= 0);
+    /* "OK" came after the taker had its copy. */
+    assert_int_equal(t.calls, 1);
+    assert_true(t.fd >= 0);
+    /* The stream goes straight from one end to the taker's copy, both ways,
+     * and the listener's own copy is closed (end of stream reaches us once
+     * the taker closes too). */
+    assert_int_equal(write(fd, "pages", 5), 5);
+    char buf[8] = { 0 };
+    assert_int_equal(read(t.fd, buf, 5), 5);
+    assert_memory_equal(buf, "pages", 5);
+    assert_int_equal(write(t.fd, "ack", 3), 3);
+    assert_int_equal(read(fd, buf, 3), 3);
+    assert_memory_equal(buf, "ack", 3);
+    struct channel_stats st;
+    channel_stats(listener, &st);
+    assert_int_equal(st.connections, 1);
+    assert_int_equal(st.bytes_forward, 0); /* nothing passed through us */
+    close(t.fd);
+    assert_int_equal(read(fd, buf, 1), 0);
+    close(fd);
+    /* The token is spent: a second connection is refused. */
+    assert_true(channel_connect(NULL, "127.0.0.1", channel_port(listener), token) < 0);
+    assert_int_equal(t.calls, 1);
+    channel_destroy(listener);
+}
+
+static void test_handoff_refusals(void **state)
+{
+    (void)state;
+    char good[CHANNEL_TOKEN_HEX + 1], bad[CHANNEL_TOKEN_HEX + 1];
+    channel_token_generate(good);
+    channel_token_generate(bad);
+    /* A wrong token: refused, never handed over, and the listener closes. */
+    struct taker t = { .fd = -1 };
+    struct channel *listener = NULL;
+    assert_int_equal(channel_listen_handoff("127.0.0.1", 0, good, take, &t, &listener), 0);
+    assert_int_equal(channel_connect(NULL, "127.0.0.1", channel_port(listener), bad), -EACCES);
+    assert_int_equal(t.calls, 0);
+    struct channel_stats st;
+    channel_stats(listener, &st);
+    assert_int_equal(st.rejected, 1);
+    assert_true(channel_connect(NULL, "127.0.0.1", channel_port(listener), good) < 0);
+    assert_int_equal(t.calls, 0);
+    channel_destroy(listener);
+
+    /* The taker refuses (QEMU did not take the descriptor): the source
+     * hears a refusal, not an OK. */
+    struct taker no = { .fd = -1, .answer = -EIO };
+    assert_int_equal(channel_listen_handoff("127.0.0.1", 0, good, take, &no, &listener), 0);
+    assert_int_equal(channel_connect(NULL, "127.0.0.1", channel_port(listener), good), -EACCES);
+    assert_int_equal(no.calls, 1);
+    channel_destroy(listener);
+
+    assert_int_equal(channel_listen_handoff("127.0.0.1", 0, good, NULL, NULL, &listener), -EINVAL);
+    assert_int_equal(channel_connect(NULL, "127.0.0.1", 1, "short"), -EINVAL);
+    assert_int_equal(channel_connect(NULL, "nowhere", 1, good), -EINVAL);
+}
+
 int main(void)
 {
     /* SIGPIPE keeps its default action: the channel must not die of it. */
@@ -277,6 +363,8 @@ int main(void)
         cmocka_unit_test(test_token_spent_after_max_connections),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_destroy_mid_transfer),
+        cmocka_unit_test(test_handoff_gives_the_connection),
+        cmocka_unit_test(test_handoff_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
