@@ -49,6 +49,8 @@
 #define FINISH_TIMEOUT_MS 60000
 #define COMPLETE_TIMEOUT_MS 120000
 #define POLL_MS 200
+#define DEST_WATCH_MS 1000 /* how often the source asks after the destination */
+#define STREAM_FD_NAME "lmnet-stream" /* QEMU's name for a handed-over stream */
 
 /* A source migration whose worker runs. */
 struct running {
@@ -67,6 +69,7 @@ struct incoming {
     char vm[37];
     char vm_name[64];
     struct hypervisor_vm *handle;
+    struct hypervisor_migration_options hv; /* what the taker applies */
     struct channel *channel;
     char socket[128];
     size_t n_ports;
@@ -511,11 +514,31 @@ static struct json_object *progress_to_json(const struct hypervisor_migration_pr
 static void store_progress(struct source_run *s, const struct hypervisor_migration_progress *p)
 {
     struct channel_stats stats;
-    memset(&stats, 0, sizeof(stats));
     if (s->channel)
         channel_stats(s->channel, &stats);
-    _cleanup_json_ struct json_object *o = progress_to_json(p, &stats);
+    _cleanup_json_ struct json_object *o = progress_to_json(p, s->channel ? &stats : NULL);
     migration_set_progress(db_of(s->m), s->mig.uuid, o, s->timings);
+}
+
+/* Asks the destination agent how its side of S is.  Returns 0 (it goes
+ * on), 1 (it gave up: WHY says why) or a negative errno (no answer: WHY). */
+static int watch_destination(struct source_run *s, char *why, size_t why_size)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/migrations/%s", s->mig.uuid);
+    struct client_reply reply;
+    int r = peer_call(s->m, s->dest_url, "GET", path, NULL, DEST_WATCH_MS, &reply, why, why_size);
+    if (r < 0)
+        return r;
+    const char *phase = get_string(reply.body, "phase");
+    r = 0;
+    if (phase && (strcmp(phase, "failed") == 0 || strcmp(phase, "cancelled") == 0)) {
+        const char *error = get_string(reply.body, "error");
+        snprintf(why, why_size, "the destination gave up: %s", error ? error : phase);
+        r = 1;
+    }
+    client_reply_release(&reply);
+    return r;
 }
 
 /* Undoes, in reverse, what the source did; the VM goes on running here.
@@ -709,10 +732,18 @@ static void *source_thread(void *arg)
     s->vm_migrating = true;
     journal(m, s->mig.uuid, "vm-migrating", STEP_DONE, NULL);
 
-    snprintf(s->socket, sizeof(s->socket), "%s/mig-%.8s.sock", m->agent->config.run_dir,
-             s->mig.uuid);
-    r = channel_forward(s->socket, s->mig.source_address[0] ? s->mig.source_address : NULL,
-                        s->mig.destination_address, port, token, &s->channel);
+    const char *from = s->mig.source_address[0] ? s->mig.source_address : NULL;
+    int stream = -1;
+    if (s->options.hv.channels <= 1) {
+        /* One stream: the authenticated connection goes to QEMU itself. */
+        stream = channel_connect(from, s->mig.destination_address, port, token);
+        r = stream < 0 ? stream : 0;
+    } else {
+        snprintf(s->socket, sizeof(s->socket), "%s/mig-%.8s.sock", m->agent->config.run_dir,
+                 s->mig.uuid);
+        r = channel_forward(s->socket, from, s->mig.destination_address, port, token,
+                            &s->channel);
+    }
     explicit_bzero(token, sizeof(token));
     if (r < 0) {
         snprintf(why, sizeof(why), "cannot open the migration channel from %s to %s:%u: %s",
@@ -724,6 +755,8 @@ static void *source_thread(void *arg)
     if (s->options.quick) {
         r = hypervisor_vm_stop(s->handle);
         if (r < 0) {
+            if (stream >= 0)
+                close(stream);
             source_rollback(s, false, "cannot pause the VM for a quick migration");
             goto out;
         }
@@ -731,8 +764,15 @@ static void *source_thread(void *arg)
         journal(m, s->mig.uuid, "vm-paused", STEP_DONE, NULL);
     }
     char uri[160];
-    snprintf(uri, sizeof(uri), "unix:%s", s->socket);
-    r = hypervisor_vm_migrate(s->handle, uri, &s->options.hv);
+    if (stream >= 0) {
+        r = hypervisor_vm_pass_fd(s->handle, STREAM_FD_NAME, stream);
+        close(stream); /* QEMU holds its own copy now, or none */
+        snprintf(uri, sizeof(uri), "fd:%s", STREAM_FD_NAME);
+    } else {
+        snprintf(uri, sizeof(uri), "unix:%s", s->socket);
+    }
+    if (r >= 0)
+        r = hypervisor_vm_migrate(s->handle, uri, &s->options.hv);
     if (r < 0) {
         source_rollback(s, false, "QEMU refused to start the migration (see the agent's log)");
         goto out;
@@ -745,6 +785,7 @@ static void *source_thread(void *arg)
     uint64_t last_bytes = 0;
     int64_t last_move = now_ms();
     int64_t last_store = 0;
+    int64_t last_heard = now_ms(), last_asked = now_ms();
     struct hypervisor_migration_progress progress;
     for (;;) {
         enum hypervisor_migration_status st = HYPERVISOR_MIGRATION_NONE;
@@ -775,10 +816,35 @@ static void *source_thread(void *arg)
         }
         if (st == HYPERVISOR_MIGRATION_PRE_SWITCHOVER)
             break;
+        /* The stream runs QEMU to QEMU, so a dead destination agent does
+         * not break it; but nobody would switch the ports over there. */
+        if (now_ms() - last_asked >= DEST_WATCH_MS) {
+            last_asked = now_ms();
+            int w = watch_destination(s, why, sizeof(why));
+            if (w > 0) {
+                source_rollback(s, false, why);
+                goto out;
+            }
+            if (w == 0)
+                last_heard = now_ms();
+            else if (now_ms() - last_heard > stall_ms) {
+                char reason[700];
+                snprintf(reason, sizeof(reason),
+                         "the destination agent has not answered for %u s: %s",
+                         m->agent->config.migration_stall_timeout, why);
+                source_rollback(s, false, reason);
+                goto out;
+            }
+        }
+        /* Bytes QEMU sent, or (relayed) the channel carried: either stops
+         * growing when the link is down. */
         struct channel_stats cs;
-        channel_stats(s->channel, &cs);
-        if (cs.bytes_forward != last_bytes) {
-            last_bytes = cs.bytes_forward;
+        memset(&cs, 0, sizeof(cs));
+        if (s->channel)
+            channel_stats(s->channel, &cs);
+        uint64_t moved = cs.bytes_forward + progress.bytes_transferred;
+        if (moved != last_bytes) {
+            last_bytes = moved;
             last_move = now_ms();
         } else if (now_ms() - last_move > stall_ms) {
             snprintf(why, sizeof(why),
@@ -1140,6 +1206,19 @@ static void incoming_free(struct incoming *in)
     free(in);
 }
 
+/* The destination's taker (channel_listen_handoff): the authenticated
+ * connection goes to the incoming QEMU, which reads the stream from it. */
+static int incoming_stream(void *ctx, int fd)
+{
+    struct incoming *in = ctx;
+    int r = hypervisor_vm_pass_fd(in->handle, STREAM_FD_NAME, fd);
+    if (r >= 0)
+        r = hypervisor_vm_migrate_incoming(in->handle, "fd:" STREAM_FD_NAME, &in->hv);
+    if (r >= 0)
+        log_info("migration stream handed to QEMU migration=%s vm=%s", in->uuid, in->vm_name);
+    return r;
+}
+
 int migrator_dest_prepare(struct migrator *m, struct json_object *body,
                           struct json_object **answer, struct planner_refusal *refusal)
 {
@@ -1273,18 +1352,25 @@ int migrator_dest_prepare(struct migrator *m, struct json_object *body,
         goto fail;
     }
     journal_name(m, id, "qemu-started", vm.name);
-    snprintf(in->socket, sizeof(in->socket), "%s/in-%.8s.sock", m->agent->config.run_dir, id);
-    char uri[160];
-    snprintf(uri, sizeof(uri), "unix:%s", in->socket);
-    r = hypervisor_vm_migrate_incoming(in->handle, uri, &options.hv);
-    if (r < 0) {
-        snprintf(why, sizeof(why), "QEMU did not accept the incoming address: %s", strerror(-r));
-        goto fail;
-    }
+    in->hv = options.hv;
     char token[CHANNEL_TOKEN_HEX + 1];
     r = channel_token_generate(token);
-    if (r >= 0)
+    if (r >= 0 && options.hv.channels <= 1) {
+        /* One stream: QEMU gets the connection itself once it is here. */
+        r = channel_listen_handoff(address, 0, token, incoming_stream, in, &in->channel);
+    } else if (r >= 0) {
+        snprintf(in->socket, sizeof(in->socket), "%s/in-%.8s.sock", m->agent->config.run_dir, id);
+        char uri[160];
+        snprintf(uri, sizeof(uri), "unix:%s", in->socket);
+        r = hypervisor_vm_migrate_incoming(in->handle, uri, &options.hv);
+        if (r < 0) {
+            snprintf(why, sizeof(why), "QEMU did not accept the incoming address: %s",
+                     strerror(-r));
+            explicit_bzero(token, sizeof(token));
+            goto fail;
+        }
         r = channel_listen(address, 0, token, in->socket, options.hv.channels + 1, &in->channel);
+    }
     if (r < 0) {
         snprintf(why, sizeof(why), "cannot listen on %s for the migration stream: %s", address,
                  strerror(-r));
@@ -1584,6 +1670,8 @@ void migrator_stop(struct migrator *m)
     while (m->incoming) {
         struct incoming *in = m->incoming;
         m->incoming = in->next;
+        channel_destroy(in->channel); /* its taker may be using the handle */
+        in->channel = NULL;
         hypervisor_vm_detach(in->handle); /* the journal lets the next start undo it */
         incoming_free(in);
     }

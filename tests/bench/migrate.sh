@@ -2,15 +2,18 @@
 # Live migration through lmnet against the migration link's own limit and
 # plain QEMU, in one run, on the local cluster (deploy/cluster.sh, 2 hosts).
 #
-#   sudo tests/bench/migrate.sh [BUILD_DIR]      (SIZES="512 2048" CHANNELS=4)
+#   sudo tests/bench/migrate.sh [BUILD_DIR]      (SIZES="512 2048" CHANNELS="1 4")
 #
 # For each guest size (MiB) the tiny guest (deploy/guest) holds random data
 # (three quarters of it, so few zero pages are skipped) and:
 #  1. plain QEMU to QEMU over the migration link, no agent: the guest paused,
 #     QEMU's default single channel, then multifd with 4 channels;
-#  2. the same guest through the agents, paused (--quick), CHANNELS channels;
-#  3. live through the agents, idle, then dirtying 64 MiB at 64 MiB/s,
-#     while the VLAN 100 client pings it every 10 ms.
+#  2. the same guest through the agents, paused (--quick), with each channel
+#     count of CHANNELS (1: the connection is handed to QEMU, no relay; more:
+#     multifd, relayed by the agents);
+#  3. live through the agents with the first channel count, idle, then
+#     dirtying 64 MiB at 64 MiB/s, while the VLAN 100 client pings it every
+#     10 ms.
 # Prints total time, QEMU downtime, network blackout (lost pings x 10 ms),
 # switchover gap and throughput, and first iperf3's figure for the link.
 # Targets (issue 6): agent >= 0.95 x the best plain-QEMU figure and >= 2.5 x
@@ -20,7 +23,8 @@ here=$(cd "$(dirname "$0")/../.." && pwd)
 export LMNET_BUILD_DIR=$(realpath "${1:-$here/build}")
 ((EUID == 0)) || { echo "migrate.sh: needs root" >&2; exit 1; }
 sizes=${SIZES:-512 2048}
-channels=${CHANNELS:-4}
+channels=${CHANNELS:-1 4}
+live_channels=${channels%% *}
 P=lmb
 export LMNET_CLUSTER_PREFIX=$P LMNET_CLUSTER_DIR=$(mktemp -d /tmp/lmnet-migbench.XXXXXX)
 S=$LMNET_CLUSTER_DIR
@@ -115,18 +119,20 @@ for size in $sizes; do
     read -r g4 t4 d4 < <(plain "$size" 4)
     printf '%-34s %9s %9s %9s %7s %9s %9.2f\n' "plain QEMU ${size} MiB paused, 4 ch" "$g4" "$t4" "$d4" - - "$(echo "$g4 / $g1" | bc -l)"
     best=$(echo "if ($g4 > $g1) $g4 else $g1" | bc -l)
+    for ch in $channels; do
+        run_vm "$size" ""
+        read -r g t d gap b w < <(agent web --quick --channels "$ch")
+        printf '%-34s %9s %9s %9s %7s %9s %9.2f  (%.2f of best plain)\n' "lmnet ${size} MiB quick, $ch ch" "$g" "$t" "$d" "$gap" "$b" "$(echo "$g / $g1" | bc -l)" "$(echo "$g / $best" | bc -l)"
+        drop_vm
+    done
     run_vm "$size" ""
-    read -r g t d gap b w < <(agent web --quick --channels "$channels")
-    printf '%-34s %9s %9s %9s %7s %9s %9.2f  (%.2f of best plain)\n' "lmnet ${size} MiB quick, $channels ch" "$g" "$t" "$d" "$gap" "$b" "$(echo "$g / $g1" | bc -l)" "$(echo "$g / $best" | bc -l)"
-    drop_vm
-    run_vm "$size" ""
-    read -r g t d gap b w < <(agent web --channels "$channels")
-    printf '%-34s %9s %9s %9s %7s %9s %9.2f  (blackout - downtime: %d ms)\n' "lmnet ${size} MiB live idle, $channels ch" "$g" "$t" "$d" "$gap" "$b" "$(echo "$g / $g1" | bc -l)" $((b - d))
+    read -r g t d gap b w < <(agent web --channels "$live_channels")
+    printf '%-34s %9s %9s %9s %7s %9s %9.2f  (blackout - downtime: %d ms)\n' "lmnet ${size} MiB live idle, $live_channels ch" "$g" "$t" "$d" "$gap" "$b" "$(echo "$g / $g1" | bc -l)" $((b - d))
     drop_vm
     run_vm "$size" "64:64"
-    read -r g t d gap b w < <(agent web --channels "$channels")
-    printf '%-34s %9s %9s %9s %7s %9s %9.2f  (blackout - downtime: %d ms)\n' "lmnet ${size} MiB live dirtying, $channels ch" "$g" "$t" "$d" "$gap" "$b" "$(echo "$g / $g1" | bc -l)" $((b - d))
+    read -r g t d gap b w < <(agent web --channels "$live_channels")
+    printf '%-34s %9s %9s %9s %7s %9s %9.2f  (blackout - downtime: %d ms)\n' "lmnet ${size} MiB live dirtying, $live_channels ch" "$g" "$t" "$d" "$gap" "$b" "$(echo "$g / $g1" | bc -l)" $((b - d))
     drop_vm
 done
 echo
-echo "iperf3 on the same link: ${link} Gbit/s.  Command: tests/bench/migrate.sh $LMNET_BUILD_DIR (SIZES='$sizes' CHANNELS=$channels)"
+echo "iperf3 on the same link: ${link} Gbit/s.  Command: tests/bench/migrate.sh $LMNET_BUILD_DIR (SIZES='$sizes' CHANNELS='$channels')"
