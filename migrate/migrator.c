@@ -3,13 +3,16 @@
  * The journal's step names, and how each is undone before switchover:
  *   source:       prepare-destination  POST .../abort on the destination
  *                 vm-migrating         the VM's state back to running
- *                 channel              (in memory: the forwarder is closed)
+ *                 channel              (in memory: the forwarder is closed,
+ *                                      or QEMU holds the one stream)
  *                 vm-paused            resume the vCPUs (quick mode)
  *                 qemu-migrate         migrate_cancel, resume if paused
  *                 destination-ports    (undone by the destination's abort)
- *                 source-ports-inactive  activate the source ports again
  *                 continue             the point of no return: after it,
  *                                      roll forward
+ *                 source-ports-inactive  activate the source ports again
+ *                                      (only if QEMU itself gave up and
+ *                                      resumed the VM here)
  *   destination:  vm-record            delete the VM row, or give it back
  *                                      to the host it had
  *                 port-created:NAME    remove the port (one step per port:
@@ -872,14 +875,6 @@ static void *source_thread(void *arg)
     client_reply_release(&reply);
     int64_t gap = now_ms() - paused_at;
     journal(m, s->mig.uuid, "destination-ports", STEP_DONE, NULL);
-    s->ports_inactive = true;
-    for (size_t i = 0; i < s->vm.n_adapters; i++) {
-        r = m->ports.ops->set_active(m->ports.ctx, s->vm.adapters[i].port, false);
-        if (r < 0)
-            log_errno(LOG_LEVEL_WARNING, r, "cannot deactivate source port=%s",
-                      s->vm.adapters[i].port);
-    }
-    journal(m, s->mig.uuid, "source-ports-inactive", STEP_DONE, NULL);
     if (atomic_load(&s->running->cancel)) {
         source_rollback(s, true, "cancelled");
         goto out;
@@ -894,6 +889,17 @@ static void *source_thread(void *arg)
         goto out;
     }
     journal(m, s->mig.uuid, "continue", STEP_DONE, NULL);
+    /* The source ports go quiet while QEMU sends the last state, not
+     * before: the paused VM sends nothing, and each switch call here would
+     * lengthen the downtime. */
+    s->ports_inactive = true;
+    for (size_t i = 0; i < s->vm.n_adapters; i++) {
+        r = m->ports.ops->set_active(m->ports.ctx, s->vm.adapters[i].port, false);
+        if (r < 0)
+            log_errno(LOG_LEVEL_WARNING, r, "cannot deactivate source port=%s",
+                      s->vm.adapters[i].port);
+    }
+    journal(m, s->mig.uuid, "source-ports-inactive", STEP_DONE, NULL);
     migration_set_measurements(db_of(m), s->mig.uuid, -1, gap);
 
     enum hypervisor_migration_status st = HYPERVISOR_MIGRATION_NONE;
