@@ -7,7 +7,10 @@
  * bridge's "ports" set deletes it, and a bridge removed from the root row's
  * "bridges" set goes with its ports.
  *
- * Threads: one connection, one mutex around it. */
+ * Guard flows and port flags go over OpenFlow 1.4 (agent/openflow.h), one
+ * session per bridge.
+ *
+ * Threads: one OVSDB connection, one mutex around it. */
 #include "agent/vswitch.h"
 
 #include <errno.h>
@@ -23,6 +26,7 @@
 #include "agent/cleanup.h"
 #include "agent/log.h"
 #include "agent/mac.h"
+#include "agent/openflow.h"
 #include "agent/ovsdb.h"
 #include "agent/tap.h"
 
@@ -37,20 +41,30 @@ struct ovs {
     char datapath_type[16];
     char rundir[256]; /* where the bridges' OpenFlow sockets are: the OVSDB socket's */
     struct ovsdb *watch;  /* the watching thread's own connection, with a monitor */
+    /* One OpenFlow session per bridge, opened on first use and again when
+     * the switch closed it.  A session that ended stays allocated until
+     * destroy (another thread may still hold it; its calls just fail). */
+    pthread_mutex_t sessions_lock;
+    struct session *sessions;
     /* Guard flows of ports changed side by side go to the switch in one
-     * ovs-ofctl bundle: one process and one OpenFlow session instead of one
-     * each.  The first waiting caller runs a batch for everyone queued. */
+     * bundle.  The first waiting caller runs a batch for everyone queued. */
     pthread_mutex_t flows_lock; /* guards flows_queue and flows_running */
     pthread_cond_t flows_done;
     struct flows_job *flows_queue;
     bool flows_running;
 };
 
+struct session {
+    struct session *next;
+    char bridge[64];
+    struct openflow *of;
+    bool ended;
+};
+
 struct flows_job {
     struct flows_job *next;
-    const char *bridge;
-    const char *target;
-    const char *flows;
+    struct openflow *of;
+    struct openflow_change change;
     int result;
     bool done;
 };
@@ -362,7 +376,7 @@ static int port_delete(struct vswitch *vs, const char *bridge, const char *name)
         r = -EPERM;
     pthread_mutex_unlock(&o->lock);
     if (r == 0) {
-        /* The flows go first (outside the lock: ovs-ofctl takes a while
+        /* The flows go first (outside the lock: a round trip to the switch
          * and other ports need not wait): the port's number could be given
          * to the next port at once. */
         clear_guards(o, bridge, name);
@@ -466,66 +480,6 @@ static uint64_t port_cookie(const char *name)
     return COOKIE_HIGH | h;
 }
 
-/* Runs ovs-ofctl with ARGV (NULL-terminated, argv[0] ignored) and INPUT
- * on its standard input; returns 0 or -EIO (its own message goes to our
- * stderr, the agent's log). */
-static int ofctl(const char *const *argv, const char *input)
-{
-    int pipefd[2];
-    if (pipe2(pipefd, O_CLOEXEC) < 0)
-        return -errno;
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(pipefd[0]);
-        close(pipefd[1]);
-        return -errno;
-    }
-    if (pid == 0) {
-        dup2(pipefd[0], STDIN_FILENO);
-        int null = open("/dev/null", O_WRONLY);
-        if (null >= 0)
-            dup2(null, STDOUT_FILENO);
-        execvp("ovs-ofctl", (char *const *)argv);
-        _exit(127);
-    }
-    close(pipefd[0]);
-    size_t len = input ? strlen(input) : 0, done = 0;
-    while (done < len) {
-        ssize_t n = write(pipefd[1], input + done, len - done);
-        if (n <= 0 && errno != EINTR)
-            break;
-        if (n > 0)
-            done += (size_t)n;
-    }
-    close(pipefd[1]);
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
-}
-
-static void append(char *buf, size_t size, size_t *n, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void append(char *buf, size_t size, size_t *n, const char *fmt, ...)
-{
-    if (*n >= size)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(buf + *n, size - *n, fmt, ap);
-    va_end(ap);
-    if (k > 0)
-        *n += (size_t)k;
-}
-
-/* A flow dropping what port NAME sends that matches MATCH (NULL: all). */
-static void add_drop(char *buf, size_t size, size_t *n, uint64_t cookie, int priority,
-                     const char *name, const char *match)
-{
-    append(buf, size, n, "add cookie=0x%llx,priority=%d,in_port=%s%s%s,actions=drop\n",
-           (unsigned long long)cookie, priority, name, match ? "," : "", match ? match : "");
-}
-
 /* ovs-vswitchd opens a new bridge's OpenFlow socket a moment after the
  * OVSDB transaction that made the bridge: wait for it (up to 5 s). */
 static int wait_for_bridge_socket(const char *path)
@@ -539,42 +493,73 @@ static int wait_for_bridge_socket(const char *path)
     return -ETIMEDOUT;
 }
 
-/* Runs one batch: the queued jobs for the first job's bridge, as one
+/* The OpenFlow session to BRIDGE, opened (or opened again) as needed.
+ * Returns 0 and *out, or a negative errno. */
+static int bridge_session(struct ovs *o, const char *bridge, struct openflow **out)
+{
+    char path[320];
+    snprintf(path, sizeof(path), "%s/%s.mgmt", o->rundir, bridge);
+    pthread_mutex_lock(&o->sessions_lock);
+    struct session *s = o->sessions;
+    while (s && (s->ended || strcmp(s->bridge, bridge) != 0))
+        s = s->next;
+    if (s && openflow_status(s->of) != 0) {
+        s->ended = true;
+        s = NULL;
+    }
+    int r = 0;
+    if (!s) {
+        r = wait_for_bridge_socket(path);
+        struct openflow *of = NULL;
+        if (r == 0)
+            r = openflow_open(path, TIMEOUT_MS, &of);
+        s = r == 0 ? calloc(1, sizeof(*s)) : NULL;
+        if (r == 0 && !s) {
+            openflow_close(of);
+            r = -ENOMEM;
+        }
+        if (s) {
+            snprintf(s->bridge, sizeof(s->bridge), "%s", bridge);
+            s->of = of;
+            s->next = o->sessions;
+            o->sessions = s;
+        }
+    }
+    if (s)
+        *out = s->of;
+    pthread_mutex_unlock(&o->sessions_lock);
+    if (r < 0)
+        log_errno(LOG_LEVEL_ERROR, r, "no OpenFlow session to bridge=%s at %s", bridge, path);
+    return r;
+}
+
+/* Runs one batch: the queued jobs for the first job's session, as one
  * bundle; if that fails, each job alone, so that each caller gets its own
  * answer (a bundle is all or nothing, so nothing of the failed one
  * stayed). */
 static void run_flows_batch(struct flows_job *batch)
 {
-    size_t len = 1, count = 0;
-    for (struct flows_job *j = batch; j; j = j->next) {
-        len += strlen(j->flows);
+    size_t count = 0;
+    for (struct flows_job *j = batch; j; j = j->next)
         count++;
-    }
-    char *all = malloc(len);
+    struct openflow_change *changes = calloc(count, sizeof(*changes));
     int r = -ENOMEM;
-    if (all) {
-        all[0] = '\0';
+    if (changes) {
+        size_t i = 0;
         for (struct flows_job *j = batch; j; j = j->next)
-            strcat(all, j->flows);
-        const char *add[] = { "ovs-ofctl", "--bundle", "add-flows", batch->target, "-", NULL };
-        r = ofctl(add, all);
-        free(all);
+            changes[i++] = j->change;
+        r = openflow_apply(batch->of, changes, count);
+        free(changes);
     }
-    for (struct flows_job *j = batch; j; j = j->next) {
-        if (r == 0 || count == 1) {
-            j->result = r;
-        } else {
-            const char *add[] = { "ovs-ofctl", "--bundle", "add-flows", j->target, "-", NULL };
-            j->result = ofctl(add, j->flows);
-        }
-    }
+    for (struct flows_job *j = batch; j; j = j->next)
+        j->result = r == 0 || count == 1 ? r : openflow_apply(j->of, &j->change, 1);
 }
 
-/* Installs FLOWS (an ovs-ofctl add-flows file) on BRIDGE at TARGET, in a
- * batch with whatever other ports are queued.  Returns 0 or -EIO. */
-static int add_flows(struct ovs *o, const char *bridge, const char *target, const char *flows)
+/* Applies CHANGE on OF, in a batch with whatever other ports are queued
+ * for the same bridge.  Returns 0 or a negative errno. */
+static int apply_flows(struct ovs *o, struct openflow *of, const struct openflow_change *change)
 {
-    struct flows_job job = { .bridge = bridge, .target = target, .flows = flows };
+    struct flows_job job = { .of = of, .change = *change };
     pthread_mutex_lock(&o->flows_lock);
     struct flows_job **tail = &o->flows_queue;
     while (*tail)
@@ -585,13 +570,13 @@ static int add_flows(struct ovs *o, const char *bridge, const char *target, cons
             pthread_cond_wait(&o->flows_done, &o->flows_lock);
             continue;
         }
-        /* Lead a batch: every queued job for the first job's bridge. */
+        /* Lead a batch: every queued job for the first job's session. */
         o->flows_running = true;
         struct flows_job *batch = NULL, **btail = &batch, **q = &o->flows_queue;
-        const char *first = o->flows_queue->bridge;
+        struct openflow *first = o->flows_queue->of;
         while (*q) {
             struct flows_job *j = *q;
-            if (strcmp(j->bridge, first) == 0) {
+            if (j->of == first) {
                 *q = j->next;
                 j->next = NULL;
                 *btail = j;
@@ -614,63 +599,78 @@ static int add_flows(struct ovs *o, const char *bridge, const char *target, cons
     return job.result;
 }
 
+/* A flow dropping what the port sends that matches the rest (priority
+ * PRIORITY; ETH_TYPE 0: everything). */
+static struct openflow_flow drop_flow(uint64_t cookie, uint16_t priority, uint32_t in_port,
+                                      uint16_t eth_type, uint8_t ip_proto, int32_t udp_src,
+                                      int32_t icmp_type)
+{
+    return (struct openflow_flow){ .cookie = cookie, .priority = priority, .in_port = in_port,
+                                   .eth_type = eth_type, .ip_proto = ip_proto,
+                                   .udp_src = udp_src, .icmp_type = icmp_type };
+}
+
 static int port_guards(struct vswitch *vs, const char *bridge, const struct vswitch_port_guards *g)
 {
     struct ovs *o = (struct ovs *)vs;
-    char target[320];
-    snprintf(target, sizeof(target), "unix:%s/%s.mgmt", o->rundir, bridge);
-    if (wait_for_bridge_socket(target + 5) < 0)
-        return log_errno(LOG_LEVEL_ERROR, -ETIMEDOUT,
-                         "the switch opened no OpenFlow socket for bridge=%s at %s", bridge,
-                         target + 5);
+    struct openflow *of;
+    int r = bridge_session(o, bridge, &of);
+    if (r < 0)
+        return r;
+    /* The switch names the port's number once ovs-vswitchd has added it. */
+    struct openflow_port port;
+    r = openflow_port(of, g->name, TIMEOUT_MS, &port);
+    if (r < 0)
+        return log_errno(LOG_LEVEL_ERROR, r, "the switch did not show port=%s bridge=%s", g->name,
+                         bridge);
     uint64_t cookie = port_cookie(g->name);
-    char mac[MAC_STRING_SIZE];
-    mac_format(g->mac, mac);
-    /* One bundle: the port's old flows out, its new ones in, atomically. */
-    char flows[2048];
+    uint32_t in = port.number;
+    struct openflow_flow flows[8];
     size_t n = 0;
-    append(flows, sizeof(flows), &n, "delete cookie=0x%llx/-1\n", (unsigned long long)cookie);
     if (!g->active)
-        add_drop(flows, sizeof(flows), &n, cookie, 400, g->name, NULL);
+        flows[n++] = drop_flow(cookie, 400, in, 0, 0, -1, -1);
     if (g->dhcp_guard) {
-        add_drop(flows, sizeof(flows), &n, cookie, 300, g->name, "udp,tp_src=67");
-        add_drop(flows, sizeof(flows), &n, cookie, 300, g->name, "udp6,tp_src=547");
+        flows[n++] = drop_flow(cookie, 300, in, 0x0800, 17, 67, -1);  /* DHCP server */
+        flows[n++] = drop_flow(cookie, 300, in, 0x86dd, 17, 547, -1); /* DHCPv6 server */
     }
     if (g->router_guard) {
-        add_drop(flows, sizeof(flows), &n, cookie, 300, g->name, "icmp6,icmp_type=134");
-        add_drop(flows, sizeof(flows), &n, cookie, 300, g->name, "icmp6,icmp_type=137");
-        add_drop(flows, sizeof(flows), &n, cookie, 300, g->name, "icmp,icmp_type=5");
+        flows[n++] = drop_flow(cookie, 300, in, 0x86dd, 58, -1, 134); /* router advertisement */
+        flows[n++] = drop_flow(cookie, 300, in, 0x86dd, 58, -1, 137); /* ICMPv6 redirect */
+        flows[n++] = drop_flow(cookie, 300, in, 0x0800, 1, -1, 5);    /* ICMP redirect */
     }
     if (!g->spoofing_allowed) {
-        append(flows, sizeof(flows), &n,
-               "add cookie=0x%llx,priority=200,in_port=%s,dl_src=%s,actions=NORMAL\n",
-               (unsigned long long)cookie, g->name, mac);
-        add_drop(flows, sizeof(flows), &n, cookie, 100, g->name, NULL);
+        struct openflow_flow own = drop_flow(cookie, 200, in, 0, 0, -1, -1);
+        own.has_eth_src = true;
+        for (int i = 0; i < 6; i++)
+            own.eth_src[i] = (uint8_t)(g->mac >> (40 - 8 * i));
+        own.normal = true;
+        flows[n++] = own;
+        flows[n++] = drop_flow(cookie, 100, in, 0, 0, -1, -1);
     }
-    int r = add_flows(o, bridge, target, flows);
+    /* One bundle: the port's old flows out, its new ones in, atomically. */
+    struct openflow_change change = { .cookie = cookie, .flows = flows, .n_flows = n };
+    r = apply_flows(o, of, &change);
     /* Frames forwarded to an inactive port are dropped too (OpenFlow's
      * no-forward port flag, which NORMAL honours). */
-    const char *mod[] = { "ovs-ofctl", "mod-port", target, g->name,
-                          g->active ? "forward" : "no-forward", NULL };
     if (r == 0 && !(g->fresh && g->active))
-        r = ofctl(mod, NULL);
+        r = openflow_port_forward(of, &port, g->active);
     if (r < 0)
-        log_error("cannot program the guards of port=%s bridge=%s", g->name, bridge);
+        log_errno(LOG_LEVEL_ERROR, r, "cannot program the guards of port=%s bridge=%s: %s",
+                  g->name, bridge, r == -EREMOTEIO ? openflow_last_error(of) : "");
     return r;
 }
 
 static int clear_guards(struct ovs *o, const char *bridge, const char *name)
 {
-    char target[320], match[64];
-    snprintf(target, sizeof(target), "unix:%s/%s.mgmt", o->rundir, bridge);
-    if (access(target + 5, F_OK) < 0)
+    char path[320];
+    snprintf(path, sizeof(path), "%s/%s.mgmt", o->rundir, bridge);
+    if (access(path, F_OK) < 0)
         return 0; /* no bridge socket: no flows */
-    /* A plain del-flows, not a bundle: deleting inside a bundle costs
-     * ovs-vswitchd a new version of every table (measured: deletes of
-     * 1,000 ports several times slower). */
-    snprintf(match, sizeof(match), "cookie=0x%llx/-1", (unsigned long long)port_cookie(name));
-    const char *del[] = { "ovs-ofctl", "del-flows", target, match, NULL };
-    return ofctl(del, NULL);
+    struct openflow *of;
+    int r = bridge_session(o, bridge, &of);
+    if (r == 0)
+        r = openflow_delete(of, port_cookie(name), UINT64_MAX);
+    return r;
 }
 
 static int wait_change(struct vswitch *vs, int timeout_ms)
@@ -725,6 +725,12 @@ static void destroy(struct vswitch *vs)
     pthread_mutex_destroy(&o->lock);
     pthread_mutex_destroy(&o->flows_lock);
     pthread_cond_destroy(&o->flows_done);
+    for (struct session *s = o->sessions, *next; s; s = next) {
+        next = s->next;
+        openflow_close(s->of);
+        free(s);
+    }
+    pthread_mutex_destroy(&o->sessions_lock);
     free(o);
 }
 
@@ -748,6 +754,7 @@ int vswitch_ovs_create(const char *address, const char *datapath_type, struct vs
     o->base.ops = &ovs_ops;
     pthread_mutex_init(&o->lock, NULL);
     pthread_mutex_init(&o->flows_lock, NULL);
+    pthread_mutex_init(&o->sessions_lock, NULL);
     pthread_cond_init(&o->flows_done, NULL);
     snprintf(o->address, sizeof(o->address), "%s", address);
     snprintf(o->datapath_type, sizeof(o->datapath_type), "%s", datapath_type);
