@@ -78,7 +78,8 @@ static void fake_send(struct fake_switch *sw, uint8_t type, uint32_t xid, const 
     m[1] = type;
     set16(m + 2, (uint16_t)(8 + len));
     set32(m + 4, xid);
-    memcpy(m + 8, body, len);
+    if (len)
+        memcpy(m + 8, body, len);
     pthread_mutex_lock(&sw->lock);
     if (sw->fd >= 0 && send(sw->fd, m, 8 + len, MSG_NOSIGNAL) != (ssize_t)(8 + len))
         fprintf(stderr, "fake switch: short write\n");
