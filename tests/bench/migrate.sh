@@ -75,10 +75,13 @@ plain() {
 }
 
 # agent NAME ARGS...: migrates VM NAME host 1 -> host 2 while the client
-# pings it; prints "GBIT TOTAL_MS DOWNTIME_MS GAP_MS BLACKOUT_MS WALL_MS"
+# pings it; prints "GBIT TOTAL_MS DOWNTIME_MS GAP_MS BLACKOUT_MS WALL_MS
+# LONGEST_MS": blackout is every lost ping x 10 ms, longest the longest run
+# of consecutive lost pings x 10 ms (the switchover's own gap; the rest were
+# lost while memory was copied)
 agent() {
     local name=$1; shift
-    ip netns exec $P-client ping -i 0.01 -q 192.168.100.10 > "$S/ping.txt" 2>&1 &
+    ip netns exec $P-client ping -i 0.01 192.168.100.10 > "$S/ping.txt" 2>&1 &
     local ping=$! t0 t1 id m
     sleep 0.5
     t0=$(date +%s%N)
@@ -95,7 +98,14 @@ agent() {
     local sent recv
     sent=$(grep -o '[0-9]* packets transmitted' "$S/ping.txt" | cut -d' ' -f1)
     recv=$(grep -o '[0-9]* received' "$S/ping.txt" | cut -d' ' -f1)
-    python3 -c 'import json,sys; m=json.loads(sys.argv[1]); p=m["progress"]; t=p["total_time_ms"]; print("%.2f %d %d %d %d %d" % (p["bytes_sent"]*8/t/1e6, t, m["downtime_ms"], m["switchover_gap_ms"], (int(sys.argv[2])-int(sys.argv[3]))*10, (int(sys.argv[4])-int(sys.argv[5]))//1000000))' "$m" "$sent" "$recv" "$t1" "$t0"
+    local longest
+    longest=$(python3 -c 'import re,sys
+seqs = sorted({int(x) for x in re.findall(r"icmp_seq=(\d+)", open(sys.argv[1]).read())})
+best = 0
+for a, b in zip(seqs, seqs[1:]):
+    best = max(best, b - a - 1)
+print(best * 10)' "$S/ping.txt")
+    python3 -c 'import json,sys; m=json.loads(sys.argv[1]); p=m["progress"]; t=p["total_time_ms"]; print("%.2f %d %d %d %d %d %s" % (p["bytes_sent"]*8/t/1e6, t, m["downtime_ms"], m["switchover_gap_ms"], (int(sys.argv[2])-int(sys.argv[3]))*10, (int(sys.argv[4])-int(sys.argv[5]))//1000000, sys.argv[6]))' "$m" "$sent" "$recv" "$t1" "$t0" "$longest"
 }
 
 
@@ -121,17 +131,17 @@ for size in $sizes; do
     best=$(echo "if ($g4 > $g1) $g4 else $g1" | bc -l)
     for ch in $channels; do
         run_vm "$size" ""
-        read -r g t d gap b w < <(agent web --quick --channels "$ch")
+        read -r g t d gap b w l < <(agent web --quick --channels "$ch")
         printf '%-34s %9s %9s %9s %7s %9s %9.2f  (%.2f of best plain)\n' "lmnet ${size} MiB quick, $ch ch" "$g" "$t" "$d" "$gap" "$b" "$(echo "$g / $g1" | bc -l)" "$(echo "$g / $best" | bc -l)"
         drop_vm
     done
     run_vm "$size" ""
-    read -r g t d gap b w < <(agent web --channels "$live_channels")
-    printf '%-34s %9s %9s %9s %7s %9s %9.2f  (blackout - downtime: %d ms)\n' "lmnet ${size} MiB live idle, $live_channels ch" "$g" "$t" "$d" "$gap" "$b" "$(echo "$g / $g1" | bc -l)" $((b - d))
+    read -r g t d gap b w l < <(agent web --channels "$live_channels")
+    printf '%-34s %9s %9s %9s %7s %9s %9.2f  (blackout - downtime: %d ms; longest gap %d ms)\n' "lmnet ${size} MiB live idle, $live_channels ch" "$g" "$t" "$d" "$gap" "$b" "$(echo "$g / $g1" | bc -l)" $((b - d)) "$l"
     drop_vm
     run_vm "$size" "64:64"
-    read -r g t d gap b w < <(agent web --channels "$live_channels")
-    printf '%-34s %9s %9s %9s %7s %9s %9.2f  (blackout - downtime: %d ms)\n' "lmnet ${size} MiB live dirtying, $live_channels ch" "$g" "$t" "$d" "$gap" "$b" "$(echo "$g / $g1" | bc -l)" $((b - d))
+    read -r g t d gap b w l < <(agent web --channels "$live_channels")
+    printf '%-34s %9s %9s %9s %7s %9s %9.2f  (blackout - downtime: %d ms; longest gap %d ms)\n' "lmnet ${size} MiB live dirtying, $live_channels ch" "$g" "$t" "$d" "$gap" "$b" "$(echo "$g / $g1" | bc -l)" $((b - d)) "$l"
     drop_vm
 done
 echo
