@@ -37,7 +37,7 @@ const char *log_level_to_string(enum log_level level)
 
 int log_level_from_string(const char *name, enum log_level *level)
 {
-    for (unsigned i = 0; i <= LOG_LEVEL_DEBUG; i++) {
+    for (unsigned i = 0; name && i <= LOG_LEVEL_DEBUG; i++) {
         if (strcmp(name, level_names[i]) == 0) {
             *level = (enum log_level)i;
             return 0;

@@ -47,7 +47,7 @@ const char *nic_offload_to_string(enum nic_offload o)
 
 int nic_offload_from_string(const char *name, enum nic_offload *o)
 {
-    for (unsigned i = 0; i < NIC_OFFLOAD_COUNT; i++)
+    for (unsigned i = 0; name && i < NIC_OFFLOAD_COUNT; i++)
         if (strcmp(name, offload_names[i]) == 0) {
             *o = (enum nic_offload)i;
             return 0;

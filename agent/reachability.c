@@ -96,8 +96,10 @@ bool reachability_heard(struct reachability *t, const char *network, const char 
         if (strcmp(r->reporter, to) != 0 || now_ms - r->at_ms > REACHABILITY_FRESH_MS ||
             !json_object_object_get_ex(r->heard, network, &nodes))
             continue;
-        for (size_t k = 0; k < json_object_array_length(nodes) && !heard; k++)
-            heard = strcmp(json_object_get_string(json_object_array_get_idx(nodes, k)), from) == 0;
+        for (size_t k = 0; k < json_object_array_length(nodes) && !heard; k++) {
+            const char *node = json_object_get_string(json_object_array_get_idx(nodes, k));
+            heard = node && strcmp(node, from) == 0;
+        }
     }
     pthread_mutex_unlock(&t->lock);
     return heard;

@@ -124,8 +124,8 @@ static int join_member(struct request *req, struct response *resp)
                                 "'url' (the agent's base URL, http://HOST:PORT) is required");
     const char *url = json_object_get_string(url_obj);
     size_t len = strlen(url);
-    if ((strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) || len >= 256 ||
-        strchr(url + 8, '/'))
+    size_t scheme = strncmp(url, "http://", 7) == 0 ? 7 : strncmp(url, "https://", 8) == 0 ? 8 : 0;
+    if (!scheme || len >= 256 || len == scheme || strchr(url + scheme, '/'))
         return response_problem(resp, 422, "invalid", "/url",
                                 "'%s' is not a base URL like http://192.0.2.10:8470", url);
     if (!agent_is_registry(req->agent))

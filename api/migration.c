@@ -57,6 +57,7 @@ static int find_vm_host(struct request *req, const char *vm, char *url, size_t s
         if (client_call(client, "GET", path, NULL, NULL, &reply) == 0 && reply.status == 200) {
             struct json_object *host = NULL;
             if (json_object_object_get_ex(reply.body, "host", &host) &&
+                json_object_is_type(host, json_type_string) &&
                 strcmp(json_object_get_string(host), members[i].uuid) == 0) {
                 snprintf(url, size, "%s", members[i].url);
                 r = 0;
@@ -192,7 +193,7 @@ static int list_migrations(struct request *req, struct response *resp)
     struct migration *list = NULL;
     size_t n = 0;
     int r = migration_list(db_pool_get(req->agent->db), after, (int)limit + 1,
-                           active && strcmp(active, "true") == 0, &list, &n);
+                           active && strcmp(active, "false") != 0, &list, &n);
     if (r < 0)
         return r;
     size_t shown = n > (size_t)limit ? (size_t)limit : n;
@@ -327,6 +328,7 @@ static int peer_prepare(struct request *req, struct response *resp)
         return response_problem(resp, 422, "invalid", "", "body must be a prepare request");
     struct json_object *id = NULL;
     if (!json_object_object_get_ex(req->json, "id", &id) ||
+        !json_object_is_type(id, json_type_string) ||
         strcmp(json_object_get_string(id), request_param(req, "id")) != 0)
         return response_problem(resp, 422, "invalid", "/id", "'id' must match the path");
     struct json_object *answer = NULL;

@@ -17,7 +17,7 @@ const char *http_method_to_string(enum http_method method)
 
 int http_method_from_string(const char *name, enum http_method *method)
 {
-    for (unsigned i = 0; i < HTTP_METHOD_COUNT; i++) {
+    for (unsigned i = 0; name && i < HTTP_METHOD_COUNT; i++) {
         if (strcmp(name, method_names[i]) == 0) {
             *method = (enum http_method)i;
             return 0;

@@ -62,9 +62,16 @@ static long elapsed_us(const struct timespec *since)
     return (now.tv_sec - since->tv_sec) * 1000000L + (now.tv_nsec - since->tv_nsec) / 1000;
 }
 
+/* A header or query argument by NAME.  A query key given without a value
+ * ("?dry_run") reads as "", not as absent: absent must never mean yes. */
 static const char *lookup_value(void *ctx, int kind, const char *name)
 {
-    return MHD_lookup_connection_value(ctx, (enum MHD_ValueKind)kind, name);
+    const char *value = NULL;
+    size_t len = 0;
+    if (MHD_lookup_connection_value_n(ctx, (enum MHD_ValueKind)kind, name, strlen(name), &value,
+                                      &len) != MHD_YES)
+        return NULL;
+    return value ? value : "";
 }
 
 /* Appends body bytes, refusing to grow past SERVER_MAX_BODY. */

@@ -68,9 +68,11 @@ static int create_switch(struct request *req, struct response *resp)
             snprintf(s->uplink, sizeof(s->uplink), "%s", json_object_get_string(v));
     }
     if (r == 0 && json_object_object_get_ex(body, "vlans", &v) && v) {
-        if (!json_object_is_type(v, json_type_array))
+        if (!json_object_is_type(v, json_type_array) ||
+            json_object_array_length(v) > SWITCH_MAX_VLANS)
             r = response_problem(resp, 422, "invalid", "/vlans",
-                                 "'vlans' lists the VLAN ids the uplink trunks ([] for all)");
+                                 "'vlans' lists the VLAN ids the uplink trunks ([] for all; "
+                                 "at most 4094)");
         for (size_t i = 0; r == 0 && i < json_object_array_length(v); i++) {
             struct json_object *id = json_object_array_get_idx(v, i);
             if (!json_object_is_type(id, json_type_int) || !vlan_id_valid(json_object_get_int64(id))) {

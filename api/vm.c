@@ -178,6 +178,7 @@ static int parse_vm(struct request *req, struct response *resp, struct vm *vm)
                 return r;
             struct json_object *type = NULL;
             bool legacy = json_object_object_get_ex(settings, "adapter_type", &type) &&
+                          json_object_is_type(type, json_type_string) &&
                           strcmp(json_object_get_string(type), "legacy") == 0;
             snprintf(ad->model, sizeof(ad->model), "%s", legacy ? LEGACY_MODEL : SYNTHETIC_MODEL);
         }
@@ -226,6 +227,7 @@ static int forget_stale_namesake(struct request *req, struct response *resp, con
     long status = r == 0 ? reply.status : 0;
     struct json_object *where = NULL;
     bool there = status == 200 && json_object_object_get_ex(reply.body, "host", &where) &&
+                 json_object_is_type(where, json_type_string) &&
                  strcmp(json_object_get_string(where), host.uuid) == 0;
     client_reply_release(&reply);
     if (there)

@@ -43,7 +43,7 @@ const char *migration_phase_to_string(enum migration_phase phase)
 
 int migration_phase_from_string(const char *name, enum migration_phase *phase)
 {
-    for (unsigned i = 0; i < MIGRATION_PHASE_COUNT; i++) {
+    for (unsigned i = 0; name && i < MIGRATION_PHASE_COUNT; i++) {
         if (strcmp(name, phase_names[i]) == 0) {
             *phase = (enum migration_phase)i;
             return 0;
@@ -84,7 +84,7 @@ const char *migration_step_status_to_string(enum migration_step_status status)
 
 static int step_status_from_string(const char *s, enum migration_step_status *out)
 {
-    for (unsigned i = 0; i <= STEP_FAILED; i++)
+    for (unsigned i = 0; s && i <= STEP_FAILED; i++)
         if (strcmp(s, status_names[i]) == 0) {
             *out = (enum migration_step_status)i;
             return 0;

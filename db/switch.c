@@ -21,7 +21,7 @@ const char *switch_type_to_string(enum switch_type type)
 
 int switch_type_from_string(const char *name, enum switch_type *type)
 {
-    for (unsigned i = 0; i <= SWITCH_PRIVATE; i++)
+    for (unsigned i = 0; name && i <= SWITCH_PRIVATE; i++)
         if (strcmp(name, type_names[i]) == 0) {
             *type = (enum switch_type)i;
             return 0;

@@ -27,7 +27,7 @@ const char *vm_state_to_string(enum vm_state state)
 
 int vm_state_from_string(const char *name, enum vm_state *state)
 {
-    for (unsigned i = 0; i < VM_STATE_COUNT; i++)
+    for (unsigned i = 0; name && i < VM_STATE_COUNT; i++)
         if (strcmp(name, state_names[i]) == 0) {
             *state = (enum vm_state)i;
             return 0;

@@ -40,6 +40,12 @@ tor_port_of() { # MAC: the top-of-rack port name that learned it
 cluster up --hosts 2 >/dev/null 2>&1 || { echo "FAIL - cluster up"; exit 1; }
 # Networks up before anything moves.
 for _ in $(seq 100); do [[ $(ctl 1 network list | grep -c ' Up ') == 3 ]] && break; sleep 0.2; done
+# A peer call with a null id is refused, and the agent lives (it crashed).
+r=$(ip netns exec "$P-h2" curl -s -H "Authorization: Bearer $(cat "$S/admin-token")" \
+    -H 'Content-Type: application/json' -d '{"id": null}' \
+    "http://10.77.0.2:8470/v1/migrations/00000000-0000-0000-0000-000000000000/prepare")
+expect_match "a prepare with a null id is 422" '"status":422.*"pointer":"/id"' "$r"
+check "  and host 2's agent still answers" ctl 2 host show
 cluster vm 1 web1 192.168.100.10/24 --memory 256
 check "the guest answers the client on VLAN 100" wait_answers
 mac=$(ctl 1 -o json port show web1-0 | field '["mac"]')

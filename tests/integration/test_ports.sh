@@ -131,6 +131,11 @@ vsctl add-br sw-stray -- set bridge sw-stray datapath_type=netdev external_ids:l
 dry=$(ctl switch scrub --dry-run)
 expect_match "scrub --dry-run lists switch, port and leftovers" 'switches +sw9.*ports +p9.*leftovers +sw-stray' "$(tr '\n' ' ' <<<"$dry")"
 check "dry run removed nothing" vsctl br-exists sw9
+api -X POST "$U/v1/switches/scrub?dry_run" >/dev/null
+check "?dry_run without a value is a dry run too" vsctl br-exists sw9
+expect_eq "a switch whose type is null is 422" 422 "$(code -d '{"name":"swn","type":null}' $U/v1/switches)"
+python3 -c 'import json; print(json.dumps({"name":"swv","type":"external","uplink":"lmt5-up","vlans":[100]*5000}))' > "$LMNET_TEST_DIR/vlans.json"
+expect_eq "more VLANs than exist is 422" 422 "$(code --data-binary @"$LMNET_TEST_DIR/vlans.json" $U/v1/switches)"
 check "scrub -y" ctl -y switch scrub
 expect_eq "no lmnet bridge left (its own, nor a stray one)" "operator" "$(vsctl --bare --columns=name list bridge | sort | tr -d '\n')"
 check "the operator's bridge survives a scrub" vsctl br-exists operator
