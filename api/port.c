@@ -54,6 +54,15 @@ static int create_port(struct request *req, struct response *resp)
         free(p);
         return response_problem(resp, 422, "invalid", pointer, "%s", detail);
     }
+    /* Where the MAC came from is the agent's record, not the caller's say:
+     * a MAC given here was allocated from no pool, so deleting the port
+     * must not hand it back to one (another adapter may hold it). */
+    if (json_object_object_get_ex(req->json, "mac_source", NULL)) {
+        free(p);
+        return response_problem(resp, 422, "read-only", "/mac_source",
+                                "'mac_source' is set by the agent: give 'mac', or 'mac_pool' to "
+                                "take one from a pool");
+    }
     struct switchport_error err;
     r = switchport_port_add(req->agent->switchport, p, req->token_name, &err);
     if (r < 0) {

@@ -2,7 +2,7 @@
 # Live migration through lmnet against the migration link's own limit and
 # plain QEMU, in one run, on the local cluster (deploy/cluster.sh, 2 hosts).
 #
-#   sudo tests/bench/migrate.sh [BUILD_DIR]      (SIZES="512 2048" CHANNELS="1 4")
+#   sudo tests/bench/migrate.sh [BUILD_DIR]      (SIZES="512 2048" CHANNELS="1 4" ROUNDS=3)
 #
 # For each guest size (MiB) the tiny guest (deploy/guest) holds random data
 # (three quarters of it, so few zero pages are skipped) and:
@@ -144,5 +144,26 @@ for size in $sizes; do
     printf '%-34s %9s %9s %9s %7s %9s %9.2f  (blackout - downtime: %d ms; longest gap %d ms)\n' "lmnet ${size} MiB live dirtying, $live_channels ch" "$g" "$t" "$d" "$gap" "$b" "$(echo "$g / $g1" | bc -l)" $((b - d)) "$l"
     drop_vm
 done
+# Single runs swing +-30% here: ROUNDS=N (default 3) more rounds of the
+# three throughput figures, alternated, and their medians.
+rounds=${ROUNDS:-3}
+median() { tr ' ' '\n' | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+if ((rounds > 0)); then
+    size=${sizes%% *}
+    p1=() p4=() q1=()
+    for ((i = 1; i <= rounds; i++)); do
+        read -r g _ < <(plain "$size" 1); p1+=("$g")
+        read -r g _ < <(plain "$size" 4); p4+=("$g")
+        run_vm "$size" ""
+        read -r g _ < <(agent web --quick --channels 1); q1+=("$g")
+        drop_vm
+    done
+    m1=$(echo "${p1[*]}" | median) m4=$(echo "${p4[*]}" | median) mq=$(echo "${q1[*]}" | median)
+    best=$(echo "if ($m4 > $m1) $m4 else $m1" | bc -l)
+    echo
+    echo "$rounds rounds, ${size} MiB paused, Gbit/s: plain 1 ch ${p1[*]}; plain 4 ch ${p4[*]}; lmnet quick 1 ch ${q1[*]}"
+    printf 'medians: plain 1 ch %s, plain 4 ch %s, lmnet %s = %.2f of the best plain median, %.2f x default\n' \
+        "$m1" "$m4" "$mq" "$(echo "$mq / $best" | bc -l)" "$(echo "$mq / $m1" | bc -l)"
+fi
 echo
 echo "iperf3 on the same link: ${link} Gbit/s.  Command: tests/bench/migrate.sh $LMNET_BUILD_DIR (SIZES='$sizes' CHANNELS='$channels')"

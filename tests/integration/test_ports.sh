@@ -133,6 +133,7 @@ expect_match "scrub --dry-run lists switch, port and leftovers" 'switches +sw9.*
 check "dry run removed nothing" vsctl br-exists sw9
 api -X POST "$U/v1/switches/scrub?dry_run" >/dev/null
 check "?dry_run without a value is a dry run too" vsctl br-exists sw9
+expect_eq "mac_source is the agent's to set (422)" 422 "$(code -d '{"name":"ms","switch":"sw9","mac":"02:00:00:00:00:ee","mac_pool":"fleet","mac_source":"static"}' $U/v1/ports)"
 expect_eq "a switch whose type is null is 422" 422 "$(code -d '{"name":"swn","type":null}' $U/v1/switches)"
 python3 -c 'import json; print(json.dumps({"name":"swv","type":"external","uplink":"lmt5-up","vlans":[100]*5000}))' > "$LMNET_TEST_DIR/vlans.json"
 expect_eq "more VLANs than exist is 422" 422 "$(code --data-binary @"$LMNET_TEST_DIR/vlans.json" $U/v1/switches)"
