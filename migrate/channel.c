@@ -234,15 +234,18 @@ static int connect_unix(const char *path)
 }
 
 /* A TCP connection from SOURCE (ss_family 0: any address) to
- * DESTINATION. */
+ * DESTINATION; NODELAY for a relayed one (a handed-over one is QEMU's and
+ * stays as QEMU's own connections are). */
 static int connect_tcp(const struct sockaddr_storage *source,
-                       const struct sockaddr_storage *destination, socklen_t destination_len)
+                       const struct sockaddr_storage *destination, socklen_t destination_len,
+                       bool nodelay)
 {
     int fd = socket(destination->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
     int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (nodelay)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (source->ss_family) {
         socklen_t len = source->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
                                                       : sizeof(struct sockaddr_in);
@@ -310,7 +313,7 @@ static int handshake(struct channel *c, int accepted)
         }
         return fd;
     }
-    int fd = connect_tcp(&c->source, &c->destination, c->destination_len);
+    int fd = connect_tcp(&c->source, &c->destination, c->destination_len, true);
     if (fd < 0)
         return log_errno(LOG_LEVEL_ERROR, fd, "migration channel: cannot reach the destination");
     int r = hello_send(fd, c->token);
@@ -373,7 +376,7 @@ static void *accept_thread(void *arg)
             break;
         }
         bool listener = c->role != CHANNEL_FORWARDER;
-        if (listener) {
+        if (c->role == CHANNEL_LISTENER) {
             int one = 1;
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         }
@@ -516,7 +519,7 @@ int channel_connect(const char *source_address, const char *destination, uint16_
         r = parse_address(source_address, 0, &src, &ignored);
     if (r < 0)
         return r;
-    int fd = connect_tcp(&src, &dst, len);
+    int fd = connect_tcp(&src, &dst, len, false);
     if (fd < 0)
         return log_errno(LOG_LEVEL_ERROR, fd, "migration channel: cannot reach the destination");
     r = hello_send(fd, token);
