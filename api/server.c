@@ -187,6 +187,50 @@ static int authenticate(struct server *server, struct request *req, const struct
     return r;
 }
 
+/* If-Match on a change (PUT, PATCH, DELETE): the resource's current ETag is
+ * the one GET on the same path answers, so every change honours If-Match
+ * without each handler building its view again.  A path with no GET, or
+ * whose GET fails (404: the handler says so itself), is left to the
+ * handler.  Returns 0 to go on, or a negative errno with RESP set (412). */
+static int check_if_match(struct server *server, const char *url, const struct request *req,
+                          struct response *resp)
+{
+    const char *if_match = request_header(req, "If-Match");
+    if (!if_match || strcmp(if_match, "*") == 0 ||
+        (req->method != HTTP_PUT && req->method != HTTP_PATCH && req->method != HTTP_DELETE))
+        return 0;
+    struct request get = {
+        .agent = req->agent,
+        .method = HTTP_GET,
+        .path = req->path,
+        .token_name = req->token_name,
+        .lookup = req->lookup,
+        .lookup_ctx = req->lookup_ctx,
+    };
+    struct response current;
+    memset(&current, 0, sizeof(current));
+    const struct route *route = NULL;
+    unsigned allowed = 0;
+    int r = 0;
+    if (router_match(server->router, HTTP_GET, url, &route, &get, &allowed) == 0 &&
+        route->handler(&get, &current) == 0 && current.body &&
+        (current.status == 0 || current.status == 200)) {
+        char etag[sizeof(current.etag)];
+        if (current.etag[0])
+            snprintf(etag, sizeof(etag), "%s", current.etag);
+        else
+            etag_of_json(current.body, etag, sizeof(etag));
+        r = request_check_if_match(req, resp, etag);
+    }
+    router_release_params(&get);
+    json_object_put(current.body);
+    for (size_t i = 0; i < current.n_headers; i++) {
+        free(current.headers[i][0]);
+        free(current.headers[i][1]);
+    }
+    return r;
+}
+
 /* Routes, authenticates, checks and parses the body, and runs the handler.
  * Leaves the answer in RESP whatever happens. */
 static void dispatch(struct server *server, struct MHD_Connection *conn, const char *method_name,
@@ -241,6 +285,8 @@ static void dispatch(struct server *server, struct MHD_Connection *conn, const c
         if (parse_body(req, resp) < 0)
             return;
     }
+    if (check_if_match(server, url, req, resp) < 0)
+        return;
     r = route->handler(req, resp);
     if (r < 0 && resp->status < 400) {
         if (r != -EINVAL && r != -ENOENT && r != -EEXIST)

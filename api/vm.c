@@ -251,6 +251,10 @@ static int create_vm(struct request *req, struct response *resp)
     int r = parse_vm(req, resp, &vm);
     if (r < 0)
         return r;
+    struct json_object *start = NULL;
+    if (json_object_object_get_ex(req->json, "start", &start) &&
+        !json_object_is_type(start, json_type_boolean))
+        return response_problem(resp, 422, "invalid", "/start", "'start' is true or false");
     uuid_t id;
     uuid_generate_random(id);
     uuid_unparse_lower(id, vm.uuid);

@@ -133,6 +133,12 @@ expect_match "scrub --dry-run lists switch, port and leftovers" 'switches +sw9.*
 check "dry run removed nothing" vsctl br-exists sw9
 api -X POST "$U/v1/switches/scrub?dry_run" >/dev/null
 check "?dry_run without a value is a dry run too" vsctl br-exists sw9
+check "a port for If-Match" ctl port create im --switch sw9 --mac-pool fleet --access 42
+etag=$(ip netns exec $ns curl -s -D - -o /dev/null $U/v1/ports/im | tr -d '\r' | sed -n 's/^ETag: //Ip')
+expect_eq "DELETE with a stale If-Match is 412" 412 "$(code -X DELETE -H 'If-Match: "0000000000000000"' $U/v1/ports/im)"
+check "  and the port stays" ctl port show im
+expect_eq "DELETE with the current ETag is 204" 204 "$(code -X DELETE -H "If-Match: $etag" $U/v1/ports/im)"
+expect_eq "a switch's DELETE honours If-Match too" 412 "$(code -X DELETE -H 'If-Match: "0000000000000000"' $U/v1/switches/sw9)"
 expect_eq "mac_source is the agent's to set (422)" 422 "$(code -d '{"name":"ms","switch":"sw9","mac":"02:00:00:00:00:ee","mac_pool":"fleet","mac_source":"static"}' $U/v1/ports)"
 expect_eq "a switch whose type is null is 422" 422 "$(code -d '{"name":"swn","type":null}' $U/v1/switches)"
 python3 -c 'import json; print(json.dumps({"name":"swv","type":"external","uplink":"lmt5-up","vlans":[100]*5000}))' > "$LMNET_TEST_DIR/vlans.json"
