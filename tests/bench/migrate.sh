@@ -57,6 +57,7 @@ plain() {
     ip netns exec $P-h1 "${cmd[@]}" -serial "file:$d/src.console" -qmp "unix:$d/src.qmp,server=on,wait=off" &
     ip netns exec $P-h2 "${cmd[@]}" -serial "file:$d/dst.console" -qmp "unix:$d/dst.qmp,server=on,wait=off" -incoming defer &
     wait_file "$d/src.console" "filled"
+    for _ in $(seq 100); do [[ -S $d/dst.qmp ]] && break; sleep 0.1; done # else its migrate-incoming is lost
     sleep 0.2
     local caps='{"execute":"migrate-set-capabilities","arguments":{"capabilities":[{"capability":"multifd","state":'$( ((ch > 1)) && echo true || echo false)'}]}}'
     local params='{"execute":"migrate-set-parameters","arguments":{"max-bandwidth":100000000000'$( ((ch > 1)) && echo ',"multifd-channels":'$ch)'}}'
