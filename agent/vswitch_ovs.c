@@ -613,6 +613,9 @@ static struct openflow_flow drop_flow(uint64_t cookie, uint16_t priority, uint32
 static int port_guards(struct vswitch *vs, const char *bridge, const struct vswitch_port_guards *g)
 {
     struct ovs *o = (struct ovs *)vs;
+    /* A new, active port with no guard has no flow and no flag to set. */
+    if (g->fresh && g->active && g->spoofing_allowed && !g->dhcp_guard && !g->router_guard)
+        return 0;
     struct openflow *of;
     int r = bridge_session(o, bridge, &of);
     if (r < 0)
