@@ -322,8 +322,15 @@ static int list_blocks(struct request *req, struct response *resp)
 {
     struct mac_block *blocks = NULL;
     size_t n = 0;
-    int r = macpool_blocks(db_pool_get(req->agent->db), request_param(req, "name"),
-                           request_query(req, "owner"), &blocks, &n);
+    struct db *db = db_pool_get(req->agent->db);
+    struct macpool pool;
+    int r = macpool_get(db, request_param(req, "name"), &pool);
+    if (r == -ENOENT) /* as for its allocations: no such pool is a 404, not an empty list */
+        return response_problem(resp, 404, "not-found", NULL, "no MAC pool '%s'",
+                                request_param(req, "name"));
+    if (r < 0)
+        return r;
+    r = macpool_blocks(db, request_param(req, "name"), request_query(req, "owner"), &blocks, &n);
     if (r < 0)
         return r;
     struct json_object *items = json_object_new_array();

@@ -190,6 +190,12 @@ static int list_migrations(struct request *req, struct response *resp)
             return response_problem(resp, 400, "invalid-query", NULL, "'limit' must be 1 to 1000");
     }
     const char *active = request_query(req, "active");
+    struct migration probe;
+    if (after && migration_get(db_pool_get(req->agent->db), after, &probe) < 0)
+        return response_problem(resp, 400, "invalid-query", NULL,
+                                "'after' is the 'next' of a previous page, not '%s'", after);
+    if (after)
+        migration_release(&probe);
     struct migration *list = NULL;
     size_t n = 0;
     int r = migration_list(db_pool_get(req->agent->db), after, (int)limit + 1,

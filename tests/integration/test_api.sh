@@ -61,6 +61,8 @@ expect_match "a URL with no host is 422" '"status":422.*"pointer":"/url"' "$body
 body=$(curl -s "${A[@]}" -X POST -H 'Content-Type: application/json' -d '{"id": null}' "$url/v1/migrations/00000000-0000-0000-0000-000000000000/prepare")
 expect_match "a prepare whose id is null gets a problem (503: no hypervisor here)" '"status":(422|503)' "$body"
 expect_eq "  and the agent still answers" 200 "$(status "${R[@]}" "$url/v1/host")"
+expect_eq "a migrations page after an unknown id is 400" 400 "$(status "${R[@]}" "$url/v1/migrations?after=nope")"
+expect_eq "blocks of an unknown pool are 404, as its allocations" 404 "$(status "${R[@]}" "$url/v1/mac-pools/nope/blocks")"
 expect_eq "a query key without a value reads as given (?active: true)" 200 "$(status "${R[@]}" "$url/v1/migrations?active")"
 expect_eq "401 before anything about the body" 401 \
     "$(status -X POST -H 'Content-Type: text/plain' -d 'x' "$url/v1/cluster/members")"
