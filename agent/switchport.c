@@ -438,6 +438,12 @@ static int sync_switch(struct switchport *sp, bool everything)
             continue;
         if (apply_port(sp, &ports[i], false) < 0) {
             log_error("cannot put back port=%s", ports[i].name);
+            if (everything) {
+                /* The switch is not back yet: the watcher tries again
+                 * rather than fail every port in turn. */
+                r = -EAGAIN;
+                break;
+            }
         } else if (missing || drifted) {
             repaired++;
             log_warning("port %s behind lmnet's back, put back port=%s",
@@ -475,13 +481,37 @@ int switchport_apply_all(struct switchport *sp)
     return sync_switch(sp, true);
 }
 
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* The watcher: every change on the switch, by anyone, is checked against
  * the database a moment later (changes come in bursts). */
 static void *watch_thread(void *arg)
 {
     struct switchport *sp = arg;
+    bool restore = false;
+    int64_t retry_at = 0;
     while (!atomic_load(&sp->stopping)) {
         int r = vswitch_wait_change(sp->vs, 500);
+        /* A switch that restarted kept its database but not its flows:
+         * every guard goes back (tried again every few seconds until the
+         * switch answers). */
+        if (vswitch_flows_lost(sp->vs)) {
+            log_warning("the switch lost its flows (restarted?): putting every guard back");
+            restore = true;
+        }
+        if (restore && mono_ms() >= retry_at) {
+            int s = sync_switch(sp, true);
+            restore = s < 0;
+            retry_at = restore ? mono_ms() + 3000 : 0;
+            if (!restore)
+                record(sp, NULL, "switch.guards.restored", "all", NULL);
+            continue;
+        }
         if (r < 0) {
             struct timespec ts = { 1, 0 };
             nanosleep(&ts, NULL);

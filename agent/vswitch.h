@@ -79,6 +79,10 @@ struct vswitch_ops {
      * anyone).  Returns 1 when it changed, 0 on timeout, or a negative errno.
      * For one watching thread. */
     int (*wait_change)(struct vswitch *vs, int timeout_ms);
+    /* True (once per loss) when the switch lost the guards it was given
+     * (it restarted): every port's guards must be programmed again.
+     * NULL: never. */
+    bool (*flows_lost)(struct vswitch *vs);
     /* Lists every bridge and port that carries lmnet's mark: *out (n) is
      * the caller's to free(). */
     int (*list)(struct vswitch *vs, struct vswitch_object **out, size_t *n);
@@ -99,6 +103,7 @@ int vswitch_list(struct vswitch *vs, struct vswitch_object **out, size_t *n);
 int vswitch_port_guards(struct vswitch *vs, const char *bridge,
                         const struct vswitch_port_guards *guards);
 int vswitch_wait_change(struct vswitch *vs, int timeout_ms);
+bool vswitch_flows_lost(struct vswitch *vs);
 
 /* The Open vSwitch driver: OVSDB at ADDRESS ("unix:/run/openvswitch/db.sock"),
  * bridges with DATAPATH_TYPE ("system", or "netdev" for the userspace

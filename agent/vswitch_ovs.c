@@ -58,7 +58,9 @@ struct session {
     struct session *next;
     char bridge[64];
     struct openflow *of;
-    bool ended;
+    bool ended;     /* the switch closed it (restart, bridge gone) */
+    bool forgotten; /* ended, and reported by flows_lost() (or the bridge
+                       was removed: nothing to put back) */
 };
 
 struct flows_job {
@@ -264,8 +266,15 @@ static int bridge_delete(struct vswitch *vs, const char *name)
         r = transact(o, ops, NULL);
     }
     pthread_mutex_unlock(&o->lock);
-    if (r == 0)
+    if (r == 0) {
         log_info("switch bridge deleted bridge=%s", name);
+        /* Its session ends with it, and nothing is lost. */
+        pthread_mutex_lock(&o->sessions_lock);
+        for (struct session *s = o->sessions; s; s = s->next)
+            if (strcmp(s->bridge, name) == 0)
+                s->ended = s->forgotten = true;
+        pthread_mutex_unlock(&o->sessions_lock);
+    }
     return r;
 }
 
@@ -507,6 +516,7 @@ static int bridge_session(struct ovs *o, const char *bridge, struct openflow **o
         s->ended = true;
         s = NULL;
     }
+
     int r = 0;
     if (!s) {
         r = wait_for_bridge_socket(path);
@@ -676,6 +686,26 @@ static int clear_guards(struct ovs *o, const char *bridge, const char *name)
     return r;
 }
 
+/* True once for each time the switch closed a bridge's OpenFlow session
+ * (ovs-vswitchd restarted): its flows and port flags, the guards, went
+ * with it, so every port's guards must be put back. */
+static bool flows_lost(struct vswitch *vs)
+{
+    struct ovs *o = (struct ovs *)vs;
+    bool lost = false;
+    pthread_mutex_lock(&o->sessions_lock);
+    for (struct session *s = o->sessions; s; s = s->next) {
+        if (!s->ended && openflow_status(s->of) != 0)
+            s->ended = true;
+        if (s->ended && !s->forgotten) {
+            s->forgotten = true;
+            lost = true;
+        }
+    }
+    pthread_mutex_unlock(&o->sessions_lock);
+    return lost;
+}
+
 static int wait_change(struct vswitch *vs, int timeout_ms)
 {
     struct ovs *o = (struct ovs *)vs;
@@ -747,6 +777,7 @@ static const struct vswitch_ops ovs_ops = {
     .list = list,
     .port_guards = port_guards,
     .wait_change = wait_change,
+    .flows_lost = flows_lost,
 };
 
 int vswitch_ovs_create(const char *address, const char *datapath_type, struct vswitch **out)
@@ -816,4 +847,9 @@ int vswitch_port_guards(struct vswitch *vs, const char *bridge,
 int vswitch_wait_change(struct vswitch *vs, int timeout_ms)
 {
     return vs->ops->wait_change(vs, timeout_ms);
+}
+
+bool vswitch_flows_lost(struct vswitch *vs)
+{
+    return vs->ops->flows_lost && vs->ops->flows_lost(vs);
 }

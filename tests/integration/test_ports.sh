@@ -94,6 +94,21 @@ vsctl add-port sw1 lmt5-stray -- set interface lmt5-stray type=internal -- set p
 ok=1; for _ in $(seq 50); do [[ -z $(vsctl --bare --columns=name find port name=lmt5-stray) ]] && { ok=0; break; }; sleep 0.1; done
 expect_eq "an lmnet-marked port lmnet does not mean to have is removed" 0 "$ok"
 
+echo "# the switch restarts: its flows are gone, the agent puts every guard back"
+before=$(ovs-ofctl dump-flows "unix:$ovsdir/sw1.mgmt" | grep -c 'cookie=0x4c4d4e54')
+kill -TERM "$(cat "$ovsdir/ovs-vswitchd.pid")"
+for _ in $(seq 50); do [[ -e $ovsdir/ovs-vswitchd.pid ]] || break; sleep 0.1; done
+OVS_RUNDIR=$ovsdir OVS_LOGDIR=$ovsdir OVS_DBDIR=$ovsdir ip netns exec $ns ovs-vswitchd "unix:$ovsdir/db.sock" \
+    --pidfile="$ovsdir/ovs-vswitchd.pid" --unixctl="$ovsdir/ovs-vswitchd.ctl" \
+    --log-file="$ovsdir/ovs-vswitchd.log" -vconsole:off --detach
+after=0; for _ in $(seq 100); do
+    after=$(ovs-ofctl dump-flows "unix:$ovsdir/sw1.mgmt" 2>/dev/null | grep -c 'cookie=0x4c4d4e54')
+    ((after == before)) && break; sleep 0.1; done
+expect_eq "all $before guard flows are back within 10 s" "$before" "$after"
+flows=$(ovs-ofctl --names dump-flows "unix:$ovsdir/sw1.mgmt")
+expect_match "  the inactive port drops again" 'priority=400,in_port="?web1-0"? actions=drop' "$flows"
+expect_match "  and an event says so" '"kind":"switch.guards.restored"' "$(api "$U/v1/events?kind=switch.guards.restored")"
+
 echo "# drift and restart"
 vsctl add-br operator -- set bridge operator datapath_type=netdev
 vsctl del-port sw1 web2-0
