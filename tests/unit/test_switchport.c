@@ -320,6 +320,9 @@ static void test_watcher_puts_back_drift(void **state)
     fake_remove(&f->fake, "vmsw", "web1-0");
     atomic_store(&f->fake.changed, 1);
     assert_true(wait_for(port_back, f));
+    /* The event follows the repair. */
+    for (int i = 0; i < 100 && count_events(f, "port.drift.repaired") < 1; i++)
+        usleep(10000);
     assert_int_equal(count_events(f, "port.drift.repaired"), 1);
 
     /* Re-tagged by hand. */
