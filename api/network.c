@@ -21,6 +21,7 @@
 #include "agent/reachability.h"
 #include "api/relay.h"
 #include "db/event.h"
+#include "db/heartbeat_key.h"
 #include "db/member.h"
 #include "db/network.h"
 
@@ -263,12 +264,36 @@ static int get_heartbeats(struct request *req, struct response *resp)
     return response_json(resp, 200, heartbeat_status(req->agent->heartbeat));
 }
 
+/* GET /v1/cluster/heartbeat-key: the key that signs heartbeats, for the
+ * cluster's agents (admin scope: the peers' token).  The registry makes it
+ * the first time it is asked. */
+static int get_heartbeat_key(struct request *req, struct response *resp)
+{
+    if (!agent_is_registry(req->agent))
+        return relay_to_registry(req, resp, "GET", req->path, NULL);
+    struct db *db = db_pool_get(req->agent->db);
+    uint8_t key[HEARTBEAT_KEY_SIZE];
+    int r = db ? heartbeat_key_make(db, key) : -EIO;
+    if (r < 0)
+        return r;
+    char hex[2 * HEARTBEAT_KEY_SIZE + 1];
+    for (size_t i = 0; i < HEARTBEAT_KEY_SIZE; i++)
+        snprintf(hex + 2 * i, 3, "%02x", key[i]);
+    explicit_bzero(key, sizeof(key));
+    struct json_object *body = json_object_new_object();
+    json_object_object_add(body, "key", json_object_new_string(hex));
+    explicit_bzero(hex, sizeof(hex));
+    response_header(resp, "Cache-Control", "no-store");
+    return response_json(resp, 200, body);
+}
+
 const struct route network_routes[] = {
     { HTTP_GET, "/v1/cluster/networks", SCOPE_READ, list_networks },
     { HTTP_GET, "/v1/cluster/networks/{id}", SCOPE_READ, get_network },
     { HTTP_PATCH, "/v1/cluster/networks/{id}", SCOPE_ADMIN, patch_network },
     { HTTP_GET, "/v1/cluster/checks", SCOPE_READ, list_checks },
     { HTTP_GET, "/v1/cluster/heartbeats", SCOPE_READ, get_heartbeats },
+    { HTTP_GET, "/v1/cluster/heartbeat-key", SCOPE_ADMIN, get_heartbeat_key },
     { HTTP_PUT, "/v1/cluster/members/{id}/inventory", SCOPE_ADMIN, put_inventory },
     { HTTP_PUT, "/v1/cluster/members/{id}/reachability", SCOPE_ADMIN, put_reachability },
     { 0, NULL, 0, NULL },
