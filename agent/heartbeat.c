@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,8 +25,13 @@
 #include "agent/membership.h"
 #include "agent/peer.h"
 #include "agent/reachability.h"
+#include "agent/siphash.h"
+#include "db/heartbeat_key.h"
 
-#define PACKET_SIZE 84
+#define PACKET_V1 84 /* unsigned: a cluster with no key yet */
+#define PACKET_V2 96 /* v1, the sender's run id and the SipHash tag */
+#define SIGNED_BYTES 88
+#define KEY_REFETCH_MS 60000
 #define INVENTORY_RESEND_MS 60000
 #define REPORT_EVERY_MS 3000
 #define MAX_POLL_MS 200
@@ -36,6 +42,8 @@ struct peer {
     struct sockaddr_storage sa;
     socklen_t sa_len;
     int64_t last_heard_ms; /* CLOCK_MONOTONIC; 0: never */
+    bool seen;             /* a signed datagram came: run and seq are set */
+    uint32_t run, seq;     /* the last one's, against replays */
 };
 
 struct binding {
@@ -54,6 +62,7 @@ struct heartbeat {
     bool started;
     pthread_mutex_t lock; /* guards stopping, the counters and status */
     bool stopping;
+    bool signing;               /* keyed, for the status */
     uint64_t sent, received, ignored;
     char last_ignored[160];
     struct json_object *status; /* listeners as last built */
@@ -62,6 +71,10 @@ struct heartbeat {
     struct binding *bindings;
     size_t n_bindings;
     uint32_t seq;
+    uint32_t run;               /* random per start: tells runs apart */
+    bool keyed;                 /* heartbeats are signed with key */
+    uint8_t key[HEARTBEAT_KEY_SIZE];
+    int64_t key_fetched_ms;
     char *inventory_sent;       /* JSON text last accepted by the registry */
     int64_t inventory_sent_ms;
     char *report_sent;          /* JSON text of the last report */
@@ -191,8 +204,12 @@ static void rebind(struct heartbeat *hb, const struct network_view *view)
             snprintf(p->node, sizeof(p->node), "%s", e->node);
             snprintf(p->address, sizeof(p->address), "%s", e->address);
             for (size_t q = 0; old && q < old->n_peers; q++)
-                if (strcmp(old->peers[q].node, p->node) == 0 && strcmp(old->peers[q].address, p->address) == 0)
+                if (strcmp(old->peers[q].node, p->node) == 0 && strcmp(old->peers[q].address, p->address) == 0) {
                     p->last_heard_ms = old->peers[q].last_heard_ms;
+                    p->seen = old->peers[q].seen;
+                    p->run = old->peers[q].run;
+                    p->seq = old->peers[q].seq;
+                }
             b->n_peers++;
         }
         if (old && old->fd >= 0) {
@@ -282,8 +299,65 @@ static void share_inventory(struct heartbeat *hb)
     hb->inventory_sent_ms = now;
 }
 
+/* Asks the registry for the cluster's heartbeat key.  Returns 0 or a
+ * negative errno. */
+static int fetch_key(struct heartbeat *hb, uint8_t key[HEARTBEAT_KEY_SIZE])
+{
+    struct client_reply reply = { 0 };
+    int r = client_call(hb->registry, "GET", "/v1/cluster/heartbeat-key", NULL, NULL, &reply);
+    struct json_object *v = NULL;
+    const char *hex = NULL;
+    if (r == 0 && reply.status == 200 && json_object_object_get_ex(reply.body, "key", &v) &&
+        json_object_is_type(v, json_type_string))
+        hex = json_object_get_string(v);
+    r = hex && strlen(hex) == 2 * HEARTBEAT_KEY_SIZE ? 0 : -EAGAIN;
+    for (size_t i = 0; r == 0 && i < HEARTBEAT_KEY_SIZE; i++) {
+        unsigned x;
+        if (sscanf(hex + 2 * i, "%2x", &x) != 1)
+            r = -EPROTO;
+        key[i] = (uint8_t)x;
+    }
+    client_reply_release(&reply);
+    return r;
+}
+
+/* Keeps the key that signs heartbeats: the registry's own (made once);
+ * elsewhere fetched from the registry, stored, and fetched again now and
+ * then; the stored copy serves while the registry is away. */
+static void refresh_key(struct heartbeat *hb)
+{
+    int64_t now = mono_ms();
+    if (hb->keyed && now - hb->key_fetched_ms < KEY_REFETCH_MS)
+        return;
+    struct db *db = db_pool_get(hb->agent->db);
+    uint8_t key[HEARTBEAT_KEY_SIZE], stored[HEARTBEAT_KEY_SIZE];
+    int r;
+    if (agent_is_registry(hb->agent)) {
+        r = db ? heartbeat_key_make(db, key) : -EIO;
+    } else {
+        r = fetch_key(hb, key);
+        if (r == 0 && db && (heartbeat_key_get(db, stored) != 0 || memcmp(stored, key, sizeof(key)) != 0))
+            heartbeat_key_put(db, key);
+        else if (r < 0 && !hb->keyed && db)
+            r = heartbeat_key_get(db, key);
+    }
+    if (r == 0) {
+        if (!hb->keyed || memcmp(hb->key, key, sizeof(key)) != 0)
+            log_info("heartbeats are signed with the cluster's key");
+        memcpy(hb->key, key, sizeof(key));
+        hb->keyed = true;
+        hb->key_fetched_ms = now;
+        pthread_mutex_lock(&hb->lock);
+        hb->signing = true;
+        pthread_mutex_unlock(&hb->lock);
+    }
+    explicit_bzero(key, sizeof(key));
+    explicit_bzero(stored, sizeof(stored));
+}
+
 static void refresh(struct heartbeat *hb)
 {
+    refresh_key(hb);
     share_inventory(hb);
     struct network_view view;
     if (clusternet_view(hb->agent, &view, NULL) == 0) {
@@ -292,21 +366,37 @@ static void refresh(struct heartbeat *hb)
     }
 }
 
+/* The tag of a signed datagram: SipHash-2-4 of its first SIGNED_BYTES,
+ * little-endian. */
+static void tag_of(const struct heartbeat *hb, const unsigned char *packet, unsigned char tag[8])
+{
+    uint64_t h = siphash24(hb->key, packet, SIGNED_BYTES);
+    for (int i = 0; i < 8; i++)
+        tag[i] = (unsigned char)(h >> (8 * i));
+}
+
 static void send_all(struct heartbeat *hb)
 {
-    unsigned char packet[PACKET_SIZE] = { 'L', 'M', 'H', 'B', 1 };
-    uint32_t seq = htonl(++hb->seq);
+    unsigned char packet[PACKET_V2] = { 'L', 'M', 'H', 'B', 1 };
+    size_t size = hb->keyed ? PACKET_V2 : PACKET_V1;
+    uint32_t seq = htonl(++hb->seq), run = htonl(hb->run);
     memcpy(packet + 8, &seq, 4);
     memcpy(packet + 12, hb->agent->node_id, 36);
+    if (hb->keyed) {
+        packet[4] = 2;
+        memcpy(packet + 84, &run, 4);
+    }
     uint64_t sent = 0;
     for (size_t i = 0; i < hb->n_bindings; i++) {
         struct binding *b = &hb->bindings[i];
         if (b->fd < 0)
             continue;
         memcpy(packet + 48, b->network, 36);
+        if (hb->keyed)
+            tag_of(hb, packet, packet + SIGNED_BYTES);
         for (size_t k = 0; k < b->n_peers; k++)
-            if (sendto(b->fd, packet, sizeof(packet), 0, (struct sockaddr *)&b->peers[k].sa,
-                       b->peers[k].sa_len) == (ssize_t)sizeof(packet))
+            if (sendto(b->fd, packet, size, 0, (struct sockaddr *)&b->peers[k].sa,
+                       b->peers[k].sa_len) == (ssize_t)size)
                 sent++;
     }
     pthread_mutex_lock(&hb->lock);
@@ -329,15 +419,34 @@ static void ignore(struct heartbeat *hb, const struct sockaddr_storage *from, co
 static void receive(struct heartbeat *hb, struct binding *b)
 {
     for (;;) {
-        unsigned char packet[PACKET_SIZE + 1];
+        unsigned char packet[PACKET_V2 + 1];
         struct sockaddr_storage from;
         socklen_t len = sizeof(from);
         ssize_t n = recvfrom(b->fd, packet, sizeof(packet), 0, (struct sockaddr *)&from, &len);
         if (n < 0)
             return;
-        if (n != PACKET_SIZE || memcmp(packet, "LMHB", 4) != 0 || packet[4] != 1) {
+        bool v1 = n == PACKET_V1 && packet[4] == 1, v2 = n == PACKET_V2 && packet[4] == 2;
+        if (n < 5 || memcmp(packet, "LMHB", 4) != 0 || (!v1 && !v2)) {
             ignore(hb, &from, "not an lmnet heartbeat");
             continue;
+        }
+        if (hb->keyed && !v2) {
+            ignore(hb, &from, "unsigned (this cluster signs its heartbeats)");
+            continue;
+        }
+        if (!hb->keyed && v2) {
+            ignore(hb, &from, "signed, and this host has no key yet");
+            continue;
+        }
+        if (v2) {
+            unsigned char tag[8], d = 0;
+            tag_of(hb, packet, tag);
+            for (int i = 0; i < 8; i++)
+                d |= (unsigned char)(tag[i] ^ packet[SIGNED_BYTES + i]);
+            if (d) {
+                ignore(hb, &from, "bad signature (not the cluster's key)");
+                continue;
+            }
         }
         if (memcmp(packet + 48, b->network, 36) != 0) {
             ignore(hb, &from, "names another network");
@@ -354,6 +463,27 @@ static void receive(struct heartbeat *hb, struct binding *b)
         if (!same_host(&p->sa, &from)) {
             ignore(hb, &from, "not the member's address on this network");
             continue;
+        }
+        if (v2) {
+            /* A copy of an earlier datagram must not make a silent member
+             * look alive: sequence numbers only grow within a run, and
+             * another run counts only once this one has gone quiet. */
+            uint32_t seq, run;
+            memcpy(&seq, packet + 8, 4);
+            memcpy(&run, packet + 84, 4);
+            seq = ntohl(seq);
+            run = ntohl(run);
+            if (p->seen && run == p->run && seq <= p->seq) {
+                ignore(hb, &from, "replayed (an old sequence number)");
+                continue;
+            }
+            if (p->seen && run != p->run && heard(hb, p, mono_ms())) {
+                ignore(hb, &from, "another run of a member heard now (replayed?)");
+                continue;
+            }
+            p->seen = true;
+            p->run = run;
+            p->seq = seq;
         }
         p->last_heard_ms = mono_ms();
         pthread_mutex_lock(&hb->lock);
@@ -437,6 +567,8 @@ int heartbeat_start(struct agent *agent, struct heartbeat **out)
     if (!hb)
         return -ENOMEM;
     hb->agent = agent;
+    if (getrandom(&hb->run, sizeof(hb->run), 0) != (ssize_t)sizeof(hb->run))
+        hb->run = (uint32_t)time(NULL) ^ (uint32_t)getpid();
     pthread_mutex_init(&hb->lock, NULL);
     *out = hb;
     if (agent->config.heartbeat_port == 0) {
@@ -494,6 +626,7 @@ struct json_object *heartbeat_status(struct heartbeat *hb)
     json_object_object_add(o, "sent", json_object_new_int64((int64_t)hb->sent));
     json_object_object_add(o, "received", json_object_new_int64((int64_t)hb->received));
     json_object_object_add(o, "ignored", json_object_new_int64((int64_t)hb->ignored));
+    json_object_object_add(o, "signed", json_object_new_boolean(hb->signing));
     json_object_object_add(o, "last_ignored", hb->last_ignored[0] ? json_object_new_string(hb->last_ignored) : NULL);
     pthread_mutex_unlock(&hb->lock);
     return o;

@@ -16,9 +16,18 @@
  *   (and every few seconds), which turns all reports into the networks'
  *   states (agent/reachability.h).
  *
- * Datagram (84 bytes): "LMHB", version 1, 3 zero bytes, a 32-bit sequence
- * number (network order), the sender's node uuid (36 bytes) and the
- * network's id (36 bytes). */
+ * Datagram, signed (96 bytes): "LMHB", version 2, 3 zero bytes, a 32-bit
+ * sequence number (network order), the sender's node uuid (36 bytes), the
+ * network's id (36 bytes), the sender's run id (32 bits, random at each
+ * start), then the SipHash-2-4 tag of the 88 bytes before it under the
+ * cluster's heartbeat key (db/heartbeat_key.h; the registry makes it, the
+ * others fetch it with GET /v1/cluster/heartbeat-key and keep a copy),
+ * little-endian.  A host with the key takes only signed datagrams with a
+ * good tag, a sequence number above the last one of that run, and another
+ * run only once the member has gone quiet (so a copy of a datagram cannot
+ * make a silent member look alive).  Until a host has the key (a member
+ * that never reached its registry) it sends and takes version 1: the same
+ * first 84 bytes, unsigned. */
 #ifndef LMNET_AGENT_HEARTBEAT_H
 #define LMNET_AGENT_HEARTBEAT_H
 

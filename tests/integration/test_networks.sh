@@ -85,28 +85,72 @@ expect_eq "heartbeats listen on the cluster-network addresses only" "10.77.0.2:8
 mig_id=$(ctl 2 -o json network show Migration | field '["id"]')
 h1_id=$(ctl 2 -o json network show Migration | expr '[i["node"] for i in d["interfaces"] if i["node_name"]=="lmt5-h1"][0]')
 hb() { ip netns exec lmt5-h2 curl -s -H "Authorization: Bearer $(cat "$LMNET_CLUSTER_DIR/admin-token")" http://10.77.0.2:8470/v1/cluster/heartbeats; }
+key=$(ip netns exec lmt5-h1 curl -s -H "Authorization: Bearer $(cat "$LMNET_CLUSTER_DIR/admin-token")" http://10.77.0.1:8470/v1/cluster/heartbeat-key | field '["key"]')
+expect_match "the registry serves the cluster's heartbeat key" '^[0-9a-f]{32}$' "$key"
+expect_eq "host 2 signs its heartbeats" True "$(hb | field '["signed"]')"
 ignored0=$(hb | field '["ignored"]')
-send() { # FROM_NS FROM_ADDR NODE_ID
-    ip netns exec "$1" python3 - "$2" "$3" "$mig_id" <<'PY'
+send() { # FROM_NS FROM_ADDR NODE_ID [KEY|unsigned] [RUN]: five datagrams to host 2
+    ip netns exec "$1" python3 - "$2" "$3" "$mig_id" "${4:-$key}" "${5:-1}" <<'PY'
 import socket, struct, sys
-src, node, net = sys.argv[1], sys.argv[2], sys.argv[3]
+src, node, net, key, run = sys.argv[1:6]
+def siphash24(k, m):
+    mask = (1 << 64) - 1
+    rotl = lambda x, b: ((x << b) | (x >> (64 - b))) & mask
+    k0, k1 = struct.unpack("<QQ", k)
+    v = [k0 ^ 0x736f6d6570736575, k1 ^ 0x646f72616e646f6d, k0 ^ 0x6c7967656e657261, k1 ^ 0x7465646279746573]
+    def rnd():
+        v[0] = (v[0] + v[1]) & mask; v[1] = rotl(v[1], 13) ^ v[0]; v[0] = rotl(v[0], 32)
+        v[2] = (v[2] + v[3]) & mask; v[3] = rotl(v[3], 16) ^ v[2]
+        v[0] = (v[0] + v[3]) & mask; v[3] = rotl(v[3], 21) ^ v[0]
+        v[2] = (v[2] + v[1]) & mask; v[1] = rotl(v[1], 17) ^ v[2]; v[2] = rotl(v[2], 32)
+    whole = len(m) - len(m) % 8
+    for i in range(0, whole, 8):
+        w, = struct.unpack("<Q", m[i:i + 8]); v[3] ^= w; rnd(); rnd(); v[0] ^= w
+    b = (len(m) << 56) & mask
+    for i, c in enumerate(m[whole:]):
+        b |= c << (8 * i)
+    v[3] ^= b; rnd(); rnd(); v[0] ^= b; v[2] ^= 0xff
+    for _ in range(4):
+        rnd()
+    return v[0] ^ v[1] ^ v[2] ^ v[3]
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind((src, 0))
-pkt = b"LMHB" + bytes([1, 0, 0, 0]) + struct.pack("!I", 1) + node.encode() + net.encode()
-for _ in range(5):
+for seq in range(1, 6):
+    body = struct.pack("!I", seq) + node.encode() + net.encode()
+    if key == "unsigned":
+        pkt = b"LMHB" + bytes([1, 0, 0, 0]) + body
+    else:
+        pkt = b"LMHB" + bytes([2, 0, 0, 0]) + body + struct.pack("!I", int(run))
+        pkt += struct.pack("<Q", siphash24(bytes.fromhex(key), pkt))
     s.sendto(pkt, ("10.78.0.2", 8471))
 PY
 }
 send lmt5-h3 10.78.0.3 11111111-2222-3333-4444-555555555555
 sleep 0.5
 s=$(hb)
-expect_eq "five datagrams with a non-member's id ignored" $((ignored0 + 5)) "$(field '["ignored"]' <<<"$s")"
+expect_eq "five signed datagrams with a non-member's id ignored" $((ignored0 + 5)) "$(field '["ignored"]' <<<"$s")"
 expect_match "... said why" "not a member on this network" "$(field '["last_ignored"]' <<<"$s")"
 send lmt5-h3 10.78.0.3 "$h1_id"
 sleep 0.5
 s=$(hb)
-expect_eq "five datagrams naming host 1 but sent from host 3's address ignored" $((ignored0 + 10)) "$(field '["ignored"]' <<<"$s")"
+expect_eq "five signed datagrams naming host 1 but sent from host 3's address ignored" $((ignored0 + 10)) "$(field '["ignored"]' <<<"$s")"
 expect_match "... said why" "not the member's address" "$(field '["last_ignored"]' <<<"$s")"
+h3_id=$(ctl 2 -o json network show Migration | expr '[i["node"] for i in d["interfaces"] if i["node_name"]=="lmt5-h3"][0]')
+send lmt5-h3 10.78.0.3 "$h3_id" unsigned
+sleep 0.5
+s=$(hb)
+expect_eq "five unsigned datagrams from host 3 ignored" $((ignored0 + 15)) "$(field '["ignored"]' <<<"$s")"
+expect_match "... said why" "unsigned" "$(field '["last_ignored"]' <<<"$s")"
+send lmt5-h3 10.78.0.3 "$h3_id" 000102030405060708090a0b0c0d0e0f
+sleep 0.5
+s=$(hb)
+expect_eq "five datagrams signed with another key ignored" $((ignored0 + 20)) "$(field '["ignored"]' <<<"$s")"
+expect_match "... said why" "bad signature" "$(field '["last_ignored"]' <<<"$s")"
+send lmt5-h3 10.78.0.3 "$h3_id" "$key" 7
+sleep 0.5
+s=$(hb)
+expect_eq "five well-signed copies from another run of host 3, heard now, ignored" $((ignored0 + 25)) "$(field '["ignored"]' <<<"$s")"
+expect_match "... said why" "replayed" "$(field '["last_ignored"]' <<<"$s")"
 expect_eq "networks still up" "up up up" "$(states 2)"
 
 # Advice: with a migration network on its own NICs the cluster is clean;
