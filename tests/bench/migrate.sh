@@ -93,7 +93,14 @@ agent() {
         sleep 0.1
     done
     t1=$(date +%s%N)
-    sleep 0.5
+    # Stop pinging only once the VM answers again (up to 10 s): losses at
+    # the end would otherwise escape the longest-gap figure.
+    local replies
+    replies=$(grep -c 'icmp_seq=' "$S/ping.txt")
+    for _ in $(seq 100); do
+        sleep 0.1
+        (($(grep -c 'icmp_seq=' "$S/ping.txt") > replies + 5)) && break
+    done
     kill -INT $ping; wait $ping 2>/dev/null || true
     [[ $(field '["phase"]' <<<"$m") == completed ]] || { echo "agent migration failed: $(field '["error"]' <<<"$m")" >&2; return 1; }
     local sent recv
@@ -101,9 +108,11 @@ agent() {
     recv=$(grep -o '[0-9]* received' "$S/ping.txt" | cut -d' ' -f1)
     local longest
     longest=$(python3 -c 'import re,sys
-seqs = sorted({int(x) for x in re.findall(r"icmp_seq=(\d+)", open(sys.argv[1]).read())})
+text = open(sys.argv[1]).read()
+seqs = sorted({int(x) for x in re.findall(r"icmp_seq=(\d+)", text)})
+sent = int(re.search(r"(\d+) packets transmitted", text).group(1))
 best = 0
-for a, b in zip(seqs, seqs[1:]):
+for a, b in zip([0] + seqs, seqs + [sent + 1]):
     best = max(best, b - a - 1)
 print(best * 10)' "$S/ping.txt")
     python3 -c 'import json,sys; m=json.loads(sys.argv[1]); p=m["progress"]; t=p["total_time_ms"]; print("%.2f %d %d %d %d %d %s" % (p["bytes_sent"]*8/t/1e6, t, m["downtime_ms"], m["switchover_gap_ms"], (int(sys.argv[2])-int(sys.argv[3]))*10, (int(sys.argv[4])-int(sys.argv[5]))//1000000, sys.argv[6]))' "$m" "$sent" "$recv" "$t1" "$t0" "$longest"
