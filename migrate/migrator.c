@@ -1446,9 +1446,11 @@ int migrator_dest_finish(struct migrator *m, const char *uuid, int64_t downtime_
         return log_errno(LOG_LEVEL_ERROR, -ETIMEDOUT,
                          "the migrated VM does not run here migration=%s state=%s", uuid,
                          hypervisor_vm_state_to_string(status.state));
-    int r = hypervisor_vm_announce(in->handle);
-    if (r < 0)
-        log_errno(LOG_LEVEL_WARNING, r, "announce failed migration=%s", uuid);
+    /* No announce-self here: QEMU announces the VM itself as the incoming
+     * migration completes (1 ms after, see the driver), and a second
+     * announcement overlapping the first was seen to leave a 2 GiB TCG
+     * guest unresponsive. */
+    int r;
     in = incoming_take(m, uuid);
     if (!in)
         return -ENOENT;
