@@ -20,7 +20,8 @@
  *      hypervisor_vm_migration_progress(vm, &progress)  until pre-switchover
  *   S: (switch ports) hypervisor_vm_migration_continue(vm)
  *   S, D: hypervisor_vm_migration_wait() until completed
- *   D: hypervisor_vm_announce(vm);  S: hypervisor_vm_destroy(vm)
+ *   S: hypervisor_vm_destroy(vm)  (D: QEMU announces the VM by itself on
+ *      arrival; hypervisor_vm_announce() is for an agent that restarted)
  * and before switchover, on failure: S: hypervisor_vm_migration_cancel(vm),
  * D: hypervisor_vm_destroy(vm).  Options must be the same on both sides
  * (channels above all).
