@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include "agent/agent.h"
 #include "agent/cleanup.h"
+#include "agent/clock.h"
 #include "agent/clusternet.h"
 #include "agent/inventory.h"
 #include "agent/log.h"
@@ -81,13 +82,6 @@ struct heartbeat {
     int64_t report_sent_ms;
     struct client *registry;
 };
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static unsigned interval_ms(const struct heartbeat *hb)
 {
@@ -239,7 +233,7 @@ static bool heard(const struct heartbeat *hb, const struct peer *p, int64_t now)
 
 static void publish_status(struct heartbeat *hb)
 {
-    int64_t now = mono_ms();
+    int64_t now = clock_mono_ms();
     struct json_object *list = json_object_new_array();
     for (size_t i = 0; i < hb->n_bindings; i++) {
         const struct binding *b = &hb->bindings[i];
@@ -276,7 +270,7 @@ static void share_inventory(struct heartbeat *hb)
     if (!inv)
         return;
     const char *text = json_object_to_json_string_ext(inv, JSON_C_TO_STRING_PLAIN);
-    int64_t now = mono_ms();
+    int64_t now = clock_mono_ms();
     if (hb->inventory_sent && strcmp(hb->inventory_sent, text) == 0 &&
         now - hb->inventory_sent_ms < INVENTORY_RESEND_MS)
         return;
@@ -326,7 +320,7 @@ static int fetch_key(struct heartbeat *hb, uint8_t key[HEARTBEAT_KEY_SIZE])
  * then; the stored copy serves while the registry is away. */
 static void refresh_key(struct heartbeat *hb)
 {
-    int64_t now = mono_ms();
+    int64_t now = clock_mono_ms();
     if (hb->keyed && now - hb->key_fetched_ms < KEY_REFETCH_MS)
         return;
     struct db *db = db_pool_get(hb->agent->db);
@@ -477,7 +471,7 @@ static void receive(struct heartbeat *hb, struct binding *b)
                 ignore(hb, &from, "replayed (an old sequence number)");
                 continue;
             }
-            if (p->seen && run != p->run && heard(hb, p, mono_ms())) {
+            if (p->seen && run != p->run && heard(hb, p, clock_mono_ms())) {
                 ignore(hb, &from, "another run of a member heard now (replayed?)");
                 continue;
             }
@@ -485,7 +479,7 @@ static void receive(struct heartbeat *hb, struct binding *b)
             p->run = run;
             p->seq = seq;
         }
-        p->last_heard_ms = mono_ms();
+        p->last_heard_ms = clock_mono_ms();
         pthread_mutex_lock(&hb->lock);
         hb->received++;
         pthread_mutex_unlock(&hb->lock);
@@ -495,7 +489,7 @@ static void receive(struct heartbeat *hb, struct binding *b)
 /* Tells the registry what we hear, when it changed or every few seconds. */
 static void report(struct heartbeat *hb)
 {
-    int64_t now = mono_ms();
+    int64_t now = clock_mono_ms();
     _cleanup_json_ struct json_object *heard_by_net = json_object_new_object();
     for (size_t i = 0; i < hb->n_bindings; i++) {
         const struct binding *b = &hb->bindings[i];
@@ -535,10 +529,10 @@ static void *heartbeat_thread(void *arg)
     pthread_setname_np(pthread_self(), "lmnet-heartbeat");
     int64_t next_refresh = 0, next_send = 0;
     while (!stopping(hb)) {
-        int64_t now = mono_ms();
+        int64_t now = clock_mono_ms();
         if (now >= next_refresh) {
             refresh(hb);
-            next_refresh = mono_ms() + HEARTBEAT_REFRESH_MS;
+            next_refresh = clock_mono_ms() + HEARTBEAT_REFRESH_MS;
         }
         if (now >= next_send) {
             send_all(hb);
@@ -549,7 +543,7 @@ static void *heartbeat_thread(void *arg)
         for (size_t i = 0; i < hb->n_bindings && n < 64; i++)
             if (hb->bindings[i].fd >= 0)
                 fds[n++] = (struct pollfd){ .fd = hb->bindings[i].fd, .events = POLLIN };
-        int64_t wait = next_send - mono_ms();
+        int64_t wait = next_send - clock_mono_ms();
         wait = wait < 0 ? 0 : wait > MAX_POLL_MS ? MAX_POLL_MS : wait;
         if (poll(fds, n, (int)wait) > 0)
             for (size_t i = 0; i < hb->n_bindings; i++)

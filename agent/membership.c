@@ -12,6 +12,7 @@
 #include <time.h>
 #include "agent/agent.h"
 #include "agent/cleanup.h"
+#include "agent/clock.h"
 #include "agent/log.h"
 #include "agent/peer.h"
 #include "db/db.h"
@@ -29,13 +30,6 @@ struct membership {
     struct registry_status status;
 };
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 bool agent_is_registry(const struct agent *agent)
 {
     return strcmp(agent->config.registry, "self") == 0;
@@ -46,7 +40,7 @@ static int record_self(struct agent *agent)
     struct db *db = db_pool_get(agent->db);
     if (!db)
         return -EIO;
-    struct member self = { .registry = true, .last_seen_ms = now_ms() };
+    struct member self = { .registry = true, .last_seen_ms = clock_wall_ms() };
     snprintf(self.uuid, sizeof(self.uuid), "%s", agent->node_id);
     snprintf(self.name, sizeof(self.name), "%s", agent->hostname);
     agent_url(agent, self.url, sizeof(self.url));
@@ -72,7 +66,7 @@ static void set_status(struct membership *m, bool reachable, const char *error)
         log_warning("registry unreachable url=%s reason=\"%s\"", m->agent->config.registry, error);
     m->status.reachable = reachable;
     if (reachable)
-        m->status.last_contact_ms = now_ms();
+        m->status.last_contact_ms = clock_wall_ms();
     snprintf(m->status.error, sizeof(m->status.error), "%s", error ? error : "");
     pthread_mutex_unlock(&m->lock);
 }
@@ -156,7 +150,7 @@ int membership_start(struct agent *agent, struct membership **out)
     if (agent_is_registry(agent)) {
         m->status.self = true;
         m->status.reachable = true;
-        m->status.last_contact_ms = now_ms();
+        m->status.last_contact_ms = clock_wall_ms();
         int r = record_self(agent);
         if (r < 0) {
             membership_stop(m);

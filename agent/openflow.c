@@ -12,6 +12,7 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+#include "agent/clock.h"
 
 #define OFP_VERSION 0x05 /* OpenFlow 1.4 */
 
@@ -280,13 +281,6 @@ static void put_bundle_control(struct buf *b, uint32_t xid, uint32_t bundle, uin
 
 /* ---- the session ---- */
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void deadline_to_timespec(int64_t deadline_ms, struct timespec *ts)
 {
     ts->tv_sec = deadline_ms / 1000;
@@ -335,7 +329,7 @@ static int send_and_wait(struct openflow *of, const struct buf *b, struct waiter
 {
     waiter_add(of, w);
     int r = send_buf(of, b);
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = clock_mono_ms() + timeout_ms;
     pthread_mutex_lock(&of->lock);
     while (r == 0 && !w->done && !of->status) {
         struct timespec ts;
@@ -606,7 +600,7 @@ int openflow_port(struct openflow *of, const char *name, int timeout_ms, struct 
 {
     if (!name || strlen(name) > PORT_NAME_SIZE)
         return -EINVAL;
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = clock_mono_ms() + timeout_ms;
     int r = -ENOENT;
     pthread_mutex_lock(&of->lock);
     for (;;) {

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "agent/cleanup.h"
+#include "agent/clock.h"
 #include "agent/log.h"
 
 #define OVSDB_UPDATE_QUEUE 256
@@ -31,13 +32,6 @@ struct ovsdb {
     struct json_object *updates[OVSDB_UPDATE_QUEUE];
     size_t update_head, update_count;
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int fail(struct ovsdb *o, int err)
 {
@@ -61,7 +55,7 @@ static int send_message(struct ovsdb *o, struct json_object *msg, int64_t deadli
         if (n < 0 && errno != EAGAIN)
             return fail(o, -errno);
         struct pollfd p = { .fd = o->fd, .events = POLLOUT };
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - clock_mono_ms();
         if (left <= 0)
             return fail(o, -ETIMEDOUT);
         if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
@@ -125,7 +119,7 @@ static int fill(struct ovsdb *o, int64_t deadline)
         if (errno != EAGAIN)
             return fail(o, -errno);
         struct pollfd p = { .fd = o->fd, .events = POLLIN };
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - clock_mono_ms();
         if (left <= 0)
             return -ETIMEDOUT;
         int r = poll(&p, 1, (int)left);
@@ -207,7 +201,7 @@ static int call(struct ovsdb *o, const char *method, struct json_object *params,
         json_object_put(params); /* consumed whatever happens */
         return o->dead;
     }
-    int64_t deadline = now_ms() + o->timeout_ms;
+    int64_t deadline = clock_mono_ms() + o->timeout_ms;
     int64_t id = ++o->next_id;
     _cleanup_json_ struct json_object *msg = json_object_new_object();
     json_object_object_add(msg, "method", json_object_new_string(method));
@@ -337,7 +331,7 @@ int ovsdb_monitor(struct ovsdb *o, const char *db, const char *monitor_id,
 
 int ovsdb_next_update(struct ovsdb *o, int timeout_ms, struct json_object **update)
 {
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = clock_mono_ms() + timeout_ms;
     for (;;) {
         if (o->update_count) {
             *update = o->updates[o->update_head];

@@ -16,6 +16,7 @@
 #include "agent/agent.h"
 #include "agent/allocator.h"
 #include "agent/cleanup.h"
+#include "agent/clock.h"
 #include "agent/log.h"
 #include "agent/vswitch.h"
 #include "db/event.h"
@@ -481,13 +482,6 @@ int switchport_apply_all(struct switchport *sp)
     return sync_switch(sp, true);
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The watcher: every change on the switch, by anyone, is checked against
  * the database a moment later (changes come in bursts). */
 static void *watch_thread(void *arg)
@@ -504,10 +498,10 @@ static void *watch_thread(void *arg)
             log_warning("the switch lost its flows (restarted?): putting every guard back");
             restore = true;
         }
-        if (restore && mono_ms() >= retry_at) {
+        if (restore && clock_mono_ms() >= retry_at) {
             int s = sync_switch(sp, true);
             restore = s < 0;
-            retry_at = restore ? mono_ms() + 3000 : 0;
+            retry_at = restore ? clock_mono_ms() + 3000 : 0;
             if (!restore)
                 record(sp, NULL, "switch.guards.restored", "all", NULL);
             continue;

@@ -14,19 +14,13 @@
 #include <time.h>
 #include "agent/agent.h"
 #include "agent/cleanup.h"
+#include "agent/clock.h"
 #include "agent/membership.h"
 #include "agent/peer.h"
 #include "api/relay.h"
 #include "db/db.h"
 #include "db/event.h"
 #include "db/member.h"
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int list_members(struct request *req, struct response *resp)
 {
@@ -108,7 +102,7 @@ static int probe_agent(struct request *req, struct response *resp, const char *u
     snprintf(m->name, sizeof(m->name), "%s", hostname);
     snprintf(m->url, sizeof(m->url), "%s", url);
     m->registry = strcmp(node_id, req->agent->node_id) == 0;
-    m->last_seen_ms = now_ms();
+    m->last_seen_ms = clock_wall_ms();
     client_reply_release(&reply);
     return 0;
 }

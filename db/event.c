@@ -8,14 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "agent/clock.h"
 #include "agent/log.h"
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int64_t event_record(struct db *db, const char *node, const char *actor, const char *kind,
                      const char *subject, struct json_object *detail)
@@ -24,7 +18,7 @@ int64_t event_record(struct db *db, const char *node, const char *actor, const c
                                      "VALUES (?, ?, ?, ?, ?, ?)");
     if (!stmt)
         return -EIO;
-    sqlite3_bind_int64(stmt, 1, now_ms());
+    sqlite3_bind_int64(stmt, 1, clock_wall_ms());
     sqlite3_bind_text(stmt, 2, node ? node : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 3, actor ? actor : "agent", -1, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 4, kind, -1, SQLITE_STATIC);

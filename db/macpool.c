@@ -13,13 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "agent/clock.h"
 
 static void copy_text(char *dst, size_t size, sqlite3_stmt *stmt, int col)
 {
@@ -190,7 +184,7 @@ static int insert_rows(struct db *db, const struct macpool *pool, char *clash)
                       SQLITE_STATIC);
     sqlite3_bind_int(stmt, 3, (int)pool->block_size);
     sqlite3_bind_text(stmt, 4, pool->description, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 5, pool->created_ms ? pool->created_ms : now_ms());
+    sqlite3_bind_int64(stmt, 5, pool->created_ms ? pool->created_ms : clock_wall_ms());
     sqlite3_bind_int64(stmt, 6, pool->generation ? pool->generation : 1);
     int r = step_done(stmt);
     if (r < 0)
@@ -359,7 +353,7 @@ static int insert_block(struct db *db, const char *pool, const struct mac_block 
     sqlite3_bind_text(stmt, 4, b->owner, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(stmt, 5, b->single);
     sqlite3_bind_int64(stmt, 6, (sqlite3_int64)b->start);
-    sqlite3_bind_int64(stmt, 7, now_ms());
+    sqlite3_bind_int64(stmt, 7, clock_wall_ms());
     return step_done(stmt);
 }
 
@@ -665,7 +659,7 @@ static int insert_allocation(struct db *db, const char *pool, uint64_t mac,
                                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
     if (!stmt)
         return -EIO;
-    int64_t now = now_ms();
+    int64_t now = clock_wall_ms();
     sqlite3_bind_int64(stmt, 1, (sqlite3_int64)mac);
     sqlite3_bind_text(stmt, 2, pool, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(stmt, 3, h->vm, -1, SQLITE_TRANSIENT);

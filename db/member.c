@@ -6,13 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "agent/clock.h"
 
 static void copy_text(char *dst, size_t size, sqlite3_stmt *stmt, int col)
 {
@@ -58,7 +52,7 @@ static int upsert_row(struct db *db, const struct member *m)
     sqlite3_bind_text(stmt, 2, m->name, -1, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 3, m->url, -1, SQLITE_STATIC);
     sqlite3_bind_int(stmt, 4, m->registry);
-    sqlite3_bind_int64(stmt, 5, m->joined_ms ? m->joined_ms : now_ms());
+    sqlite3_bind_int64(stmt, 5, m->joined_ms ? m->joined_ms : clock_wall_ms());
     sqlite3_bind_int64(stmt, 6, m->last_seen_ms);
     rc = sqlite3_step(stmt);
     sqlite3_reset(stmt);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "agent/clock.h"
 #include "agent/log.h"
 
 static const char *const phase_names[MIGRATION_PHASE_COUNT] = {
@@ -28,13 +29,6 @@ static const char *const status_names[] = {
     [STEP_UNDONE] = "undone",
     [STEP_FAILED] = "failed",
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 const char *migration_phase_to_string(enum migration_phase phase)
 {
@@ -119,7 +113,7 @@ static int journal_row(struct db *db, const char *migration, const char *step,
     sqlite3_bind_text(stmt, 1, migration, -1, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 2, step, -1, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 3, migration_step_status_to_string(status), -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 4, now_ms());
+    sqlite3_bind_int64(stmt, 4, clock_wall_ms());
     bind_text_or_null(stmt, 5, detail);
     int rc = sqlite3_step(stmt);
     sqlite3_reset(stmt);
@@ -149,7 +143,7 @@ int migration_insert(struct db *db, const struct migration *m)
         db_rollback(db);
         return -EIO;
     }
-    int64_t now = now_ms();
+    int64_t now = clock_wall_ms();
     sqlite3_bind_text(stmt, 1, m->uuid, -1, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 2, m->vm, -1, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 3, m->vm_name, -1, SQLITE_STATIC);
@@ -274,7 +268,7 @@ int migration_set_phase(struct db *db, const char *uuid, enum migration_phase ph
         if (!stmt)
             r = -EIO;
         else {
-            int64_t now = now_ms();
+            int64_t now = clock_wall_ms();
             sqlite3_bind_text(stmt, 1, migration_phase_to_string(phase), -1, SQLITE_STATIC);
             sqlite3_bind_int64(stmt, 2, now);
             bind_text_or_null(stmt, 3, error);
@@ -326,7 +320,7 @@ int migration_set_progress(struct db *db, const char *uuid, struct json_object *
                           SQLITE_TRANSIENT);
     else
         sqlite3_bind_null(stmt, 2);
-    sqlite3_bind_int64(stmt, 3, now_ms());
+    sqlite3_bind_int64(stmt, 3, clock_wall_ms());
     sqlite3_bind_text(stmt, 4, uuid, -1, SQLITE_STATIC);
     return update_one(db, stmt);
 }
@@ -341,7 +335,7 @@ int migration_set_network(struct db *db, const char *uuid, const char *network,
     sqlite3_bind_text(stmt, 1, network, -1, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 2, source_address, -1, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 3, destination_address, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 4, now_ms());
+    sqlite3_bind_int64(stmt, 4, clock_wall_ms());
     sqlite3_bind_text(stmt, 5, uuid, -1, SQLITE_STATIC);
     return update_one(db, stmt);
 }
@@ -361,7 +355,7 @@ int migration_set_measurements(struct db *db, const char *uuid, int64_t downtime
         sqlite3_bind_int64(stmt, 2, switchover_gap_ms);
     else
         sqlite3_bind_null(stmt, 2);
-    sqlite3_bind_int64(stmt, 3, now_ms());
+    sqlite3_bind_int64(stmt, 3, clock_wall_ms());
     sqlite3_bind_text(stmt, 4, uuid, -1, SQLITE_STATIC);
     return update_one(db, stmt);
 }

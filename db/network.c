@@ -6,13 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "agent/clock.h"
 
 static int step_done(sqlite3_stmt *stmt)
 {
@@ -35,7 +29,7 @@ int network_insert(struct db *db, const struct network_settings *s)
     sqlite3_bind_text(stmt, 6, network_role_to_string(s->role), -1, SQLITE_STATIC);
     sqlite3_bind_int(stmt, 7, s->metric);
     sqlite3_bind_int(stmt, 8, s->auto_metric);
-    sqlite3_bind_int64(stmt, 9, now_ms());
+    sqlite3_bind_int64(stmt, 9, clock_wall_ms());
     return step_done(stmt);
 }
 
@@ -106,7 +100,7 @@ int network_inventory_put(struct db *db, const char *member, struct json_object 
     if (!stmt)
         return -EIO;
     sqlite3_bind_text(stmt, 1, member, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 2, now_ms());
+    sqlite3_bind_int64(stmt, 2, clock_wall_ms());
     sqlite3_bind_text(stmt, 3, json_object_to_json_string_ext(inventory, JSON_C_TO_STRING_PLAIN), -1,
                       SQLITE_TRANSIENT);
     int r = step_done(stmt);
@@ -150,7 +144,7 @@ int network_cache_put(struct db *db, struct json_object *view)
                                      "view = excluded.view");
     if (!stmt)
         return -EIO;
-    sqlite3_bind_int64(stmt, 1, now_ms());
+    sqlite3_bind_int64(stmt, 1, clock_wall_ms());
     sqlite3_bind_text(stmt, 2, json_object_to_json_string_ext(view, JSON_C_TO_STRING_PLAIN), -1,
                       SQLITE_TRANSIENT);
     return step_done(stmt);

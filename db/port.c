@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "agent/clock.h"
 #include "agent/mac.h"
 #include "db/switch.h"
 
@@ -18,13 +19,6 @@ static const char *const source_names[] = {
 const char *mac_source_to_string(enum mac_source s)
 {
     return (unsigned)s <= MAC_SOURCE_DYNAMIC ? source_names[s] : "unknown";
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 #define COLUMNS                                                                                    \
@@ -66,7 +60,7 @@ int port_insert(struct db *db, const struct port_record *p)
         return -EIO;
     char *vlan = NULL;
     bind_row(stmt, p, &vlan);
-    sqlite3_bind_int64(stmt, 15, now_ms());
+    sqlite3_bind_int64(stmt, 15, clock_wall_ms());
     int rc = sqlite3_step(stmt);
     sqlite3_reset(stmt);
     free(vlan);

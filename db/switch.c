@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "agent/clock.h"
 
 static const char *const type_names[] = {
     [SWITCH_EXTERNAL] = "external",
@@ -40,13 +41,6 @@ bool switch_name_valid(const char *name)
     return true;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static char *vlans_text(const struct vswitch_record *s)
 {
     struct json_object *a = json_object_new_array();
@@ -73,7 +67,7 @@ int switch_insert(struct db *db, const struct vswitch_record *s)
     sqlite3_bind_text(stmt, 4, vlans, -1, SQLITE_STATIC);
     if (s->management_vlan)
         sqlite3_bind_int(stmt, 5, s->management_vlan);
-    sqlite3_bind_int64(stmt, 6, now_ms());
+    sqlite3_bind_int64(stmt, 6, clock_wall_ms());
     int rc = sqlite3_step(stmt);
     sqlite3_reset(stmt);
     free(vlans);

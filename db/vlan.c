@@ -6,13 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "agent/clock.h"
 
 static void read_row(sqlite3_stmt *stmt, struct vlan *v)
 {
@@ -34,7 +28,7 @@ int vlan_insert(struct db *db, const struct vlan *v)
     sqlite3_bind_int(stmt, 1, (int)v->id);
     sqlite3_bind_text(stmt, 2, v->name, -1, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 3, v->description, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 4, v->created_ms ? v->created_ms : now_ms());
+    sqlite3_bind_int64(stmt, 4, v->created_ms ? v->created_ms : clock_wall_ms());
     int rc = sqlite3_step(stmt);
     sqlite3_reset(stmt);
     return rc == SQLITE_DONE ? 0 : db_errno(rc);

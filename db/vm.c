@@ -7,18 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "agent/clock.h"
 
 static const char *const state_names[VM_STATE_COUNT] = {
     [VM_STOPPED] = "stopped",     [VM_RUNNING] = "running",   [VM_PAUSED] = "paused",
     [VM_MIGRATING] = "migrating", [VM_INCOMING] = "incoming", [VM_FAILED] = "failed",
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 const char *vm_state_to_string(enum vm_state state)
 {
@@ -68,7 +62,7 @@ int vm_insert(struct db *db, const struct vm *vm)
         db_rollback(db);
         return -EIO;
     }
-    int64_t now = now_ms();
+    int64_t now = clock_wall_ms();
     sqlite3_bind_text(stmt, 1, vm->uuid, -1, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 2, vm->name, -1, SQLITE_STATIC);
     sqlite3_bind_int(stmt, 3, (int)vm->memory_mib);
@@ -210,7 +204,7 @@ int vm_set_state(struct db *db, const char *uuid, enum vm_state state)
     if (!stmt)
         return -EIO;
     sqlite3_bind_text(stmt, 1, vm_state_to_string(state), -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 2, now_ms());
+    sqlite3_bind_int64(stmt, 2, clock_wall_ms());
     sqlite3_bind_text(stmt, 3, uuid, -1, SQLITE_STATIC);
     return update_one(db, stmt);
 }
@@ -223,7 +217,7 @@ int vm_set_host(struct db *db, const char *uuid, const char *host, enum vm_state
         return -EIO;
     sqlite3_bind_text(stmt, 1, host, -1, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 2, vm_state_to_string(state), -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 3, now_ms());
+    sqlite3_bind_int64(stmt, 3, clock_wall_ms());
     sqlite3_bind_text(stmt, 4, uuid, -1, SQLITE_STATIC);
     return update_one(db, stmt);
 }

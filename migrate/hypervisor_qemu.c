@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "agent/cleanup.h"
+#include "agent/clock.h"
 #include "agent/log.h"
 #include "migrate/qmp.h"
 
@@ -51,13 +52,6 @@ struct qemu_vm {
 };
 
 static const struct hypervisor_ops qemu_ops;
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void sleep_ms(int ms)
 {
@@ -363,8 +357,8 @@ static bool process_gone(pid_t pid, bool child, int *status)
  * true when it ended by itself. */
 static bool process_end(pid_t pid, bool child, int timeout_ms, int *status)
 {
-    int64_t deadline = now_ms() + timeout_ms;
-    while (now_ms() < deadline) {
+    int64_t deadline = clock_mono_ms() + timeout_ms;
+    while (clock_mono_ms() < deadline) {
         if (process_gone(pid, child, status))
             return true;
         sleep_ms(10);
@@ -435,14 +429,14 @@ static bool kvm_boots_linux(const struct hypervisor_qemu_config *c, const char *
         log_errno(LOG_LEVEL_WARNING, r, "qemu accelerator probe: cannot start %s", c->binary);
         return false;
     }
-    int64_t start = now_ms();
+    int64_t start = clock_mono_ms();
     int status = 0;
     bool exited = process_end(pid, true, c->probe_timeout_ms, &status);
     bool ok = exited && WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
               file_contains(console, "Kernel panic");
     log_info("qemu accelerator probe: %s kernel=%s elapsed_ms=%lld", ok ? "Linux boots under kvm"
              : "Linux does not boot under kvm (nested virtualization?), using tcg",
-             kernel, (long long)(now_ms() - start));
+             kernel, (long long)(clock_mono_ms() - start));
     unlink(console);
     unlink(log);
     return ok;
@@ -541,7 +535,7 @@ static int vm_spawn(struct qemu_driver *d, const struct hypervisor_vm_config *co
     }
     vm->child = true;
 
-    int64_t deadline = now_ms() + d->config.start_timeout_ms;
+    int64_t deadline = clock_mono_ms() + d->config.start_timeout_ms;
     for (;;) {
         int status = 0;
         if (process_gone(vm->pid, true, &status)) {
@@ -556,9 +550,9 @@ static int vm_spawn(struct qemu_driver *d, const struct hypervisor_vm_config *co
         r = qmp_connect(vm->qmp_path, 200, &vm->qmp);
         if (r == 0)
             break;
-        if (r == -ECONNRESET && now_ms() < deadline)
+        if (r == -ECONNRESET && clock_mono_ms() < deadline)
             continue; /* QEMU closed during the greeting: did it exit? */
-        if (r != -ETIMEDOUT || now_ms() >= deadline) {
+        if (r != -ETIMEDOUT || clock_mono_ms() >= deadline) {
             log_errno(LOG_LEVEL_ERROR, r, "qemu: no QMP answer vm=%s socket=%s", name,
                       vm->qmp_path);
             kill(vm->pid, SIGKILL);
@@ -850,12 +844,12 @@ static int vm_migration_wait(struct hypervisor_vm *base, int timeout_ms,
                              enum hypervisor_migration_status *status)
 {
     struct qemu_vm *vm = (struct qemu_vm *)base;
-    int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    int64_t deadline = clock_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     for (;;) {
         /* Events only wake us early; query-migrate is the truth (an event
          * may be stale, or lost if the queue overflowed). */
         struct qmp_event ev;
-        int left = (int)(deadline - now_ms());
+        int left = (int)(deadline - clock_mono_ms());
         int r = qmp_next_event(vm->qmp, left > 0 ? left : 0, &ev);
         if (r < 0 && r != -ETIMEDOUT)
             return r == -ECONNRESET ? r : qmp_failed(vm, r, "waiting for events");
@@ -867,7 +861,7 @@ static int vm_migration_wait(struct hypervisor_vm *base, int timeout_ms,
         if (r < 0)
             return r == -ECONNRESET ? r : qmp_failed(vm, r, "query-migrate");
         *status = status_of(info.status);
-        if (hypervisor_migration_status_waits(*status) || now_ms() >= deadline)
+        if (hypervisor_migration_status_waits(*status) || clock_mono_ms() >= deadline)
             return 0;
     }
 }

@@ -35,6 +35,7 @@
 #include <uuid/uuid.h>
 #include "agent/agent.h"
 #include "agent/cleanup.h"
+#include "agent/clock.h"
 #include "agent/log.h"
 #include "agent/peer.h"
 #include "db/db.h"
@@ -96,13 +97,6 @@ struct options {
     struct hypervisor_migration_options hv;
     bool quick;
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static struct db *db_of(struct migrator *m)
 {
@@ -471,7 +465,7 @@ struct source_run {
 
 static void enter_phase(struct source_run *s, enum migration_phase phase)
 {
-    int64_t now = now_ms();
+    int64_t now = clock_wall_ms();
     if (s->phase_started) {
         char key[40];
         snprintf(key, sizeof(key), "%s_ms", migration_phase_to_string(s->mig.phase));
@@ -786,9 +780,9 @@ static void *source_thread(void *arg)
 
     int64_t stall_ms = (int64_t)m->agent->config.migration_stall_timeout * 1000;
     uint64_t last_bytes = 0;
-    int64_t last_move = now_ms();
+    int64_t last_move = clock_wall_ms();
     int64_t last_store = 0;
-    int64_t last_heard = now_ms(), last_asked = now_ms();
+    int64_t last_heard = clock_wall_ms(), last_asked = clock_wall_ms();
     struct hypervisor_migration_progress progress;
     for (;;) {
         enum hypervisor_migration_status st = HYPERVISOR_MIGRATION_NONE;
@@ -802,9 +796,9 @@ static void *source_thread(void *arg)
         }
         memset(&progress, 0, sizeof(progress));
         hypervisor_vm_migration_progress(s->handle, &progress);
-        if (now_ms() - last_store >= 500 || st == HYPERVISOR_MIGRATION_PRE_SWITCHOVER) {
+        if (clock_wall_ms() - last_store >= 500 || st == HYPERVISOR_MIGRATION_PRE_SWITCHOVER) {
             store_progress(s, &progress);
-            last_store = now_ms();
+            last_store = clock_wall_ms();
         }
         if (atomic_load(&s->running->cancel)) {
             source_rollback(s, true, "cancelled");
@@ -821,16 +815,16 @@ static void *source_thread(void *arg)
             break;
         /* The stream runs QEMU to QEMU, so a dead destination agent does
          * not break it; but nobody would switch the ports over there. */
-        if (now_ms() - last_asked >= DEST_WATCH_MS) {
-            last_asked = now_ms();
+        if (clock_wall_ms() - last_asked >= DEST_WATCH_MS) {
+            last_asked = clock_wall_ms();
             int w = watch_destination(s, why, sizeof(why));
             if (w > 0) {
                 source_rollback(s, false, why);
                 goto out;
             }
             if (w == 0)
-                last_heard = now_ms();
-            else if (now_ms() - last_heard > stall_ms) {
+                last_heard = clock_wall_ms();
+            else if (clock_wall_ms() - last_heard > stall_ms) {
                 char reason[700];
                 snprintf(reason, sizeof(reason),
                          "the destination agent has not answered for %u s: %s",
@@ -848,8 +842,8 @@ static void *source_thread(void *arg)
         uint64_t moved = cs.bytes_forward + progress.bytes_transferred;
         if (moved != last_bytes) {
             last_bytes = moved;
-            last_move = now_ms();
-        } else if (now_ms() - last_move > stall_ms) {
+            last_move = clock_wall_ms();
+        } else if (clock_wall_ms() - last_move > stall_ms) {
             snprintf(why, sizeof(why),
                      "no byte crossed the migration network for %u s (link down or "
                      "destination gone)",
@@ -860,7 +854,7 @@ static void *source_thread(void *arg)
     }
 
     /* Switchover: the source is paused at pre-switchover. */
-    int64_t paused_at = now_ms();
+    int64_t paused_at = clock_wall_ms();
     enter_phase(s, MIGRATION_SWITCHOVER);
     char path[128];
     snprintf(path, sizeof(path), "/v1/migrations/%s/switchover", s->mig.uuid);
@@ -873,7 +867,7 @@ static void *source_thread(void *arg)
         goto out;
     }
     client_reply_release(&reply);
-    int64_t gap = now_ms() - paused_at;
+    int64_t gap = clock_wall_ms() - paused_at;
     journal(m, s->mig.uuid, "destination-ports", STEP_DONE, NULL);
     if (atomic_load(&s->running->cancel)) {
         source_rollback(s, true, "cancelled");
@@ -903,8 +897,8 @@ static void *source_thread(void *arg)
     migration_set_measurements(db_of(m), s->mig.uuid, -1, gap);
 
     enum hypervisor_migration_status st = HYPERVISOR_MIGRATION_NONE;
-    int64_t deadline = now_ms() + COMPLETE_TIMEOUT_MS;
-    while (now_ms() < deadline) {
+    int64_t deadline = clock_wall_ms() + COMPLETE_TIMEOUT_MS;
+    while (clock_wall_ms() < deadline) {
         r = hypervisor_vm_migration_wait(s->handle, 1000, &st);
         if (r < 0 && r != -ETIMEDOUT)
             break;
@@ -1430,9 +1424,9 @@ int migrator_dest_finish(struct migrator *m, const char *uuid, int64_t downtime_
     pthread_mutex_unlock(&m->lock);
     if (!in)
         return -ENOENT;
-    int64_t deadline = now_ms() + FINISH_TIMEOUT_MS / 2;
+    int64_t deadline = clock_wall_ms() + FINISH_TIMEOUT_MS / 2;
     struct hypervisor_vm_status status = { .state = HYPERVISOR_VM_INCOMING };
-    while (now_ms() < deadline) {
+    while (clock_wall_ms() < deadline) {
         if (hypervisor_vm_query(in->handle, &status) == 0 && status.state == HYPERVISOR_VM_RUNNING)
             break;
         /* A quick migration moved a paused VM, and QEMU keeps the state it

@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <json-c/json.h>
 #include "agent/cleanup.h"
+#include "agent/clock.h"
 #include "agent/log.h"
 
 #define QMP_EVENT_QUEUE 128
@@ -130,17 +131,10 @@ const char *qmp_migration_capability_to_string(enum qmp_migration_capability cap
     return capability_names[capability];
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Milliseconds left before DEADLINE, never negative. */
 static int remaining_ms(int64_t deadline)
 {
-    int64_t left = deadline - now_ms();
+    int64_t left = deadline - clock_mono_ms();
     if (left < 0)
         return 0;
     return left > INT32_MAX ? INT32_MAX : (int)left;
@@ -376,7 +370,7 @@ static int execute_locked(struct qmp *qmp, const char *command, struct json_obje
     _cleanup_json_ struct json_object *args = arguments;
     if (qmp->dead)
         return qmp->dead;
-    int64_t deadline = now_ms() + qmp->timeout_ms;
+    int64_t deadline = clock_mono_ms() + qmp->timeout_ms;
     uint64_t id = ++qmp->next_id;
 
     _cleanup_json_ struct json_object *request = json_object_new_object();
@@ -440,7 +434,7 @@ static int execute(struct qmp *qmp, const char *command, struct json_object *arg
 /* Reads the greeting and negotiates capabilities. */
 static int handshake(struct qmp *qmp)
 {
-    int64_t deadline = now_ms() + qmp->timeout_ms;
+    int64_t deadline = clock_mono_ms() + qmp->timeout_ms;
     _cleanup_json_ struct json_object *greeting = NULL;
     struct json_object *qmp_obj, *version, *qemu, *field;
     int r = read_message(qmp, deadline, &greeting);
@@ -486,7 +480,7 @@ int qmp_connect(const char *path, int timeout_ms, struct qmp **out)
     if (strlen(path) >= sizeof(sun.sun_path))
         return -ENAMETOOLONG;
     memcpy(sun.sun_path, path, strlen(path) + 1);
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = clock_mono_ms() + timeout_ms;
     for (;;) {
         _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
@@ -496,7 +490,7 @@ int qmp_connect(const char *path, int timeout_ms, struct qmp **out)
         int err = errno;
         if (err != ENOENT && err != ECONNREFUSED && err != EINTR)
             return -err;
-        if (now_ms() >= deadline)
+        if (clock_mono_ms() >= deadline)
             return -ETIMEDOUT;
         struct timespec pause = { 0, QMP_CONNECT_RETRY_MS * 1000000L };
         nanosleep(&pause, NULL);
@@ -749,7 +743,7 @@ int qmp_announce_self(struct qmp *qmp, const struct qmp_announce *parameters)
 int qmp_next_event(struct qmp *qmp, int timeout_ms, struct qmp_event *out)
 {
     pthread_mutex_lock(&qmp->lock);
-    int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    int64_t deadline = clock_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     int r = 0;
     while (qmp->event_count == 0) {
         if (qmp->dead) {
