@@ -465,7 +465,7 @@ struct source_run {
 
 static void enter_phase(struct source_run *s, enum migration_phase phase)
 {
-    int64_t now = clock_wall_ms();
+    int64_t now = clock_mono_ms();
     if (s->phase_started) {
         char key[40];
         snprintf(key, sizeof(key), "%s_ms", migration_phase_to_string(s->mig.phase));
@@ -780,9 +780,9 @@ static void *source_thread(void *arg)
 
     int64_t stall_ms = (int64_t)m->agent->config.migration_stall_timeout * 1000;
     uint64_t last_bytes = 0;
-    int64_t last_move = clock_wall_ms();
+    int64_t last_move = clock_mono_ms();
     int64_t last_store = 0;
-    int64_t last_heard = clock_wall_ms(), last_asked = clock_wall_ms();
+    int64_t last_heard = clock_mono_ms(), last_asked = clock_mono_ms();
     struct hypervisor_migration_progress progress;
     for (;;) {
         enum hypervisor_migration_status st = HYPERVISOR_MIGRATION_NONE;
@@ -796,9 +796,9 @@ static void *source_thread(void *arg)
         }
         memset(&progress, 0, sizeof(progress));
         hypervisor_vm_migration_progress(s->handle, &progress);
-        if (clock_wall_ms() - last_store >= 500 || st == HYPERVISOR_MIGRATION_PRE_SWITCHOVER) {
+        if (clock_mono_ms() - last_store >= 500 || st == HYPERVISOR_MIGRATION_PRE_SWITCHOVER) {
             store_progress(s, &progress);
-            last_store = clock_wall_ms();
+            last_store = clock_mono_ms();
         }
         if (atomic_load(&s->running->cancel)) {
             source_rollback(s, true, "cancelled");
@@ -815,16 +815,16 @@ static void *source_thread(void *arg)
             break;
         /* The stream runs QEMU to QEMU, so a dead destination agent does
          * not break it; but nobody would switch the ports over there. */
-        if (clock_wall_ms() - last_asked >= DEST_WATCH_MS) {
-            last_asked = clock_wall_ms();
+        if (clock_mono_ms() - last_asked >= DEST_WATCH_MS) {
+            last_asked = clock_mono_ms();
             int w = watch_destination(s, why, sizeof(why));
             if (w > 0) {
                 source_rollback(s, false, why);
                 goto out;
             }
             if (w == 0)
-                last_heard = clock_wall_ms();
-            else if (clock_wall_ms() - last_heard > stall_ms) {
+                last_heard = clock_mono_ms();
+            else if (clock_mono_ms() - last_heard > stall_ms) {
                 char reason[700];
                 snprintf(reason, sizeof(reason),
                          "the destination agent has not answered for %u s: %s",
@@ -842,8 +842,8 @@ static void *source_thread(void *arg)
         uint64_t moved = cs.bytes_forward + progress.bytes_transferred;
         if (moved != last_bytes) {
             last_bytes = moved;
-            last_move = clock_wall_ms();
-        } else if (clock_wall_ms() - last_move > stall_ms) {
+            last_move = clock_mono_ms();
+        } else if (clock_mono_ms() - last_move > stall_ms) {
             snprintf(why, sizeof(why),
                      "no byte crossed the migration network for %u s (link down or "
                      "destination gone)",
@@ -854,7 +854,7 @@ static void *source_thread(void *arg)
     }
 
     /* Switchover: the source is paused at pre-switchover. */
-    int64_t paused_at = clock_wall_ms();
+    int64_t paused_at = clock_mono_ms();
     enter_phase(s, MIGRATION_SWITCHOVER);
     char path[128];
     snprintf(path, sizeof(path), "/v1/migrations/%s/switchover", s->mig.uuid);
@@ -867,7 +867,7 @@ static void *source_thread(void *arg)
         goto out;
     }
     client_reply_release(&reply);
-    int64_t gap = clock_wall_ms() - paused_at;
+    int64_t gap = clock_mono_ms() - paused_at;
     journal(m, s->mig.uuid, "destination-ports", STEP_DONE, NULL);
     if (atomic_load(&s->running->cancel)) {
         source_rollback(s, true, "cancelled");
@@ -897,8 +897,8 @@ static void *source_thread(void *arg)
     migration_set_measurements(db_of(m), s->mig.uuid, -1, gap);
 
     enum hypervisor_migration_status st = HYPERVISOR_MIGRATION_NONE;
-    int64_t deadline = clock_wall_ms() + COMPLETE_TIMEOUT_MS;
-    while (clock_wall_ms() < deadline) {
+    int64_t deadline = clock_mono_ms() + COMPLETE_TIMEOUT_MS;
+    while (clock_mono_ms() < deadline) {
         r = hypervisor_vm_migration_wait(s->handle, 1000, &st);
         if (r < 0 && r != -ETIMEDOUT)
             break;
@@ -1424,9 +1424,9 @@ int migrator_dest_finish(struct migrator *m, const char *uuid, int64_t downtime_
     pthread_mutex_unlock(&m->lock);
     if (!in)
         return -ENOENT;
-    int64_t deadline = clock_wall_ms() + FINISH_TIMEOUT_MS / 2;
+    int64_t deadline = clock_mono_ms() + FINISH_TIMEOUT_MS / 2;
     struct hypervisor_vm_status status = { .state = HYPERVISOR_VM_INCOMING };
-    while (clock_wall_ms() < deadline) {
+    while (clock_mono_ms() < deadline) {
         if (hypervisor_vm_query(in->handle, &status) == 0 && status.state == HYPERVISOR_VM_RUNNING)
             break;
         /* A quick migration moved a paused VM, and QEMU keeps the state it
