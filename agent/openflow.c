@@ -655,16 +655,6 @@ int openflow_apply(struct openflow *of, const struct openflow_change *changes, s
     return r;
 }
 
-int openflow_delete(struct openflow *of, uint64_t cookie, uint64_t mask)
-{
-    uint32_t xid = new_xid(of);
-    struct buf b = { 0 };
-    put_flow_mod(&b, xid, NULL, cookie, mask);
-    int r = request_with_barrier(of, &b, xid, 10000);
-    free(b.data);
-    return r;
-}
-
 int openflow_port_forward(struct openflow *of, const struct openflow_port *port, bool forward)
 {
     uint32_t xid = new_xid(of);

@@ -75,10 +75,6 @@ int openflow_port(struct openflow *of, const char *name, int timeout_ms, struct 
  * (then nothing of it was applied). */
 int openflow_apply(struct openflow *of, const struct openflow_change *changes, size_t n);
 
-/* Deletes every flow, in every table, whose cookie matches COOKIE under
- * MASK.  Returns 0 or a negative errno. */
-int openflow_delete(struct openflow *of, uint64_t cookie, uint64_t mask);
-
 /* Sets (FORWARD false) or clears OpenFlow's no-forward flag on PORT: NORMAL
  * sends nothing out of a port that has it.  Returns 0 or a negative
  * errno. */

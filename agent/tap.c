@@ -64,7 +64,12 @@ int tap_create(const char *name)
     memcpy(ifr.ifr_name, name, strlen(name));
     if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
         return -errno;
-    ifr.ifr_flags |= IFF_UP;
+    /* Up and promiscuous in one change: Open vSwitch turns promiscuous
+     * mode on for each port it adds, and every link change makes it
+     * reconfigure all its ports, so one change here spares it a pass. */
+    if ((ifr.ifr_flags & (IFF_UP | IFF_PROMISC)) == (IFF_UP | IFF_PROMISC))
+        return 0;
+    ifr.ifr_flags |= IFF_UP | IFF_PROMISC;
     if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
         return -errno;
     return 0;

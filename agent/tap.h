@@ -4,8 +4,9 @@
 #ifndef LMNET_AGENT_TAP_H
 #define LMNET_AGENT_TAP_H
 
-/* Creates persistent tap NAME (at most 15 characters) and brings it up, or
- * does nothing when it exists.  Returns 0 or a negative errno. */
+/* Creates persistent tap NAME (at most 15 characters) and brings it up,
+ * promiscuous (as the switch wants its ports); an existing one is only
+ * brought up.  Returns 0 or a negative errno. */
 int tap_create(const char *name);
 
 /* Deletes persistent tap NAME.  Returns 0, -ENOENT, or a negative errno. */

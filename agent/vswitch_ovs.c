@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "agent/batch.h"
 #include "agent/cleanup.h"
 #include "agent/log.h"
 #include "agent/mac.h"
@@ -47,11 +48,10 @@ struct ovs {
     pthread_mutex_t sessions_lock;
     struct session *sessions;
     /* Guard flows of ports changed side by side go to the switch in one
-     * bundle.  The first waiting caller runs a batch for everyone queued. */
-    pthread_mutex_t flows_lock; /* guards flows_queue and flows_running */
-    pthread_cond_t flows_done;
-    struct flows_job *flows_queue;
-    bool flows_running;
+     * bundle per bridge, and the ports themselves to OVSDB in one
+     * transaction (agent/batch.h). */
+    struct batcher flows;
+    struct batcher ports;
 };
 
 struct session {
@@ -64,11 +64,9 @@ struct session {
 };
 
 struct flows_job {
-    struct flows_job *next;
+    struct batch_job base;
     struct openflow *of;
     struct openflow_change change;
-    int result;
-    bool done;
 };
 
 static const struct vswitch_ops ovs_ops;
@@ -291,53 +289,106 @@ static struct json_object *port_row(const struct vswitch_port_spec *spec)
     return row;
 }
 
-static int port_ensure(struct vswitch *vs, const char *bridge, const struct vswitch_port_spec *spec)
+/* One port to put on, or take off, a bridge.  Ports changed side by side
+ * go to OVSDB in one transaction: ovs-vswitchd reconfigures every port of
+ * the bridge once per transaction (and once per burst of kernel link
+ * events), so a thousand one-port transactions cost a thousand passes
+ * over up to a thousand ports. */
+struct port_job {
+    struct batch_job base;
+    bool remove;
+    const char *bridge;
+    const char *name;
+    const struct vswitch_port_spec *spec; /* to put on */
+    struct json_object *row;              /* the Port row named NAME, if any */
+};
+
+#define PORT_JOBS(j, batch)                                                          \
+    for (struct port_job *j = (struct port_job *)(batch); j;                         \
+         j = (struct port_job *)j->base.next)
+
+static bool port_job_joins(const struct batch_job *first, const struct batch_job *j)
 {
-    struct ovs *o = (struct ovs *)vs;
-    if (spec->tap) {
-        int t = tap_create(spec->name);
-        if (t < 0)
-            return log_errno(LOG_LEVEL_ERROR, t, "cannot create tap=%s", spec->name);
-    }
-    pthread_mutex_lock(&o->lock);
-    _cleanup_json_ struct json_object *existing = NULL;
-    int r = select_named(o, "Port", spec->name, "name", NULL, &existing);
-    if (r < 0) {
-        pthread_mutex_unlock(&o->lock);
-        return r;
-    }
-    if (existing && !mark_of(existing, "lmnet-port")) {
-        pthread_mutex_unlock(&o->lock);
-        return -EPERM;
-    }
+    return ((const struct port_job *)first)->remove == ((const struct port_job *)j)->remove;
+}
+
+/* Reads, in one transaction, the Port row of every job of BATCH still at
+ * 0: sets its row, or its result (-EPERM: a port lmnet did not make;
+ * -ENOENT, when REQUIRED: no such port).  Called with o->lock held. */
+static void find_ports(struct ovs *o, struct port_job *batch, bool required)
+{
     struct json_object *ops = json_object_new_array();
-    if (existing) {
+    PORT_JOBS(j, batch) {
+        if (j->base.result < 0)
+            continue;
+        struct json_object *sel = op_new("select", "Port");
+        json_object_object_add(sel, "where", where_name(j->name));
+        struct json_object *columns = string_list("_uuid", "external_ids");
+        json_object_array_add(columns, json_object_new_string("name"));
+        json_object_object_add(sel, "columns", columns);
+        json_object_array_add(ops, sel);
+    }
+    if (json_object_array_length(ops) == 0) {
+        json_object_put(ops);
+        return;
+    }
+    struct json_object *results = NULL;
+    int r = transact(o, ops, &results);
+    size_t i = 0;
+    PORT_JOBS(j, batch) {
+        if (j->base.result < 0)
+            continue;
+        if (r < 0) {
+            j->base.result = r;
+            continue;
+        }
+        struct json_object *rows = NULL;
+        if (json_object_object_get_ex(json_object_array_get_idx(results, i++), "rows", &rows) &&
+            json_object_array_length(rows) > 0)
+            j->row = json_object_get(json_object_array_get_idx(rows, 0));
+        if (j->row && !mark_of(j->row, "lmnet-port"))
+            j->base.result = -EPERM;
+        else if (!j->row && required)
+            j->base.result = -ENOENT;
+    }
+    json_object_put(results);
+}
+
+/* Appends to OPS what puts J's port on its bridge (K makes its row names
+ * unique in the transaction). */
+static void put_port_ops(struct json_object *ops, const struct port_job *j, size_t k)
+{
+    const struct vswitch_port_spec *spec = j->spec;
+    if (j->row) {
         struct json_object *upd = op_new("update", "Port");
         json_object_object_add(upd, "where", where_name(spec->name));
         json_object_object_add(upd, "row", port_row(spec));
         json_object_array_add(ops, upd);
     } else {
+        char iface_name[32], port_name[32];
+        snprintf(iface_name, sizeof(iface_name), "iface%zu", k);
+        snprintf(port_name, sizeof(port_name), "port%zu", k);
         struct json_object *iface = op_new("insert", "Interface");
         struct json_object *irow = json_object_new_object();
         json_object_object_add(irow, "name", json_object_new_string(spec->name));
         if (spec->internal)
             json_object_object_add(irow, "type", json_object_new_string("internal"));
         json_object_object_add(iface, "row", irow);
-        json_object_object_add(iface, "uuid-name", json_object_new_string("iface"));
+        json_object_object_add(iface, "uuid-name", json_object_new_string(iface_name));
         json_object_array_add(ops, iface);
         struct json_object *port = op_new("insert", "Port");
         struct json_object *prow = port_row(spec);
         json_object_object_add(prow, "name", json_object_new_string(spec->name));
-        json_object_object_add(prow, "interfaces", ovsdb_named_uuid("iface"));
+        json_object_object_add(prow, "interfaces", ovsdb_named_uuid(iface_name));
         json_object_object_add(port, "row", prow);
-        json_object_object_add(port, "uuid-name", json_object_new_string("port"));
+        json_object_object_add(port, "uuid-name", json_object_new_string(port_name));
         json_object_array_add(ops, port);
         struct json_object *m = op_new("mutate", "Bridge");
-        json_object_object_add(m, "where", where_name(bridge));
+        json_object_object_add(m, "where", where_name(j->bridge));
         struct json_object *mutation = json_object_new_array();
         json_object_array_add(mutation, json_object_new_string("ports"));
         json_object_array_add(mutation, json_object_new_string("insert"));
-        json_object_array_add(mutation, ovsdb_named_uuid("port"));
+        json_object_array_add(mutation, ovsdb_named_uuid(port_name));
         struct json_object *mutations = json_object_new_array();
         json_object_array_add(mutations, mutation);
         json_object_object_add(m, "mutations", mutations);
@@ -345,13 +396,17 @@ static int port_ensure(struct vswitch *vs, const char *bridge, const struct vswi
         /* The bridge must exist and be lmnet's: "wait" fails the whole
          * transaction otherwise, rather than leaving an orphan port. */
         struct json_object *w = op_new("wait", "Bridge");
-        json_object_object_add(w, "where", where_name(bridge));
+        json_object_object_add(w, "where", where_name(j->bridge));
         json_object_object_add(w, "columns", string_list("name", NULL));
         json_object_object_add(w, "until", json_object_new_string("!="));
         json_object_object_add(w, "rows", json_object_new_array());
         json_object_object_add(w, "timeout", json_object_new_int(0));
         json_object_array_add(ops, w);
     }
+    /* A new interface has no cap (OVS's default), and writing none would
+     * still make ovs-vswitchd redo its traffic control. */
+    if (!j->row && !spec->ingress_kbps)
+        return;
     struct json_object *iface = op_new("update", "Interface");
     json_object_object_add(iface, "where", where_name(spec->name));
     struct json_object *irow = json_object_new_object();
@@ -361,50 +416,164 @@ static int port_ensure(struct vswitch *vs, const char *bridge, const struct vswi
                            json_object_new_int64((int64_t)(spec->ingress_kbps / 10)));
     json_object_object_add(iface, "row", irow);
     json_object_array_add(ops, iface);
-    r = transact(o, ops, NULL);
-    pthread_mutex_unlock(&o->lock);
-    if (r == -ESTALE)
-        return -ENOENT; /* no such bridge */
-    if (r == 0)
-        log_info("switch port %s bridge=%s port=%s tag=%u trunks=%zu", existing ? "updated" : "created",
-                 bridge, spec->name, spec->tag, spec->n_trunks);
-    return r;
 }
 
-static int clear_guards(struct ovs *o, const char *bridge, const char *name);
+/* Appends to OPS what takes J's port off its bridge. */
+static void remove_port_ops(struct json_object *ops, const struct port_job *j, size_t k)
+{
+    (void)k;
+    json_object_array_add(ops, remove_from("Bridge", where_name(j->bridge), "ports", uuid_of_row(j->row)));
+}
+
+/* Runs the ops of every job of BATCH still at 0 as one transaction; if it
+ * fails (all or nothing: nothing of it stayed), each job's alone, so that
+ * each caller gets its own answer.  Called with o->lock held. */
+static void transact_jobs(struct ovs *o, struct port_job *batch,
+                          void (*add_ops)(struct json_object *, const struct port_job *, size_t))
+{
+    struct json_object *ops = json_object_new_array();
+    size_t live = 0;
+    PORT_JOBS(j, batch)
+        if (j->base.result == 0)
+            add_ops(ops, j, live++);
+    if (live == 0) {
+        json_object_put(ops);
+        return;
+    }
+    int r = transact(o, ops, NULL);
+    PORT_JOBS(j, batch) {
+        if (j->base.result < 0)
+            continue;
+        if (r == 0 || live == 1) {
+            j->base.result = r;
+        } else {
+            struct json_object *one = json_object_new_array();
+            add_ops(one, j, 0);
+            j->base.result = transact(o, one, NULL);
+        }
+    }
+}
+
+static void put_ports(struct ovs *o, struct port_job *batch)
+{
+    /* The taps first, all of them: ovs-vswitchd takes their link events
+     * together, and the transaction's ports find them there. */
+    PORT_JOBS(j, batch) {
+        if (!j->spec->tap)
+            continue;
+        int t = tap_create(j->name);
+        if (t < 0)
+            j->base.result = log_errno(LOG_LEVEL_ERROR, t, "cannot create tap=%s", j->name);
+    }
+    pthread_mutex_lock(&o->lock);
+    find_ports(o, batch, false);
+    transact_jobs(o, batch, put_port_ops);
+    pthread_mutex_unlock(&o->lock);
+    PORT_JOBS(j, batch) {
+        if (j->base.result == -ESTALE)
+            j->base.result = -ENOENT; /* no such bridge */
+        if (j->base.result == 0)
+            log_info("switch port %s bridge=%s port=%s tag=%u trunks=%zu",
+                     j->row ? "updated" : "created", j->bridge, j->name, j->spec->tag,
+                     j->spec->n_trunks);
+    }
+}
+
+static int bridge_session(struct ovs *o, const char *bridge, struct openflow **out);
+static uint64_t port_cookie(const char *name);
+
+/* Takes the flows of every job of BATCH still at 0 off its bridge, in one
+ * bundle per bridge. */
+static void clear_batch_guards(struct ovs *o, struct port_job *batch)
+{
+    PORT_JOBS(j, batch) {
+        if (j->base.result < 0)
+            continue;
+        bool done = false; /* with an earlier job of the same bridge */
+        for (struct port_job *e = batch; e != j && !done; e = (struct port_job *)e->base.next)
+            done = e->base.result == 0 && strcmp(e->bridge, j->bridge) == 0;
+        char path[320];
+        snprintf(path, sizeof(path), "%s/%s.mgmt", o->rundir, j->bridge);
+        if (done || access(path, F_OK) < 0)
+            continue; /* no bridge socket: no flows */
+        size_t n = 0;
+        PORT_JOBS(k, j)
+            n += k->base.result == 0 && strcmp(k->bridge, j->bridge) == 0;
+        struct openflow_change *changes = calloc(n, sizeof(*changes));
+        struct openflow *of;
+        if (!changes || bridge_session(o, j->bridge, &of) < 0) {
+            free(changes);
+            continue;
+        }
+        n = 0;
+        PORT_JOBS(k, j)
+            if (k->base.result == 0 && strcmp(k->bridge, j->bridge) == 0)
+                changes[n++] = (struct openflow_change){ .cookie = port_cookie(k->name) };
+        int r = openflow_apply(of, changes, n);
+        if (r < 0)
+            log_errno(LOG_LEVEL_WARNING, r, "cannot remove the flows of %zu ports of bridge=%s", n,
+                      j->bridge);
+        free(changes);
+    }
+}
+
+static void remove_ports(struct ovs *o, struct port_job *batch)
+{
+    pthread_mutex_lock(&o->lock);
+    find_ports(o, batch, true);
+    pthread_mutex_unlock(&o->lock);
+    /* The flows go first (outside the lock: a round trip to the switch
+     * and other ports need not wait): the port's number could be given to
+     * the next port at once. */
+    clear_batch_guards(o, batch);
+    pthread_mutex_lock(&o->lock);
+    transact_jobs(o, batch, remove_port_ops);
+    pthread_mutex_unlock(&o->lock);
+    PORT_JOBS(j, batch)
+        if (j->base.result == 0)
+            log_info("switch port deleted bridge=%s port=%s", j->bridge, j->name);
+}
+
+static void run_port_batch(struct batch_job *batch, void *ctx)
+{
+    struct port_job *first = (struct port_job *)batch;
+    size_t n = 0;
+    PORT_JOBS(j, batch)
+        n++;
+    log_debug("switch port batch: %s %zu ports", first->remove ? "removing" : "putting on", n);
+    if (first->remove)
+        remove_ports(ctx, first);
+    else
+        put_ports(ctx, first);
+    PORT_JOBS(j, batch) {
+        json_object_put(j->row);
+        j->row = NULL;
+    }
+}
+
+static int port_ensure(struct vswitch *vs, const char *bridge, const struct vswitch_port_spec *spec)
+{
+    struct ovs *o = (struct ovs *)vs;
+    struct port_job job = { .bridge = bridge, .name = spec->name, .spec = spec };
+    return batcher_submit(&o->ports, &job.base);
+}
 
 static int port_delete(struct vswitch *vs, const char *bridge, const char *name)
 {
     struct ovs *o = (struct ovs *)vs;
-    pthread_mutex_lock(&o->lock);
-    _cleanup_json_ struct json_object *row = NULL;
-    int r = select_named(o, "Port", name, "name", NULL, &row);
-    if (r == 0 && !row)
-        r = -ENOENT;
-    else if (r == 0 && !mark_of(row, "lmnet-port"))
-        r = -EPERM;
-    pthread_mutex_unlock(&o->lock);
-    if (r == 0) {
-        /* The flows go first (outside the lock: a round trip to the switch
-         * and other ports need not wait): the port's number could be given
-         * to the next port at once. */
-        clear_guards(o, bridge, name);
-        struct json_object *ops = json_object_new_array();
-        json_object_array_add(ops, remove_from("Bridge", where_name(bridge), "ports", uuid_of_row(row)));
-        pthread_mutex_lock(&o->lock);
-        r = transact(o, ops, NULL);
-        pthread_mutex_unlock(&o->lock);
-    }
+    struct port_job job = { .remove = true, .bridge = bridge, .name = name };
+    int r = batcher_submit(&o->ports, &job.base);
     /* The tap made for a VM's port goes with it (whatever else the name
-     * is, a NIC or a stray, is not lmnet's to remove). */
+     * is, a NIC or a stray, is not lmnet's to remove).  Each caller removes
+     * its own, side by side: the kernel takes ~15 ms to remove a device,
+     * most of it waiting, and one thread removing a batch's taps in turn
+     * would hold up the next batch that long. */
     if (r == 0 || r == -ENOENT) {
         char tun[96];
         snprintf(tun, sizeof(tun), "/sys/class/net/%s/tun_flags", name);
         if (access(tun, F_OK) == 0)
             tap_delete(name);
     }
-    if (r == 0)
-        log_info("switch port deleted bridge=%s port=%s", bridge, name);
     return r;
 }
 
@@ -543,26 +712,32 @@ static int bridge_session(struct ovs *o, const char *bridge, struct openflow **o
     return r;
 }
 
-/* Runs one batch: the queued jobs for the first job's session, as one
- * bundle; if that fails, each job alone, so that each caller gets its own
- * answer (a bundle is all or nothing, so nothing of the failed one
- * stayed). */
-static void run_flows_batch(struct flows_job *batch)
+static bool flows_job_joins(const struct batch_job *first, const struct batch_job *j)
 {
+    return ((const struct flows_job *)first)->of == ((const struct flows_job *)j)->of;
+}
+
+/* Runs one batch (jobs of one session) as one bundle; if that fails, each
+ * job alone, so that each caller gets its own answer (a bundle is all or
+ * nothing, so nothing of the failed one stayed). */
+static void run_flows_batch(struct batch_job *batch, void *ctx)
+{
+    (void)ctx;
     size_t count = 0;
-    for (struct flows_job *j = batch; j; j = j->next)
+    for (struct batch_job *j = batch; j; j = j->next)
         count++;
     struct openflow_change *changes = calloc(count, sizeof(*changes));
+    struct openflow *of = ((struct flows_job *)batch)->of;
     int r = -ENOMEM;
     if (changes) {
         size_t i = 0;
-        for (struct flows_job *j = batch; j; j = j->next)
-            changes[i++] = j->change;
-        r = openflow_apply(batch->of, changes, count);
+        for (struct batch_job *j = batch; j; j = j->next)
+            changes[i++] = ((struct flows_job *)j)->change;
+        r = openflow_apply(of, changes, count);
         free(changes);
     }
-    for (struct flows_job *j = batch; j; j = j->next)
-        j->result = r == 0 || count == 1 ? r : openflow_apply(j->of, &j->change, 1);
+    for (struct batch_job *j = batch; j; j = j->next)
+        j->result = r == 0 || count == 1 ? r : openflow_apply(of, &((struct flows_job *)j)->change, 1);
 }
 
 /* Applies CHANGE on OF, in a batch with whatever other ports are queued
@@ -570,43 +745,7 @@ static void run_flows_batch(struct flows_job *batch)
 static int apply_flows(struct ovs *o, struct openflow *of, const struct openflow_change *change)
 {
     struct flows_job job = { .of = of, .change = *change };
-    pthread_mutex_lock(&o->flows_lock);
-    struct flows_job **tail = &o->flows_queue;
-    while (*tail)
-        tail = &(*tail)->next;
-    *tail = &job;
-    while (!job.done) {
-        if (o->flows_running) {
-            pthread_cond_wait(&o->flows_done, &o->flows_lock);
-            continue;
-        }
-        /* Lead a batch: every queued job for the first job's session. */
-        o->flows_running = true;
-        struct flows_job *batch = NULL, **btail = &batch, **q = &o->flows_queue;
-        struct openflow *first = o->flows_queue->of;
-        while (*q) {
-            struct flows_job *j = *q;
-            if (j->of == first) {
-                *q = j->next;
-                j->next = NULL;
-                *btail = j;
-                btail = &j->next;
-            } else {
-                q = &j->next;
-            }
-        }
-        pthread_mutex_unlock(&o->flows_lock);
-        run_flows_batch(batch);
-        pthread_mutex_lock(&o->flows_lock);
-        for (struct flows_job *j = batch, *next; j; j = next) {
-            next = j->next;
-            j->done = true;
-        }
-        o->flows_running = false;
-        pthread_cond_broadcast(&o->flows_done);
-    }
-    pthread_mutex_unlock(&o->flows_lock);
-    return job.result;
+    return batcher_submit(&o->flows, &job.base);
 }
 
 /* A flow dropping what the port sends that matches the rest (priority
@@ -670,19 +809,6 @@ static int port_guards(struct vswitch *vs, const char *bridge, const struct vswi
     if (r < 0)
         log_errno(LOG_LEVEL_ERROR, r, "cannot program the guards of port=%s bridge=%s: %s",
                   g->name, bridge, r == -EREMOTEIO ? openflow_last_error(of) : "");
-    return r;
-}
-
-static int clear_guards(struct ovs *o, const char *bridge, const char *name)
-{
-    char path[320];
-    snprintf(path, sizeof(path), "%s/%s.mgmt", o->rundir, bridge);
-    if (access(path, F_OK) < 0)
-        return 0; /* no bridge socket: no flows */
-    struct openflow *of;
-    int r = bridge_session(o, bridge, &of);
-    if (r == 0)
-        r = openflow_delete(of, port_cookie(name), UINT64_MAX);
     return r;
 }
 
@@ -756,8 +882,8 @@ static void destroy(struct vswitch *vs)
     ovsdb_close(o->watch);
     ovsdb_close(o->ovsdb);
     pthread_mutex_destroy(&o->lock);
-    pthread_mutex_destroy(&o->flows_lock);
-    pthread_cond_destroy(&o->flows_done);
+    batcher_destroy(&o->flows);
+    batcher_destroy(&o->ports);
     for (struct session *s = o->sessions, *next; s; s = next) {
         next = s->next;
         openflow_close(s->of);
@@ -787,9 +913,9 @@ int vswitch_ovs_create(const char *address, const char *datapath_type, struct vs
         return -ENOMEM;
     o->base.ops = &ovs_ops;
     pthread_mutex_init(&o->lock, NULL);
-    pthread_mutex_init(&o->flows_lock, NULL);
     pthread_mutex_init(&o->sessions_lock, NULL);
-    pthread_cond_init(&o->flows_done, NULL);
+    batcher_init(&o->flows, flows_job_joins, run_flows_batch, o);
+    batcher_init(&o->ports, port_job_joins, run_port_batch, o);
     snprintf(o->address, sizeof(o->address), "%s", address);
     snprintf(o->datapath_type, sizeof(o->datapath_type), "%s", datapath_type);
     const char *path = strncmp(address, "unix:", 5) == 0 ? address + 5 : address;
