@@ -29,7 +29,7 @@ struct config {
     enum log_level log_level;
     char *registry;        /* "self" or the registry agent's URL */
     char *node_name;       /* NULL: the host name */
-    unsigned threads;      /* HTTP worker threads; 0: four per core */
+    unsigned threads;      /* HTTP worker pool size; 0: a thread per connection */
     unsigned max_migrations;
     char *management_address; /* address other agents reach us on; NULL: from listen */
     char *peer_token_file;  /* token this agent presents to its peers; NULL: none */

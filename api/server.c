@@ -1,12 +1,16 @@
 /* The HTTP server on libmicrohttpd.
  *
- * Threads: libmicrohttpd runs a pool of worker threads ("threads" in the
- * configuration, default four per core: a worker waiting on a durable
- * commit would otherwise idle a core, and writers queued behind it share
- * one fsync, see agent/allocator.c), each with its own epoll loop and its
- * own connections.  A request is handled entirely on the worker that read it;
- * workers share only read-only state (the router, the agent context) and the
- * database through their per-thread connection.
+ * Threads: by default libmicrohttpd gives each connection a thread of its
+ * own.  Handlers block: on a durable commit (writers queued side by side
+ * share one fsync, see agent/allocator.c) and on the switch (a new port
+ * waits for ovs-vswitchd to number it).  With a fixed pool, connections
+ * that landed on the same worker wait behind one another even while other
+ * workers idle: 16 clients making ports over 8 workers got the concurrency
+ * of ~8.  "threads = N" in the configuration asks for a pool of N workers
+ * instead, each with its own epoll loop and its own connections.  A
+ * request is handled entirely on the thread that read it; threads share
+ * only read-only state (the router, the agent context) and the database
+ * through their per-thread connection.
  *
  * Per request, libmicrohttpd first calls uri_logged() with the raw request
  * target; we allocate struct exchange there (its return value becomes
@@ -467,7 +471,9 @@ int server_start(struct agent *agent, struct server **out)
     }
 
     struct sockaddr_storage addr = { 0 };
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    unsigned threads = config->threads;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+                     (threads ? MHD_USE_EPOLL : MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL);
     if (strchr(config->listen_address, ':')) {
         struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&addr;
         a6->sin6_family = AF_INET6;
@@ -495,16 +501,11 @@ int server_start(struct agent *agent, struct server **out)
         flags |= MHD_USE_TLS;
     }
 
-    unsigned threads = config->threads;
-    if (threads == 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = n > 0 ? 4 * (unsigned)n : 4;
-    }
-
     struct MHD_OptionItem options[] = {
         { MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL }, /* first, or MHD logs on its own */
         { MHD_OPTION_SOCK_ADDR, 0, &addr },
-        { MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads, NULL },
+        { threads ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_THREAD_STACK_SIZE,
+          threads ? (intptr_t)threads : 2 << 20, NULL }, /* per connection: 2 MiB, not 8 */
         { MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL },
         { MHD_OPTION_CONNECTION_LIMIT, 4096, NULL },
         { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)request_completed, NULL },
@@ -524,8 +525,11 @@ int server_start(struct agent *agent, struct server **out)
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
     server->port = info ? info->port : config->listen_port;
-    log_info("listening address=%s port=%u tls=%s threads=%u auth=%s", config->listen_address,
-             server->port, server->tls_cert ? "on" : "off", threads, agent->tokens ? "on" : "off");
+    char pool[32] = "per-connection";
+    if (threads)
+        snprintf(pool, sizeof(pool), "%u", threads);
+    log_info("listening address=%s port=%u tls=%s threads=%s auth=%s", config->listen_address,
+             server->port, server->tls_cert ? "on" : "off", pool, agent->tokens ? "on" : "off");
     *out = server;
     return 0;
 }
