@@ -4,6 +4,7 @@
  * lists before it removes.  The fake records every call and can be told to
  * refuse. */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -36,6 +37,13 @@ struct fake {
     int guards_calls;
     struct vswitch_port_guards last_guards;
     atomic_int changed;      /* wait_change reports 1 while set */
+    /* Changes side by side: port_guards holds each call this long and
+     * records who was inside at once. */
+    pthread_mutex_t mu;
+    int hold_guards_ms;
+    char inside[8][16];
+    int n_inside, max_inside;
+    int same_port_overlaps;
 };
 
 static struct vswitch_object *fake_find(struct fake *f, const char *bridge, const char *port)
@@ -77,7 +85,8 @@ static int fake_bridge_delete(struct vswitch *vs, const char *name)
     return 0;
 }
 
-static int fake_port_ensure(struct vswitch *vs, const char *bridge, const struct vswitch_port_spec *spec)
+static int fake_port_ensure_locked(struct vswitch *vs, const char *bridge,
+                                   const struct vswitch_port_spec *spec)
 {
     struct fake *f = (struct fake *)vs;
     if (f->refuse_port_ensure) {
@@ -100,6 +109,15 @@ static int fake_port_ensure(struct vswitch *vs, const char *bridge, const struct
     return 0;
 }
 
+static int fake_port_ensure(struct vswitch *vs, const char *bridge, const struct vswitch_port_spec *spec)
+{
+    struct fake *f = (struct fake *)vs;
+    pthread_mutex_lock(&f->mu);
+    int r = fake_port_ensure_locked(vs, bridge, spec);
+    pthread_mutex_unlock(&f->mu);
+    return r;
+}
+
 static int fake_port_delete(struct vswitch *vs, const char *bridge, const char *name)
 {
     struct fake *f = (struct fake *)vs;
@@ -113,8 +131,26 @@ static int fake_port_guards(struct vswitch *vs, const char *bridge, const struct
 {
     (void)bridge;
     struct fake *f = (struct fake *)vs;
+    pthread_mutex_lock(&f->mu);
     f->guards_calls++;
     f->last_guards = *g;
+    for (int i = 0; i < f->n_inside; i++)
+        f->same_port_overlaps += strcmp(f->inside[i], g->name) == 0;
+    snprintf(f->inside[f->n_inside++], sizeof(f->inside[0]), "%s", g->name);
+    if (f->n_inside > f->max_inside)
+        f->max_inside = f->n_inside;
+    int hold = f->hold_guards_ms;
+    pthread_mutex_unlock(&f->mu);
+    struct timespec ts = { 0, (long)hold * 1000000L };
+    nanosleep(&ts, NULL);
+    pthread_mutex_lock(&f->mu);
+    for (int i = 0; i < f->n_inside; i++) {
+        if (strcmp(f->inside[i], g->name) == 0) {
+            memcpy(f->inside[i], f->inside[--f->n_inside], sizeof(f->inside[0]));
+            break;
+        }
+    }
+    pthread_mutex_unlock(&f->mu);
     return 0;
 }
 
@@ -172,6 +208,7 @@ static int setup(void **state)
     assert_int_equal(db_pool_create(f->dbpath, &f->agent.db), 0);
     assert_int_equal(node_id_load(db_pool_get(f->agent.db), f->agent.node_id), 0);
     f->fake.base.ops = &fake_ops;
+    pthread_mutex_init(&f->fake.mu, NULL);
     f->agent.vswitch = &f->fake.base;
     assert_int_equal(switchport_create(&f->agent, &f->fake.base, &f->sp), 0);
     struct vswitch_record *s = calloc(1, sizeof(*s));
@@ -364,6 +401,56 @@ static void test_scrub_lists_then_removes(void **state)
     assert_false(stored(f, "web1-0"));
 }
 
+struct change_call {
+    struct fixture *f;
+    struct port_record p;
+    int r;
+};
+
+static void *change_port(void *arg)
+{
+    struct change_call *c = arg;
+    struct switchport_error err;
+    c->r = switchport_port_change(c->f->sp, &c->p, "test", &err);
+    return NULL;
+}
+
+/* Changes of two ports run side by side; two changes of one port run one
+ * after the other. */
+static void test_port_changes_side_by_side_and_in_order(void **state)
+{
+    struct fixture *f = *state;
+    struct switchport_error err;
+    struct port_record a = port("a-0", 0x020000000011ULL, 100);
+    struct port_record b = port("b-0", 0x020000000012ULL, 100);
+    assert_int_equal(switchport_port_add(f->sp, &a, "test", &err), 0);
+    assert_int_equal(switchport_port_add(f->sp, &b, "test", &err), 0);
+    f->fake.hold_guards_ms = 150;
+
+    const char *pairs[2][2] = { { "a-0", "b-0" }, { "a-0", "a-0" } };
+    for (int k = 0; k < 2; k++) {
+        f->fake.max_inside = 0;
+        f->fake.same_port_overlaps = 0;
+        struct change_call calls[2];
+        pthread_t t[2];
+        for (int i = 0; i < 2; i++) {
+            const char *name = pairs[k][i];
+            calls[i] = (struct change_call){ .f = f, .p = strcmp(name, "a-0") == 0 ? a : b };
+            calls[i].p.vlan.id = (uint16_t)(200 + i);
+            assert_int_equal(pthread_create(&t[i], NULL, change_port, &calls[i]), 0);
+        }
+        for (int i = 0; i < 2; i++) {
+            pthread_join(t[i], NULL);
+            assert_int_equal(calls[i].r, 0);
+        }
+        assert_int_equal(f->fake.same_port_overlaps, 0);
+        if (k == 0)
+            assert_int_equal(f->fake.max_inside, 2); /* a-0 did not wait on b-0 */
+        else
+            assert_int_equal(f->fake.max_inside, 1);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -371,6 +458,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refused_port_leaves_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watcher_puts_back_drift, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scrub_lists_then_removes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_port_changes_side_by_side_and_in_order, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
