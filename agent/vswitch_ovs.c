@@ -134,13 +134,11 @@ static int transact(struct ovs *o, struct json_object *ops, struct json_object *
     return r;
 }
 
-/* Reads the rows of TABLE named NAME with COLUMNS: 0 and *row (caller
- * owns; NULL when there is none), or a negative errno. */
-static int select_named(struct ovs *o, const char *table, const char *name, const char *col1,
-                        const char *col2, struct json_object **row)
+/* A select of the row of TABLE named NAME: _uuid, external_ids, COL1 and
+ * COL2 (NULL: none). */
+static struct json_object *select_op(const char *table, const char *name, const char *col1,
+                                     const char *col2)
 {
-    *row = NULL;
-    struct json_object *ops = json_object_new_array();
     struct json_object *sel = op_new("select", table);
     json_object_object_add(sel, "where", where_name(name));
     struct json_object *columns = string_list("_uuid", "external_ids");
@@ -148,7 +146,17 @@ static int select_named(struct ovs *o, const char *table, const char *name, cons
     if (col2)
         json_object_array_add(columns, json_object_new_string(col2));
     json_object_object_add(sel, "columns", columns);
-    json_object_array_add(ops, sel);
+    return sel;
+}
+
+/* Reads the rows of TABLE named NAME with COLUMNS: 0 and *row (caller
+ * owns; NULL when there is none), or a negative errno. */
+static int select_named(struct ovs *o, const char *table, const char *name, const char *col1,
+                        const char *col2, struct json_object **row)
+{
+    *row = NULL;
+    struct json_object *ops = json_object_new_array();
+    json_object_array_add(ops, select_op(table, name, col1, col2));
     struct json_object *results = NULL;
     int r = transact(o, ops, &results);
     if (r < 0)
@@ -321,12 +329,7 @@ static void find_ports(struct ovs *o, struct port_job *batch, bool required)
     PORT_JOBS(j, batch) {
         if (j->base.result < 0)
             continue;
-        struct json_object *sel = op_new("select", "Port");
-        json_object_object_add(sel, "where", where_name(j->name));
-        struct json_object *columns = string_list("_uuid", "external_ids");
-        json_object_array_add(columns, json_object_new_string("name"));
-        json_object_object_add(sel, "columns", columns);
-        json_object_array_add(ops, sel);
+        json_object_array_add(ops, select_op("Port", j->name, "name", NULL));
     }
     if (json_object_array_length(ops) == 0) {
         json_object_put(ops);
