@@ -95,12 +95,15 @@ static void *call(void *arg)
     return NULL;
 }
 
+/* Runs CALLERS callers of KINDS kinds through one batcher; each must get
+ * its own job's answer, every job must run once, one batch at a time. */
 static void run_callers(struct record *rec, bool (*joins)(const struct batch_job *, const struct batch_job *),
-                        int kinds, struct caller *callers)
+                        int kinds)
 {
     struct batcher b;
     batcher_init(&b, joins, run, rec);
     rec->b = &b;
+    struct caller callers[CALLERS];
     pthread_t t[CALLERS];
     for (int i = 0; i < CALLERS; i++) {
         /* The first caller leads at once; the rest come while it runs. */
@@ -110,6 +113,10 @@ static void run_callers(struct record *rec, bool (*joins)(const struct batch_job
     for (int i = 0; i < CALLERS; i++)
         pthread_join(t[i], NULL);
     batcher_destroy(&b);
+    for (int i = 0; i < CALLERS; i++)
+        assert_int_equal(callers[i].result, 1000 + i);
+    assert_int_equal(rec->jobs_run, CALLERS);
+    assert_int_equal(rec->concurrent, 0); /* one batch at a time */
 }
 
 static void test_alone(void **state)
@@ -130,12 +137,7 @@ static void test_callers_share_a_batch(void **state)
 {
     (void)state;
     struct record rec = { .lock = PTHREAD_MUTEX_INITIALIZER, .hold_first = true };
-    struct caller callers[CALLERS];
-    run_callers(&rec, NULL, 1, callers);
-    for (int i = 0; i < CALLERS; i++)
-        assert_int_equal(callers[i].result, 1000 + i);
-    assert_int_equal(rec.jobs_run, CALLERS);
-    assert_int_equal(rec.concurrent, 0); /* one batch at a time */
+    run_callers(&rec, NULL, 1);
     /* All but the first came while it ran: they went in one batch. */
     assert_int_equal(rec.batches, 2);
     assert_int_equal(rec.largest, CALLERS - 1);
@@ -145,13 +147,8 @@ static void test_kinds_do_not_mix(void **state)
 {
     (void)state;
     struct record rec = { .lock = PTHREAD_MUTEX_INITIALIZER, .hold_first = true };
-    struct caller callers[CALLERS];
-    run_callers(&rec, same_kind, 2, callers);
-    for (int i = 0; i < CALLERS; i++)
-        assert_int_equal(callers[i].result, 1000 + i);
-    assert_int_equal(rec.jobs_run, CALLERS);
+    run_callers(&rec, same_kind, 2);
     assert_int_equal(rec.mixed, 0);
-    assert_int_equal(rec.concurrent, 0);
     /* The first alone, then each kind's waiting jobs together. */
     assert_int_equal(rec.batches, 3);
     assert_int_equal(rec.largest, CALLERS / 2);
