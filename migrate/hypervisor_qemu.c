@@ -317,7 +317,6 @@ static int spawn(char **argv, const char *log, pid_t *pid)
     return -r;
 }
 
-/* True once PID is gone (reaped when CHILD). */
 /* True when PID exists and is not a zombie. */
 static bool process_alive(pid_t pid)
 {
@@ -339,6 +338,7 @@ static bool process_alive(pid_t pid)
     return state != 'Z' && state != 'X';
 }
 
+/* True once PID is gone (reaped when CHILD, its exit status in *STATUS). */
 static bool process_gone(pid_t pid, bool child, int *status)
 {
     if (child) {

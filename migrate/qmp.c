@@ -28,6 +28,8 @@
 #define QMP_EVENT_QUEUE 128
 #define QMP_MAX_MESSAGE (4 << 20) /* the longest line we accept from QEMU */
 #define QMP_CONNECT_RETRY_MS 20
+#define QMP_TOTALS_WAIT_MS 1000 /* how long a completed migration's totals may lag */
+#define QMP_TOTALS_RETRY_MS 2
 
 struct qmp {
     pthread_mutex_t lock;
@@ -668,7 +670,7 @@ static int64_t get_i64_or(struct json_object *obj, const char *key, int64_t abse
     return json_object_get_int64(field);
 }
 
-int qmp_query_migrate(struct qmp *qmp, struct qmp_migration_info *out)
+static int query_migrate_once(struct qmp *qmp, struct qmp_migration_info *out)
 {
     _cleanup_json_ struct json_object *ret = NULL;
     int r = execute(qmp, "query-migrate", NULL, &ret);
@@ -706,6 +708,24 @@ int qmp_query_migrate(struct qmp *qmp, struct qmp_migration_info *out)
     if (json_object_object_get_ex(ret, "error-desc", &field))
         snprintf(out->error_desc, sizeof(out->error_desc), "%s", json_object_get_string(field));
     return 0;
+}
+
+int qmp_query_migrate(struct qmp *qmp, struct qmp_migration_info *out)
+{
+    /* QEMU sets "completed" (and sends its MIGRATION event) before its
+     * migration thread, once it has the big lock, fills in total-time and
+     * downtime; asked in between, it reports both as 0.  A migration takes
+     * at least a millisecond, so a completed one with total-time 0 is asked
+     * again. */
+    int64_t deadline = clock_mono_ms() + QMP_TOTALS_WAIT_MS;
+    for (;;) {
+        int r = query_migrate_once(qmp, out);
+        if (r < 0 || out->status != QMP_MIGRATION_COMPLETED || out->total_time_ms != 0 ||
+            clock_mono_ms() >= deadline)
+            return r;
+        struct timespec pause = { 0, QMP_TOTALS_RETRY_MS * 1000000L };
+        nanosleep(&pause, NULL);
+    }
 }
 
 int qmp_migrate_continue(struct qmp *qmp, enum qmp_migration_status state)

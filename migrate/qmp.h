@@ -234,7 +234,10 @@ int qmp_migrate(struct qmp *qmp, const char *uri);
  * Returns 0 or a negative errno. */
 int qmp_migrate_incoming(struct qmp *qmp, const char *uri);
 
-/* query-migrate.  Returns 0 and *out, or a negative errno. */
+/* query-migrate.  Returns 0 and *out, or a negative errno.  A completed
+ * migration comes with its totals: QEMU reports "completed" a moment before
+ * it has computed total-time and downtime, and is asked again meanwhile (up
+ * to 1 s; after that *out holds what QEMU said). */
 int qmp_query_migrate(struct qmp *qmp, struct qmp_migration_info *out);
 
 /* migrate-continue: lets a migration paused in STATE (normally

@@ -524,6 +524,48 @@ static void test_query_migrate_full(void **state)
     peer_free(&peer);
 }
 
+/* QEMU 7.2 says "completed" before its migration thread has computed the
+ * totals; in between, query-migrate reports total-time and downtime 0. */
+static void test_query_migrate_waits_for_totals(void **state)
+{
+    (void)state;
+    struct peer peer;
+#define COMPLETED_EARLY                                                                            \
+    "{\"return\": {\"status\": \"completed\", \"setup-time\": 4, \"downtime\": 0, "          \
+    "\"total-time\": 0, \"ram\": {\"transferred\": 9, \"remaining\": 0, \"total\": 9}}, "   \
+    "\"id\": %ID%}\n"
+    struct step steps[] = {
+        HELLO,
+        { "query-migrate", 0, COMPLETED_EARLY, false },
+        { "query-migrate", 0, COMPLETED_EARLY, false },
+        { "query-migrate", 0,
+          "{\"return\": {\"status\": \"completed\", \"setup-time\": 4, \"downtime\": 87, "
+          "\"total-time\": 4321, \"ram\": {\"transferred\": 9, \"remaining\": 0, "
+          "\"total\": 9}}, \"id\": %ID%}\n", false },
+        { "query-migrate", 0,
+          "{\"return\": {\"status\": \"active\", \"total-time\": 0}, \"id\": %ID%}\n", false },
+    };
+#undef COMPLETED_EARLY
+    int fd = peer_start(&peer, steps, sizeof(steps) / sizeof(steps[0]));
+    struct qmp *qmp = NULL;
+    assert_int_equal(qmp_open(fd, 2000, &qmp), 0);
+    struct qmp_migration_info info;
+    assert_int_equal(qmp_query_migrate(qmp, &info), 0);
+    assert_int_equal(info.status, QMP_MIGRATION_COMPLETED);
+    assert_int_equal(info.total_time_ms, 4321);
+    assert_int_equal(info.downtime_ms, 87);
+    /* Only a completed migration is asked again: an active one that has
+     * just begun may well have run for 0 ms. */
+    assert_int_equal(qmp_query_migrate(qmp, &info), 0);
+    assert_int_equal(info.status, QMP_MIGRATION_ACTIVE);
+    assert_int_equal(info.total_time_ms, 0);
+    qmp_close(qmp);
+    peer_finish(&peer);
+    assert_int_equal(peer.n_lines, 5);
+    assert_int_equal(peer.mismatches, 0);
+    peer_free(&peer);
+}
+
 static void test_arguments_sent(void **state)
 {
     (void)state;
@@ -809,6 +851,7 @@ int main(void)
         cmocka_unit_test(test_peer_closes_mid_message),
         cmocka_unit_test(test_nonsense_reply),
         cmocka_unit_test(test_query_migrate_full),
+        cmocka_unit_test(test_query_migrate_waits_for_totals),
         cmocka_unit_test(test_arguments_sent),
         cmocka_unit_test(test_getfd_passes_descriptor),
         cmocka_unit_test(test_quit),
