@@ -46,7 +46,18 @@ link=$(ip netns exec $P-h1 iperf3 -c 10.78.0.2 -B 10.78.0.1 -t 5 -J | field '["e
 printf 'iperf3: %.1f Gbit/s\n' "$link"
 
 qmp() { python3 "$(dirname "$0")/qmp.py" "$@"; } # SOCKET COMMAND-JSON...
-wait_file() { for _ in $(seq 1200); do grep -qa "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; echo "timeout waiting for '$2' in $1" >&2; return 1; }
+count_in() { local n; n=$(grep -ac "$2" "$1" 2>/dev/null) || true; echo "${n:-0}"; } # FILE TEXT: lines with TEXT
+# wait_file FILE TEXT [SEEN]: waits until FILE has more than SEEN lines with
+# TEXT.  A VM's console is appended to from VM to VM of the same name, so a
+# new VM's line is only one more than the count before it started.
+wait_file() {
+    for _ in $(seq 1200); do
+        (($(count_in "$1" "$2") > ${3:-0})) && return 0
+        sleep 0.1
+    done
+    echo "timeout waiting for '$2' in $1" >&2
+    return 1
+}
 
 # plain SIZE CHANNELS: prints "GBIT TOTAL_MS DOWNTIME_MS"
 plain() {
@@ -124,12 +135,13 @@ print(best * 10)' "$S/ping.txt")
 
 
 run_vm() { # SIZE DIRTY: a VM web holding random data on host 1, answering pings
-    local size=$1 dirty=$2 fill=$(($1 * 3 / 4))
+    local size=$1 dirty=$2 fill=$(($1 * 3 / 4)) console=$S/h1/run/qemu/web.console seen
+    seen=$(count_in "$console" filled)
     ctl 1 port create web-0 --switch vmsw --vm web --mac-pool fleet --access 100 >/dev/null
     ctl 1 vm create web --memory "$size" --kernel "$G/vmlinuz" --initrd "$G/initrd.img" \
         --append "console=ttyS0 panic=-1 quiet lmnet.ip=192.168.100.10/24 lmnet.fill=$fill${dirty:+ lmnet.dirty=$dirty}" \
         --port web-0 >/dev/null
-    wait_file "$S/h1/run/qemu/web.console" "filled"
+    wait_file "$console" filled "$seen"
     for _ in $(seq 100); do ip netns exec $P-client ping -c1 -W1 192.168.100.10 >/dev/null 2>&1 && break; sleep 0.2; done
 }
 drop_vm() { # on host 2, where it went
