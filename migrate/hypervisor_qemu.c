@@ -775,6 +775,28 @@ static void vm_detach(struct hypervisor_vm *base)
     vm_free(vm);
 }
 
+/* QEMU before 9.0 can lose a TCG guest's memory writes made during a live
+ * migration: its dirty bitmap sync clears dirty bits without making TCG
+ * track the next writes to those pages (fixed upstream by "physmem: Fix
+ * migration dirty bitmap coherency with TCG memory access").  Seen here as
+ * a guest whose virtio ring arrived inconsistent after a move made while it
+ * wrote memory at full speed.  The agent cannot mend that; it says so. */
+static void warn_if_tcg_live(struct qemu_vm *vm)
+{
+    int major, minor, micro;
+    qmp_version(vm->qmp, &major, &minor, &micro);
+    if (major >= 9)
+        return;
+    bool kvm = true;
+    struct qmp_status st;
+    if (qmp_query_kvm(vm->qmp, &kvm) < 0 || kvm || qmp_query_status(vm->qmp, &st) < 0 ||
+        !st.running)
+        return;
+    log_warning("qemu: live migration under tcg with QEMU %d.%d may lose memory the guest "
+                "writes during it (fixed in QEMU 9.0; kvm and quick moves are not affected) vm=%s",
+                major, minor, vm->base.name);
+}
+
 static int vm_migrate(struct hypervisor_vm *base, const char *uri,
                       const struct hypervisor_migration_options *options)
 {
@@ -782,6 +804,7 @@ static int vm_migrate(struct hypervisor_vm *base, const char *uri,
     int r = apply_options(vm, options, true);
     if (r < 0)
         return r;
+    warn_if_tcg_live(vm);
     r = qmp_migrate(vm->qmp, uri);
     if (r < 0)
         return qmp_failed(vm, r, "migrate");

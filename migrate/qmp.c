@@ -546,6 +546,20 @@ int qmp_query_status(struct qmp *qmp, struct qmp_status *out)
     return 0;
 }
 
+int qmp_query_kvm(struct qmp *qmp, bool *enabled)
+{
+    _cleanup_json_ struct json_object *ret = NULL;
+    int r = execute(qmp, "query-kvm", NULL, &ret);
+    if (r < 0)
+        return r;
+    struct json_object *field;
+    if (!json_object_object_get_ex(ret, "enabled", &field) ||
+        !json_object_is_type(field, json_type_boolean))
+        return -EPROTO;
+    *enabled = json_object_get_boolean(field);
+    return 0;
+}
+
 int qmp_stop(struct qmp *qmp)
 {
     return execute(qmp, "stop", NULL, NULL);

@@ -201,6 +201,10 @@ void qmp_last_error(struct qmp *qmp, char *buf, size_t size);
 /* query-status.  Returns 0 and *out, or a negative errno. */
 int qmp_query_status(struct qmp *qmp, struct qmp_status *out);
 
+/* query-kvm: *enabled when the guest runs under KVM (false: TCG).  Returns
+ * 0 or a negative errno. */
+int qmp_query_kvm(struct qmp *qmp, bool *enabled);
+
 /* stop (pause the vCPUs) and cont (run them).  Return 0 or a negative
  * errno. */
 int qmp_stop(struct qmp *qmp);

@@ -207,6 +207,34 @@ static void test_greeting_and_status(void **state)
     peer_free(&peer);
 }
 
+static void test_query_kvm(void **state)
+{
+    (void)state;
+    struct peer peer;
+    struct step steps[] = {
+        HELLO,
+        { "query-kvm", 0, "{\"return\": {\"enabled\": true, \"present\": true}, \"id\": %ID%}\n",
+          false },
+        { "query-kvm", 0, "{\"return\": {\"enabled\": false, \"present\": true}, \"id\": %ID%}\n",
+          false },
+        { "query-kvm", 0, "{\"return\": {\"present\": false}, \"id\": %ID%}\n", false },
+    };
+    int fd = peer_start(&peer, steps, sizeof(steps) / sizeof(steps[0]));
+    struct qmp *qmp = NULL;
+    assert_int_equal(qmp_open(fd, 2000, &qmp), 0);
+    bool kvm = false;
+    assert_int_equal(qmp_query_kvm(qmp, &kvm), 0);
+    assert_true(kvm);
+    assert_int_equal(qmp_query_kvm(qmp, &kvm), 0);
+    assert_false(kvm);
+    kvm = true;
+    assert_int_equal(qmp_query_kvm(qmp, &kvm), -EPROTO);
+    assert_true(kvm); /* left alone */
+    qmp_close(qmp);
+    peer_finish(&peer);
+    peer_free(&peer);
+}
+
 static void test_bad_greeting(void **state)
 {
     (void)state;
@@ -842,6 +870,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_greeting_and_status),
+        cmocka_unit_test(test_query_kvm),
         cmocka_unit_test(test_bad_greeting),
         cmocka_unit_test(test_no_greeting_times_out),
         cmocka_unit_test(test_errors),
