@@ -382,9 +382,12 @@ static void *accept_thread(void *arg)
         }
         int other = handshake(c, fd);
         if (other < 0) {
+            /* Counted before the close the source hears as a refusal, so
+             * whoever has heard it sees it counted. */
+            if (listener)
+                atomic_fetch_add(&c->rejected, 1);
             close(fd);
             if (listener) {
-                atomic_fetch_add(&c->rejected, 1);
                 /* One bad hello burns the token: whoever sent it knows the
                  * address; nobody gets to guess twice. */
                 log_warning("migration channel: bad hello, listener closed reason=%s",
