@@ -7,10 +7,12 @@
 # migrates to host 2 and back.  Afterwards the VM runs on one host only with
 # its MAC and VLAN, the other host's port is gone, the top-of-rack switch
 # has learned the MAC on the new host's port, the memory crossed the
-# migration link and not the management link.  Then three failures during
-# transfer (the destination agent killed, the migration link down, a
-# cancel): each leaves the VM answering on the source and nothing on the
-# destination.  Prints the ping loss and the migration figures.
+# migration link and not the management link.  Then failures during
+# transfer (a cancel, the migration link down, the destination agent killed,
+# the destination QEMU killed): each leaves the VM answering on the source
+# and nothing on the destination; and the source agent killed and started
+# again, which finishes or undoes the move.  Prints the ping loss and the
+# migration figures.
 set -u
 source "$(dirname "$0")/lib.sh"
 ((EUID == 0)) || { echo "skip: needs root (namespaces, OVS, QEMU)"; exit 77; }
@@ -166,4 +168,37 @@ check "agent killed: after its restart nothing is left on host 2" left_on_host2
 h1=$(ctl 1 -o json vm show web1 | field '["host"]')
 h2view=$(ctl 2 -o json vm show web1 2>/dev/null | field '["host"]' 2>/dev/null)
 check "host 2 does not think it runs web1" test "${h2view:-$h1}" == "$h1"
+for _ in $(seq 100); do ctl 2 host show >/dev/null 2>&1 && break; sleep 0.2; done
+
+# 4. The destination QEMU is killed during transfer.
+id=$(start_slow)
+check "qemu killed: transfer started" wait_phase "$id" transferring
+sleep 1
+check "qemu killed: host 2's QEMU killed" kill -9 "$(cat "$S/h2/run/qemu/web1.pid")"
+expect_eq "qemu killed: the migration fails" failed "$(wait_end "$id")"
+echo "# qemu killed: $(ctl 1 -o json migration show "$id" | field '["error"]')"
+source_intact "qemu killed"
+for _ in $(seq 50); do left_on_host2 && break; sleep 0.2; done
+check "qemu killed: nothing left on host 2" left_on_host2
+
+# 5. The source agent is killed during transfer and started again: from its
+# journal it finishes or undoes the move, and the VM runs on exactly one host.
+id=$(start_slow)
+check "source agent killed: transfer started" wait_phase "$id" transferring
+sleep 1
+kill -9 "$(pgrep -f "lmnetd -c $S/h1/lmnetd.conf")"
+ip netns exec "$P-h1" "$LMNETD" -c "$S/h1/lmnetd.conf" </dev/null >/dev/null 2>&1 &
+for _ in $(seq 100); do ctl 1 host show >/dev/null 2>&1 && break; sleep 0.2; done
+end=$(wait_end "$id")
+expect_match "source agent killed: the move ends" '^(completed|failed|cancelled|rolled-back)$' "$end"
+echo "# source agent killed: $end $(ctl 1 -o json migration show "$id" | field '["error"]')"
+if [[ $end == completed ]]; then
+    expect_eq "source agent killed: the VM runs on host 2 only" "0 1" "$(qemus 1) $(qemus 2)"
+    expect_eq "source agent killed: host 1's port is gone" "" "$(ports 1)"
+    check "source agent killed: the guest answers on host 2" wait_answers
+else
+    source_intact "source agent killed"
+    for _ in $(seq 50); do left_on_host2 && break; sleep 0.2; done
+    check "source agent killed: nothing left on host 2" left_on_host2
+fi
 finish
