@@ -381,20 +381,20 @@ static void *accept_thread(void *arg)
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         }
         int other = handshake(c, fd);
+        if (other < 0 && !listener) {
+            close(fd);
+            continue;
+        }
         if (other < 0) {
             /* Counted before the close the source hears as a refusal, so
              * whoever has heard it sees it counted. */
-            if (listener)
-                atomic_fetch_add(&c->rejected, 1);
+            atomic_fetch_add(&c->rejected, 1);
             close(fd);
-            if (listener) {
-                /* One bad hello burns the token: whoever sent it knows the
-                 * address; nobody gets to guess twice. */
-                log_warning("migration channel: bad hello, listener closed reason=%s",
-                            strerror(-other));
-                break;
-            }
-            continue;
+            /* One bad hello burns the token: whoever sent it knows the
+             * address; nobody gets to guess twice. */
+            log_warning("migration channel: bad hello, listener closed reason=%s",
+                        strerror(-other));
+            break;
         }
         if (c->role == CHANNEL_HANDOFF)
             close(fd); /* the taker holds its own copy */
