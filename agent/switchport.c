@@ -535,8 +535,7 @@ static void *watch_thread(void *arg)
             continue;
         }
         if (r < 0) {
-            struct timespec ts = { 1, 0 };
-            nanosleep(&ts, NULL);
+            clock_sleep_ms(1000);
             continue;
         }
         if (r == 0)

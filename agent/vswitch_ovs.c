@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "agent/batch.h"
+#include "agent/clock.h"
 #include "agent/cleanup.h"
 #include "agent/log.h"
 #include "agent/mac.h"
@@ -668,8 +669,7 @@ static int wait_for_bridge_socket(const char *path)
     for (int i = 0; i < 500; i++) {
         if (access(path, F_OK) == 0)
             return 0;
-        struct timespec ts = { 0, 10 * 1000 * 1000 };
-        nanosleep(&ts, NULL);
+        clock_sleep_ms(10);
     }
     return -ETIMEDOUT;
 }

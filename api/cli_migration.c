@@ -9,8 +9,8 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "agent/cleanup.h"
+#include "agent/clock.h"
 #include "api/table.h"
 
 static const char migrate_usage[] =
@@ -103,8 +103,7 @@ static int wait_for(struct cli *cli, const char *id, const char *source)
             fprintf(cli->err, "lmnetctl: migration %s %s: %s\n", id, phase, cli_str(m, "error"));
             return CLI_EXIT_REFUSED;
         }
-        struct timespec ts = { 0, 250 * 1000 * 1000 };
-        nanosleep(&ts, NULL);
+        clock_sleep_ms(250);
     }
 }
 

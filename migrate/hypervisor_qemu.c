@@ -53,12 +53,6 @@ struct qemu_vm {
 
 static const struct hypervisor_ops qemu_ops;
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
 void hypervisor_qemu_config_defaults(struct hypervisor_qemu_config *config)
 {
     memset(config, 0, sizeof(*config));
@@ -361,11 +355,11 @@ static bool process_end(pid_t pid, bool child, int timeout_ms, int *status)
     while (clock_mono_ms() < deadline) {
         if (process_gone(pid, child, status))
             return true;
-        sleep_ms(10);
+        clock_sleep_ms(10);
     }
     kill(pid, SIGKILL);
     for (int i = 0; i < 500 && !process_gone(pid, child, status); i++)
-        sleep_ms(10);
+        clock_sleep_ms(10);
     return false;
 }
 

@@ -632,8 +632,7 @@ static int finish_destination(struct migrator *m, const struct migration *mig, c
             client_reply_release(&reply);
             return 0;
         }
-        struct timespec ts = { 1, 0 };
-        nanosleep(&ts, NULL);
+        clock_sleep_ms(1000);
     }
     return r;
 }
@@ -1433,8 +1432,7 @@ int migrator_dest_finish(struct migrator *m, const char *uuid, int64_t downtime_
          * came in: it ran before it left, so it runs here. */
         if (status.state == HYPERVISOR_VM_PAUSED && hypervisor_vm_resume(in->handle) < 0)
             log_warning("cannot resume the arrived VM migration=%s", uuid);
-        struct timespec ts = { 0, 20 * 1000 * 1000 };
-        nanosleep(&ts, NULL);
+        clock_sleep_ms(20);
     }
     if (status.state != HYPERVISOR_VM_RUNNING)
         return log_errno(LOG_LEVEL_ERROR, -ETIMEDOUT,

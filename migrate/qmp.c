@@ -494,8 +494,7 @@ int qmp_connect(const char *path, int timeout_ms, struct qmp **out)
             return -err;
         if (clock_mono_ms() >= deadline)
             return -ETIMEDOUT;
-        struct timespec pause = { 0, QMP_CONNECT_RETRY_MS * 1000000L };
-        nanosleep(&pause, NULL);
+        clock_sleep_ms(QMP_CONNECT_RETRY_MS);
     }
 }
 
@@ -737,8 +736,7 @@ int qmp_query_migrate(struct qmp *qmp, struct qmp_migration_info *out)
         if (r < 0 || out->status != QMP_MIGRATION_COMPLETED || out->total_time_ms != 0 ||
             clock_mono_ms() >= deadline)
             return r;
-        struct timespec pause = { 0, QMP_TOTALS_RETRY_MS * 1000000L };
-        nanosleep(&pause, NULL);
+        clock_sleep_ms(QMP_TOTALS_RETRY_MS);
     }
 }
 
