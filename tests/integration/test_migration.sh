@@ -168,7 +168,9 @@ check "agent killed: after its restart nothing is left on host 2" left_on_host2
 h1=$(ctl 1 -o json vm show web1 | field '["host"]')
 h2view=$(ctl 2 -o json vm show web1 2>/dev/null | field '["host"]' 2>/dev/null)
 check "host 2 does not think it runs web1" test "${h2view:-$h1}" == "$h1"
-for _ in $(seq 100); do ctl 2 host show >/dev/null 2>&1 && break; sleep 0.2; done
+# Host 2's agent is back; the migration network is Up again once both
+# agents have measured it.
+for _ in $(seq 150); do [[ $(ctl 1 network list | grep -c ' Up ') == 3 ]] && break; sleep 0.2; done
 
 # 4. The destination QEMU is killed during transfer.
 id=$(start_slow)
