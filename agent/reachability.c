@@ -5,7 +5,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include "agent/clock.h"
 
 struct report {
     char reporter[37];
@@ -107,7 +107,5 @@ bool reachability_heard(struct reachability *t, const char *network, const char 
 
 bool reachability_reach(void *ctx, const char *network, const char *from, const char *to)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return reachability_heard(ctx, network, from, to, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    return reachability_heard(ctx, network, from, to, clock_mono_ms());
 }

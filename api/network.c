@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include "agent/advice.h"
 #include "agent/agent.h"
 #include "agent/cleanup.h"
+#include "agent/clock.h"
 #include "agent/clusternet.h"
 #include "agent/heartbeat.h"
 #include "agent/membership.h"
@@ -244,10 +244,7 @@ static int put_reachability(struct request *req, struct response *resp)
                                 request_param(req, "id"));
     if (r < 0)
         return r;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    r = reachability_report(req->agent->reachability, m.uuid, heard,
-                            (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    r = reachability_report(req->agent->reachability, m.uuid, heard, clock_mono_ms());
     if (r == -EINVAL)
         return response_problem(resp, 422, "invalid", "/heard",
                                 "'heard' maps network ids to arrays of node ids");

@@ -7,9 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include <time.h>
 #include <cmocka.h>
 #include "agent/batch.h"
+#include "agent/clock.h"
 
 #define CALLERS 12
 
@@ -30,12 +30,6 @@ struct record {
     bool hold_first;  /* the first batch waits until every other caller queued */
     struct batcher *b;
 };
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
 
 static bool same_kind(const struct batch_job *first, const struct batch_job *j)
 {
@@ -58,7 +52,7 @@ static void run(struct batch_job *batch, void *ctx)
         pthread_mutex_unlock(&rec->b->lock);
         if (queued == CALLERS - 1)
             break;
-        sleep_ms(1);
+        clock_sleep_ms(1);
     }
     int n = 0, kind = ((struct job *)batch)->kind;
     bool mixed = false;
@@ -68,7 +62,7 @@ static void run(struct batch_job *batch, void *ctx)
         mixed |= job->kind != kind;
         n++;
     }
-    sleep_ms(2);
+    clock_sleep_ms(2);
     pthread_mutex_lock(&rec->lock);
     rec->running--;
     rec->jobs_run += n;
@@ -89,7 +83,7 @@ struct caller {
 static void *call(void *arg)
 {
     struct caller *c = arg;
-    sleep_ms(c->delay_ms);
+    clock_sleep_ms(c->delay_ms);
     struct job job = { .kind = c->kind, .id = c->id };
     c->result = batcher_submit(c->b, &job.base);
     return NULL;

@@ -15,10 +15,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <json-c/json.h>
+#include "agent/clock.h"
 #include "migrate/qmp.h"
 
 #define GREETING                                                                                   \
@@ -46,12 +46,6 @@ struct peer {
     int n_lines;
     int mismatches; /* commands that were not the expected ones */
 };
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
 
 /* Reads one line (without the newline) from FD; NULL at end of stream. */
 static char *read_line(int fd)
@@ -113,7 +107,7 @@ static void *peer_thread(void *arg)
                 free(line);
         }
         if (s->delay_ms)
-            sleep_ms(s->delay_ms);
+            clock_sleep_ms(s->delay_ms);
         if (s->send)
             send_text(peer->fd, s->send, id);
         if (s->close) {
@@ -799,7 +793,7 @@ struct late_listener {
 static void *late_listener_thread(void *arg)
 {
     struct late_listener *l = arg;
-    sleep_ms(150);
+    clock_sleep_ms(150);
     int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
     struct sockaddr_un sun = { .sun_family = AF_UNIX };
     snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", l->path);
