@@ -566,6 +566,12 @@ int openflow_open(const char *path, int timeout_ms, struct openflow **out)
         r = send_and_wait(of, &b, &w, timeout_ms);
     }
     free(b.data);
+    /* The switch's hello came before its answers, but a waiter woken late
+     * sees only its own answer: a switch that refused OpenFlow 1.4 in its
+     * hello gives no session, even when it answered.  (One that hung up
+     * after answering did give one; its next call says so.) */
+    if (r == 0 && openflow_status(of) == -EPROTONOSUPPORT)
+        r = -EPROTONOSUPPORT;
     if (r < 0) {
         openflow_close(of);
         return r;
