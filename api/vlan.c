@@ -22,6 +22,7 @@ static int parse_id(struct request *req, struct response *resp, unsigned *id)
 {
     const char *s = request_param(req, "id");
     char *end = NULL;
+    *id = 0;
     long v = strtol(s, &end, 10);
     if (!*s || *end || !vlan_id_valid(v))
         return response_problem(resp, 404, "not-found", NULL, "'%s' is not a VLAN id (1-4094)", s);
