@@ -212,6 +212,16 @@ static int ethtool(int fd, const char *name, void *cmd)
     return ioctl(fd, SIOCETHTOOL, &ifr) < 0 ? -errno : 0;
 }
 
+int64_t nic_link_speed_mbps(uint16_t speed, uint16_t speed_hi)
+{
+    /* Not the kernel's ethtool_cmd_speed(): it shifts the promoted (signed)
+     * high half, undefined once its top bit is set, as in SPEED_UNKNOWN. */
+    uint32_t mbps = (uint32_t)speed_hi << 16 | speed;
+    if (mbps == (uint32_t)SPEED_UNKNOWN || mbps == 0 || mbps == 0xffff)
+        return -1;
+    return mbps;
+}
+
 static void read_ethtool(int fd, struct nic *nic)
 {
     nic->speed_mbps = -1;
@@ -222,9 +232,7 @@ static void read_ethtool(int fd, struct nic *nic)
         snprintf(nic->driver, sizeof(nic->driver), "%s", info.driver);
     struct ethtool_cmd set = { .cmd = ETHTOOL_GSET };
     if (ethtool(fd, nic->name, &set) == 0) {
-        uint32_t speed = ethtool_cmd_speed(&set);
-        if (speed != (uint32_t)SPEED_UNKNOWN && speed != 0 && speed != 0xffff)
-            nic->speed_mbps = speed;
+        nic->speed_mbps = nic_link_speed_mbps(set.speed, set.speed_hi);
         if (set.duplex == DUPLEX_FULL)
             snprintf(nic->duplex, sizeof(nic->duplex), "full");
         else if (set.duplex == DUPLEX_HALF)

@@ -49,6 +49,11 @@ struct nic {
 const char *nic_offload_to_string(enum nic_offload offload);
 int nic_offload_from_string(const char *name, enum nic_offload *offload);
 
+/* The link speed in Mbps that ethtool's SPEED (low 16 bits) and SPEED_HI
+ * (high 16 bits) say, or -1 when they say unknown (SPEED_UNKNOWN, 0, or the
+ * 0xffff some drivers report). */
+int64_t nic_link_speed_mbps(uint16_t speed, uint16_t speed_hi);
+
 /* Reads every NIC of this network namespace, by index.  *out (n) is the
  * caller's to free().  Returns 0 or a negative errno. */
 int nic_list(struct nic **out, size_t *n);
