@@ -277,13 +277,16 @@ static int read_message(struct qmp *qmp, int64_t deadline, struct json_object **
         const char *text = qmp->buf;
         while (*text == ' ' || *text == '\t' || *text == '\r')
             text++;
+        /* Decided before the memmove, which moves the next line under TEXT;
+         * a NUL inside the line makes it no JSON text, not a shorter one. */
+        bool empty = text == nl;
         struct json_object *obj = NULL;
-        if (*text)
+        if (!empty && !memchr(text, '\0', (size_t)(nl - text)))
             obj = json_tokener_parse(text);
         memmove(qmp->buf, qmp->buf + line + 1, qmp->len - line - 1);
         qmp->len -= line + 1;
-        if (!*text)
-            continue; /* an empty line */
+        if (empty)
+            continue;
         if (!obj || !json_object_is_type(obj, json_type_object)) {
             json_object_put(obj);
             return fail(qmp, -EPROTO);
@@ -291,6 +294,16 @@ static int read_message(struct qmp *qmp, int64_t deadline, struct json_object **
         *out = obj;
         return 0;
     }
+}
+
+/* QEMU's SECONDS and MICROSECONDS as microseconds, or 0 (unknown) when they
+ * are negative, out of range or do not fit in an int64. */
+static int64_t timestamp_us(int64_t seconds, int64_t microseconds)
+{
+    if (seconds < 0 || seconds > (INT64_MAX - 999999) / 1000000 || microseconds < 0 ||
+        microseconds > 999999)
+        return 0;
+    return seconds * 1000000 + microseconds;
 }
 
 static void queue_event(struct qmp *qmp, struct json_object *message)
@@ -303,7 +316,7 @@ static void queue_event(struct qmp *qmp, struct json_object *message)
         struct json_object *sec, *usec;
         if (json_object_object_get_ex(ts, "seconds", &sec) &&
             json_object_object_get_ex(ts, "microseconds", &usec))
-            ev.timestamp_us = json_object_get_int64(sec) * 1000000 + json_object_get_int64(usec);
+            ev.timestamp_us = timestamp_us(json_object_get_int64(sec), json_object_get_int64(usec));
     }
     bool has_data = json_object_object_get_ex(message, "data", &data);
     if (strcmp(ev.name, "MIGRATION") == 0) {

@@ -168,7 +168,7 @@ enum qmp_event_type {
 struct qmp_event {
     enum qmp_event_type type;
     char name[64];        /* QEMU's event name, e.g. "MIGRATION" */
-    int64_t timestamp_us; /* QEMU's clock when it sent the event */
+    int64_t timestamp_us; /* QEMU's clock when it sent the event; 0 unknown */
     enum qmp_migration_status migration_status;
     int64_t pass;
 };

@@ -30,7 +30,8 @@
 
 /* One step of the fake QEMU: read a command (when EXPECT is set; it must be
  * that command), wait DELAY_MS, send SEND with %ID% replaced by the id of
- * the command read, and close the socket when CLOSE. */
+ * the command read and %NUL% with a NUL byte, and close the socket when
+ * CLOSE. */
 struct step {
     const char *expect;
     int delay_ms;
@@ -69,7 +70,10 @@ static void send_text(int fd, const char *text, const char *id)
     char out[65536];
     size_t len = 0;
     for (const char *p = text; *p && len < sizeof(out) - 32;) {
-        if (strncmp(p, "%ID%", 4) == 0) {
+        if (strncmp(p, "%NUL%", 5) == 0) {
+            out[len++] = '\0';
+            p += 5;
+        } else if (strncmp(p, "%ID%", 4) == 0) {
             len += (size_t)snprintf(out + len, sizeof(out) - len, "%s", id);
             p += 4;
         } else {
@@ -479,6 +483,102 @@ static void test_nonsense_reply(void **state)
     peer_free(&peer);
 }
 
+/* A reply followed, in the same read, by a line that starts with a NUL:
+ * the reply is still the reply, and the NUL line is not JSON. */
+static void test_line_starting_with_nul(void **state)
+{
+    (void)state;
+    struct peer peer;
+    struct step steps[] = {
+        HELLO,
+        { "query-status", 0,
+          "{\"return\": {\"status\": \"running\", \"running\": true}, \"id\": %ID%}\n"
+          "%NUL%{\"event\": \"STOP\"}\n", false },
+        { "query-status", 0, NULL, false },
+    };
+    int fd = peer_start(&peer, steps, sizeof(steps) / sizeof(steps[0]));
+    struct qmp *qmp = NULL;
+    assert_int_equal(qmp_open(fd, 2000, &qmp), 0);
+    qmp_set_timeout(qmp, 1000);
+    struct qmp_status st = { 0 };
+    assert_int_equal(qmp_query_status(qmp, &st), 0);
+    assert_true(st.running);
+    assert_int_equal(st.state, QMP_RUN_STATE_RUNNING);
+    assert_int_equal(qmp_query_status(qmp, &st), -EPROTO);
+    qmp_close(qmp);
+    peer_finish(&peer);
+    peer_free(&peer);
+}
+
+/* Empty and blank lines between messages are skipped, not fatal. */
+static void test_empty_lines(void **state)
+{
+    (void)state;
+    struct peer peer;
+    struct step steps[] = {
+        HELLO,
+        { "query-status", 0,
+          "\n{\"return\": {\"status\": \"running\", \"running\": true}, \"id\": %ID%}\n", false },
+        { "query-status", 0,
+          "\r\n \t\r\n\n{\"return\": {\"status\": \"paused\", \"running\": false}, \"id\": %ID%}\r\n",
+          false },
+        { NULL, 0, "\n", false },
+        { "query-status", 0,
+          "{\"return\": {\"status\": \"running\", \"running\": true}, \"id\": %ID%}\n", false },
+    };
+    int fd = peer_start(&peer, steps, sizeof(steps) / sizeof(steps[0]));
+    struct qmp *qmp = NULL;
+    assert_int_equal(qmp_open(fd, 2000, &qmp), 0);
+    struct qmp_status st;
+    assert_int_equal(qmp_query_status(qmp, &st), 0);
+    assert_int_equal(st.state, QMP_RUN_STATE_RUNNING);
+    assert_int_equal(qmp_query_status(qmp, &st), 0);
+    assert_int_equal(st.state, QMP_RUN_STATE_PAUSED);
+    assert_int_equal(qmp_query_status(qmp, &st), 0);
+    assert_int_equal(st.state, QMP_RUN_STATE_RUNNING);
+    qmp_close(qmp);
+    peer_finish(&peer);
+    peer_free(&peer);
+}
+
+/* Timestamps that do not fit in int64 microseconds (or make no sense) are
+ * stored as 0, unknown, never overflowed into garbage. */
+static void test_huge_timestamps(void **state)
+{
+    (void)state;
+    struct peer peer;
+    struct step steps[] = {
+        HELLO,
+        { NULL, 0,
+          "{\"event\": \"STOP\", \"timestamp\": {\"seconds\": 9223372036854775807, "
+          "\"microseconds\": 0}}\n"
+          "{\"event\": \"RESUME\", \"timestamp\": {\"seconds\": 9223372036854, "
+          "\"microseconds\": 9223372036854775807}}\n"
+          "{\"event\": \"STOP\", \"timestamp\": {\"seconds\": -9223372036854775807, "
+          "\"microseconds\": -5}}\n"
+          "{\"event\": \"RESUME\", \"timestamp\": {\"seconds\": 9223372036853, "
+          "\"microseconds\": 999999}}\n", false },
+    };
+    int fd = peer_start(&peer, steps, sizeof(steps) / sizeof(steps[0]));
+    struct qmp *qmp = NULL;
+    assert_int_equal(qmp_open(fd, 2000, &qmp), 0);
+    struct qmp_event ev;
+    assert_int_equal(qmp_next_event(qmp, 2000, &ev), 0);
+    assert_int_equal(ev.type, QMP_EVENT_STOP);
+    assert_int_equal(ev.timestamp_us, 0);
+    assert_int_equal(qmp_next_event(qmp, 2000, &ev), 0);
+    assert_int_equal(ev.type, QMP_EVENT_RESUME);
+    assert_int_equal(ev.timestamp_us, 0);
+    assert_int_equal(qmp_next_event(qmp, 2000, &ev), 0);
+    assert_int_equal(ev.timestamp_us, 0);
+    /* The largest that fits is kept. */
+    assert_int_equal(qmp_next_event(qmp, 2000, &ev), 0);
+    assert_int_equal(ev.timestamp_us, 9223372036853999999LL);
+    qmp_close(qmp);
+    peer_finish(&peer);
+    peer_free(&peer);
+}
+
 static void test_query_migrate_full(void **state)
 {
     (void)state;
@@ -873,6 +973,9 @@ int main(void)
         cmocka_unit_test(test_peer_closes),
         cmocka_unit_test(test_peer_closes_mid_message),
         cmocka_unit_test(test_nonsense_reply),
+        cmocka_unit_test(test_line_starting_with_nul),
+        cmocka_unit_test(test_empty_lines),
+        cmocka_unit_test(test_huge_timestamps),
         cmocka_unit_test(test_query_migrate_full),
         cmocka_unit_test(test_query_migrate_waits_for_totals),
         cmocka_unit_test(test_arguments_sent),
