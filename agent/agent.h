@@ -19,6 +19,7 @@ struct membership;
 struct migrator;
 struct ports;
 struct reachability;
+struct registry;
 struct heartbeat;
 struct switchport;
 struct vswitch;
@@ -34,6 +35,7 @@ struct agent {
     time_t started_wall;
     unsigned port;            /* the port actually bound */
     char *peer_token;         /* token presented to other agents, or NULL */
+    struct registry *registry; /* the cluster registry (agent/registry.h) */
     struct membership *membership;
     struct vswitch *vswitch;       /* the virtual switch, or NULL (no 'ovsdb' set) */
     struct switchport *switchport; /* switches and ports over it, or NULL */

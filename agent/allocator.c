@@ -11,10 +11,9 @@
 #include "agent/cleanup.h"
 #include "agent/log.h"
 #include "agent/membership.h"
-#include "agent/peer.h"
+#include "agent/registry.h"
 #include "db/event.h"
 
-#define REGISTRY_TIMEOUT_MS 5000
 #define BUSY_RETRIES 5
 
 /* Allocation writes are group-committed: each request joins a queue; the
@@ -96,16 +95,9 @@ static void management_octets(const struct agent *agent, uint8_t *o3, uint8_t *o
     }
 }
 
-static int registry_call(struct agent *agent, const char *method, const char *path,
-                         struct json_object *body, struct client_reply *reply)
+static int from_registry(struct allocator_error *err, int r, const struct registry_error *e)
 {
-    struct client *client = NULL;
-    int r = peer_client_create(agent, agent->config.registry, REGISTRY_TIMEOUT_MS, &client);
-    if (r < 0)
-        return r;
-    r = client_call(client, method, path, body, NULL, reply);
-    client_destroy(client);
-    return r;
+    return fail(err, r, e->status, e->type, "%s", e->detail);
 }
 
 int allocator_learn_pool(struct agent *agent, const char *pool, struct allocator_error *err)
@@ -130,31 +122,12 @@ int allocator_learn_pool(struct agent *agent, const char *pool, struct allocator
                             strerror(-r))
                      : 0;
     }
-    if (agent_is_registry(agent))
-        return fail(err, -ENOENT, 404, "not-found", "no MAC pool '%s'", pool);
-    char path[128];
-    snprintf(path, sizeof(path), "/v1/mac-pools/%s", pool);
-    struct client_reply reply;
-    r = registry_call(agent, "GET", path, NULL, &reply);
-    if (r < 0) {
-        fail(err, r, 503, "registry-unreachable",
-             "pool '%s' is not known here yet and the registry %s cannot be reached: %s", pool,
-             agent->config.registry, reply.error);
-        client_reply_release(&reply);
-        return r;
-    }
-    if (reply.status == 404) {
-        client_reply_release(&reply);
-        return fail(err, -ENOENT, 404, "not-found", "the cluster has no MAC pool '%s'", pool);
-    }
-    char pointer[64], detail[256];
-    r = reply.status == 200 ? macpool_from_json(reply.body, &p, pointer, sizeof(pointer), detail,
-                                                sizeof(detail))
-                            : -EPROTO;
-    client_reply_release(&reply);
+    struct registry_error e;
+    r = registry_pool_get(agent->registry, pool, &p, &e);
     if (r < 0)
-        return fail(err, r, 502, "registry-answer", "the registry's pool '%s' cannot be read",
-                    pool);
+        return from_registry(err, r, &e);
+    if (registry_is_self(agent->registry))
+        return 0; /* created in between */
     char clash[64] = "";
     r = macpool_insert(db, &p, clash);
     if (r == -EEXIST)
@@ -211,56 +184,15 @@ static int claim_here(struct agent *agent, const char *pool, bool has_mac, uint6
     struct mac_block block;
     uint64_t reserved[MACPOOL_MAX_RESERVED];
     size_t n_reserved = 0;
-    if (agent_is_registry(agent))
-        return allocator_claim(agent, pool, agent->node_id, has_mac, mac, actor, &block, reserved,
-                               &n_reserved, err);
-    _cleanup_json_ struct json_object *body = json_object_new_object();
-    json_object_object_add(body, "node", json_object_new_string(agent->node_id));
-    if (has_mac) {
-        char text[MAC_STRING_SIZE];
-        json_object_object_add(body, "mac", json_object_new_string(mac_format(mac, text)));
-    }
-    char path[128];
-    snprintf(path, sizeof(path), "/v1/mac-pools/%s/blocks", pool);
-    struct client_reply reply;
-    int r = registry_call(agent, "POST", path, body, &reply);
-    if (r < 0) {
-        fail(err, r, 503, "registry-unreachable",
-             "this agent holds no free address of pool '%s' and cannot reach the registry %s "
-             "to claim more: %s",
-             pool, agent->config.registry, reply.error);
-        client_reply_release(&reply);
-        return r;
-    }
-    if (reply.status != 201) {
-        char line[512];
-        struct json_object *type = NULL;
-        bool exhausted = json_object_object_get_ex(reply.body, "type", &type) &&
-                         strstr(json_object_get_string(type), "mac-pool-exhausted");
-        bool in_use = reply.status == 409 && !exhausted;
-        fail(err, -EPERM, reply.status == 404 ? 404 : 409,
-             exhausted ? "mac-pool-exhausted" : in_use ? "mac-in-use" : "registry-refused", "%s",
-             client_reply_message(&reply, line, sizeof(line)));
-        client_reply_release(&reply);
-        return reply.status == 404 ? -ENOENT : exhausted ? -ENOSPC : -EEXIST;
-    }
-    struct json_object *v = NULL;
-    memset(&block, 0, sizeof(block));
-    r = json_object_object_get_ex(reply.body, "start", &v) ? mac_parse(json_object_get_string(v), &block.start) : -EPROTO;
-    if (r >= 0)
-        r = json_object_object_get_ex(reply.body, "end", &v) ? mac_parse(json_object_get_string(v), &block.end) : -EPROTO;
-    block.single = json_object_object_get_ex(reply.body, "single", &v) && json_object_get_boolean(v);
-    snprintf(block.owner, sizeof(block.owner), "%s", agent->node_id);
-    struct json_object *list = NULL;
-    if (r >= 0 && json_object_object_get_ex(reply.body, "reserved", &list) &&
-        json_object_is_type(list, json_type_array))
-        for (size_t i = 0; i < json_object_array_length(list) && n_reserved < MACPOOL_MAX_RESERVED; i++)
-            if (mac_parse(json_object_get_string(json_object_array_get_idx(list, i)),
-                          &reserved[n_reserved]) == 0)
-                n_reserved++;
-    client_reply_release(&reply);
+    struct registry_error e;
+    int r = has_mac ? registry_claim_address(agent->registry, pool, agent->node_id, mac, actor,
+                                             &block, &e)
+                    : registry_claim_block(agent->registry, pool, agent->node_id, actor, &block,
+                                           reserved, &n_reserved, &e);
     if (r < 0)
-        return fail(err, r, 502, "registry-answer", "the registry's block answer cannot be read");
+        return from_registry(err, r, &e);
+    if (registry_is_self(agent->registry))
+        return 0; /* claimed in this very database */
     pthread_mutex_lock(&write_lock);
     r = macpool_add_block(db_pool_get(agent->db), pool, &block, reserved, n_reserved);
     pthread_mutex_unlock(&write_lock);

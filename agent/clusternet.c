@@ -10,15 +10,13 @@
 #include "agent/cleanup.h"
 #include "agent/inventory.h"
 #include "agent/log.h"
-#include "agent/membership.h"
-#include "agent/peer.h"
+#include "agent/registry.h"
+#include "api/client.h"
 #include "agent/reachability.h"
 #include "db/event.h"
 #include "db/member.h"
 #include "db/network.h"
 #include "migrate/planner.h"
-
-#define REGISTRY_TIMEOUT_MS 2000
 
 /* The host part of each member's URL: the addresses agents talk on, whose
  * subnets start with the role management. */
@@ -87,7 +85,7 @@ int clusternet_record_inventory(struct agent *agent, const char *member, struct 
     return db_commit(db);
 }
 
-static int build(struct agent *agent, struct network_view *out)
+int clusternet_build(struct agent *agent, struct network_view *out)
 {
     struct db *db = db_pool_get(agent->db);
     if (!db)
@@ -117,29 +115,22 @@ static int fetch(struct agent *agent, struct network_view *out, bool *from_cache
     struct db *db = db_pool_get(agent->db);
     if (!db)
         return -EIO;
-    struct client *client = NULL;
-    struct client_reply reply = { 0 };
-    int r = peer_client_create(agent, agent->config.registry, REGISTRY_TIMEOUT_MS, &client);
-    if (r == 0)
-        r = client_call(client, "GET", "/v1/cluster/networks", NULL, NULL, &reply);
-    client_destroy(client);
-    if (r == 0 && reply.status == 200 && reply.body && network_view_from_json(reply.body, out) == 0) {
+    if (registry_networks(agent->registry, out) == 0) {
         /* Stored only when it changed: every read of the networks here
          * would otherwise be a durable write. */
+        _cleanup_json_ struct json_object *fresh = network_view_to_json(out);
         _cleanup_json_ struct json_object *kept = NULL;
         bool same = network_cache_get(db, &kept, NULL) == 0 &&
                     strcmp(json_object_to_json_string_ext(kept, JSON_C_TO_STRING_PLAIN),
-                           json_object_to_json_string_ext(reply.body, JSON_C_TO_STRING_PLAIN)) == 0;
-        int c = same ? 0 : network_cache_put(db, reply.body);
+                           json_object_to_json_string_ext(fresh, JSON_C_TO_STRING_PLAIN)) == 0;
+        int c = same ? 0 : network_cache_put(db, fresh);
         if (c < 0)
             log_errno(LOG_LEVEL_WARNING, c, "cannot keep a copy of the cluster networks");
-        client_reply_release(&reply);
         *from_cache = false;
         return 0;
     }
-    client_reply_release(&reply);
     _cleanup_json_ struct json_object *copy = NULL;
-    r = network_cache_get(db, &copy, NULL);
+    int r = network_cache_get(db, &copy, NULL);
     if (r < 0)
         return r;
     *from_cache = true;
@@ -149,7 +140,8 @@ static int fetch(struct agent *agent, struct network_view *out, bool *from_cache
 int clusternet_view(struct agent *agent, struct network_view *out, bool *from_cache)
 {
     bool cached = false;
-    int r = agent_is_registry(agent) ? build(agent, out) : fetch(agent, out, &cached);
+    int r = registry_is_self(agent->registry) ? clusternet_build(agent, out)
+                                              : fetch(agent, out, &cached);
     if (from_cache)
         *from_cache = cached;
     return r;

@@ -27,6 +27,11 @@ int clusternet_record_inventory(struct agent *agent, const char *member, struct 
  * show (registry away, nothing cached), or a negative errno. */
 int clusternet_view(struct agent *agent, struct network_view *out, bool *from_cache);
 
+/* Builds the view from this agent's own stored settings, the members'
+ * inventories and the heartbeat reports (what the registry serves).
+ * Release with network_view_release().  Returns 0 or a negative errno. */
+int clusternet_build(struct agent *agent, struct network_view *out);
+
 /* migrator_networks_fn: the networks as seen by the pair SOURCE,
  * DESTINATION (node uuids), for the planner. */
 int clusternet_pair(struct agent *agent, const char *source, const char *destination,

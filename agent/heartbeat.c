@@ -1,8 +1,8 @@
 /* Heartbeats on the cluster networks: see agent/heartbeat.h.
  *
- * Threads: one, "lmnet-heartbeat".  It owns the sockets, the peer table and
- * its registry client; heartbeat_status() reads the counters and a JSON
- * copy of the listeners under hb->lock. */
+ * Threads: one, "lmnet-heartbeat".  It owns the sockets and the peer table
+ * and talks to the registry through agent->registry; heartbeat_status()
+ * reads the counters and a JSON copy of the listeners under hb->lock. */
 #include "agent/heartbeat.h"
 
 #include <arpa/inet.h>
@@ -23,8 +23,7 @@
 #include "agent/clusternet.h"
 #include "agent/inventory.h"
 #include "agent/log.h"
-#include "agent/membership.h"
-#include "agent/peer.h"
+#include "agent/registry.h"
 #include "agent/reachability.h"
 #include "agent/siphash.h"
 #include "db/heartbeat_key.h"
@@ -80,7 +79,6 @@ struct heartbeat {
     int64_t inventory_sent_ms;
     char *report_sent;          /* JSON text of the last report */
     int64_t report_sent_ms;
-    struct client *registry;
 };
 
 static unsigned interval_ms(const struct heartbeat *hb)
@@ -274,45 +272,12 @@ static void share_inventory(struct heartbeat *hb)
     if (hb->inventory_sent && strcmp(hb->inventory_sent, text) == 0 &&
         now - hb->inventory_sent_ms < INVENTORY_RESEND_MS)
         return;
-    int r;
-    if (agent_is_registry(agent)) {
-        r = clusternet_record_inventory(agent, agent->node_id, inv);
-    } else {
-        char path[96];
-        struct client_reply reply = { 0 };
-        snprintf(path, sizeof(path), "/v1/cluster/members/%s/inventory", agent->node_id);
-        r = client_call(hb->registry, "PUT", path, inv, NULL, &reply);
-        if (r == 0 && reply.status != 204 && reply.status != 200)
-            r = -EAGAIN; /* not a member yet, or the registry is busy: next round */
-        client_reply_release(&reply);
-    }
+    int r = registry_inventory_put(agent->registry, agent->node_id, inv);
     if (r < 0)
         return;
     free(hb->inventory_sent);
     hb->inventory_sent = strdup(text);
     hb->inventory_sent_ms = now;
-}
-
-/* Asks the registry for the cluster's heartbeat key.  Returns 0 or a
- * negative errno. */
-static int fetch_key(struct heartbeat *hb, uint8_t key[HEARTBEAT_KEY_SIZE])
-{
-    struct client_reply reply = { 0 };
-    int r = client_call(hb->registry, "GET", "/v1/cluster/heartbeat-key", NULL, NULL, &reply);
-    struct json_object *v = NULL;
-    const char *hex = NULL;
-    if (r == 0 && reply.status == 200 && json_object_object_get_ex(reply.body, "key", &v) &&
-        json_object_is_type(v, json_type_string))
-        hex = json_object_get_string(v);
-    r = hex && strlen(hex) == 2 * HEARTBEAT_KEY_SIZE ? 0 : -EAGAIN;
-    for (size_t i = 0; r == 0 && i < HEARTBEAT_KEY_SIZE; i++) {
-        unsigned x;
-        if (sscanf(hex + 2 * i, "%2x", &x) != 1)
-            r = -EPROTO;
-        key[i] = (uint8_t)x;
-    }
-    client_reply_release(&reply);
-    return r;
 }
 
 /* Keeps the key that signs heartbeats: the registry's own (made once);
@@ -325,11 +290,8 @@ static void refresh_key(struct heartbeat *hb)
         return;
     struct db *db = db_pool_get(hb->agent->db);
     uint8_t key[HEARTBEAT_KEY_SIZE], stored[HEARTBEAT_KEY_SIZE];
-    int r;
-    if (agent_is_registry(hb->agent)) {
-        r = db ? heartbeat_key_make(db, key) : -EIO;
-    } else {
-        r = fetch_key(hb, key);
+    int r = registry_heartbeat_key(hb->agent->registry, key);
+    if (!registry_is_self(hb->agent->registry)) {
         if (r == 0 && db && (heartbeat_key_get(db, stored) != 0 || memcmp(stored, key, sizeof(key)) != 0))
             heartbeat_key_put(db, key);
         else if (r < 0 && !hb->keyed && db)
@@ -502,20 +464,7 @@ static void report(struct heartbeat *hb)
     const char *text = json_object_to_json_string_ext(heard_by_net, JSON_C_TO_STRING_PLAIN);
     if (hb->report_sent && strcmp(text, hb->report_sent) == 0 && now - hb->report_sent_ms < REPORT_EVERY_MS)
         return;
-    int r;
-    if (agent_is_registry(hb->agent)) {
-        r = reachability_report(hb->agent->reachability, hb->agent->node_id, heard_by_net, now);
-    } else {
-        char path[96];
-        struct client_reply reply = { 0 };
-        snprintf(path, sizeof(path), "/v1/cluster/members/%s/reachability", hb->agent->node_id);
-        _cleanup_json_ struct json_object *body = json_object_new_object();
-        json_object_object_add(body, "heard", json_object_get(heard_by_net));
-        r = client_call(hb->registry, "PUT", path, body, NULL, &reply);
-        if (r == 0 && reply.status != 204 && reply.status != 200)
-            r = -EAGAIN;
-        client_reply_release(&reply);
-    }
+    int r = registry_reachability_put(hb->agent->registry, hb->agent->node_id, heard_by_net);
     if (r < 0)
         return;
     free(hb->report_sent);
@@ -569,14 +518,6 @@ int heartbeat_start(struct agent *agent, struct heartbeat **out)
         log_info("heartbeats off (heartbeat_port = 0): cluster network states are not measured");
         return 0;
     }
-    if (!agent_is_registry(agent)) {
-        int r = peer_client_create(agent, agent->config.registry, 1000, &hb->registry);
-        if (r < 0) {
-            heartbeat_stop(hb);
-            *out = NULL;
-            return r;
-        }
-    }
     int r = -pthread_create(&hb->thread, NULL, heartbeat_thread, hb);
     if (r < 0) {
         heartbeat_stop(hb);
@@ -602,7 +543,6 @@ void heartbeat_stop(struct heartbeat *hb)
     free(hb->bindings);
     free(hb->inventory_sent);
     free(hb->report_sent);
-    client_destroy(hb->registry);
     json_object_put(hb->status);
     pthread_mutex_destroy(&hb->lock);
     free(hb);

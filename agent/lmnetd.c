@@ -21,6 +21,7 @@
 #include "agent/config.h"
 #include "agent/heartbeat.h"
 #include "agent/reachability.h"
+#include "agent/registry.h"
 #include "agent/log.h"
 #include "agent/membership.h"
 #include "api/client.h"
@@ -366,6 +367,11 @@ int main(int argc, char **argv)
         r = -ENOMEM;
         goto out;
     }
+    r = registry_create(&agent, &agent.registry);
+    if (r < 0) {
+        log_errno(LOG_LEVEL_ERROR, r, "cannot set up the registry '%s'", agent.config.registry);
+        goto out;
+    }
     r = start_vms(&agent, clusternet_pair);
     if (r < 0)
         goto out;
@@ -396,6 +402,7 @@ out:
     switchport_destroy(agent.switchport);
     vswitch_destroy(agent.vswitch);
     reachability_destroy(agent.reachability);
+    registry_destroy(agent.registry);
     db_pool_destroy(agent.db);
     token_set_destroy(agent.tokens);
     if (agent.peer_token)

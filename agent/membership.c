@@ -1,8 +1,7 @@
 /* Membership upkeep: see agent/membership.h.
  *
- * Threads: one, "lmnet-member", on agents that are not the registry.  It
- * owns its REST client; the status it writes is read by HTTP workers under
- * membership->lock. */
+ * Threads: one, "lmnet-member", on agents that are not the registry; the
+ * status it writes is read by HTTP workers under membership->lock. */
 #include "agent/membership.h"
 
 #include <errno.h>
@@ -14,7 +13,7 @@
 #include "agent/cleanup.h"
 #include "agent/clock.h"
 #include "agent/log.h"
-#include "agent/peer.h"
+#include "agent/registry.h"
 #include "db/db.h"
 #include "db/member.h"
 
@@ -35,26 +34,23 @@ bool agent_is_registry(const struct agent *agent)
     return strcmp(agent->config.registry, "self") == 0;
 }
 
+static void join_of(struct agent *agent, struct registry_join *join)
+{
+    memset(join, 0, sizeof(*join));
+    snprintf(join->node, sizeof(join->node), "%s", agent->node_id);
+    snprintf(join->name, sizeof(join->name), "%s", agent->hostname);
+    agent_url(agent, join->url, sizeof(join->url));
+}
+
 static int record_self(struct agent *agent)
 {
-    struct db *db = db_pool_get(agent->db);
-    if (!db)
-        return -EIO;
-    struct member self = { .registry = true, .last_seen_ms = clock_wall_ms() };
-    snprintf(self.uuid, sizeof(self.uuid), "%s", agent->node_id);
-    snprintf(self.name, sizeof(self.name), "%s", agent->hostname);
-    agent_url(agent, self.url, sizeof(self.url));
-    /* Another member may have held our URL (a re-created agent): our row wins. */
-    struct member *all = NULL;
-    size_t n = 0;
-    if (member_list(db, &all, &n) == 0) {
-        for (size_t i = 0; i < n; i++)
-            if (strcmp(all[i].url, self.url) == 0 && strcmp(all[i].uuid, self.uuid) != 0)
-                member_delete(db, all[i].uuid);
-        free(all);
-    }
-    int r = member_upsert(db, &self);
-    return r < 0 ? log_errno(LOG_LEVEL_ERROR, r, "cannot record this agent as a member") : 0;
+    struct registry_join join;
+    struct registry_error err;
+    join_of(agent, &join);
+    int r = registry_join(agent->registry, &join, &err);
+    return r < 0 ? log_errno(LOG_LEVEL_ERROR, r, "cannot record this agent as a member: %s",
+                             err.detail)
+                 : 0;
 }
 
 static void set_status(struct membership *m, bool reachable, const char *error)
@@ -72,42 +68,26 @@ static void set_status(struct membership *m, bool reachable, const char *error)
 }
 
 /* One round: register with the registry, then copy its member list. */
-static void sync_once(struct membership *m, struct client *client)
+static void sync_once(struct membership *m)
 {
     struct agent *agent = m->agent;
-    char url[256], msg[512];
-    struct json_object *body = json_object_new_object();
-    json_object_object_add(body, "url", json_object_new_string(agent_url(agent, url, sizeof(url))));
-    struct client_reply reply;
-    int r = client_call(client, "POST", "/v1/cluster/members", body, NULL, &reply);
-    json_object_put(body);
-    if (r < 0 || reply.status >= 300) {
-        set_status(m, false, client_reply_message(&reply, msg, sizeof(msg)));
-        client_reply_release(&reply);
+    struct registry_join join;
+    struct registry_error err;
+    join_of(agent, &join);
+    int r = registry_join(agent->registry, &join, &err);
+    if (r < 0) {
+        set_status(m, false, err.detail);
         return;
     }
-    client_reply_release(&reply);
-
-    r = client_call(client, "GET", "/v1/cluster/members", NULL, NULL, &reply);
-    struct json_object *items = NULL;
-    if (r < 0 || reply.status != 200 || !reply.body ||
-        !json_object_object_get_ex(reply.body, "items", &items) ||
-        !json_object_is_type(items, json_type_array)) {
-        set_status(m, false, r < 0 || reply.status != 200
-                                 ? client_reply_message(&reply, msg, sizeof(msg))
-                                 : "registry sent a member list we cannot read");
-        client_reply_release(&reply);
+    struct member *members = NULL;
+    size_t n = 0;
+    r = registry_members(agent->registry, &members, &n, &err);
+    if (r < 0) {
+        set_status(m, false, err.detail);
         return;
     }
-    size_t n = json_object_array_length(items);
-    struct member *members = calloc(n ? n : 1, sizeof(*members));
-    size_t kept = 0;
-    for (size_t i = 0; members && i < n; i++)
-        if (member_from_json(json_object_array_get_idx(items, i), &members[kept]) == 0)
-            kept++;
-    client_reply_release(&reply);
     struct db *db = db_pool_get(agent->db);
-    r = members && db ? member_replace_all(db, members, kept) : -ENOMEM;
+    r = db ? member_replace_all(db, members, n) : -EIO;
     free(members);
     if (r < 0)
         log_errno(LOG_LEVEL_WARNING, r, "cannot store the member list");
@@ -118,15 +98,10 @@ static void *membership_thread(void *arg)
 {
     struct membership *m = arg;
     pthread_setname_np(pthread_self(), "lmnet-member");
-    struct client *client = NULL;
-    if (peer_client_create(m->agent, m->agent->config.registry, 3000, &client) < 0) {
-        log_error("cannot create the registry client; membership upkeep stopped");
-        return NULL;
-    }
     pthread_mutex_lock(&m->lock);
     while (!m->stopping) {
         pthread_mutex_unlock(&m->lock);
-        sync_once(m, client);
+        sync_once(m);
         pthread_mutex_lock(&m->lock);
         struct timespec deadline;
         clock_gettime(CLOCK_REALTIME, &deadline);
@@ -135,7 +110,6 @@ static void *membership_thread(void *arg)
             ;
     }
     pthread_mutex_unlock(&m->lock);
-    client_destroy(client);
     return NULL;
 }
 
@@ -147,7 +121,7 @@ int membership_start(struct agent *agent, struct membership **out)
     m->agent = agent;
     pthread_mutex_init(&m->lock, NULL);
     pthread_cond_init(&m->wake, NULL);
-    if (agent_is_registry(agent)) {
+    if (registry_is_self(agent->registry)) {
         m->status.self = true;
         m->status.reachable = true;
         m->status.last_contact_ms = clock_wall_ms();

@@ -483,6 +483,48 @@ static int owner_of(struct db *db, const char *pool, uint64_t mac, char *owner)
     return rc == SQLITE_ROW ? 0 : db_errno(rc);
 }
 
+int macpool_release_block(struct db *db, const char *pool, const char *owner,
+                          const struct mac_block *block)
+{
+    sqlite3_stmt *stmt = db_stmt(db, "SELECT end FROM mac_block WHERE pool = ? AND start = ? AND "
+                                     "single = ? AND owner = ?");
+    if (!stmt)
+        return -EIO;
+    sqlite3_bind_text(stmt, 1, pool, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(stmt, 2, (sqlite3_int64)block->start);
+    sqlite3_bind_int(stmt, 3, block->single);
+    sqlite3_bind_text(stmt, 4, owner, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(stmt);
+    uint64_t end = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(stmt, 0) : 0;
+    sqlite3_reset(stmt);
+    if (rc == SQLITE_DONE)
+        return -ENOENT;
+    if (rc != SQLITE_ROW)
+        return db_errno(rc);
+    stmt = db_stmt(db, "SELECT 1 FROM mac_allocation WHERE pool = ? AND mac BETWEEN ? AND ? "
+                       "LIMIT 1");
+    if (!stmt)
+        return -EIO;
+    sqlite3_bind_text(stmt, 1, pool, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(stmt, 2, (sqlite3_int64)block->start);
+    sqlite3_bind_int64(stmt, 3, (sqlite3_int64)end);
+    rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    if (rc == SQLITE_ROW)
+        return -ENOTEMPTY;
+    if (rc != SQLITE_DONE)
+        return db_errno(rc);
+    stmt = db_stmt(db, "DELETE FROM mac_block WHERE pool = ? AND start = ? AND single = ? AND "
+                       "owner = ?");
+    if (!stmt)
+        return -EIO;
+    sqlite3_bind_text(stmt, 1, pool, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(stmt, 2, (sqlite3_int64)block->start);
+    sqlite3_bind_int(stmt, 3, block->single);
+    sqlite3_bind_text(stmt, 4, owner, -1, SQLITE_TRANSIENT);
+    return step_done(stmt);
+}
+
 bool macpool_has_room(struct db *db, const char *pool, const char *owner)
 {
     sqlite3_stmt *stmt = db_stmt(db, "SELECT 1 FROM mac_block WHERE pool = ? AND owner = ? AND "

@@ -119,6 +119,12 @@ int macpool_claim_address(struct db *db, const char *pool, uint64_t mac, const c
 int macpool_add_block(struct db *db, const char *pool, const struct mac_block *block,
                       const uint64_t *reserved, size_t n_reserved);
 
+/* Registry: gives OWNER's BLOCK (start and single as claimed) of POOL back.
+ * Returns 0, -ENOENT when OWNER holds no such block, -ENOTEMPTY when an address
+ * inside it is allocated here, or a negative errno. */
+int macpool_release_block(struct db *db, const char *pool, const char *owner,
+                          const struct mac_block *block);
+
 /* True when OWNER has a block of POOL not known to be full. */
 bool macpool_has_room(struct db *db, const char *pool, const char *owner);
 

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 #include "agent/agent.h"
 #include "agent/config.h"
+#include "agent/registry.h"
 #include "agent/switchport.h"
 #include "agent/vswitch.h"
 #include "db/db.h"
@@ -207,6 +208,7 @@ static int setup(void **state)
     assert_int_equal(config_init(&f->agent.config), 0);
     assert_int_equal(db_pool_create(f->dbpath, &f->agent.db), 0);
     assert_int_equal(node_id_load(db_pool_get(f->agent.db), f->agent.node_id), 0);
+    assert_int_equal(registry_create(&f->agent, &f->agent.registry), 0);
     f->fake.base.ops = &fake_ops;
     pthread_mutex_init(&f->fake.mu, NULL);
     f->agent.vswitch = &f->fake.base;
@@ -225,6 +227,7 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     switchport_destroy(f->sp);
+    registry_destroy(f->agent.registry);
     db_pool_destroy(f->agent.db);
     config_release(&f->agent.config);
     char path[80];
