@@ -24,10 +24,20 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include "agent/clock.h"
 #include "agent/log.h"
 
 #define PIPE_BYTES (1 << 20)
+/* How long a source waits for the listener's "OK" (the listener may be
+ * handing the connection to QEMU meanwhile). */
 #define HELLO_TIMEOUT_MS 5000
+/* How long the listener gives a new connection to send its whole hello. */
+#define HELLO_DEADLINE_MS 1500
+/* Connections still owing their hello; when a new one comes with all
+ * taken, the oldest is dropped (it has had the longest). */
+#define PENDING_MAX 32
+/* Channel indexes fit in the hello's three digits. */
+#define CHANNEL_INDEX_MAX 999
 
 enum channel_role {
     CHANNEL_LISTENER,  /* destination: TCP in, unix out */
@@ -65,6 +75,8 @@ struct channel {
     socklen_t destination_len;
     struct sockaddr_storage source;      /* forwarder; ss_family 0: any */
     unsigned max_connections;
+    bool *index_used;        /* listener, handoff: [max_connections], accepting thread only */
+    unsigned next_index;     /* forwarder: the next connection's channel index */
     channel_take_fn take;    /* handoff */
     void *take_ctx;
     pthread_t acceptor;
@@ -76,6 +88,7 @@ struct channel {
     _Atomic uint64_t bytes_backward;
     atomic_uint connections;
     atomic_uint rejected;
+    atomic_uint dropped;
 };
 
 int channel_token_generate(char out[CHANNEL_TOKEN_HEX + 1])
@@ -89,21 +102,34 @@ int channel_token_generate(char out[CHANNEL_TOKEN_HEX + 1])
     return 0;
 }
 
-static void hello_format(const char *token, char hello[CHANNEL_HELLO_SIZE])
+static void hello_format(const char *token, unsigned index, char hello[CHANNEL_HELLO_SIZE])
 {
-    memset(hello, ' ', CHANNEL_HELLO_SIZE);
-    memcpy(hello, "LMNETMIG1 ", 10);
-    memcpy(hello + 10, token, CHANNEL_TOKEN_HEX);
-    hello[CHANNEL_HELLO_SIZE - 1] = '\n';
+    char text[CHANNEL_HELLO_SIZE + 1];
+    snprintf(text, sizeof(text), "LMNETMIG2 %.64s %03u \n", token, index % (CHANNEL_INDEX_MAX + 1));
+    memcpy(hello, text, CHANNEL_HELLO_SIZE);
+    explicit_bzero(text, sizeof(text));
 }
 
-/* Constant-time comparison of two hellos. */
-static bool hello_equal(const char *a, const char *b)
+/* Checks GOT against TOKEN: the fixed part in constant time, then the
+ * channel index.  Returns the index, or -EACCES. */
+static int hello_check(const char *token, const char got[CHANNEL_HELLO_SIZE])
 {
+    char expected[CHANNEL_HELLO_SIZE];
+    hello_format(token, 0, expected);
     unsigned char d = 0;
     for (size_t i = 0; i < CHANNEL_HELLO_SIZE; i++)
-        d |= (unsigned char)(a[i] ^ b[i]);
-    return d == 0;
+        if (i < 75 || i > 77) /* the index digits are compared below */
+            d |= (unsigned char)(expected[i] ^ got[i]);
+    explicit_bzero(expected, sizeof(expected));
+    if (d != 0)
+        return -EACCES;
+    int index = 0;
+    for (size_t i = 75; i <= 77; i++) {
+        if (got[i] < '0' || got[i] > '9')
+            return -EACCES;
+        index = index * 10 + (got[i] - '0');
+    }
+    return index;
 }
 
 /* Reads exactly N bytes within TIMEOUT_MS.  Returns 0 or a negative errno. */
@@ -265,10 +291,10 @@ static int connect_tcp(const struct sockaddr_storage *source,
 
 /* Source side of the hello on FD, a fresh connection: sends it, waits for
  * "OK".  Returns 0 or a negative errno (-EACCES: refused). */
-static int hello_send(int fd, const char *token)
+static int hello_send(int fd, const char *token, unsigned index)
 {
     char hello[CHANNEL_HELLO_SIZE];
-    hello_format(token, hello);
+    hello_format(token, index, hello);
     int r = write_all(fd, hello, sizeof(hello));
     explicit_bzero(hello, sizeof(hello));
     char ok[3];
@@ -279,44 +305,15 @@ static int hello_send(int fd, const char *token)
     return r;
 }
 
-/* Completes the hello on a fresh connection and makes the other end.
- * Returns the connected fd (0 for a handoff: the caller took ACCEPTED) or a
- * negative errno. */
-static int handshake(struct channel *c, int accepted)
+/* Forwarder: makes the connection to the destination for one QEMU
+ * connection and presents the hello of the next channel index.  Returns the
+ * connected fd or a negative errno. */
+static int forward_connect(struct channel *c)
 {
-    char expected[CHANNEL_HELLO_SIZE], got[CHANNEL_HELLO_SIZE];
-    hello_format(c->token, expected);
-    if (c->role == CHANNEL_HANDOFF) {
-        int r = read_exact(accepted, got, sizeof(got), HELLO_TIMEOUT_MS);
-        if (r < 0 || !hello_equal(expected, got))
-            return r < 0 ? r : -EACCES;
-        /* The taker has its copy before the source hears OK, so a refusal
-         * reaches the source as a refused hello, not as a dead stream. */
-        r = c->take(c->take_ctx, accepted);
-        if (r < 0)
-            return log_errno(LOG_LEVEL_ERROR, r, "migration channel: the connection was not taken");
-        r = write_all(accepted, "OK\n", 3);
-        return r < 0 ? r : 0;
-    }
-    if (c->role == CHANNEL_LISTENER) {
-        int r = read_exact(accepted, got, sizeof(got), HELLO_TIMEOUT_MS);
-        if (r < 0 || !hello_equal(expected, got))
-            return r < 0 ? r : -EACCES;
-        int fd = connect_unix(c->target);
-        if (fd < 0)
-            return log_errno(LOG_LEVEL_ERROR, fd, "migration channel: QEMU is not listening path=%s",
-                             c->target);
-        r = write_all(accepted, "OK\n", 3);
-        if (r < 0) {
-            close(fd);
-            return r;
-        }
-        return fd;
-    }
     int fd = connect_tcp(&c->source, &c->destination, c->destination_len, true);
     if (fd < 0)
         return log_errno(LOG_LEVEL_ERROR, fd, "migration channel: cannot reach the destination");
-    int r = hello_send(fd, c->token);
+    int r = hello_send(fd, c->token, c->next_index++);
     if (r < 0) {
         close(fd);
         return log_errno(LOG_LEVEL_ERROR, r, "migration channel: the destination refused the token");
@@ -357,7 +354,10 @@ static void start_link(struct channel *c, int accepted, int connected)
     pthread_mutex_unlock(&c->lock);
 }
 
-static void *accept_thread(void *arg)
+/* The forwarder's accepting thread: QEMU's connections on the local unix
+ * socket, each joined to a new authenticated connection to the
+ * destination. */
+static void *forward_thread(void *arg)
 {
     struct channel *c = arg;
     pthread_setname_np(pthread_self(), "lmnet-chan-acc");
@@ -375,37 +375,201 @@ static void *accept_thread(void *arg)
             close(fd);
             break;
         }
-        bool listener = c->role != CHANNEL_FORWARDER;
-        if (c->role == CHANNEL_LISTENER) {
-            int one = 1;
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        }
-        int other = handshake(c, fd);
-        if (other < 0 && !listener) {
+        int other = forward_connect(c);
+        if (other < 0) {
             close(fd);
             continue;
         }
-        if (other < 0) {
-            /* Counted before the close the source hears as a refusal, so
-             * whoever has heard it sees it counted. */
-            atomic_fetch_add(&c->rejected, 1);
-            close(fd);
-            /* One bad hello burns the token: whoever sent it knows the
-             * address; nobody gets to guess twice. */
-            log_warning("migration channel: bad hello, listener closed reason=%s",
-                        strerror(-other));
-            break;
-        }
-        if (c->role == CHANNEL_HANDOFF)
-            close(fd); /* the taker holds its own copy */
-        else
-            start_link(c, fd, other);
-        unsigned n = atomic_fetch_add(&c->connections, 1) + 1;
-        if (listener && n >= c->max_connections)
-            break; /* the token is spent */
+        start_link(c, fd, other);
+        atomic_fetch_add(&c->connections, 1);
     }
-    if (c->role != CHANNEL_FORWARDER)
-        shutdown(c->listen_fd, SHUT_RDWR);
+    return NULL;
+}
+
+/* A connection the listener accepted that has not sent its whole hello. */
+struct pending {
+    int fd;
+    size_t got;
+    int64_t deadline_ms;
+    char hello[CHANNEL_HELLO_SIZE];
+};
+
+static int set_blocking(int fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
+        return -errno;
+    return 0;
+}
+
+/* Listener and handoff: a connection whose hello for channel INDEX was
+ * good.  Joins it to QEMU (or hands it over) and answers "OK".  Returns 0
+ * (FD is taken care of) or a negative errno (the caller closes FD). */
+static int admit(struct channel *c, int fd, unsigned index)
+{
+    (void)index;
+    int r = set_blocking(fd);
+    if (r < 0)
+        return r;
+    int qemu = -1;
+    if (c->role == CHANNEL_HANDOFF) {
+        /* The taker has its copy before the source hears OK, so a refusal
+         * reaches the source as a refused hello, not as a dead stream. */
+        r = c->take(c->take_ctx, fd);
+        if (r < 0)
+            return log_errno(LOG_LEVEL_ERROR, r, "migration channel: the connection was not taken");
+    } else {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        qemu = connect_unix(c->target);
+        if (qemu < 0)
+            return log_errno(LOG_LEVEL_ERROR, qemu,
+                             "migration channel: QEMU is not listening path=%s", c->target);
+    }
+    /* Counted before the source hears OK, so whoever has heard it sees it
+     * counted. */
+    atomic_fetch_add(&c->connections, 1);
+    r = write_all(fd, "OK\n", 3);
+    if (r < 0) {
+        atomic_fetch_sub(&c->connections, 1);
+        if (qemu >= 0)
+            close(qemu);
+        return r;
+    }
+    if (c->role == CHANNEL_HANDOFF)
+        close(fd); /* the taker holds its own copy */
+    else
+        start_link(c, fd, qemu);
+    return 0;
+}
+
+/* P's hello is complete: checks it and admits or refuses the connection. */
+static void finish_hello(struct channel *c, struct pending *p)
+{
+    int index = hello_check(c->token, p->hello);
+    explicit_bzero(p->hello, sizeof(p->hello));
+    const char *reason = NULL;
+    if (index < 0)
+        reason = "wrong token";
+    else if ((unsigned)index >= c->max_connections)
+        reason = "no such channel";
+    else if (c->index_used[index])
+        reason = "channel already connected (a replayed hello)";
+    if (reason) {
+        /* Counted before the close the source hears as a refusal, so
+         * whoever has heard it sees it counted. */
+        atomic_fetch_add(&c->rejected, 1);
+        close(p->fd);
+        log_warning("migration channel: hello refused reason=\"%s\"", reason);
+        return;
+    }
+    /* Used even if admitting fails below: a hello is good once. */
+    c->index_used[index] = true;
+    int r = admit(c, p->fd, (unsigned)index);
+    if (r < 0) {
+        atomic_fetch_add(&c->rejected, 1);
+        close(p->fd);
+    }
+}
+
+/* Drops pending connection I of *N (silent, gone, or too slow). */
+static void drop_pending(struct channel *c, struct pending *pending, size_t *n, size_t i)
+{
+    atomic_fetch_add(&c->dropped, 1); /* before the close its client hears */
+    close(pending[i].fd);
+    explicit_bzero(pending[i].hello, sizeof(pending[i].hello));
+    pending[i] = pending[--*n];
+}
+
+/* Reads what pending connection P has sent.  Returns 1 when the hello is
+ * complete, 0 for more to come, or a negative errno (closed, failed). */
+static int read_pending(struct pending *p)
+{
+    for (;;) {
+        ssize_t k = read(p->fd, p->hello + p->got, CHANNEL_HELLO_SIZE - p->got);
+        if (k == 0)
+            return -ECONNRESET;
+        if (k < 0)
+            return errno == EINTR ? 0 : errno == EAGAIN ? 0 : -errno;
+        p->got += (size_t)k;
+        if (p->got == CHANNEL_HELLO_SIZE)
+            return 1;
+    }
+}
+
+/* The listener's (and handoff's) accepting thread.  One poll loop over the
+ * listening socket and every connection still owing its hello, so no
+ * connection waits for another: each gets HELLO_DEADLINE_MS for its whole
+ * hello.  Connections that close, stay silent or refuse to authenticate do
+ * not count and do not close the listener; it closes once every channel
+ * index has been connected, or on channel_destroy(). */
+static void *listen_thread(void *arg)
+{
+    struct channel *c = arg;
+    pthread_setname_np(pthread_self(), "lmnet-chan-acc");
+    struct pending pending[PENDING_MAX];
+    size_t n = 0;
+    while (atomic_load(&c->connections) < c->max_connections) {
+        pthread_mutex_lock(&c->lock);
+        bool stopping = c->stopping;
+        pthread_mutex_unlock(&c->lock);
+        if (stopping)
+            break;
+        struct pollfd fds[PENDING_MAX + 1];
+        fds[0] = (struct pollfd){.fd = c->listen_fd, .events = POLLIN};
+        int64_t now = clock_mono_ms();
+        int timeout = 1000;
+        for (size_t i = 0; i < n; i++) {
+            fds[i + 1] = (struct pollfd){.fd = pending[i].fd, .events = POLLIN};
+            int64_t left = pending[i].deadline_ms - now;
+            if (left < timeout)
+                timeout = left < 0 ? 0 : (int)left;
+        }
+        int r = poll(fds, n + 1, timeout);
+        if (r < 0 && errno != EINTR)
+            break;
+        if (r < 0)
+            continue;
+        now = clock_mono_ms();
+        /* From the end, so that dropping (which moves the last one into
+         * the hole) never skips one whose revents we have not seen. */
+        for (size_t i = n; i-- > 0;) {
+            if (fds[i + 1].revents) {
+                int done = read_pending(&pending[i]);
+                if (done < 0) {
+                    drop_pending(c, pending, &n, i);
+                    continue;
+                }
+                if (done > 0) {
+                    finish_hello(c, &pending[i]);
+                    pending[i] = pending[--n];
+                    continue;
+                }
+            }
+            if (now >= pending[i].deadline_ms)
+                drop_pending(c, pending, &n, i);
+        }
+        if (fds[0].revents & (POLLHUP | POLLERR | POLLNVAL))
+            break; /* shut down by channel_destroy() */
+        if (!(fds[0].revents & POLLIN))
+            continue;
+        for (;;) {
+            int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+            if (fd < 0)
+                break; /* EAGAIN: all taken; anything else: poll says next round */
+            if (n == PENDING_MAX) {
+                size_t oldest = 0;
+                for (size_t i = 1; i < n; i++)
+                    if (pending[i].deadline_ms < pending[oldest].deadline_ms)
+                        oldest = i;
+                drop_pending(c, pending, &n, oldest);
+            }
+            pending[n++] = (struct pending){.fd = fd, .deadline_ms = now + HELLO_DEADLINE_MS};
+        }
+    }
+    while (n > 0)
+        drop_pending(c, pending, &n, n - 1);
+    shutdown(c->listen_fd, SHUT_RDWR);
     return NULL;
 }
 
@@ -446,7 +610,8 @@ static struct channel *channel_new(enum channel_role role, const char *token)
 
 static int start_acceptor(struct channel *c, struct channel **out)
 {
-    int r = -pthread_create(&c->acceptor, NULL, accept_thread, c);
+    int r = -pthread_create(&c->acceptor, NULL,
+                            c->role == CHANNEL_FORWARDER ? forward_thread : listen_thread, c);
     if (r < 0) {
         channel_destroy(c);
         return r;
@@ -466,7 +631,12 @@ static int listen_tcp(struct channel *c, const char *address, uint16_t port, str
         channel_destroy(c);
         return r;
     }
-    c->listen_fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    c->index_used = calloc(c->max_connections, sizeof(*c->index_used));
+    if (!c->index_used) {
+        channel_destroy(c);
+        return -ENOMEM;
+    }
+    c->listen_fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     int one = 1;
     if (c->listen_fd < 0 || setsockopt(c->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
         bind(c->listen_fd, (struct sockaddr *)&addr, len) < 0 || listen(c->listen_fd, 16) < 0) {
@@ -485,7 +655,7 @@ int channel_listen(const char *address, uint16_t port, const char *token, const 
                    unsigned max_connections, struct channel **out)
 {
     if (!qemu_socket || strlen(qemu_socket) >= sizeof(((struct channel *)0)->target) ||
-        max_connections == 0)
+        max_connections == 0 || max_connections > CHANNEL_INDEX_MAX + 1)
         return -EINVAL;
     struct channel *c = channel_new(CHANNEL_LISTENER, token);
     if (!c)
@@ -525,7 +695,7 @@ int channel_connect(const char *source_address, const char *destination, uint16_
     int fd = connect_tcp(&src, &dst, len, false);
     if (fd < 0)
         return log_errno(LOG_LEVEL_ERROR, fd, "migration channel: cannot reach the destination");
-    r = hello_send(fd, token);
+    r = hello_send(fd, token, 0);
     if (r < 0) {
         close(fd);
         return log_errno(LOG_LEVEL_ERROR, r, "migration channel: the destination refused the token");
@@ -576,6 +746,7 @@ void channel_stats(const struct channel *c, struct channel_stats *s)
     s->bytes_backward = atomic_load(&c->bytes_backward);
     s->connections = atomic_load(&c->connections);
     s->rejected = atomic_load(&c->rejected);
+    s->dropped = atomic_load(&c->dropped);
 }
 
 void channel_destroy(struct channel *c)
@@ -605,6 +776,7 @@ void channel_destroy(struct channel *c)
     if (c->local_socket[0])
         unlink(c->local_socket);
     explicit_bzero(c->token, sizeof(c->token));
+    free(c->index_used);
     pthread_mutex_destroy(&c->lock);
     free(c);
 }

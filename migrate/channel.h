@@ -19,17 +19,29 @@
  *       ==TCP, migration network, "hello + token"==>
  *   destination agent (listener) --unix--> destination QEMU (-incoming unix:)
  *
- * Each TCP connection starts with a 80-byte hello, "LMNETMIG1 " + the
- * 64-hex-digit token + padding + "\n", checked in constant time; the listener
- * answers "OK\n" or closes.  After the hello both agents only move bytes,
- * with splice(2) through a pipe, so they never copy the pages into user
- * space.  QEMU's multifd opens one connection per channel plus the main one;
- * each becomes one such pair.  The token is one-time: the listener accepts
- * at most max_connections authenticated connections and closes its socket
- * when it has them, when it is destroyed, or on the first bad hello.
+ * Each TCP connection starts with a 80-byte hello, "LMNETMIG2 " + the
+ * 64-hex-digit token + " " + the channel index (three digits: 000 for the
+ * handed-over or main connection, then one per multifd channel in the
+ * order the source opens them) + " \n".  The token is checked in constant
+ * time; the listener answers "OK\n" or closes.  After the hello both agents
+ * only move bytes, with splice(2) through a pipe, so they never copy the
+ * pages into user space.  QEMU's multifd opens one connection per channel
+ * plus the main one; each becomes one such pair.
+ *
+ * The token is one-time and each channel index is good once: the listener
+ * takes at most max_connections authenticated connections, one per index
+ * below max_connections, refuses a hello whose index was used already (a
+ * replay) and closes its socket once every index is connected or when it
+ * is destroyed.  It accepts without waiting on anyone: every new
+ * connection has its own short deadline for its hello, so a client that
+ * connects and closes, or connects and says nothing, or sends a wrong
+ * hello, neither delays the source's connections nor counts nor closes the
+ * listener (the token has 256 bits: refusing costs nothing, guessing is
+ * hopeless).
  *
  * Threads: the listener and the forwarder each run one accepting thread
- * ("lmnet-chan-acc") and, per connection, one thread per direction
+ * ("lmnet-chan-acc"; the listener's is one poll loop over its socket and the
+ * connections still owing a hello) and, per connection, one thread per direction
  * ("lmnet-chan-fwd").  Byte counters are atomics read by any thread. */
 #ifndef LMNET_MIGRATE_CHANNEL_H
 #define LMNET_MIGRATE_CHANNEL_H
@@ -46,7 +58,8 @@ struct channel_stats {
     uint64_t bytes_forward;  /* source to destination */
     uint64_t bytes_backward; /* destination to source (QEMU's return path) */
     unsigned connections;    /* authenticated connections so far */
-    unsigned rejected;       /* connections closed for a bad hello */
+    unsigned rejected;       /* connections closed for a bad or replayed hello */
+    unsigned dropped;        /* closed before a whole hello: gone, silent or slow */
 };
 
 /* Makes a random one-time token: CHANNEL_TOKEN_HEX hex digits and a NUL in
@@ -56,8 +69,9 @@ int channel_token_generate(char out[CHANNEL_TOKEN_HEX + 1]);
 /* Destination side.  Listens on ADDRESS (the destination's address on the
  * migration network; IPv4 or IPv6) and PORT (0: any free port, see
  * channel_port()), and joins each authenticated connection to a new
- * connection to the unix socket QEMU_SOCKET.  Accepts at most
- * MAX_CONNECTIONS.  Returns 0 and *out, or a negative errno. */
+ * connection to the unix socket QEMU_SOCKET.  Accepts channel indexes 0 to
+ * MAX_CONNECTIONS - 1 (at most 1000), each once.  Returns 0 and *out, or a
+ * negative errno. */
 int channel_listen(const char *address, uint16_t port, const char *token, const char *qemu_socket,
                    unsigned max_connections, struct channel **out);
 

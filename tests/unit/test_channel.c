@@ -1,6 +1,8 @@
 /* migrate/channel.c: bytes cross the listener/forwarder pair intact in both
- * directions, a wrong token is refused and burns the listener, the token is
- * good for max_connections only, and destroy never hangs.  Real sockets on
+ * directions, a wrong token or a replayed hello is refused without closing
+ * the listener, the token is good for max_connections only, probes and
+ * silent clients neither burn nor delay the listener, and destroy never
+ * hangs.  Real sockets on
  * loopback; a thread plays QEMU on each side. */
 #include <errno.h>
 #include <pthread.h>
@@ -12,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -151,7 +155,7 @@ static void test_bytes_cross_both_ways(void **state)
     free(data);
 }
 
-static void test_wrong_token_burns_listener(void **state)
+static void test_wrong_token_refused_listener_stays(void **state)
 {
     (void)state;
     struct qemu_sink sink;
@@ -160,7 +164,7 @@ static void test_wrong_token_burns_listener(void **state)
     channel_token_generate(good);
     channel_token_generate(bad);
     struct channel *listener = NULL, *forwarder = NULL;
-    assert_int_equal(channel_listen("127.0.0.1", 0, good, sink.path, 4, &listener), 0);
+    assert_int_equal(channel_listen("127.0.0.1", 0, good, sink.path, 1, &listener), 0);
     char src_path[108];
     snprintf(src_path, sizeof(src_path), "/tmp/lmnet-test-%d-src2.sock", (int)getpid());
     assert_int_equal(channel_forward(src_path, NULL, "127.0.0.1", channel_port(listener), bad,
@@ -183,13 +187,23 @@ static void test_wrong_token_burns_listener(void **state)
     assert_int_equal(sink.received, 0);
     channel_destroy(forwarder);
 
-    /* Even the right token is refused now: the listener is gone. */
+    /* A wrong hello does not close the listener (a 256-bit token cannot be
+     * guessed, and closing would let anyone on the network cancel a
+     * migration): the right token still gets through. */
     assert_int_equal(channel_forward(src_path, NULL, "127.0.0.1", channel_port(listener), good,
                                      &forwarder), 0);
     fd = connect_unix(src_path);
     assert_true(fd >= 0);
-    assert_int_equal(read(fd, &c, 1), 0);
+    assert_int_equal(write(fd, "pages", 5), 5);
+    shutdown(fd, SHUT_WR);
+    char reply[16] = {0};
+    ssize_t n, got = 0;
+    while ((n = read(fd, reply + got, sizeof(reply) - 1 - (size_t)got)) > 0)
+        got += n;
+    assert_string_equal(reply, "got 5\n");
     close(fd);
+    channel_stats(listener, &st);
+    assert_int_equal(st.connections, 1);
     channel_destroy(forwarder);
     channel_destroy(listener);
     sink_stop(&sink);
@@ -332,7 +346,8 @@ static void test_handoff_refusals(void **state)
     char good[CHANNEL_TOKEN_HEX + 1], bad[CHANNEL_TOKEN_HEX + 1];
     channel_token_generate(good);
     channel_token_generate(bad);
-    /* A wrong token: refused, never handed over, and the listener closes. */
+    /* A wrong token: refused and never handed over; the right one still
+     * gets through afterwards. */
     struct taker t = { .fd = -1 };
     struct channel *listener = NULL;
     assert_int_equal(channel_listen_handoff("127.0.0.1", 0, good, take, &t, &listener), 0);
@@ -341,8 +356,11 @@ static void test_handoff_refusals(void **state)
     struct channel_stats st;
     channel_stats(listener, &st);
     assert_int_equal(st.rejected, 1);
-    assert_true(channel_connect(NULL, "127.0.0.1", channel_port(listener), good) < 0);
-    assert_int_equal(t.calls, 0);
+    int fd = channel_connect(NULL, "127.0.0.1", channel_port(listener), good);
+    assert_true(fd >= 0);
+    assert_int_equal(t.calls, 1);
+    close(fd);
+    close(t.fd);
     channel_destroy(listener);
 
     /* The taker refuses (QEMU did not take the descriptor): the source
@@ -358,18 +376,174 @@ static void test_handoff_refusals(void **state)
     assert_int_equal(channel_connect(NULL, "nowhere", 1, good), -EINVAL);
 }
 
+/* A raw TCP connection to the listener on loopback, or -errno. */
+static int connect_tcp(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    return fd;
+}
+
+/* The hello a source sends for channel INDEX, as written on the wire
+ * (migrate/channel.h): "LMNETMIG2 " TOKEN " " NNN " " "\n". */
+static void hello_bytes(const char *token, unsigned index, char out[CHANNEL_HELLO_SIZE])
+{
+    char text[CHANNEL_HELLO_SIZE + 1];
+    snprintf(text, sizeof(text), "LMNETMIG2 %s %03u \n", token, index);
+    assert_int_equal(strlen(text), CHANNEL_HELLO_SIZE);
+    memcpy(out, text, CHANNEL_HELLO_SIZE);
+}
+
+/* Sends HELLO on a new connection; returns the connection when the
+ * listener said "OK", else -EACCES (closed on us). */
+static int hello_raw(uint16_t port, const char hello[CHANNEL_HELLO_SIZE])
+{
+    int fd = connect_tcp(port);
+    assert_true(fd >= 0);
+    assert_int_equal(send(fd, hello, CHANNEL_HELLO_SIZE, MSG_NOSIGNAL), CHANNEL_HELLO_SIZE);
+    char ok[3];
+    ssize_t got = 0, n;
+    while (got < 3 && (n = read(fd, ok + got, (size_t)(3 - got))) > 0)
+        got += n;
+    if (got == 3 && memcmp(ok, "OK\n", 3) == 0)
+        return fd;
+    close(fd);
+    return -EACCES;
+}
+
+/* Issue 14: a plain connect-and-close used to burn the listener (the
+ * source's real connection then found nobody listening). */
+static void test_connect_and_close_does_not_burn(void **state)
+{
+    (void)state;
+    char token[CHANNEL_TOKEN_HEX + 1];
+    channel_token_generate(token);
+    struct taker t = {.fd = -1};
+    struct channel *listener = NULL;
+    assert_int_equal(channel_listen_handoff("127.0.0.1", 0, token, take, &t, &listener), 0);
+    for (int i = 0; i < 5; i++) {
+        int probe = connect_tcp(channel_port(listener));
+        assert_true(probe >= 0);
+        close(probe);
+    }
+    /* Half a hello, then gone: no better. */
+    int half = connect_tcp(channel_port(listener));
+    assert_int_equal(send(half, "LMNETMIG2 ", 10, MSG_NOSIGNAL), 10);
+    close(half);
+    int fd = channel_connect(NULL, "127.0.0.1", channel_port(listener), token);
+    assert_true(fd >= 0);
+    assert_int_equal(t.calls, 1);
+    struct channel_stats st;
+    channel_stats(listener, &st);
+    assert_int_equal(st.connections, 1);
+    assert_int_equal(st.rejected, 0);
+    close(fd);
+    close(t.fd);
+    channel_destroy(listener);
+}
+
+/* Issue 14: a client that connects and says nothing used to hold the
+ * listener for its whole hello timeout.  The good source is served while
+ * the silent ones are still connected and still silent. */
+static void test_silent_client_does_not_delay(void **state)
+{
+    (void)state;
+    char token[CHANNEL_TOKEN_HEX + 1];
+    channel_token_generate(token);
+    struct qemu_sink sink;
+    sink_start(&sink, "dst6");
+    struct channel *listener = NULL;
+    assert_int_equal(channel_listen("127.0.0.1", 0, token, sink.path, 2, &listener), 0);
+    int silent[3];
+    for (int i = 0; i < 3; i++) {
+        silent[i] = connect_tcp(channel_port(listener));
+        assert_true(silent[i] >= 0);
+    }
+    char hello[CHANNEL_HELLO_SIZE];
+    hello_bytes(token, 0, hello);
+    int fd = hello_raw(channel_port(listener), hello);
+    assert_true(fd >= 0);
+    /* The listener has not given up on the silent ones yet (it would have
+     * had to wait their hello deadline out first): the good one did not
+     * queue behind them. */
+    struct channel_stats st;
+    channel_stats(listener, &st);
+    assert_int_equal(st.connections, 1);
+    assert_int_equal(st.dropped, 0);
+    for (int i = 0; i < 3; i++) {
+        char c;
+        assert_int_equal(recv(silent[i], &c, 1, MSG_DONTWAIT), -1);
+        assert_int_equal(errno, EAGAIN);
+    }
+    /* The silent ones are dropped at their deadline; they never counted. */
+    for (int i = 0; i < 3; i++) {
+        char c;
+        assert_int_equal(read(silent[i], &c, 1), 0);
+        close(silent[i]);
+    }
+    channel_stats(listener, &st);
+    assert_int_equal(st.dropped, 3);
+    assert_int_equal(st.connections, 1);
+    close(fd);
+    channel_destroy(listener);
+    sink_stop(&sink);
+}
+
+/* Issue 14: the same hello used to be good max_connections times; now each
+ * channel index is good once, and a replay neither counts nor burns. */
+static void test_replayed_hello_refused(void **state)
+{
+    (void)state;
+    char token[CHANNEL_TOKEN_HEX + 1];
+    channel_token_generate(token);
+    struct qemu_sink sink;
+    sink_start(&sink, "dst5");
+    struct channel *listener = NULL;
+    assert_int_equal(channel_listen("127.0.0.1", 0, token, sink.path, 2, &listener), 0);
+    char hello0[CHANNEL_HELLO_SIZE], hello1[CHANNEL_HELLO_SIZE], hello9[CHANNEL_HELLO_SIZE];
+    hello_bytes(token, 0, hello0);
+    hello_bytes(token, 1, hello1);
+    hello_bytes(token, 9, hello9);
+    int first = hello_raw(channel_port(listener), hello0);
+    assert_true(first >= 0);
+    assert_int_equal(hello_raw(channel_port(listener), hello0), -EACCES); /* replayed */
+    assert_int_equal(hello_raw(channel_port(listener), hello9), -EACCES); /* no such channel */
+    struct channel_stats st;
+    channel_stats(listener, &st);
+    assert_int_equal(st.connections, 1);
+    assert_int_equal(st.rejected, 2);
+    /* The listener still takes the channel not yet used. */
+    int second = hello_raw(channel_port(listener), hello1);
+    assert_true(second >= 0);
+    channel_stats(listener, &st);
+    assert_int_equal(st.connections, 2);
+    close(second);
+    close(first);
+    channel_destroy(listener);
+    sink_stop(&sink);
+}
+
 int main(void)
 {
     /* SIGPIPE keeps its default action: the channel must not die of it. */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_token_is_hex),
         cmocka_unit_test(test_bytes_cross_both_ways),
-        cmocka_unit_test(test_wrong_token_burns_listener),
+        cmocka_unit_test(test_wrong_token_refused_listener_stays),
         cmocka_unit_test(test_token_spent_after_max_connections),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_destroy_mid_transfer),
         cmocka_unit_test(test_handoff_gives_the_connection),
         cmocka_unit_test(test_handoff_refusals),
+        cmocka_unit_test(test_connect_and_close_does_not_burn),
+        cmocka_unit_test(test_silent_client_does_not_delay),
+        cmocka_unit_test(test_replayed_hello_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
