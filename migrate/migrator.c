@@ -44,6 +44,7 @@
 #include "db/migration.h"
 #include "db/vm.h"
 #include "migrate/channel.h"
+#include "migrate/direct.h"
 #include "migrate/hypervisor.h"
 #include "migrate/lifecycle.h"
 #include "migrate/ports.h"
@@ -55,6 +56,7 @@
 #define POLL_MS 200
 #define DEST_WATCH_MS 1000 /* how often the source asks after the destination */
 #define STREAM_FD_NAME "lmnet-stream" /* QEMU's name for a handed-over stream */
+#define LISTEN_FD_NAME "lmnet-listen" /* and for the direct multifd listener */
 
 /* A source migration whose worker runs. */
 struct running {
@@ -76,6 +78,7 @@ struct incoming {
     struct hypervisor_migration_options hv; /* what the taker applies */
     struct channel *channel;
     char socket[128];
+    uint16_t direct_port; /* QEMU's own listener (several channels), or 0 */
     size_t n_ports;
     char ports[VM_MAX_ADAPTERS][64];
 };
@@ -324,6 +327,22 @@ static int check_ports(struct migrator *m, const struct vm *vm, const char *dest
     return planner_check_macs(dynamic, names, vm->n_adapters, convert, refusal);
 }
 
+/* The channels a migration over NET gets for REQUESTED: several only when
+ * QEMU's own connections can go directly and safely (migrate/direct.h). */
+static unsigned choose_channels(const struct planner_network *net, unsigned requested, char *note,
+                                size_t size)
+{
+    char route[64] = "";
+    bool safe = requested > 1 &&
+                direct_route_source(net->destination_address, route, sizeof(route)) == 0 &&
+                direct_path_safe(net->source_address, net->destination_address, route);
+    unsigned channels = planner_choose_channels(requested, safe, note, size);
+    if (note[0])
+        log_info("migration channels reduced to 1 source=%s destination=%s route_source=%s",
+                 net->source_address, net->destination_address, route[0] ? route : "none");
+    return channels;
+}
+
 int migrator_submit(struct migrator *m, const struct migration_request *rq, const char *actor,
                     char uuid[37], struct planner_refusal *refusal)
 {
@@ -397,6 +416,12 @@ int migrator_submit(struct migrator *m, const struct migration_request *rq, cons
     r = check_ports(m, &vm, dest.url, rq->convert_dynamic_macs, refusal);
     if (r < 0)
         return r;
+    struct migration_request effective = *rq;
+    unsigned requested_channels = rq->channels;
+    char channels_note[512] = "";
+    effective.channels = choose_channels(&chosen, rq->channels, channels_note,
+                                         sizeof(channels_note));
+    rq = &effective;
     unsigned max = m->agent->config.max_migrations;
     (void)max; /* slots are the scheduler's: a full host queues, not refuses */
 
@@ -416,6 +441,11 @@ int migrator_submit(struct migrator *m, const struct migration_request *rq, cons
     mig.downtime_ms = -1;
     mig.switchover_gap_ms = -1;
     _cleanup_json_ struct json_object *options = options_to_json(rq);
+    if (channels_note[0]) {
+        json_object_object_add(options, "channels_requested",
+                               json_object_new_int((int)requested_channels));
+        json_object_object_add(options, "channels_note", json_object_new_string(channels_note));
+    }
     mig.options = (char *)json_object_to_json_string_ext(options, JSON_C_TO_STRING_PLAIN);
     r = db_begin(db);
     if (r < 0)
@@ -651,7 +681,7 @@ static void source_release(struct migrator *m, const struct migration *mig, cons
 }
 
 static int prepare_destination(struct source_run *s, char *token, size_t token_size,
-                               uint16_t *port, char *why, size_t why_size)
+                               uint16_t *port, bool *direct, char *why, size_t why_size)
 {
     struct migrator *m = s->m;
     _cleanup_json_ struct json_object *body = json_object_new_object();
@@ -664,6 +694,8 @@ static int prepare_destination(struct source_run *s, char *token, size_t token_s
     json_object_object_add(body, "destination_address",
                            json_object_new_string(s->mig.destination_address));
     json_object_object_add(body, "quick", json_object_new_boolean(s->mig.quick));
+    /* This agent can have QEMU's channels go directly (migrate/direct.h). */
+    json_object_object_add(body, "multifd", json_object_new_string("direct"));
     json_object_object_add(body, "options", json_tokener_parse(s->mig.options));
     json_object_object_add(body, "vm", vm_to_json(&s->vm));
     struct json_object *ports = json_object_new_array();
@@ -687,12 +719,15 @@ static int prepare_destination(struct source_run *s, char *token, size_t token_s
         return r;
     const char *t = get_string(reply.body, "token");
     int64_t p = get_int64(reply.body, "port", 0);
-    if (!t || strlen(t) != CHANNEL_TOKEN_HEX || p <= 0 || p > 65535) {
+    struct json_object *d = NULL;
+    *direct = json_object_object_get_ex(reply.body, "direct", &d) && json_object_get_boolean(d);
+    if ((!*direct && (!t || strlen(t) != CHANNEL_TOKEN_HEX)) || p <= 0 || p > 65535 ||
+        (*direct && s->options.hv.channels <= 1)) {
         snprintf(why, why_size, "the destination's prepare answer has no token or port");
         client_reply_release(&reply);
         return -EPROTO;
     }
-    snprintf(token, token_size, "%s", t);
+    snprintf(token, token_size, "%s", t ? t : "");
     *port = (uint16_t)p;
     client_reply_release(&reply);
     return 0;
@@ -705,6 +740,7 @@ static void *source_thread(void *arg)
     char why[600] = "";
     char token[CHANNEL_TOKEN_HEX + 1] = "";
     uint16_t port = 0;
+    bool direct = false;
     s->timings = json_object_new_object();
     s->phase_started = 0;
     enter_phase(s, MIGRATION_PREFLIGHT);
@@ -714,7 +750,7 @@ static void *source_thread(void *arg)
         goto out;
     }
     enter_phase(s, MIGRATION_PREPARING);
-    int r = prepare_destination(s, token, sizeof(token), &port, why, sizeof(why));
+    int r = prepare_destination(s, token, sizeof(token), &port, &direct, why, sizeof(why));
     if (r < 0) {
         char reason[700];
         snprintf(reason, sizeof(reason), "the destination could not prepare: %s", why);
@@ -734,6 +770,8 @@ static void *source_thread(void *arg)
         /* One stream: the authenticated connection goes to QEMU itself. */
         stream = channel_connect(from, s->mig.destination_address, port, token);
         r = stream < 0 ? stream : 0;
+    } else if (direct) {
+        r = 0; /* QEMU connects itself, to a socket only this host can reach */
     } else {
         snprintf(s->socket, sizeof(s->socket), "%s/mig-%.8s.sock", m->agent->config.run_dir,
                  s->mig.uuid);
@@ -764,6 +802,10 @@ static void *source_thread(void *arg)
         r = hypervisor_vm_pass_fd(s->handle, STREAM_FD_NAME, stream);
         close(stream); /* QEMU holds its own copy now, or none */
         snprintf(uri, sizeof(uri), "fd:%s", STREAM_FD_NAME);
+    } else if (direct) {
+        bool v6 = strchr(s->mig.destination_address, ':') != NULL;
+        snprintf(uri, sizeof(uri), "tcp:%s%s%s:%u", v6 ? "[" : "", s->mig.destination_address,
+                 v6 ? "]" : "", port);
     } else {
         snprintf(uri, sizeof(uri), "unix:%s", s->socket);
     }
@@ -1218,6 +1260,31 @@ static int incoming_stream(void *ctx, int fd)
     return r;
 }
 
+/* Several channels: QEMU listens itself, on a socket the agent made that
+ * only PEER (the source's migration address) can connect to. */
+static int listen_direct(struct incoming *in, const char *address, const char *peer, char *why,
+                         size_t why_size)
+{
+    uint16_t port = 0;
+    int fd = direct_listen(address, peer, &port);
+    if (fd < 0) {
+        snprintf(why, why_size,
+                 "cannot make the multifd listener on %s for source %s: %s", address,
+                 peer ? peer : "(none)", strerror(-fd));
+        return fd;
+    }
+    int r = hypervisor_vm_pass_fd(in->handle, LISTEN_FD_NAME, fd);
+    close(fd); /* QEMU has its own copy, or none */
+    if (r >= 0)
+        r = hypervisor_vm_migrate_incoming(in->handle, "tcp:fd:" LISTEN_FD_NAME, &in->hv);
+    if (r < 0) {
+        snprintf(why, why_size, "QEMU did not take the multifd listener: %s", strerror(-r));
+        return r;
+    }
+    in->direct_port = port;
+    return 0;
+}
+
 int migrator_dest_prepare(struct migrator *m, struct json_object *body,
                           struct json_object **answer, struct planner_refusal *refusal)
 {
@@ -1238,6 +1305,8 @@ int migrator_dest_prepare(struct migrator *m, struct json_object *body,
         return -EPERM;
     }
     json_object_object_get_ex(body, "options", &options_json);
+    const char *multifd = get_string(body, "multifd");
+    bool direct = multifd && strcmp(multifd, "direct") == 0;
     int active = migration_count_active(db, MIGRATION_ROLE_DESTINATION);
     if (active < 0)
         return active;
@@ -1357,7 +1426,14 @@ int migrator_dest_prepare(struct migrator *m, struct json_object *body,
     if (r >= 0 && options.hv.channels <= 1) {
         /* One stream: QEMU gets the connection itself once it is here. */
         r = channel_listen_handoff(address, 0, token, incoming_stream, in, &in->channel);
+    } else if (r >= 0 && direct) {
+        r = listen_direct(in, address, get_string(body, "source_address"), why, sizeof(why));
+        if (r < 0) {
+            explicit_bzero(token, sizeof(token));
+            goto fail;
+        }
     } else if (r >= 0) {
+        /* A source agent that only knows the relay. */
         snprintf(in->socket, sizeof(in->socket), "%s/in-%.8s.sock", m->agent->config.run_dir, id);
         char uri[160];
         snprintf(uri, sizeof(uri), "unix:%s", in->socket);
@@ -1378,16 +1454,20 @@ int migrator_dest_prepare(struct migrator *m, struct json_object *body,
     }
     journal(m, id, "channel-listening", STEP_DONE, NULL);
     migration_set_phase(db, id, MIGRATION_TRANSFERRING, NULL);
+    uint16_t listen_port = in->channel ? channel_port(in->channel) : in->direct_port;
     *answer = json_object_new_object();
-    json_object_object_add(*answer, "port", json_object_new_int(channel_port(in->channel)));
-    json_object_object_add(*answer, "token", json_object_new_string(token));
+    json_object_object_add(*answer, "port", json_object_new_int(listen_port));
+    if (in->channel)
+        json_object_object_add(*answer, "token", json_object_new_string(token));
+    else
+        json_object_object_add(*answer, "direct", json_object_new_boolean(true));
     explicit_bzero(token, sizeof(token));
     pthread_mutex_lock(&m->lock);
     in->next = m->incoming;
     m->incoming = in;
     pthread_mutex_unlock(&m->lock);
-    log_info("migration prepared migration=%s vm=%s listen=%s:%u", id, vm.name, address,
-             channel_port(in->channel));
+    log_info("migration prepared migration=%s vm=%s listen=%s:%u direct=%s", id, vm.name, address,
+             listen_port, in->channel ? "no" : "yes");
     return 0;
 
 fail:

@@ -147,3 +147,19 @@ bool planner_slot_free(unsigned active, unsigned max)
 {
     return active < max;
 }
+
+unsigned planner_choose_channels(unsigned requested, bool direct_safe, char *note, size_t size)
+{
+    if (size)
+        note[0] = '\0';
+    if (requested <= 1)
+        return 1;
+    if (direct_safe)
+        return requested;
+    snprintf(note, size,
+             "%u channels asked, 1 used: QEMU's channels cannot go directly from this host's "
+             "migration address to the destination's (no address of one IP family on both, or "
+             "this host would send from another address), and relaying them is slower than one",
+             requested);
+    return 1;
+}

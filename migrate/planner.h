@@ -72,6 +72,15 @@ int planner_check_macs(const bool *dynamic, const char *const *ports, size_t n, 
  * leave it now. */
 bool planner_slot_free(unsigned active, unsigned max);
 
+/* How many parallel streams a migration that asked for REQUESTED gets.
+ * QEMU's multifd channels go straight over the migration network only when
+ * DIRECT_SAFE (migrate/direct.h: the destination can restrict its socket to
+ * the source's address, and the source sends from it); without that the
+ * only way would be the agents' relay, which is slower than one stream on
+ * small hosts, so the answer is 1.  NOTE (SIZE bytes) gets a sentence when
+ * the answer is less than asked, else "". */
+unsigned planner_choose_channels(unsigned requested, bool direct_safe, char *note, size_t size);
+
 const char *planner_role_to_string(enum planner_role role);
 const char *planner_state_to_string(enum planner_state state);
 

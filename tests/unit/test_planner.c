@@ -126,9 +126,24 @@ static void test_slots(void **state)
     assert_false(planner_slot_free(0, 0));
 }
 
+static void test_channels_only_on_a_direct_path(void **state)
+{
+    (void)state;
+    char note[512];
+    assert_int_equal(planner_choose_channels(4, true, note, sizeof(note)), 4);
+    assert_string_equal(note, "");
+    assert_int_equal(planner_choose_channels(1, false, note, sizeof(note)), 1);
+    assert_string_equal(note, "");
+    assert_int_equal(planner_choose_channels(0, true, note, sizeof(note)), 1);
+    /* No safe direct path: one stream, never the relay. */
+    assert_int_equal(planner_choose_channels(4, false, note, sizeof(note)), 1);
+    assert_non_null(strstr(note, "4 channels asked, 1 used"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_channels_only_on_a_direct_path),
         cmocka_unit_test(test_lowest_metric_migration_network),
         cmocka_unit_test(test_tie_broken_by_id),
         cmocka_unit_test(test_no_fallback_to_management_unless_allowed),
