@@ -59,7 +59,7 @@ static int attach_peer_filter(int fd, const union address *peer)
     }
     code[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0xffffffffu);
     code[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
-    struct sock_fprog prog = { .len = (unsigned short)n, .filter = code };
+    struct sock_fprog prog = {.len = (unsigned short)n, .filter = code};
     if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0)
         return -errno;
     /* The program cannot be swapped for a looser one by whoever holds the

@@ -56,7 +56,7 @@
 #define POLL_MS 200
 #define DEST_WATCH_MS 1000 /* how often the source asks after the destination */
 #define STREAM_FD_NAME "lmnet-stream" /* QEMU's name for a handed-over stream */
-#define LISTEN_FD_NAME "lmnet-listen" /* and for the direct multifd listener */
+#define LISTEN_FD_NAME      "lmnet-listen" /* and for the direct multifd listener */
 
 /* A source migration whose worker runs. */
 struct running {
@@ -419,8 +419,8 @@ int migrator_submit(struct migrator *m, const struct migration_request *rq, cons
     struct migration_request effective = *rq;
     unsigned requested_channels = rq->channels;
     char channels_note[512] = "";
-    effective.channels = choose_channels(&chosen, rq->channels, channels_note,
-                                         sizeof(channels_note));
+    effective.channels =
+        choose_channels(&chosen, rq->channels, channels_note, sizeof(channels_note));
     rq = &effective;
     unsigned max = m->agent->config.max_migrations;
     (void)max; /* slots are the scheduler's: a full host queues, not refuses */
@@ -680,8 +680,8 @@ static void source_release(struct migrator *m, const struct migration *mig, cons
     vm_set_host(db_of(m), vm->uuid, mig->destination, VM_RUNNING);
 }
 
-static int prepare_destination(struct source_run *s, char *token, size_t token_size,
-                               uint16_t *port, bool *direct, char *why, size_t why_size)
+static int prepare_destination(struct source_run *s, char *token, size_t token_size, uint16_t *port,
+                               bool *direct, char *why, size_t why_size)
 {
     struct migrator *m = s->m;
     _cleanup_json_ struct json_object *body = json_object_new_object();
@@ -1268,8 +1268,7 @@ static int listen_direct(struct incoming *in, const char *address, const char *p
     uint16_t port = 0;
     int fd = direct_listen(address, peer, &port);
     if (fd < 0) {
-        snprintf(why, why_size,
-                 "cannot make the multifd listener on %s for source %s: %s", address,
+        snprintf(why, why_size, "cannot make the multifd listener on %s for source %s: %s", address,
                  peer ? peer : "(none)", strerror(-fd));
         return fd;
     }

@@ -22,10 +22,10 @@ static int connect_from(const char *from, uint16_t port)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     assert_true(fd >= 0);
-    struct sockaddr_in a = { .sin_family = AF_INET };
+    struct sockaddr_in a = {.sin_family = AF_INET};
     inet_pton(AF_INET, from, &a.sin_addr);
     assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(port) };
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(port)};
     inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
     int r = connect(fd, (struct sockaddr *)&to, sizeof(to));
     assert_true(r == 0 || errno == EINPROGRESS);
@@ -35,7 +35,7 @@ static int connect_from(const char *from, uint16_t port)
 /* Whether the listener LISTENER has a connection to accept within MS. */
 static int accept_within(int listener, int ms)
 {
-    struct pollfd p = { .fd = listener, .events = POLLIN };
+    struct pollfd p = {.fd = listener, .events = POLLIN};
     if (poll(&p, 1, ms) != 1)
         return -1;
     return accept(listener, NULL, NULL);
@@ -53,7 +53,7 @@ static void test_the_peer_connects(void **state)
     assert_true(a >= 0);
     /* Bytes flow both ways on the accepted connection (it inherits the
      * filter, which lets the peer's packets in). */
-    struct pollfd p = { .fd = c, .events = POLLOUT };
+    struct pollfd p = {.fd = c, .events = POLLOUT};
     assert_int_equal(poll(&p, 1, 2000), 1);
     assert_int_equal(write(c, "ping", 4), 4);
     char buf[8];
@@ -76,7 +76,7 @@ static void test_anyone_else_gets_no_connection(void **state)
     int c = connect_from("127.0.0.3", port);
     assert_int_equal(accept_within(l, 300), -1);
     /* Its SYN was dropped: the connect is still pending, not refused. */
-    struct pollfd p = { .fd = c, .events = POLLOUT };
+    struct pollfd p = {.fd = c, .events = POLLOUT};
     assert_int_equal(poll(&p, 1, 0), 0);
     close(c);
     /* The peer still gets in afterwards. */
@@ -119,7 +119,7 @@ static void test_ipv6_peer(void **state)
         skip(); /* no IPv6 loopback here */
     assert_true(l >= 0);
     int c = socket(AF_INET6, SOCK_STREAM, 0);
-    struct sockaddr_in6 to = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
+    struct sockaddr_in6 to = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
     inet_pton(AF_INET6, "::1", &to.sin6_addr);
     assert_int_equal(connect(c, (struct sockaddr *)&to, sizeof(to)), 0);
     int a = accept_within(l, 2000);
