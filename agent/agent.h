@@ -16,6 +16,7 @@ struct db_pool;
 struct hypervisor;
 struct lifecycle;
 struct membership;
+struct metrics;
 struct migrator;
 struct ports;
 struct reachability;
@@ -46,6 +47,7 @@ struct agent {
     struct migrator *migrator;     /* live migrations, both sides */
     struct reachability *reachability; /* heartbeat reports (used on the registry) */
     struct heartbeat *heartbeat;   /* heartbeats on the cluster networks */
+    struct metrics *metrics;       /* counters for /metrics (agent/metrics.h), or NULL */
 };
 
 /* Seconds since the agent started. */

@@ -11,6 +11,7 @@
 #include "agent/cleanup.h"
 #include "agent/log.h"
 #include "agent/membership.h"
+#include "agent/metrics.h"
 #include "agent/registry.h"
 #include "db/event.h"
 
@@ -290,9 +291,8 @@ static int held_by(struct allocator_error *err, const struct mac_allocation *a)
                 a->holder.vm, a->holder.adapter, a->holder.host);
 }
 
-int allocator_allocate(struct agent *agent, const char *pool,
-                       const struct allocation_request *rq, const char *actor,
-                       struct mac_allocation *out, struct allocator_error *err)
+static int allocate(struct agent *agent, const char *pool, const struct allocation_request *rq,
+                    const char *actor, struct mac_allocation *out, struct allocator_error *err)
 {
     struct db *db = db_pool_get(agent->db);
     if (!db)
@@ -358,6 +358,16 @@ int allocator_allocate(struct agent *agent, const char *pool,
     return fail(err, -EBUSY, 503, "busy", "the database stayed busy; retry");
 }
 
+int allocator_allocate(struct agent *agent, const char *pool,
+                       const struct allocation_request *rq, const char *actor,
+                       struct mac_allocation *out, struct allocator_error *err)
+{
+    int r = allocate(agent, pool, rq, actor, out, err);
+    if (r != 0) /* 0 is a retried request answered again, not a new allocation */
+        metrics_count_allocation(agent->metrics, r > 0);
+    return r;
+}
+
 int allocator_release(struct agent *agent, const char *pool, uint64_t mac, const char *actor,
                       struct allocator_error *err)
 {
@@ -387,5 +397,6 @@ int allocator_release(struct agent *agent, const char *pool, uint64_t mac, const
                     mac_format(mac, text), pool);
     if (r < 0)
         return fail(err, r, 500, "database", "cannot release: %s", strerror(-r));
+    metrics_count_release(agent->metrics);
     return 0;
 }

@@ -24,6 +24,7 @@
 #include "agent/registry.h"
 #include "agent/log.h"
 #include "agent/membership.h"
+#include "agent/metrics.h"
 #include "api/client.h"
 #include "api/server.h"
 #include "api/token.h"
@@ -363,7 +364,8 @@ int main(int argc, char **argv)
         goto out;
     start_hypervisor(&agent);
     agent.reachability = reachability_create();
-    if (!agent.reachability) {
+    agent.metrics = metrics_create();
+    if (!agent.reachability || !agent.metrics) {
         r = -ENOMEM;
         goto out;
     }
@@ -403,6 +405,7 @@ out:
     vswitch_destroy(agent.vswitch);
     reachability_destroy(agent.reachability);
     registry_destroy(agent.registry);
+    metrics_destroy(agent.metrics);
     db_pool_destroy(agent.db);
     token_set_destroy(agent.tokens);
     if (agent.peer_token)

@@ -3,7 +3,14 @@
 
 #include <string.h>
 #include "agent/agent.h"
+#include "agent/metrics.h"
 #include "agent/peer.h"
+
+/* The bytes of OBJ's JSON text, as the client sends it (0 for NULL). */
+static uint64_t json_length(struct json_object *obj)
+{
+    return obj ? strlen(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN)) : 0;
+}
 
 static int relay_typed(struct request *req, struct response *resp, const char *url,
                        const char *who, const char *type, const char *method, const char *path,
@@ -16,6 +23,7 @@ static int relay_typed(struct request *req, struct response *resp, const char *u
     struct client_reply reply;
     r = client_call(client, method, path, body, NULL, &reply);
     client_destroy(client);
+    metrics_count_relay(req->agent->metrics, r >= 0, json_length(body), json_length(reply.body));
     if (r < 0) {
         int p = response_problem(resp, 502, type, NULL, "%s at %s did not answer: %s", who, url,
                                  reply.error);

@@ -17,6 +17,22 @@ int response_json(struct response *resp, int status, struct json_object *body)
     return 0;
 }
 
+int response_text(struct response *resp, int status, const char *content_type, const char *text,
+                  size_t length)
+{
+    char *copy = malloc(length + 1);
+    if (!copy)
+        return -ENOMEM;
+    memcpy(copy, text, length);
+    copy[length] = '\0';
+    free(resp->text);
+    resp->text = copy;
+    resp->text_length = length;
+    resp->content_type = content_type;
+    resp->status = status;
+    return 0;
+}
+
 int response_header(struct response *resp, const char *name, const char *value)
 {
     if (resp->n_headers >= RESPONSE_MAX_HEADERS)
@@ -46,15 +62,21 @@ int response_problem(struct response *resp, int status, const char *type, const 
     return problem_status_to_errno(status);
 }
 
-void etag_of_json(struct json_object *obj, char *out, size_t out_size)
+void etag_of_bytes(const char *data, size_t length, char *out, size_t out_size)
 {
-    /* FNV-1a over the canonical text: cheap, and any change shows. */
-    const char *text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
-                                                               JSON_C_TO_STRING_NOSLASHESCAPE);
+    /* FNV-1a: cheap, and any change shows. */
     uint64_t h = 0xcbf29ce484222325ull;
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-        h ^= *p;
+    for (size_t i = 0; i < length; i++) {
+        h ^= (unsigned char)data[i];
         h *= 0x100000001b3ull;
     }
     snprintf(out, out_size, "\"%016llx\"", (unsigned long long)h);
+}
+
+void etag_of_json(struct json_object *obj, char *out, size_t out_size)
+{
+    /* Over the canonical text. */
+    const char *text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
+                                                               JSON_C_TO_STRING_NOSLASHESCAPE);
+    etag_of_bytes(text, strlen(text), out, out_size);
 }

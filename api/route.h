@@ -61,11 +61,14 @@ struct request {
     void *lookup_ctx;
 };
 
-#define RESPONSE_MAX_HEADERS 4
+#define RESPONSE_MAX_HEADERS 8
 
 struct response {
     int status;                 /* 0 until set; 200 is assumed for a body */
     struct json_object *body;   /* owned by the response */
+    char *text;                 /* a non-JSON body (metrics, web assets), owned; used when
+                                   BODY is NULL */
+    size_t text_length;
     const char *content_type;   /* default application/json */
     char *headers[RESPONSE_MAX_HEADERS][2]; /* extra headers, owned */
     size_t n_headers;
@@ -81,6 +84,11 @@ const char *request_query(const struct request *req, const char *name);
 
 /* Sets STATUS and BODY (consumed).  Returns 0. */
 int response_json(struct response *resp, int status, struct json_object *body);
+
+/* Sets STATUS and a non-JSON body: LENGTH bytes of TEXT (copied) of
+ * CONTENT_TYPE (a static string).  Returns 0 or -ENOMEM. */
+int response_text(struct response *resp, int status, const char *content_type, const char *text,
+                  size_t length);
 
 /* Adds a header (both strings copied).  Returns 0 or -ENOMEM/-E2BIG. */
 int response_header(struct response *resp, const char *name, const char *value);
@@ -102,6 +110,8 @@ int request_check_if_match(const struct request *req, struct response *resp, con
 /* Computes a strong ETag ("\"<16 hex>\"") over the JSON text of OBJ into
  * OUT (at least 19 bytes). */
 void etag_of_json(struct json_object *obj, char *out, size_t out_size);
+/* The same over LENGTH bytes of DATA. */
+void etag_of_bytes(const char *data, size_t length, char *out, size_t out_size);
 
 struct route {
     enum http_method method;

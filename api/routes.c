@@ -5,9 +5,11 @@
 #include "api/event.h"
 #include "api/macpool.h"
 #include "api/member.h"
+#include "api/metrics.h"
 #include "api/migration.h"
 #include "api/network.h"
 #include "api/nic.h"
+#include "api/openapi.h"
 #include "api/port.h"
 #include "api/switch.h"
 #include "api/system.h"
@@ -26,6 +28,8 @@ const struct route *const api_route_tables[] = {
     port_routes,
     vm_routes,
     migration_routes,
+    openapi_routes,
+    metrics_routes,
 };
 
 const size_t api_route_tables_count = sizeof(api_route_tables) / sizeof(api_route_tables[0]);

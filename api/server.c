@@ -35,6 +35,7 @@
 #include "agent/agent.h"
 #include "agent/cleanup.h"
 #include "agent/log.h"
+#include "agent/metrics.h"
 #include "api/problem.h"
 #include "api/router.h"
 #include "api/routes.h"
@@ -228,6 +229,7 @@ static int check_if_match(struct server *server, const char *url, const struct r
     }
     router_release_params(&get);
     json_object_put(current.body);
+    free(current.text);
     for (size_t i = 0; i < current.n_headers; i++) {
         free(current.headers[i][0]);
         free(current.headers[i][1]);
@@ -304,7 +306,7 @@ static enum MHD_Result queue(struct MHD_Connection *conn, struct request *req, s
     const char *text = "";
     size_t length = 0;
     if (resp->status == 0)
-        resp->status = resp->body ? 200 : 204;
+        resp->status = resp->body || resp->text ? 200 : 204;
     if (resp->body) {
         /* The ETag first: serializing reuses the object's buffer, so the
          * body text must be taken last. */
@@ -313,6 +315,11 @@ static enum MHD_Result queue(struct MHD_Connection *conn, struct request *req, s
         text = json_object_to_json_string_ext(resp->body, JSON_C_TO_STRING_PLAIN |
                                                               JSON_C_TO_STRING_NOSLASHESCAPE);
         length = strlen(text);
+    } else if (resp->text) {
+        if (!resp->etag[0] && resp->status == 200)
+            etag_of_bytes(resp->text, resp->text_length, resp->etag, sizeof(resp->etag));
+        text = resp->text;
+        length = resp->text_length;
     }
     if (resp->etag[0] && (req->method == HTTP_GET || req->method == HTTP_HEAD) &&
         resp->status == 200) {
@@ -344,6 +351,7 @@ static void release(struct request *req, struct response *resp)
     router_release_params(req);
     json_object_put(req->json);
     json_object_put(resp->body);
+    free(resp->text);
     for (size_t i = 0; i < resp->n_headers; i++) {
         free(resp->headers[i][0]);
         free(resp->headers[i][1]);
@@ -385,6 +393,11 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     http_method_from_string(method, &req.method);
     dispatch(server, conn, method, ex->raw_path, ex, &req, &resp);
     enum MHD_Result ok = queue(conn, &req, &resp);
+    enum http_method counted;
+    metrics_count_request(server->agent->metrics,
+                          http_method_from_string(method, &counted) == 0 ? (unsigned)counted
+                                                                         : METRICS_METHODS - 1,
+                          resp.status);
     log_info("request method=%s path=%s status=%d latency_us=%ld token=%s", method, ex->raw_path,
              resp.status, elapsed_us(&ex->started), req.token_name);
     release(&req, &resp);

@@ -37,6 +37,7 @@
 #include "agent/cleanup.h"
 #include "agent/clock.h"
 #include "agent/log.h"
+#include "agent/metrics.h"
 #include "agent/peer.h"
 #include "db/db.h"
 #include "db/event.h"
@@ -104,6 +105,17 @@ struct options {
 static struct db *db_of(struct migrator *m)
 {
     return db_pool_get(m->agent->db);
+}
+
+/* Adds CHANNEL's byte counts to /metrics, then destroys it (NULL: no-op). */
+static void channel_done(struct migrator *m, struct channel *channel)
+{
+    if (!channel)
+        return;
+    struct channel_stats stats;
+    channel_stats(channel, &stats);
+    metrics_count_channel(m->agent->metrics, stats.bytes_forward, stats.bytes_backward);
+    channel_destroy(channel);
 }
 
 static void refuse(struct planner_refusal *refusal, int status, const char *type, const char *fmt,
@@ -626,7 +638,7 @@ static void source_rollback(struct source_run *s, bool cancelled, const char *re
             log_warning("destination did not take the abort migration=%s: %s", s->mig.uuid, why);
         }
     }
-    channel_destroy(s->channel);
+    channel_done(m, s->channel);
     s->channel = NULL;
     if (s->vm_migrating) {
         vm_set_state(db_of(m), s->vm.uuid, VM_RUNNING);
@@ -963,7 +975,7 @@ static void *source_thread(void *arg)
     store_progress(s, &progress);
     migration_set_measurements(db_of(m), s->mig.uuid, progress.downtime_ms, gap);
     r = finish_destination(m, &s->mig, s->dest_url, progress.downtime_ms, gap, why, sizeof(why));
-    channel_destroy(s->channel);
+    channel_done(m, s->channel);
     s->channel = NULL;
     source_release(m, &s->mig, &s->vm);
     if (r < 0) {
@@ -988,7 +1000,7 @@ static void *source_thread(void *arg)
     log_info("migration completed migration=%s vm=%s downtime_ms=%lld switchover_gap_ms=%lld",
              s->mig.uuid, s->mig.vm_name, (long long)progress.downtime_ms, (long long)gap);
 out:
-    channel_destroy(s->channel);
+    channel_done(m, s->channel);
     json_object_put(s->timings);
     atomic_store(&s->running->done, true);
     migration_release(&s->mig);
@@ -1201,7 +1213,7 @@ static struct incoming *incoming_take(struct migrator *m, const char *uuid)
 static void dest_undo(struct migrator *m, const char *uuid, struct incoming *in, const char *vm_name)
 {
     if (in) {
-        channel_destroy(in->channel);
+        channel_done(m, in->channel);
         in->channel = NULL;
     }
     struct migration_step *steps = NULL;
@@ -1243,7 +1255,7 @@ static void incoming_free(struct incoming *in)
 {
     if (!in)
         return;
-    channel_destroy(in->channel);
+    channel_destroy(in->channel); /* a handoff channel: QEMU's fd, no bytes counted */
     free(in);
 }
 
@@ -1749,7 +1761,7 @@ void migrator_stop(struct migrator *m)
     while (m->incoming) {
         struct incoming *in = m->incoming;
         m->incoming = in->next;
-        channel_destroy(in->channel); /* its taker may be using the handle */
+        channel_done(m, in->channel); /* its taker may be using the handle */
         in->channel = NULL;
         hypervisor_vm_detach(in->handle); /* the journal lets the next start undo it */
         incoming_free(in);
