@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 #include "agent/agent.h"
 #include "agent/cleanup.h"
@@ -389,11 +390,18 @@ int main(int argc, char **argv)
         goto out;
     log_info("lmnetd started version=%s node_id=%s hostname=%s database=%s", LMNET_VERSION,
              agent.node_id, agent.hostname, agent.config.database);
+    /* Type=notify: systemd starts what is ordered after us only now, with
+     * the API listening.  Without $NOTIFY_SOCKET this does nothing. */
+    r = sd_notifyf(0, "READY=1\nSTATUS=serving the API on port %u\nMAINPID=%lu", agent.port,
+                   (unsigned long)getpid());
+    if (r < 0)
+        log_errno(LOG_LEVEL_WARNING, r, "cannot notify systemd of readiness");
 
     if (wait_for_signals(&signals) == 0)
         exit_code = 0;
 
 out:
+    sd_notify(0, "STOPPING=1");
     /* The server goes first: no request may see a half-stopped agent. */
     server_stop(server);
     heartbeat_stop(agent.heartbeat);
