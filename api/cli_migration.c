@@ -200,8 +200,13 @@ static void print_list(struct cli *cli, struct json_object *items)
             snprintf(network, sizeof(network), "%s->%s", cli_str(net, "source_address"),
                      cli_str(net, "destination_address"));
         int64_t d = num(m, "downtime_ms"), g = num(m, "switchover_gap_ms");
-        snprintf(down, sizeof(down), d >= 0 ? "%lld" : "", (long long)d);
-        snprintf(gap, sizeof(gap), g >= 0 ? "%lld" : "", (long long)g);
+        /* clang's -Wformat-zero-length refuses "" as a format: write no
+         * figure for an unknown time rather than an empty format. */
+        down[0] = gap[0] = '\0';
+        if (d >= 0)
+            snprintf(down, sizeof(down), "%lld", (long long)d);
+        if (g >= 0)
+            snprintf(gap, sizeof(gap), "%lld", (long long)g);
         const char *cells[] = { id,   cli_str(m, "vm"), cli_str(m, "role"), cli_str(m, "phase"), network,
                                 down, gap,          cli_str(m, "error") };
         table_add_row(t, cells);
