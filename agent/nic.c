@@ -90,10 +90,12 @@ static int link_attr(const struct nlattr *attr, void *data)
 static int link_cb(const struct nlmsghdr *nlh, void *data)
 {
     struct dump *d = data;
+    if (mnl_nlmsg_get_payload_len(nlh) < sizeof(struct ifinfomsg))
+        return MNL_CB_OK;
     struct ifinfomsg *ifm = mnl_nlmsg_get_payload(nlh);
     const struct nlattr *tb[IFLA_MAX + 1] = { 0 };
     mnl_attr_parse(nlh, sizeof(*ifm), link_attr, tb);
-    if (!tb[IFLA_IFNAME])
+    if (!tb[IFLA_IFNAME] || mnl_attr_validate(tb[IFLA_IFNAME], MNL_TYPE_NUL_STRING) < 0)
         return MNL_CB_OK;
     if (d->n == d->cap) {
         size_t cap = d->cap ? d->cap * 2 : 16;
@@ -108,10 +110,12 @@ static int link_cb(const struct nlmsghdr *nlh, void *data)
     nic->index = ifm->ifi_index;
     nic->loopback = ifm->ifi_flags & IFF_LOOPBACK;
     snprintf(nic->name, sizeof(nic->name), "%s", mnl_attr_get_str(tb[IFLA_IFNAME]));
-    if (tb[IFLA_MTU])
+    if (tb[IFLA_MTU] && mnl_attr_validate(tb[IFLA_MTU], MNL_TYPE_U32) == 0)
         nic->mtu = mnl_attr_get_u32(tb[IFLA_MTU]);
     snprintf(nic->operstate, sizeof(nic->operstate), "%s",
-             tb[IFLA_OPERSTATE] ? operstate_name(mnl_attr_get_u8(tb[IFLA_OPERSTATE])) : "unknown");
+             tb[IFLA_OPERSTATE] && mnl_attr_validate(tb[IFLA_OPERSTATE], MNL_TYPE_U8) == 0
+                 ? operstate_name(mnl_attr_get_u8(tb[IFLA_OPERSTATE]))
+                 : "unknown");
     if (tb[IFLA_ADDRESS] && mnl_attr_get_payload_len(tb[IFLA_ADDRESS]) == 6) {
         const uint8_t *m = mnl_attr_get_payload(tb[IFLA_ADDRESS]);
         if (m[0] | m[1] | m[2] | m[3] | m[4] | m[5])
@@ -133,12 +137,17 @@ static int addr_attr(const struct nlattr *attr, void *data)
 static int addr_cb(const struct nlmsghdr *nlh, void *data)
 {
     struct dump *d = data;
+    if (mnl_nlmsg_get_payload_len(nlh) < sizeof(struct ifaddrmsg))
+        return MNL_CB_OK;
     struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
     const struct nlattr *tb[IFA_MAX + 1] = { 0 };
     mnl_attr_parse(nlh, sizeof(*ifa), addr_attr, tb);
     struct nic *nic = by_index(d, (int)ifa->ifa_index);
     const struct nlattr *a = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
     if (!nic || !a || nic->n_addresses == NIC_MAX_ADDRESSES)
+        return MNL_CB_OK;
+    size_t need = ifa->ifa_family == AF_INET ? 4 : ifa->ifa_family == AF_INET6 ? 16 : 0;
+    if (!need || mnl_attr_get_payload_len(a) < need)
         return MNL_CB_OK;
     struct nic_address *out = &nic->addresses[nic->n_addresses];
     if (!inet_ntop(ifa->ifa_family, mnl_attr_get_payload(a), out->address, sizeof(out->address)))
@@ -163,17 +172,59 @@ static int route_attr(const struct nlattr *attr, void *data)
 static int route_cb(const struct nlmsghdr *nlh, void *data)
 {
     struct dump *d = data;
+    if (mnl_nlmsg_get_payload_len(nlh) < sizeof(struct rtmsg))
+        return MNL_CB_OK;
     struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
     if (rtm->rtm_dst_len != 0 || rtm->rtm_table != RT_TABLE_MAIN || rtm->rtm_type != RTN_UNICAST)
         return MNL_CB_OK;
     const struct nlattr *tb[RTA_MAX + 1] = { 0 };
     mnl_attr_parse(nlh, sizeof(*rtm), route_attr, tb);
-    if (!tb[RTA_OIF])
+    if (!tb[RTA_OIF] || mnl_attr_validate(tb[RTA_OIF], MNL_TYPE_U32) < 0)
         return MNL_CB_OK;
     struct nic *nic = by_index(d, (int)mnl_attr_get_u32(tb[RTA_OIF]));
     if (nic)
         nic->default_gateway = true;
     return MNL_CB_OK;
+}
+
+/* libmnl's mnl_cb_run() takes a message length with the top bit set for a
+ * negative one and walks off the buffer: every message must fit first. */
+static bool frames_fit(const void *buf, size_t len)
+{
+    const unsigned char *p = buf;
+    while (len >= sizeof(struct nlmsghdr)) {
+        const struct nlmsghdr *nlh = (const struct nlmsghdr *)p;
+        if (nlh->nlmsg_len < sizeof(*nlh) || nlh->nlmsg_len > len)
+            return false;
+        size_t step = NLMSG_ALIGN(nlh->nlmsg_len);
+        if (step >= len)
+            break;
+        p += step;
+        len -= step;
+    }
+    return true;
+}
+
+static int any_cb(const struct nlmsghdr *nlh, void *data)
+{
+    switch (nlh->nlmsg_type) {
+    case RTM_NEWLINK: return link_cb(nlh, data);
+    case RTM_NEWADDR: return addr_cb(nlh, data);
+    case RTM_NEWROUTE: return route_cb(nlh, data);
+    default: return MNL_CB_OK;
+    }
+}
+
+int nic_parse_rtnetlink(const void *buf, size_t len, struct nic **nics, size_t *n)
+{
+    struct dump d = {.nics = *nics, .n = *n, .cap = *n};
+    if (!frames_fit(buf, len))
+        return -EPROTO;
+    errno = 0;
+    int r = mnl_cb_run(buf, len, 0, 0, any_cb, &d);
+    *nics = d.nics;
+    *n = d.n;
+    return r < 0 ? (errno ? -errno : -EIO) : 0;
 }
 
 static int rt_dump(struct mnl_socket *nl, int type, size_t hdr_size, mnl_cb_t cb, struct dump *d)
@@ -193,6 +244,8 @@ static int rt_dump(struct mnl_socket *nl, int type, size_t hdr_size, mnl_cb_t cb
         ssize_t len = mnl_socket_recvfrom(nl, buf, sizeof(buf));
         if (len < 0)
             return -errno;
+        if (!frames_fit(buf, (size_t)len))
+            return -EPROTO;
         int r = mnl_cb_run(buf, (size_t)len, seq, portid, cb, d);
         if (r == MNL_CB_STOP)
             return 0;

@@ -58,6 +58,13 @@ int64_t nic_link_speed_mbps(uint16_t speed, uint16_t speed_hi);
  * caller's to free().  Returns 0 or a negative errno. */
 int nic_list(struct nic **out, size_t *n);
 
+/* Reads LEN bytes of rtnetlink messages as the kernel answers nic_list()'s
+ * dumps (RTM_NEWLINK, then RTM_NEWADDR, then RTM_NEWROUTE) into the *N NICs
+ * at *NICS: a link adds a NIC (*NICS grows; the caller frees it), an address
+ * or a default route fills in the NIC of its index.  Returns 0 (also at the
+ * dump's end), or a negative errno for bytes that are not rtnetlink. */
+int nic_parse_rtnetlink(const void *buf, size_t len, struct nic **nics, size_t *n);
+
 /* Reads one NIC by name.  Returns 0, -ENOENT, or a negative errno. */
 int nic_get(const char *name, struct nic *out);
 
