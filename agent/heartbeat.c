@@ -324,11 +324,49 @@ static void refresh(struct heartbeat *hb)
 
 /* The tag of a signed datagram: SipHash-2-4 of its first SIGNED_BYTES,
  * little-endian. */
-static void tag_of(const struct heartbeat *hb, const unsigned char *packet, unsigned char tag[8])
+static void tag_of(const uint8_t key[HEARTBEAT_KEY_SIZE], const unsigned char *packet,
+                   unsigned char tag[8])
 {
-    uint64_t h = siphash24(hb->key, packet, SIGNED_BYTES);
+    uint64_t h = siphash24(key, packet, SIGNED_BYTES);
     for (int i = 0; i < 8; i++)
         tag[i] = (unsigned char)(h >> (8 * i));
+}
+
+int heartbeat_datagram_parse(const unsigned char *packet, size_t n,
+                             const uint8_t key[HEARTBEAT_KEY_SIZE], struct heartbeat_datagram *out,
+                             const char **why)
+{
+    bool v1 = n == PACKET_V1 && packet[4] == 1, v2 = n == PACKET_V2 && packet[4] == 2;
+    if (n < 5 || memcmp(packet, "LMHB", 4) != 0 || (!v1 && !v2)) {
+        *why = "not an lmnet heartbeat";
+        return -EINVAL;
+    }
+    if (key && !v2) {
+        *why = "unsigned (this cluster signs its heartbeats)";
+        return -EINVAL;
+    }
+    if (!key && v2) {
+        *why = "signed, and this host has no key yet";
+        return -EINVAL;
+    }
+    *out = (struct heartbeat_datagram){
+        .version = v2 ? 2 : 1, .node = packet + 12, .network = packet + 48};
+    if (v2) {
+        unsigned char tag[8], d = 0;
+        tag_of(key, packet, tag);
+        for (int i = 0; i < 8; i++)
+            d |= (unsigned char)(tag[i] ^ packet[SIGNED_BYTES + i]);
+        if (d) {
+            *why = "bad signature (not the cluster's key)";
+            return -EINVAL;
+        }
+        uint32_t seq, run;
+        memcpy(&seq, packet + 8, 4);
+        memcpy(&run, packet + 84, 4);
+        out->seq = ntohl(seq);
+        out->run = ntohl(run);
+    }
+    return 0;
 }
 
 static void send_all(struct heartbeat *hb)
@@ -349,7 +387,7 @@ static void send_all(struct heartbeat *hb)
             continue;
         memcpy(packet + 48, b->network, 36);
         if (hb->keyed)
-            tag_of(hb, packet, packet + SIGNED_BYTES);
+            tag_of(hb->key, packet, packet + SIGNED_BYTES);
         for (size_t k = 0; k < b->n_peers; k++)
             if (sendto(b->fd, packet, size, 0, (struct sockaddr *)&b->peers[k].sa,
                        b->peers[k].sa_len) == (ssize_t)size)
@@ -381,36 +419,19 @@ static void receive(struct heartbeat *hb, struct binding *b)
         ssize_t n = recvfrom(b->fd, packet, sizeof(packet), 0, (struct sockaddr *)&from, &len);
         if (n < 0)
             return;
-        bool v1 = n == PACKET_V1 && packet[4] == 1, v2 = n == PACKET_V2 && packet[4] == 2;
-        if (n < 5 || memcmp(packet, "LMHB", 4) != 0 || (!v1 && !v2)) {
-            ignore(hb, &from, "not an lmnet heartbeat");
+        struct heartbeat_datagram dg;
+        const char *why;
+        if (heartbeat_datagram_parse(packet, n, hb->keyed ? hb->key : NULL, &dg, &why) < 0) {
+            ignore(hb, &from, why);
             continue;
         }
-        if (hb->keyed && !v2) {
-            ignore(hb, &from, "unsigned (this cluster signs its heartbeats)");
-            continue;
-        }
-        if (!hb->keyed && v2) {
-            ignore(hb, &from, "signed, and this host has no key yet");
-            continue;
-        }
-        if (v2) {
-            unsigned char tag[8], d = 0;
-            tag_of(hb, packet, tag);
-            for (int i = 0; i < 8; i++)
-                d |= (unsigned char)(tag[i] ^ packet[SIGNED_BYTES + i]);
-            if (d) {
-                ignore(hb, &from, "bad signature (not the cluster's key)");
-                continue;
-            }
-        }
-        if (memcmp(packet + 48, b->network, 36) != 0) {
+        if (memcmp(dg.network, b->network, 36) != 0) {
             ignore(hb, &from, "names another network");
             continue;
         }
         struct peer *p = NULL;
         for (size_t k = 0; k < b->n_peers && !p; k++)
-            if (memcmp(b->peers[k].node, packet + 12, 36) == 0)
+            if (memcmp(b->peers[k].node, dg.node, 36) == 0)
                 p = &b->peers[k];
         if (!p) {
             ignore(hb, &from, "not a member on this network");
@@ -420,15 +441,11 @@ static void receive(struct heartbeat *hb, struct binding *b)
             ignore(hb, &from, "not the member's address on this network");
             continue;
         }
-        if (v2) {
+        if (dg.version == 2) {
             /* A copy of an earlier datagram must not make a silent member
              * look alive: sequence numbers only grow within a run, and
              * another run counts only once this one has gone quiet. */
-            uint32_t seq, run;
-            memcpy(&seq, packet + 8, 4);
-            memcpy(&run, packet + 84, 4);
-            seq = ntohl(seq);
-            run = ntohl(run);
+            uint32_t seq = dg.seq, run = dg.run;
             if (p->seen && run == p->run && seq <= p->seq) {
                 ignore(hb, &from, "replayed (an old sequence number)");
                 continue;

@@ -35,8 +35,29 @@
 
 #define HEARTBEAT_REFRESH_MS 2000
 
+#include <stddef.h>
+#include <stdint.h>
+#include "db/heartbeat_key.h"
+
 struct agent;
 struct heartbeat;
+
+/* What a heartbeat datagram says, once it has been checked. */
+struct heartbeat_datagram {
+    int version;                  /* 1 (unsigned) or 2 (signed) */
+    uint32_t seq;                 /* version 2 only, else 0 */
+    uint32_t run;                 /* version 2 only, else 0 */
+    const unsigned char *node;    /* the sender's node uuid: 36 bytes inside the packet */
+    const unsigned char *network; /* the network's id: 36 bytes inside the packet */
+};
+
+/* Checks the N bytes of PACKET as a host takes them: a version-2 datagram
+ * with a good tag under KEY when KEY is not NULL, else a version-1 one.
+ * Returns 0 and *out (pointing into PACKET), or -EINVAL with the reason,
+ * a static sentence, in *why. */
+int heartbeat_datagram_parse(const unsigned char *packet, size_t n,
+                             const uint8_t key[HEARTBEAT_KEY_SIZE], struct heartbeat_datagram *out,
+                             const char **why);
 
 /* Starts the thread.  Returns 0 and *out, or a negative errno. */
 int heartbeat_start(struct agent *agent, struct heartbeat **out);

@@ -513,17 +513,24 @@ int openflow_open(const char *path, int timeout_ms, struct openflow **out)
     if (!path || strlen(path) >= sizeof(sun.sun_path))
         return -EINVAL;
     snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-    struct openflow *of = calloc(1, sizeof(*of));
-    if (!of)
-        return -ENOMEM;
-    of->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (of->fd < 0 || connect(of->fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
         int r = -errno;
-        if (of->fd >= 0)
-            close(of->fd);
-        free(of);
+        if (fd >= 0)
+            close(fd);
         return r;
     }
+    return openflow_open_fd(fd, timeout_ms, out);
+}
+
+int openflow_open_fd(int fd, int timeout_ms, struct openflow **out)
+{
+    struct openflow *of = calloc(1, sizeof(*of));
+    if (!of) {
+        close(fd);
+        return -ENOMEM;
+    }
+    of->fd = fd;
     pthread_mutex_init(&of->send_lock, NULL);
     pthread_mutex_init(&of->lock, NULL);
     pthread_condattr_t attr;

@@ -61,6 +61,11 @@ struct openflow_change {
  * errno. */
 int openflow_open(const char *path, int timeout_ms, struct openflow **out);
 
+/* As openflow_open(), on FD, an already connected stream socket (the fuzz
+ * target uses a socketpair).  FD is the session's from now on, even on
+ * failure. */
+int openflow_open_fd(int fd, int timeout_ms, struct openflow **out);
+
 /* Ends the session and frees OF.  NULL is a no-op. */
 void openflow_close(struct openflow *of);
 
