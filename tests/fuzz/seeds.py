@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""Writes the fuzz targets' seed corpora into OUT/<target>/: a few small,
+well-formed inputs each (QMP and OVSDB conversations, OpenFlow messages,
+heartbeat datagrams, rtnetlink dumps, API bodies, peer replies), so the
+fuzzers start from what the other party really sends instead of from
+nothing.  Usage: tests/fuzz/seeds.py OUT"""
+import json
+import os
+import struct
+import sys
+
+
+def siphash24(key: bytes, data: bytes) -> int:
+    """SipHash-2-4 (agent/siphash.c), for signed heartbeat seeds."""
+    mask = (1 << 64) - 1
+
+    def rotl(x, b):
+        return ((x << b) | (x >> (64 - b))) & mask
+
+    k0, k1 = struct.unpack("<QQ", key)
+    v = [k0 ^ 0x736F6D6570736575, k1 ^ 0x646F72616E646F6D,
+         k0 ^ 0x6C7967656E657261, k1 ^ 0x7465646279746573]
+
+    def rnd():
+        v[0] = (v[0] + v[1]) & mask; v[1] = rotl(v[1], 13); v[1] ^= v[0]; v[0] = rotl(v[0], 32)
+        v[2] = (v[2] + v[3]) & mask; v[3] = rotl(v[3], 16); v[3] ^= v[2]
+        v[0] = (v[0] + v[3]) & mask; v[3] = rotl(v[3], 21); v[3] ^= v[0]
+        v[2] = (v[2] + v[1]) & mask; v[1] = rotl(v[1], 17); v[1] ^= v[2]; v[2] = rotl(v[2], 32)
+
+    n = len(data)
+    end = n - n % 8
+    for i in range(0, end, 8):
+        m = struct.unpack("<Q", data[i:i + 8])[0]
+        v[3] ^= m; rnd(); rnd(); v[0] ^= m
+    b = (n << 56) & mask
+    for i, c in enumerate(data[end:]):
+        b |= c << (8 * i)
+    v[3] ^= b; rnd(); rnd(); v[0] ^= b
+    v[2] ^= 0xFF
+    for _ in range(4):
+        rnd()
+    return v[0] ^ v[1] ^ v[2] ^ v[3]
+
+
+def lines(*msgs):
+    return "".join(json.dumps(m) + "\n" for m in msgs).encode()
+
+
+NODE = b"6f1c8a52-3b7e-4d2a-9c1f-0123456789ab"
+NET = b"0b8e2c4d-1a2b-4c3d-8e9f-fedcba987654"
+TOKEN = b"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+
+
+def heartbeat(version, seq=1, run=7):
+    p = bytearray(b"LMHB" + bytes([version, 0, 0, 0]) + struct.pack(">I", seq) + NODE + NET)
+    if version == 2:
+        p += struct.pack(">I", run)
+        p += struct.pack("<Q", siphash24(b"lmnet-fuzz-key!\0", bytes(p)))
+    return bytes(p)
+
+
+def of_msg(type_, xid, body=b"", version=5):
+    return struct.pack(">BBHI", version, type_, 8 + len(body), xid) + body
+
+
+def of_port(number, name):
+    # ofp_port (1.4) without properties: port_no, length, pad, hw_addr, pad,
+    # name[16], config, state, then the 1.4 tail is properties.
+    body = struct.pack(">IH2x6s2x16sII", number, 40, b"\x02\x00\x00\x00\x00\x01",
+                       name.ljust(16, b"\0"), 0, 4)
+    return body
+
+
+def nlattr(type_, payload):
+    a = struct.pack("=HH", 4 + len(payload), type_) + payload
+    return a + b"\0" * ((4 - len(a) % 4) % 4)
+
+
+def nlmsg(type_, payload, flags=2):
+    return struct.pack("=IHHII", 16 + len(payload), type_, flags, 0, 0) + payload
+
+
+def seeds():
+    s = {}
+    s["fuzz_mac"] = [b"aa:bb:cc:dd:ee:ff", b"AA-BB-CC-DD-EE-FF", b"02aabbccddee",
+                     b"02:00:00:00:00:00-02:00:00:00:ff:ff",
+                     b"02-00-00-00-00-00-02-00-00-00-ff-ff", b"020000000000-02000000ffff"]
+    greeting = {"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7},
+                                    "package": ""}, "capabilities": ["oob"]}}
+    s["fuzz_qmp"] = [
+        lines(greeting, {"return": {}, "id": 1},
+              {"return": {"status": "running", "singlestep": False, "running": True}, "id": 2},
+              {"return": {"enabled": True, "present": True}, "id": 3},
+              {"return": {"status": "active", "total-time": 12, "setup-time": 1,
+                          "expected-downtime": 300,
+                          "ram": {"transferred": 1024, "remaining": 4096, "total": 8192,
+                                  "duplicate": 1, "normal": 2, "normal-bytes": 8192,
+                                  "dirty-pages-rate": 0, "mbps": 943.5, "dirty-sync-count": 1,
+                                  "page-size": 4096, "multifd-bytes": 0,
+                                  "pages-per-second": 10, "precopy-bytes": 1024,
+                                  "downtime-bytes": 0}}, "id": 4},
+              {"event": "MIGRATION", "data": {"status": "completed"},
+               "timestamp": {"seconds": 1700000000, "microseconds": 5}},
+              {"event": "MIGRATION_PASS", "data": {"pass": 2},
+               "timestamp": {"seconds": 1700000000, "microseconds": 6}},
+              {"event": "STOP", "timestamp": {"seconds": 1, "microseconds": 2}},
+              {"event": "RESUME", "timestamp": {"seconds": 1, "microseconds": 3}}),
+        lines(greeting, {"return": {}, "id": 1},
+              {"error": {"class": "CommandNotFound", "desc": "no"}, "id": 2},
+              {"error": {"class": "GenericError", "desc": "nope"}, "id": 3},
+              {"return": {"status": "failed", "error-desc": "broken pipe"}, "id": 4}),
+    ]
+    s["fuzz_ovsdb"] = [
+        (json.dumps({"id": "e1", "method": "echo", "params": []}) +
+         json.dumps({"id": 1, "error": None, "result": [{"rows": [
+             {"name": "br0", "ports": ["set", [["uuid", "2a0b5c1e-0000-4000-8000-000000000001"]]],
+              "external_ids": ["map", [["lmnet-switch", "br0"]]]}]}]}) +
+         json.dumps({"id": 2, "error": None, "result": {"Port": {
+             "2a0b5c1e-0000-4000-8000-000000000001": {"new": {"name": "p1", "tag": 100,
+                                                              "trunks": ["set", [1, 2]]}}}}}) +
+         json.dumps({"id": None, "method": "update", "params": ["lmnet", {"Port": {
+             "2a0b5c1e-0000-4000-8000-000000000001": {"old": {"tag": 100},
+                                                      "new": {"tag": ["set", []]}}}}]})).encode(),
+        json.dumps({"id": 1, "error": None, "result": [
+            {"error": "constraint violation", "details": "duplicate"}]}).encode(),
+    ]
+    ports = of_port(1, b"p0") + of_port(2, b"p1")
+    s["fuzz_openflow"] = [
+        of_msg(0, 1) + of_msg(21, 2) +
+        of_msg(19, 3, struct.pack(">HH4x", 13, 0) + ports) +
+        of_msg(12, 9, struct.pack(">B7x", 0) + of_port(3, b"p2")) +
+        of_msg(2, 10, b"ping") + of_msg(1, 11, struct.pack(">HH", 1, 2)) +
+        of_msg(33, 12, struct.pack(">IHH", 1, 5, 0)),
+        of_msg(0, 1, version=4),
+    ]
+    s["fuzz_heartbeat"] = [heartbeat(1), heartbeat(2), heartbeat(2, seq=2, run=8)]
+    hello = b"LMNETMIG1 " + TOKEN
+    hello += b" " * (79 - len(hello)) + b"\n"
+    s["fuzz_channel_hello"] = [hello, hello + b"QEVM", hello[:40], hello.replace(b"0", b"1", 1)]
+    IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_OPERSTATE = 1, 3, 4, 16
+    link = struct.pack("=BxHiII", 0, 1, 2, 0x1043, 0) + nlattr(IFLA_IFNAME, b"eth0\0") + \
+        nlattr(IFLA_MTU, struct.pack("=I", 1500)) + nlattr(IFLA_OPERSTATE, b"\x06") + \
+        nlattr(IFLA_ADDRESS, b"\x02\x00\x00\x00\x00\x01")
+    IFA_ADDRESS, IFA_LOCAL = 1, 2
+    addr = struct.pack("=BBBBI", 2, 24, 0, 0, 2) + nlattr(IFA_LOCAL, bytes([10, 0, 0, 5])) + \
+        nlattr(IFA_ADDRESS, bytes([10, 0, 0, 5]))
+    addr6 = struct.pack("=BBBBI", 10, 64, 0, 0, 2) + nlattr(IFA_ADDRESS, bytes(range(16)))
+    RTA_OIF = 4
+    route = struct.pack("=BBBBBBBBI", 2, 0, 0, 0, 254, 3, 0, 1, 0) + \
+        nlattr(RTA_OIF, struct.pack("=I", 2))
+    s["fuzz_rtnetlink"] = [nlmsg(16, link) + nlmsg(20, addr) + nlmsg(20, addr6) +
+                           nlmsg(24, route) + nlmsg(3, struct.pack("=i", 0))]
+    def sel(n, obj):
+        return bytes([n]) + json.dumps(obj).encode()
+    s["fuzz_body"] = [
+        sel(0, {"name": "fleet", "ranges": [{"start": "02:00:00:00:00:00",
+                                              "end": "02:00:00:00:ff:ff"}],
+                "block_size": 64, "description": "test"}),
+        sel(1, {"name": "vm1-eth0", "switch": "sw0", "vm": "vm1", "mac_source": "dynamic",
+                "mac_pool": "fleet", "vlan": {"mode": "access", "id": 100},
+                "spoofing_allowed": False, "dhcp_guard": True, "router_guard": True,
+                "max_bandwidth_kbps": 1000, "active": True}),
+        sel(2, {"name": "p", "switch": "sw0", "mac": "02:00:00:00:00:01",
+                "mac_source": "static", "adapter_type": "synthetic"}),
+        sel(3, {"mode": "trunk", "allowed": [100, 200], "native": 100}),
+        sel(3, {"mode": "access", "id": 7}),
+    ]
+    s["fuzz_peer_reply"] = [
+        sel(0, {"items": [{"id": NET.decode(), "number": 1, "name": "Cluster Network 1",
+                           "address": "10.0.0.0", "prefix": 24, "role": "cluster_and_client",
+                           "metric": 1000, "auto_metric": True, "state": "up",
+                           "has_default_gateway": False,
+                           "interfaces": [{"node": NODE.decode(), "node_name": "h1",
+                                           "nic": "eth0", "address": "10.0.0.5",
+                                           "switch": "", "speed_mbps": 10000,
+                                           "default_gateway": False, "offloads": {},
+                                           "state": "up", "reaches": [NODE.decode()]}]}]}),
+        sel(1, {"id": NODE.decode(), "name": "h1", "url": "http://10.0.0.5:8470",
+                "registry": True, "joined": "2026-01-01T00:00:00Z", "last_seen": None}),
+        sel(2, {"id": NODE.decode(), "name": "vm1", "memory_mib": 512, "vcpus": 1,
+                "state": "running", "host": "h1", "kernel": "/boot/vmlinuz",
+                "adapters": [{"port": "vm1-eth0", "model": "virtio-net-pci"}]}),
+        sel(3, {"switch": "sw0", "speed_mbps": 1000, "default_gateway": True,
+                "offloads": {"tso": True, "gro": False}}),
+        sel(4, {"type": "https://lmnet.example/problems/mac-pool-exhausted", "title": "Conflict",
+                "status": 409, "detail": "pool 'a' is exhausted"}),
+    ]
+    s["fuzz_config"] = [b"listen = 127.0.0.1:8470\ndatabase = /var/lib/lmnet/lmnet.db\n"
+                        b"log_level = info\n"]
+    s["fuzz_router"] = [b"\x00/v1/mac-pools/fleet/allocations/02:00:00:00:00:01",
+                        b"\x02/v1/ports", b"\x04/v1/cluster/networks/x", b"\x00/v1/health"]
+    s["fuzz_token"] = [b"admin admin " + TOKEN + b"\nreader read " + TOKEN[::-1] + b"\n"]
+    return s
+
+
+def main():
+    out = sys.argv[1]
+    for target, inputs in seeds().items():
+        d = os.path.join(out, target)
+        os.makedirs(d, exist_ok=True)
+        for i, data in enumerate(inputs):
+            with open(os.path.join(d, f"seed{i}"), "wb") as f:
+                f.write(data)
+
+
+if __name__ == "__main__":
+    main()
