@@ -1,22 +1,28 @@
 #!/usr/bin/env bash
-# Builds the fuzz targets with clang (ASan + UBSan + libFuzzer) and runs each
-# for SECONDS (default 30).  Prints, per target, the runs made and whether it
-# found a crash; exits non-zero when one did.  Usage: tests/fuzz/run.sh [SECONDS]
+# Builds the fuzz targets with clang (libFuzzer, ASan + UBSan, coverage in
+# lmnetcore too) and runs each for SECONDS (default 30) from its seeds,
+# keeping what it finds in build-fuzz/tests/fuzz/corpus/NAME.  Prints, per
+# target, the runs made, the coverage reached and whether it found a crash
+# (the input is then in build-fuzz/tests/fuzz/); exits non-zero when one
+# did.  Usage: tests/fuzz/run.sh [SECONDS]
+# For a fixed number of executions and exec/s, see tests/bench/fuzz.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-30}
-CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DLMNET_SANITIZE=ON -DLMNET_FUZZ=ON \
+CC=${CC:-clang-14} cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DLMNET_FUZZ=ON \
     -DLMNET_TESTS=OFF >/dev/null
-cmake --build build-fuzz -j"$(nproc)" >/dev/null
+cmake --build build-fuzz -j"$(nproc)" --target fuzz >/dev/null
+dir=build-fuzz/tests/fuzz
 status=0
-for target in build-fuzz/tests/fuzz/fuzz_*; do
+for target in "$dir"/fuzz_*; do
+    [[ -x $target && -f $target ]] || continue
     name=$(basename "$target")
-    corpus=$(mktemp -d)
-    if "$target" -max_total_time="$seconds" -max_len=4096 "$corpus" >"build-fuzz/$name.log" 2>&1; then
-        echo "$name: $(grep -o 'Done [0-9]* runs' "build-fuzz/$name.log" | tail -1), no crash"
+    mkdir -p "$dir/corpus/$name"
+    if (cd "$dir" && "./$name" -max_total_time="$seconds" -max_len=4096 -timeout=10 \
+            "corpus/$name" "seeds/$name") >"$dir/$name.log" 2>&1; then
+        echo "$name: $(grep -E '^#[0-9]+' "$dir/$name.log" | tail -1 | awk '{print $1, $3, $4, $5, $6}'), no crash"
     else
-        echo "$name: CRASH, see build-fuzz/$name.log"; status=1
+        echo "$name: CRASH, see $dir/$name.log"; status=1
     fi
-    rm -rf "$corpus"
 done
 exit $status
