@@ -1,8 +1,9 @@
 /* libFuzzer target: the migration channel's hello.  Whatever a client on
  * the migration network sends first, the destination's listener
- * (channel_listen_handoff() on loopback, a fresh one per input since a bad
- * hello closes it) hands the connection over and answers "OK" exactly when
- * the first 80 bytes are the hello of its token, and refuses otherwise. */
+ * (channel_listen_handoff() on loopback, a fresh one per input so that no
+ * input depends on the last) hands the connection over and answers "OK"
+ * exactly when the first 80 bytes are the hello of its token for channel
+ * 0, and refuses otherwise. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -36,11 +37,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char hello[CHANNEL_HELLO_SIZE];
-    memset(hello, ' ', sizeof(hello));
-    memcpy(hello, "LMNETMIG1 ", 10);
-    memcpy(hello + 10, TOKEN, CHANNEL_TOKEN_HEX);
-    hello[CHANNEL_HELLO_SIZE - 1] = '\n';
+    /* The hello of channel 0, the only one a handoff listener takes. */
+    static const char hello[CHANNEL_HELLO_SIZE + 1] = "LMNETMIG2 " TOKEN " 000 \n";
     bool expect = size >= CHANNEL_HELLO_SIZE && memcmp(data, hello, CHANNEL_HELLO_SIZE) == 0;
 
     bool taken = false;

@@ -134,9 +134,9 @@ def seeds():
         of_msg(0, 1, version=4),
     ]
     s["fuzz_heartbeat"] = [heartbeat(1), heartbeat(2), heartbeat(2, seq=2, run=8)]
-    hello = b"LMNETMIG1 " + TOKEN
-    hello += b" " * (79 - len(hello)) + b"\n"
-    s["fuzz_channel_hello"] = [hello, hello + b"QEVM", hello[:40], hello.replace(b"0", b"1", 1)]
+    hello = b"LMNETMIG2 " + TOKEN + b" 000 \n"
+    s["fuzz_channel_hello"] = [hello, hello + b"QEVM", hello[:40], hello.replace(b"0", b"1", 1),
+                               hello.replace(b" 000 ", b" 001 ")]
     IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_OPERSTATE = 1, 3, 4, 16
     link = struct.pack("=BxHiII", 0, 1, 2, 0x1043, 0) + nlattr(IFLA_IFNAME, b"eth0\0") + \
         nlattr(IFLA_MTU, struct.pack("=I", 1500)) + nlattr(IFLA_OPERSTATE, b"\x06") + \
