@@ -291,18 +291,31 @@ static int held_by(struct allocator_error *err, const struct mac_allocation *a)
                 a->holder.vm, a->holder.adapter, a->holder.host);
 }
 
+/* The allocation A made earlier with RQ's key answers RQ again (0) only if
+ * RQ is the same request (pool, vm, adapter and any requested address): a
+ * retry.  Another request with that key is refused, since answering it with
+ * A's address would put one MAC on two adapters. */
+static int replay(const struct allocation_request *rq, const char *pool,
+                  const struct mac_allocation *a, struct allocator_error *err)
+{
+    if (strcmp(a->pool, pool) == 0 && strcmp(a->holder.vm, rq->vm) == 0 &&
+        strcmp(a->holder.adapter, rq->adapter) == 0 && (!rq->has_mac || rq->mac == a->mac))
+        return 0;
+    char text[MAC_STRING_SIZE];
+    return fail(err, -EINVAL, 422, "idempotency-key-reused",
+                "Idempotency-Key '%s' was used for another request (pool '%s', vm '%s', adapter "
+                "'%s', %s); a retry repeats the same body, a new request needs a new key",
+                rq->key, a->pool, a->holder.vm, a->holder.adapter, mac_format(a->mac, text));
+}
+
 static int allocate(struct agent *agent, const char *pool, const struct allocation_request *rq,
                     const char *actor, struct mac_allocation *out, struct allocator_error *err)
 {
     struct db *db = db_pool_get(agent->db);
     if (!db)
         return fail(err, -EIO, 500, "database", "no database connection");
-    if (rq->key[0] && macpool_find_key(db, rq->key, out) == 0) {
-        if (strcmp(out->pool, pool) != 0)
-            return fail(err, -EINVAL, 422, "idempotency-key-reused",
-                        "Idempotency-Key '%s' was used for pool '%s'", rq->key, out->pool);
-        return 0;
-    }
+    if (rq->key[0] && macpool_find_key(db, rq->key, out) == 0)
+        return replay(rq, pool, out, err);
     int r = allocator_learn_pool(agent, pool, err);
     if (r < 0)
         return r;
@@ -350,7 +363,7 @@ static int allocate(struct agent *agent, const char *pool, const struct allocati
         if (r == -EBUSY)
             continue;
         if (r == -EEXIST && rq->key[0] && macpool_find_key(db, rq->key, out) == 0)
-            return 0; /* the same key raced in from another request */
+            return replay(rq, pool, out, err); /* the same key raced in from another request */
         if (r < 0)
             return fail(err, r, 500, "database", "cannot allocate: %s", strerror(-r));
         return 1;

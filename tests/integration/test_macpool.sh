@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# MAC pools on one real lmnetd over HTTP and lmnetctl (no root needed): an
+# Idempotency-Key replays the same request only, and refuses another body
+# (422) rather than hand one MAC to two adapters; changes answer the ETag
+# that their GET answers, so the next If-Match holds.
+set -u
+source "$(dirname "$0")/lib.sh"
+cd "$LMNET_TEST_DIR"
+
+agent_start main || exit 1
+U=$AGENT_URL
+ctl() { "$LMNETCTL" -s "$U" "$@"; }
+J=(-H 'Content-Type: application/json')
+status() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+# etag CURL-ARGS...: the ETag header of the answer
+etag() { curl -s -D - -o /dev/null "$@" | tr -d '\r' | sed -n 's/^ETag: //Ip'; }
+field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+
+check "a pool" ctl macpool create fleet 02:00:00:00:10:00-02:00:00:00:10:ff
+check "another pool" ctl macpool create spare 02:00:00:00:20:00-02:00:00:00:20:ff
+
+echo "# Idempotency-Key"
+mac1=$(ctl macpool allocate fleet --vm web1 --adapter eth0 --key web1-eth0); rc=$?
+expect_match "an allocation with a key" '^02:00:00:00:10:[0-9a-f]{2} 0$' "$mac1 $rc"
+again=$(ctl macpool allocate fleet --vm web1 --adapter eth0 --key web1-eth0); rc=$?
+expect_eq "the same request again is a replay: the same MAC, exit 0" "$mac1 0" "$again $rc"
+out=$(ctl macpool allocate fleet --vm web5 --adapter eth3 --key web1-eth0 2>err); rc=$?
+expect_eq "the key with another VM and adapter: exit 1, no MAC printed" "1 " "$rc $out"
+expect_match "  saying the key was used for another request" 'idempotency-key-reused' "$(cat err)"
+body=$(curl -s "${J[@]}" -H 'Idempotency-Key: web1-eth0' -d '{"vm":"web1","adapter":"eth1"}' "$U/v1/mac-pools/fleet/allocations")
+expect_match "another adapter of the same VM is 422 idempotency-key-reused" '"type":"[^"]*/idempotency-key-reused".*"status":422' "$body"
+expect_eq "another requested MAC with the key is 422" 422 \
+    "$(status "${J[@]}" -H 'Idempotency-Key: web1-eth0' -d '{"vm":"web1","adapter":"eth0","mac":"02:00:00:00:10:99"}' "$U/v1/mac-pools/fleet/allocations")"
+expect_eq "the key on another pool is 422" 422 \
+    "$(status "${J[@]}" -H 'Idempotency-Key: web1-eth0' -d '{"vm":"web1","adapter":"eth0"}' "$U/v1/mac-pools/spare/allocations")"
+expect_eq "the same body again is 200 (a replay)" 200 \
+    "$(status "${J[@]}" -H 'Idempotency-Key: web1-eth0' -d '{"vm":"web1","adapter":"eth0"}' "$U/v1/mac-pools/fleet/allocations")"
+expect_eq "  and so is the same body naming the MAC it got" 200 \
+    "$(status "${J[@]}" -H 'Idempotency-Key: web1-eth0' -d "{\"vm\":\"web1\",\"adapter\":\"eth0\",\"mac\":\"$mac1\"}" "$U/v1/mac-pools/fleet/allocations")"
+n=$(curl -s "$U/v1/mac-pools/fleet/allocations" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')
+expect_eq "one allocation in the pool, none for the refused requests" 1 "$n"
+
+finish
