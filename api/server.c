@@ -192,6 +192,44 @@ static int authenticate(struct server *server, struct request *req, const struct
     return r;
 }
 
+/* The ETag that GET PATH answers now, into ETAG (sizeof(resp->etag)), as
+ * REQ's caller would see it.  Returns 0, or -ENOENT when PATH has no GET
+ * or its GET does not answer 200 with a body. */
+static int current_etag(struct server *server, const char *path, const struct request *req,
+                        char *etag, size_t size)
+{
+    struct request get = {
+        .agent = req->agent,
+        .method = HTTP_GET,
+        .path = path,
+        .token_name = req->token_name,
+        .lookup = req->lookup,
+        .lookup_ctx = req->lookup_ctx,
+    };
+    struct response current;
+    memset(&current, 0, sizeof(current));
+    const struct route *route = NULL;
+    unsigned allowed = 0;
+    int r = -ENOENT;
+    if (router_match(server->router, HTTP_GET, path, &route, &get, &allowed) == 0 &&
+        route->handler(&get, &current) == 0 && current.body &&
+        (current.status == 0 || current.status == 200)) {
+        if (current.etag[0])
+            snprintf(etag, size, "%s", current.etag);
+        else
+            etag_of_json(current.body, etag, size);
+        r = 0;
+    }
+    router_release_params(&get);
+    json_object_put(current.body);
+    free(current.text);
+    for (size_t i = 0; i < current.n_headers; i++) {
+        free(current.headers[i][0]);
+        free(current.headers[i][1]);
+    }
+    return r;
+}
+
 /* If-Match on a change (PUT, PATCH, DELETE): the resource's current ETag is
  * the one GET on the same path answers, so every change honours If-Match
  * without each handler building its view again.  A path with no GET, or
@@ -204,37 +242,43 @@ static int check_if_match(struct server *server, const char *url, const struct r
     if (!if_match || strcmp(if_match, "*") == 0 ||
         (req->method != HTTP_PUT && req->method != HTTP_PATCH && req->method != HTTP_DELETE))
         return 0;
-    struct request get = {
-        .agent = req->agent,
-        .method = HTTP_GET,
-        .path = req->path,
-        .token_name = req->token_name,
-        .lookup = req->lookup,
-        .lookup_ctx = req->lookup_ctx,
-    };
-    struct response current;
-    memset(&current, 0, sizeof(current));
-    const struct route *route = NULL;
-    unsigned allowed = 0;
-    int r = 0;
-    if (router_match(server->router, HTTP_GET, url, &route, &get, &allowed) == 0 &&
-        route->handler(&get, &current) == 0 && current.body &&
-        (current.status == 0 || current.status == 200)) {
-        char etag[sizeof(current.etag)];
-        if (current.etag[0])
-            snprintf(etag, sizeof(etag), "%s", current.etag);
-        else
-            etag_of_json(current.body, etag, sizeof(etag));
-        r = request_check_if_match(req, resp, etag);
-    }
-    router_release_params(&get);
-    json_object_put(current.body);
-    free(current.text);
-    for (size_t i = 0; i < current.n_headers; i++) {
-        free(current.headers[i][0]);
-        free(current.headers[i][1]);
-    }
-    return r;
+    char etag[sizeof(resp->etag)];
+    if (current_etag(server, url, req, etag, sizeof(etag)) < 0)
+        return 0;
+    return request_check_if_match(req, resp, etag);
+}
+
+static const char *response_location(const struct response *resp)
+{
+    for (size_t i = 0; i < resp->n_headers; i++)
+        if (strcasecmp(resp->headers[i][0], "Location") == 0)
+            return resp->headers[i][1];
+    return NULL;
+}
+
+/* A change answers the ETag that GET of what it changed answers, so that
+ * the caller's next If-Match matches: PUT and PATCH the resource at their
+ * own path, a 201 (or a replayed 200 with Location) the one at Location.
+ * A created resource with no GET still gets a tag, of its body. */
+static void tag_change(struct server *server, const char *url, const struct request *req,
+                       struct response *resp)
+{
+    int status = resp->status ? resp->status : 200;
+    const char *location = response_location(resp);
+    const char *path = NULL;
+    if (!resp->body || (status != 200 && status != 201))
+        return;
+    if (req->method == HTTP_PUT || req->method == HTTP_PATCH)
+        path = status == 201 && location ? location : url;
+    else if (req->method == HTTP_POST && location)
+        path = location;
+    if (!path)
+        return;
+    char etag[sizeof(resp->etag)];
+    if (current_etag(server, path, req, etag, sizeof(etag)) == 0)
+        snprintf(resp->etag, sizeof(resp->etag), "%s", etag);
+    else if (status == 201 && !resp->etag[0])
+        etag_of_json(resp->body, resp->etag, sizeof(resp->etag));
 }
 
 /* Routes, authenticates, checks and parses the body, and runs the handler.
@@ -298,6 +342,8 @@ static void dispatch(struct server *server, struct MHD_Connection *conn, const c
         if (r != -EINVAL && r != -ENOENT && r != -EEXIST)
             log_errno(LOG_LEVEL_ERROR, r, "handler failed method=%s path=%s", method_name, url);
         set_generic_problem(resp, r);
+    } else if (r >= 0) {
+        tag_change(server, url, req, resp);
     }
 }
 

@@ -316,17 +316,23 @@ static int load(struct request *req, struct response *resp, struct vm *vm)
     return r;
 }
 
+/* Answers VM's view with the tag GET answers: it covers the stored VM, not
+ * the hypervisor's live view, so that If-Match on DELETE compares like with
+ * like. */
+static int answer_vm(struct request *req, struct response *resp, const struct vm *vm)
+{
+    _cleanup_json_ struct json_object *stored = vm_to_json(vm);
+    etag_of_json(stored, resp->etag, sizeof(resp->etag));
+    return response_json(resp, 200, vm_view(req->agent, vm));
+}
+
 static int get_vm(struct request *req, struct response *resp)
 {
     struct vm vm;
     int r = load(req, resp, &vm);
     if (r < 0)
         return r;
-    /* The tag covers the stored VM, not the hypervisor's live view, so
-     * that If-Match on DELETE compares like with like. */
-    _cleanup_json_ struct json_object *stored = vm_to_json(&vm);
-    etag_of_json(stored, resp->etag, sizeof(resp->etag));
-    return response_json(resp, 200, vm_view(req->agent, &vm));
+    return answer_vm(req, resp, &vm);
 }
 
 static int check_owned(struct request *req, struct response *resp, const struct vm *vm,
@@ -358,7 +364,7 @@ static int start_vm(struct request *req, struct response *resp)
     event_record(db_pool_get(req->agent->db), req->agent->node_id, req->token_name, "vm.start",
                  vm.name, NULL);
     vm_get(db_pool_get(req->agent->db), vm.uuid, &vm);
-    return response_json(resp, 200, vm_view(req->agent, &vm));
+    return answer_vm(req, resp, &vm);
 }
 
 static int stop_vm(struct request *req, struct response *resp)
@@ -373,7 +379,7 @@ static int stop_vm(struct request *req, struct response *resp)
     event_record(db_pool_get(req->agent->db), req->agent->node_id, req->token_name, "vm.stop",
                  vm.name, NULL);
     vm_get(db_pool_get(req->agent->db), vm.uuid, &vm);
-    return response_json(resp, 200, vm_view(req->agent, &vm));
+    return answer_vm(req, resp, &vm);
 }
 
 static int delete_vm(struct request *req, struct response *resp)

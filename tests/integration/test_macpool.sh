@@ -40,4 +40,19 @@ expect_eq "  and so is the same body naming the MAC it got" 200 \
 n=$(curl -s "$U/v1/mac-pools/fleet/allocations" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')
 expect_eq "one allocation in the pool, none for the refused requests" 1 "$n"
 
+echo "# a change answers its GET's ETag"
+tag=$(etag "${J[@]}" -d '{"id":42,"name":"web"}' "$U/v1/vlans")
+expect_match "a created VLAN (201) carries an ETag" '^"[0-9a-f]{16}"$' "$tag"
+expect_eq "  the one its GET answers" "$tag" "$(etag "$U/v1/vlans/42")"
+expect_eq "  so a DELETE with it as If-Match is 204" 204 "$(status -X DELETE -H "If-Match: $tag" "$U/v1/vlans/42")"
+tag=$(etag "${J[@]}" -d '{"name":"third","ranges":[{"start":"02:00:00:00:30:00","end":"02:00:00:00:30:ff"}]}' "$U/v1/mac-pools")
+expect_match "a created pool (201) carries an ETag" '^"[0-9a-f]{16}"$' "$tag"
+expect_eq "  the one its GET answers" "$tag" "$(etag "$U/v1/mac-pools/third")"
+loc=$(curl -s -D - -o /dev/null "${J[@]}" -d '{"vm":"db1","adapter":"eth0"}' "$U/v1/mac-pools/fleet/allocations" | tr -d '\r' | sed -n 's/^Location: //Ip')
+tag=$(etag "${J[@]}" -d '{"vm":"db2","adapter":"eth0"}' "$U/v1/mac-pools/fleet/allocations")
+mac=$(curl -s "$U/v1/mac-pools/fleet/allocations" | python3 -c 'import json,sys; print([a["mac"] for a in json.load(sys.stdin)["items"] if a["vm"]=="db2"][0])')
+expect_match "an allocation (201) carries an ETag" '^"[0-9a-f]{16}"$' "$tag"
+expect_eq "  the one its GET answers" "$tag" "$(etag "$U/v1/mac-pools/fleet/allocations/$mac")"
+expect_match "  and a Location" '^/v1/mac-pools/fleet/allocations/' "$loc"
+
 finish

@@ -43,6 +43,20 @@ expect_match "storage network with automatic metric 1200" 'Cluster Network 3 +Up
 
 check "role migration by name" ctl 1 network set "Cluster Network 2" --role migration --name Migration
 check "role storage and a metric, from a non-registry agent" ctl 3 network set "Cluster Network 3" --role storage --metric 500
+# A PATCH answers the ETag its GET answers, so the next If-Match holds
+# (on the registry, host 1, and relayed from host 3).
+api_on() { # HOST CURL-ARGS...: as admin on that host's agent
+    local h=$1; shift
+    ip netns exec "lmt5-h$h" curl -s -H "Authorization: Bearer $(cat "$LMNET_CLUSTER_DIR/admin-token")" \
+        -H 'Content-Type: application/json' "$@"
+}
+for h in 1 3; do
+    u=http://10.77.0.$h:8470/v1/cluster/networks/Migration
+    tag=$(api_on $h -D - -o /dev/null -X PATCH -d '{"role":"migration"}' "$u" | tr -d '\r' | sed -n 's/^ETag: //Ip')
+    expect_eq "host $h: a PATCH answers the ETag its GET answers" "$(api_on $h -D - -o /dev/null "$u" | tr -d '\r' | sed -n 's/^ETag: //Ip')" "$tag"
+    expect_eq "host $h:   so the next PATCH with If-Match succeeds" 200 \
+        "$(api_on $h -o /dev/null -w '%{http_code}' -X PATCH -H "If-Match: $tag" -d '{"role":"migration"}' "$u")"
+done
 json=$(ctl 2 -o json network show Migration)
 field() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval("d"+sys.argv[1]))' "$1"; }
 expr() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }

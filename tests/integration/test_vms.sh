@@ -81,8 +81,9 @@ pid=$(field '["hypervisor"]["pid"]' <<<"$vm")
 expect_eq "start twice is 409" 409 "$(status -X POST "$url/v1/vms/t1/start")"
 list=$("$LMNETCTL" --server "$url" vm list)
 expect_match "lmnetctl vm list shows it" 't1 +running' "$list"
-check "stop" curl -sf -X POST "$url/v1/vms/t1/stop"
+stop_tag=$(curl -sf -D - -o /dev/null -X POST "$url/v1/vms/t1/stop" | tr -d '\r' | sed -n 's/^ETag: //Ip')
 etag=$(curl -s -D - -o /dev/null "$url/v1/vms/t1" | tr -d '\r' | sed -n 's/^ETag: //Ip')
+expect_eq "stop answers the ETag its GET answers" "$etag" "$stop_tag"
 expect_eq "DELETE with a stale If-Match is 412" 412 "$(status -X DELETE -H 'If-Match: "0000000000000000"' "$url/v1/vms/t1")"
 expect_eq "DELETE with the current ETag is 204" 204 "$(status -X DELETE -H "If-Match: $etag" "$url/v1/vms/t1")"
 expect_eq "gone" 404 "$(status "$url/v1/vms/t1")"
