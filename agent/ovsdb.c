@@ -410,36 +410,57 @@ struct json_object *ovsdb_condition(const char *column, struct json_object *valu
     return c;
 }
 
+/* True when V is [TAG, X].  Values come from the server: anything that is
+ * not quite that shape (a null tag, a set or map whose contents are no
+ * array) is not that value, and json-c asserts on array calls on
+ * non-arrays, so every shape is checked before it is read. */
 static bool tagged(struct json_object *v, const char *tag)
 {
-    return json_object_is_type(v, json_type_array) && json_object_array_length(v) == 2 &&
-           strcmp(json_object_get_string(json_object_array_get_idx(v, 0)), tag) == 0;
+    if (!json_object_is_type(v, json_type_array) || json_object_array_length(v) != 2)
+        return false;
+    struct json_object *t = json_object_array_get_idx(v, 0);
+    return json_object_is_type(t, json_type_string) && strcmp(json_object_get_string(t), tag) == 0;
+}
+
+/* The array X of a [TAG, X] value, or NULL. */
+static struct json_object *tagged_array(struct json_object *v, const char *tag)
+{
+    if (!tagged(v, tag))
+        return NULL;
+    struct json_object *a = json_object_array_get_idx(v, 1);
+    return json_object_is_type(a, json_type_array) ? a : NULL;
 }
 
 size_t ovsdb_set_size(struct json_object *value)
 {
     if (!value)
         return 0;
-    if (tagged(value, "set"))
-        return json_object_array_length(json_object_array_get_idx(value, 1));
+    if (tagged(value, "set")) {
+        struct json_object *items = tagged_array(value, "set");
+        return items ? json_object_array_length(items) : 0;
+    }
     return 1;
 }
 
 struct json_object *ovsdb_set_at(struct json_object *value, size_t i)
 {
-    if (tagged(value, "set"))
-        return json_object_array_get_idx(json_object_array_get_idx(value, 1), i);
+    if (tagged(value, "set")) {
+        struct json_object *items = tagged_array(value, "set");
+        return items && i < json_object_array_length(items) ? json_object_array_get_idx(items, i)
+                                                            : NULL;
+    }
     return i == 0 ? value : NULL;
 }
 
 const char *ovsdb_map_get(struct json_object *map, const char *key)
 {
-    if (!tagged(map, "map"))
-        return NULL;
-    struct json_object *list = json_object_array_get_idx(map, 1);
-    for (size_t i = 0; i < json_object_array_length(list); i++) {
+    struct json_object *list = tagged_array(map, "map");
+    for (size_t i = 0; list && i < json_object_array_length(list); i++) {
         struct json_object *kv = json_object_array_get_idx(list, i);
-        if (strcmp(json_object_get_string(json_object_array_get_idx(kv, 0)), key) == 0)
+        if (!json_object_is_type(kv, json_type_array) || json_object_array_length(kv) != 2)
+            continue;
+        struct json_object *k = json_object_array_get_idx(kv, 0);
+        if (json_object_is_type(k, json_type_string) && strcmp(json_object_get_string(k), key) == 0)
             return json_object_get_string(json_object_array_get_idx(kv, 1));
     }
     return NULL;
@@ -447,6 +468,8 @@ const char *ovsdb_map_get(struct json_object *map, const char *key)
 
 const char *ovsdb_uuid_of(struct json_object *value)
 {
-    return tagged(value, "uuid") ? json_object_get_string(json_object_array_get_idx(value, 1))
-                                 : NULL;
+    if (!tagged(value, "uuid"))
+        return NULL;
+    struct json_object *u = json_object_array_get_idx(value, 1);
+    return json_object_is_type(u, json_type_string) ? json_object_get_string(u) : NULL;
 }

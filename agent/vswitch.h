@@ -111,4 +111,12 @@ bool vswitch_flows_lost(struct vswitch *vs);
  * answer). */
 int vswitch_ovs_create(const char *address, const char *datapath_type, struct vswitch **out);
 
+/* Reads the Open vSwitch driver's listing transaction's answer (RESULTS:
+ * the rows of Bridge with name, external_ids and ports, then of Port with
+ * name, external_ids, _uuid, tag and trunks) into *out (n; the caller
+ * frees it): lmnet's bridges and the ports it made on them.  Rows or values
+ * of the wrong shape are skipped.  Returns 0 or -ENOMEM. */
+struct json_object;
+int vswitch_ovs_list_parse(struct json_object *results, struct vswitch_object **out, size_t *n);
+
 #endif

@@ -163,8 +163,9 @@ static int select_named(struct ovs *o, const char *table, const char *name, cons
     if (r < 0)
         return r;
     struct json_object *rows = NULL;
-    if (json_object_object_get_ex(json_object_array_get_idx(results, 0), "rows", &rows) &&
-        json_object_array_length(rows) > 0)
+    if (json_object_is_type(results, json_type_array) &&
+        json_object_object_get_ex(json_object_array_get_idx(results, 0), "rows", &rows) &&
+        json_object_is_type(rows, json_type_array) && json_object_array_length(rows) > 0)
         *row = json_object_get(json_object_array_get_idx(rows, 0));
     json_object_put(results);
     return 0;
@@ -347,8 +348,9 @@ static void find_ports(struct ovs *o, struct port_job *batch, bool required)
             continue;
         }
         struct json_object *rows = NULL;
-        if (json_object_object_get_ex(json_object_array_get_idx(results, i++), "rows", &rows) &&
-            json_object_array_length(rows) > 0)
+        if (json_object_is_type(results, json_type_array) &&
+            json_object_object_get_ex(json_object_array_get_idx(results, i++), "rows", &rows) &&
+            json_object_is_type(rows, json_type_array) && json_object_array_length(rows) > 0)
             j->row = json_object_get(json_object_array_get_idx(rows, 0));
         if (j->row && !mark_of(j->row, "lmnet-port"))
             j->base.result = -EPERM;
@@ -608,16 +610,40 @@ static int list(struct vswitch *vs, struct vswitch_object **out, size_t *n)
     pthread_mutex_unlock(&o->lock);
     if (r < 0)
         return r;
-    struct json_object *bridges = NULL, *ports = NULL;
-    json_object_object_get_ex(json_object_array_get_idx(results, 0), "rows", &bridges);
-    json_object_object_get_ex(json_object_array_get_idx(results, 1), "rows", &ports);
-    size_t cap = json_object_array_length(bridges) + json_object_array_length(ports);
+    return vswitch_ovs_list_parse(results, out, n);
+}
+
+/* The rows of the select whose result is RESULTS[I], or NULL when the
+ * server's answer is not of that shape. */
+static struct json_object *rows_of(struct json_object *results, size_t i)
+{
+    struct json_object *rows = NULL;
+    if (!json_object_is_type(results, json_type_array) ||
+        !json_object_object_get_ex(json_object_array_get_idx(results, i), "rows", &rows) ||
+        !json_object_is_type(rows, json_type_array))
+        return NULL;
+    return rows;
+}
+
+static size_t rows_length(struct json_object *rows)
+{
+    return rows ? json_object_array_length(rows) : 0;
+}
+
+int vswitch_ovs_list_parse(struct json_object *results, struct vswitch_object **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    struct json_object *bridges = rows_of(results, 0), *ports = rows_of(results, 1);
+    size_t cap = rows_length(bridges) + rows_length(ports);
     *out = calloc(cap ? cap : 1, sizeof(**out));
     if (!*out)
         return -ENOMEM;
-    for (size_t b = 0; b < json_object_array_length(bridges); b++) {
+    for (size_t b = 0; b < rows_length(bridges); b++) {
         struct json_object *br = json_object_array_get_idx(bridges, b);
         const char *bname = json_object_get_string(json_object_object_get(br, "name"));
+        if (!bname)
+            continue;
         bool ours = mark_of(br, "lmnet-switch") != NULL;
         if (ours) {
             snprintf((*out)[*n].bridge, sizeof((*out)[*n].bridge), "%s", bname);
@@ -626,11 +652,11 @@ static int list(struct vswitch *vs, struct vswitch_object **out, size_t *n)
         struct json_object *set = json_object_object_get(br, "ports");
         for (size_t i = 0; i < ovsdb_set_size(set); i++) {
             const char *uuid = ovsdb_uuid_of(ovsdb_set_at(set, i));
-            for (size_t p = 0; uuid && p < json_object_array_length(ports); p++) {
+            for (size_t p = 0; uuid && p < rows_length(ports) && *n < cap; p++) {
                 struct json_object *port = json_object_array_get_idx(ports, p);
                 const char *pu = uuid_of_row(port);
                 const char *pname = json_object_get_string(json_object_object_get(port, "name"));
-                if (!pu || strcmp(pu, uuid) != 0 || !mark_of(port, "lmnet-port") ||
+                if (!pu || !pname || strcmp(pu, uuid) != 0 || !mark_of(port, "lmnet-port") ||
                     strcmp(pname, bname) == 0)
                     continue;
                 struct vswitch_object *obj = &(*out)[*n];

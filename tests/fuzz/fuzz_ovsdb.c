@@ -1,13 +1,14 @@
 /* libFuzzer target: whatever an OVSDB server sends (replies, echo requests,
  * monitor updates, garbage) is read by agent/ovsdb.c without crashing,
  * leaking or hanging, and the value readers the Open vSwitch driver uses
- * (sets, maps, uuids) take any JSON value.  The input is the whole stream
- * from "the server", then it stops sending; the calls go in a fixed order,
- * so replies carry ids 1 (transact) and 2 (monitor), then updates. */
+ * (sets, maps, uuids) and its reading of a listing take any JSON value.  The input is the whole
+ * stream from "the server", then it stops sending; the calls go in a fixed order, so replies carry
+ * ids 1 (transact) and 2 (monitor), then updates. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include "agent/ovsdb.h"
+#include "agent/vswitch.h"
 #include "tests/fuzz/stream.h"
 
 /* Every reader on every value inside V, as the driver may meet them. */
@@ -49,8 +50,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         "[{\"op\":\"select\",\"table\":\"Bridge\",\"where\":[],\"columns\":[\"name\",\"ports\"]}]");
     struct json_object *results = NULL;
     char err[512];
-    if (ovsdb_transact(o, "Open_vSwitch", ops, &results, err, sizeof(err)) == 0)
+    if (ovsdb_transact(o, "Open_vSwitch", ops, &results, err, sizeof(err)) == 0) {
         read_values(results, 0);
+        /* As the driver reads its listing's answer. */
+        struct vswitch_object *objects = NULL;
+        size_t n = 0;
+        if (vswitch_ovs_list_parse(results, &objects, &n) == 0)
+            free(objects);
+    }
     json_object_put(results);
     json_object_put(ops);
     struct json_object *requests =

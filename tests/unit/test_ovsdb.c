@@ -220,6 +220,36 @@ static void test_values(void **state)
     json_object_put(c);
 }
 
+/* Values of the wrong shape from the server read as nothing, never as a
+ * crash: json-c asserts on array calls on non-arrays, and a null tag or key
+ * was passed to strcmp() (found by tests/fuzz/fuzz_ovsdb). */
+static void test_malformed_values(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "[\"set\", 5]",          "[null, 1]",
+        "[\"map\", 5]",          "[\"map\", [5, [null, \"x\"], [\"k\"]]]",
+        "[\"uuid\", null]",      "[\"uuid\", 7]",
+        "[\"set\", {\"a\": 1}]", "[[\"set\"], 1]",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct json_object *v = json_tokener_parse(bad[i]);
+        assert_non_null(v);
+        size_t n = ovsdb_set_size(v);
+        assert_true(n <= 1);
+        for (size_t k = 0; k < 3; k++)
+            if (k >= n)
+                assert_true(ovsdb_set_at(v, k) == NULL || (k == 0 && n == 1));
+        assert_null(ovsdb_map_get(v, "k"));
+        assert_null(ovsdb_uuid_of(v));
+        json_object_put(v);
+    }
+    /* A map entry of the right shape is still found next to broken ones. */
+    struct json_object *m = json_tokener_parse("[\"map\", [5, [null, \"x\"], [\"k\", \"v\"]]]");
+    assert_string_equal(ovsdb_map_get(m, "k"), "v");
+    json_object_put(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -229,6 +259,7 @@ int main(void)
         cmocka_unit_test(test_peer_gone_and_garbage),
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_values),
+        cmocka_unit_test(test_malformed_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
