@@ -107,7 +107,10 @@ static int claim(struct registry *registry, const char *pool, const char *node, 
     if (reply.status != 201) {
         char line[512];
         struct json_object *type = NULL;
+        /* The registry's problem type; a body without one (or with a null
+         * there) is no exhaustion. */
         bool exhausted = json_object_object_get_ex(reply.body, "type", &type) &&
+                         json_object_is_type(type, json_type_string) &&
                          strstr(json_object_get_string(type), "mac-pool-exhausted");
         bool in_use = reply.status == 409 && !exhausted;
         long status = reply.status;

@@ -185,6 +185,26 @@ def seeds():
         sel(4, {"type": "https://lmnet.example/problems/mac-pool-exhausted", "title": "Conflict",
                 "status": 409, "detail": "pool 'a' is exhausted"}),
     ]
+    def reply(op, status, obj):
+        return bytes([op, status]) + json.dumps(obj).encode()
+    problem = {"type": "https://lmnet.example/problems/mac-pool-exhausted", "title": "Conflict",
+               "status": 409, "detail": "pool 'fleet' is exhausted"}
+    s["fuzz_registry_reply"] = [
+        reply(0, 0, {"name": "fleet", "ranges": [{"start": "02:00:00:00:00:00",
+                                                   "end": "02:00:00:00:ff:ff"}],
+                     "block_size": 64, "description": "", "kind": "static"}),
+        reply(1, 1, {"start": "02:00:00:00:00:00", "end": "02:00:00:00:00:3f", "single": False,
+                     "reserved": ["02:00:00:00:00:05"]}),
+        reply(1, 5, problem),
+        reply(2, 1, {"start": "02:00:00:00:00:01", "end": "02:00:00:00:00:01", "single": True}),
+        reply(3, 2, {}),
+        reply(4, 1, {"id": NODE.decode(), "name": "h1", "url": "http://10.0.0.5:8470"}),
+        reply(5, 0, {"items": [{"id": NODE.decode(), "name": "h1", "url": "http://10.0.0.5:8470",
+                                "registry": True, "joined": "2026-01-01T00:00:00Z",
+                                "last_seen": None}]}),
+        reply(6, 0, {"items": []}),
+        reply(9, 0, {"key": "00112233445566778899aabbccddeeff"}),
+    ]
     s["fuzz_config"] = [b"listen = 127.0.0.1:8470\ndatabase = /var/lib/lmnet/lmnet.db\n"
                         b"log_level = info\n"]
     s["fuzz_router"] = [b"\x00/v1/mac-pools/fleet/allocations/02:00:00:00:00:01",
