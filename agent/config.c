@@ -41,6 +41,12 @@ static const struct config_key config_keys[] = {
     { "log_level", CONFIG_LOG_LEVEL, FIELD(log_level), 0 },
     { "log_file", CONFIG_OPTIONAL_STRING, FIELD(log_file), 0 },
     { "registry", CONFIG_STRING, FIELD(registry), 0 },
+    { "etcd_prefix", CONFIG_OPTIONAL_STRING, FIELD(etcd_prefix), 0 },
+    { "etcd_ca_file", CONFIG_OPTIONAL_STRING, FIELD(etcd_ca_file), 0 },
+    { "etcd_cert_file", CONFIG_OPTIONAL_STRING, FIELD(etcd_cert_file), 0 },
+    { "etcd_key_file", CONFIG_OPTIONAL_STRING, FIELD(etcd_key_file), 0 },
+    { "etcd_user", CONFIG_OPTIONAL_STRING, FIELD(etcd_user), 0 },
+    { "etcd_password_file", CONFIG_OPTIONAL_STRING, FIELD(etcd_password_file), 0 },
     { "node_name", CONFIG_OPTIONAL_STRING, FIELD(node_name), 0 },
     { "threads", CONFIG_UNSIGNED, FIELD(threads), 64 },
     { "max_migrations", CONFIG_UNSIGNED, FIELD(max_migrations), 64 },
@@ -284,9 +290,22 @@ int config_check(const struct config *config, char *err, size_t size)
         return fail(err, size, "TLS needs both tls_cert and tls_key (only %s is set)",
                     config->tls_cert ? "tls_cert" : "tls_key");
     if (strcmp(config->registry, "self") != 0 && strncmp(config->registry, "http://", 7) != 0 &&
-        strncmp(config->registry, "https://", 8) != 0)
-        return fail(err, size, "registry must be 'self' or an http(s):// URL, not '%s'",
+        strncmp(config->registry, "https://", 8) != 0 && strncmp(config->registry, "etcd://", 7) != 0)
+        return fail(err, size,
+                    "registry must be 'self', an http(s):// URL or etcd://HOST:PORT,..., not '%s'",
                     config->registry);
+    if (strncmp(config->registry, "etcd://", 7) == 0) {
+        const char *hosts = config->registry + 7;
+        if (!*hosts || strchr(hosts, '/') || !strchr(hosts, ':'))
+            return fail(err, size,
+                        "registry etcd:// takes HOST:PORT endpoints separated by commas "
+                        "(etcd://10.0.0.1:2379,10.0.0.2:2379), not '%s'",
+                        config->registry);
+    }
+    if (!!config->etcd_cert_file != !!config->etcd_key_file)
+        return fail(err, size, "etcd TLS needs both etcd_cert_file and etcd_key_file");
+    if (!!config->etcd_user != !!config->etcd_password_file)
+        return fail(err, size, "etcd authentication needs both etcd_user and etcd_password_file");
     if (strcmp(config->accel, "auto") != 0 && strcmp(config->accel, "kvm") != 0 &&
         strcmp(config->accel, "tcg") != 0)
         return fail(err, size, "accel must be auto, kvm or tcg, not '%s'", config->accel);

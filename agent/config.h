@@ -27,7 +27,13 @@ struct config {
     char *tls_key;
     char *log_file;        /* NULL: stderr */
     enum log_level log_level;
-    char *registry;        /* "self" or the registry agent's URL */
+    char *registry;        /* "self", the registry agent's URL, or etcd://H:P,... */
+    char *etcd_prefix;        /* keys under this prefix; NULL: "/lmnet/" */
+    char *etcd_ca_file;       /* https to etcd, servers checked with this CA */
+    char *etcd_cert_file;     /* client certificate for etcd (https) */
+    char *etcd_key_file;      /* its key */
+    char *etcd_user;          /* etcd user; NULL: no authentication */
+    char *etcd_password_file; /* its password, first line (mode 0600) */
     char *node_name;       /* NULL: the host name */
     unsigned threads;      /* HTTP worker pool size; 0: a thread per connection */
     unsigned max_migrations;

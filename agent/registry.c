@@ -15,12 +15,19 @@ int registry_create(struct agent *agent, struct registry **out)
         return registry_self_create(agent, out);
     if (strncmp(setting, "http://", 7) == 0 || strncmp(setting, "https://", 8) == 0)
         return registry_agent_create(agent, setting, out);
+    if (strncmp(setting, "etcd://", 7) == 0)
+        return registry_etcd_create(agent, setting + 7, out);
     return -EINVAL;
 }
 
 bool registry_is_self(const struct registry *registry)
 {
     return registry && strcmp(registry->ops->name, "self") == 0;
+}
+
+bool registry_is_shared(const struct registry *registry)
+{
+    return registry && registry->ops->pool_create;
 }
 
 void registry_destroy(struct registry *registry)

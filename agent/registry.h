@@ -8,7 +8,10 @@
  * - "self" (agent/registry_self.c): this agent is the registry; every call
  *   is a transaction on its own SQLite database;
  * - an http(s):// URL (agent/registry_agent.c): another agent is the
- *   registry; every call is a REST call to it over the peer client.
+ *   registry; every call is a REST call to it over the peer client;
+ * - etcd://HOST:PORT,... (agent/registry_etcd.c): an etcd cluster is the
+ *   registry; every agent is equal and claims with compare-and-swap
+ *   transactions.
  *
  * Errors are negative errnos with a registry_error filled where the call
  * takes one, worded for the API (status, problem type, detail):
@@ -30,7 +33,9 @@
 #include "db/member.h"
 
 struct agent;
+struct network_settings;
 struct network_view;
+struct vlan;
 struct registry;
 
 /* Why a registry call failed, as the API will say it. */
@@ -92,6 +97,26 @@ struct registry_ops {
     int (*reachability_put)(struct registry *registry, const char *node, struct json_object *heard);
     /* The cluster's heartbeat key (made once, by whoever comes first). */
     int (*heartbeat_key)(struct registry *registry, uint8_t key[HEARTBEAT_KEY_SIZE]);
+
+    /* The catalogue, for implementations every agent writes to directly
+     * (etcd); NULL where the API relays to a registry agent or writes its
+     * own database (self).  Lists are the caller's to free(). */
+    int (*pool_list)(struct registry *registry, struct macpool **out, size_t *n);
+    /* -EEXIST (name taken), -EADDRINUSE (overlap; the other pool in CLASH,
+     * 64 bytes). */
+    int (*pool_create)(struct registry *registry, const struct macpool *pool, char *clash);
+    /* -ENOENT, -EBUSY (blocks of it are claimed). */
+    int (*pool_delete)(struct registry *registry, const char *pool);
+    int (*network_list)(struct registry *registry, struct network_settings **out, size_t *n);
+    /* Stores AFTER in place of BEFORE (same id): -EEXIST (name taken),
+     * -EAGAIN (changed in between: read again). */
+    int (*network_update)(struct registry *registry, const struct network_settings *before,
+                          const struct network_settings *after);
+    int (*vlan_list)(struct registry *registry, struct vlan **out, size_t *n);
+    /* -EEXIST (id or name taken). */
+    int (*vlan_create)(struct registry *registry, const struct vlan *vlan);
+    /* -ENOENT. */
+    int (*vlan_delete)(struct registry *registry, unsigned id);
 };
 
 struct registry {
@@ -107,9 +132,15 @@ int registry_create(struct agent *agent, struct registry **out);
 /* The implementations' constructors (registry_create picks one). */
 int registry_self_create(struct agent *agent, struct registry **out);
 int registry_agent_create(struct agent *agent, const char *url, struct registry **out);
+int registry_etcd_create(struct agent *agent, const char *endpoints, struct registry **out);
 
 /* True when REGISTRY is this agent's own database (registry = self). */
 bool registry_is_self(const struct registry *registry);
+
+/* True when every agent writes the catalogue (pools, networks, VLANs)
+ * straight into REGISTRY (etcd): the API calls the catalogue operations
+ * instead of relaying to a registry agent. */
+bool registry_is_shared(const struct registry *registry);
 
 /* Dispatchers (see struct registry_ops). */
 void registry_destroy(struct registry *registry); /* NULL is a no-op */

@@ -15,6 +15,7 @@
 #include "agent/allocator.h"
 #include "agent/cleanup.h"
 #include "agent/membership.h"
+#include "agent/registry.h"
 #include "api/relay.h"
 #include "db/event.h"
 #include "db/macpool.h"
@@ -35,8 +36,80 @@ static int parse_mac_param(struct request *req, struct response *resp, uint64_t 
     return 0;
 }
 
+/* ---- an etcd registry: every agent reads and writes the pools there ---- */
+
+static int shared_list_pools(struct request *req, struct response *resp)
+{
+    struct db *db = db_pool_get(req->agent->db);
+    struct macpool *pools = NULL;
+    size_t n = 0;
+    int r = req->agent->registry->ops->pool_list(req->agent->registry, &pools, &n);
+    if (r < 0)
+        return registry_problem(req, resp, r, "list the MAC pools");
+    struct json_object *items = json_object_new_array();
+    for (size_t i = 0; i < n; i++)
+        json_object_array_add(items, macpool_to_json(&pools[i], macpool_count_allocated(
+                                                                    db, pools[i].name)));
+    free(pools);
+    struct macpool dynamic;
+    if (macpool_get(db, MACPOOL_DYNAMIC_NAME, &dynamic) == 0)
+        json_object_array_add(items, macpool_to_json(&dynamic, macpool_count_allocated(
+                                                                   db, dynamic.name)));
+    struct json_object *body = json_object_new_object();
+    json_object_object_add(body, "items", items);
+    json_object_object_add(body, "next", NULL);
+    return response_json(resp, 200, body);
+}
+
+static int shared_create_pool(struct request *req, struct response *resp)
+{
+    struct macpool pool;
+    char pointer[64], detail[256];
+    if (macpool_from_json(req->json, &pool, pointer, sizeof(pointer), detail, sizeof(detail)) < 0)
+        return response_problem(resp, 422, "invalid", pointer, "%s", detail);
+    char clash[64] = "";
+    int r = req->agent->registry->ops->pool_create(req->agent->registry, &pool, clash);
+    if (r == -EEXIST)
+        return response_problem(resp, 409, "conflict", "/name", "a MAC pool '%s' exists",
+                                pool.name);
+    if (r == -EADDRINUSE)
+        return response_problem(resp, 409, "pool-overlap", "/ranges",
+                                "the ranges overlap pool '%s'; pools may not share addresses",
+                                clash);
+    if (r < 0)
+        return registry_problem(req, resp, r, "create the MAC pool");
+    struct json_object *body = macpool_to_json(&pool, 0);
+    event_record(db_pool_get(req->agent->db), req->agent->node_id, req->token_name,
+                 "macpool.create", pool.name, body);
+    char location[128];
+    snprintf(location, sizeof(location), "/v1/mac-pools/%s", pool.name);
+    response_header(resp, "Location", location);
+    return response_json(resp, 201, body);
+}
+
+static int shared_delete_pool(struct request *req, struct response *resp, const char *name)
+{
+    int r = req->agent->registry->ops->pool_delete(req->agent->registry, name);
+    if (r == -ENOENT)
+        return response_problem(resp, 404, "not-found", NULL, "no MAC pool '%s'", name);
+    if (r == -EBUSY)
+        return response_problem(resp, 409, "pool-in-use", NULL,
+                                "pool '%s' has claimed blocks; its addresses may be on adapters, "
+                                "so it stays",
+                                name);
+    if (r < 0)
+        return registry_problem(req, resp, r, "delete the MAC pool");
+    struct db *db = db_pool_get(req->agent->db);
+    macpool_delete(db, name); /* this agent's copy, if it had one */
+    event_record(db, req->agent->node_id, req->token_name, "macpool.delete", name, NULL);
+    resp->status = 204;
+    return 0;
+}
+
 static int list_pools(struct request *req, struct response *resp)
 {
+    if (registry_is_shared(req->agent->registry) && !request_query(req, "local"))
+        return shared_list_pools(req, resp);
     if (!agent_is_registry(req->agent) && !request_query(req, "local")) {
         /* The registry knows every static pool; this host adds its own. */
         int r = relay_to_registry(req, resp, "GET", "/v1/mac-pools", NULL);
@@ -69,6 +142,8 @@ static int list_pools(struct request *req, struct response *resp)
 
 static int create_pool(struct request *req, struct response *resp)
 {
+    if (registry_is_shared(req->agent->registry))
+        return shared_create_pool(req, resp);
     if (!agent_is_registry(req->agent))
         return relay_to_registry(req, resp, "POST", "/v1/mac-pools", req->json);
     struct macpool pool;
@@ -104,7 +179,8 @@ static int get_pool(struct request *req, struct response *resp)
     struct db *db = db_pool_get(req->agent->db);
     struct macpool pool;
     int r = macpool_get(db, name, &pool);
-    if (r == -ENOENT && strcmp(name, MACPOOL_DYNAMIC_NAME) == 0) {
+    if (r == -ENOENT &&
+        (strcmp(name, MACPOOL_DYNAMIC_NAME) == 0 || registry_is_shared(req->agent->registry))) {
         struct allocator_error err;
         if (allocator_learn_pool(req->agent, name, &err) < 0)
             return allocator_problem(resp, &err);
@@ -125,6 +201,8 @@ static int get_pool(struct request *req, struct response *resp)
 static int delete_pool(struct request *req, struct response *resp)
 {
     const char *name = request_param(req, "name");
+    if (registry_is_shared(req->agent->registry) && strcmp(name, MACPOOL_DYNAMIC_NAME) != 0)
+        return shared_delete_pool(req, resp, name);
     if (!agent_is_registry(req->agent)) {
         char path[128];
         snprintf(path, sizeof(path), "/v1/mac-pools/%s", name);

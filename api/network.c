@@ -19,6 +19,7 @@
 #include "agent/heartbeat.h"
 #include "agent/membership.h"
 #include "agent/reachability.h"
+#include "agent/registry.h"
 #include "api/relay.h"
 #include "db/event.h"
 #include "db/heartbeat_key.h"
@@ -116,14 +117,18 @@ static int patch_network(struct request *req, struct response *resp)
     if (!req->json || !json_object_is_type(req->json, json_type_object))
         return response_problem(resp, 422, "invalid", "",
                                 "body must be an object with name, role, metric or auto_metric");
-    if (!agent_is_registry(req->agent))
+    struct registry *registry = req->agent->registry;
+    bool shared = registry_is_shared(registry);
+    if (!agent_is_registry(req->agent) && !shared)
         return relay_to_registry(req, resp, "PATCH", req->path, req->json);
     struct db *db = db_pool_get(req->agent->db);
     if (!db)
         return -EIO;
     struct network_settings *all = NULL;
     size_t n = 0;
-    int r = network_list(db, &all, &n);
+    int r = shared ? registry->ops->network_list(registry, &all, &n) : network_list(db, &all, &n);
+    if (r < 0 && shared)
+        return registry_problem(req, resp, r, "read the cluster networks");
     if (r < 0)
         return r;
     const char *key = request_param(req, "id");
@@ -140,10 +145,21 @@ static int patch_network(struct request *req, struct response *resp)
     r = apply_patch(resp, req->json, &after);
     if (r < 0)
         return r;
+    if (shared) {
+        r = registry->ops->network_update(registry, &before, &after);
+        if (r == -EEXIST)
+            return response_problem(resp, 409, "conflict", "/name",
+                                    "another cluster network is named '%s'", after.name);
+        if (r == -EAGAIN || r == -ENOENT)
+            return response_problem(resp, 409, "conflict", NULL,
+                                    "the network changed meanwhile; read it and try again");
+        if (r < 0)
+            return registry_problem(req, resp, r, "change the cluster network");
+    }
     r = db_begin(db);
     if (r < 0)
         return r;
-    r = network_update(db, &after);
+    r = shared ? 0 : network_update(db, &after);
     if (r == -EEXIST) {
         db_rollback(db);
         return response_problem(resp, 409, "conflict", "/name", "another cluster network is named '%s'",
@@ -266,11 +282,16 @@ static int get_heartbeats(struct request *req, struct response *resp)
  * the first time it is asked. */
 static int get_heartbeat_key(struct request *req, struct response *resp)
 {
-    if (!agent_is_registry(req->agent))
+    bool shared = registry_is_shared(req->agent->registry);
+    if (!agent_is_registry(req->agent) && !shared)
         return relay_to_registry(req, resp, "GET", req->path, NULL);
     struct db *db = db_pool_get(req->agent->db);
     uint8_t key[HEARTBEAT_KEY_SIZE];
-    int r = db ? heartbeat_key_make(db, key) : -EIO;
+    int r = shared ? registry_heartbeat_key(req->agent->registry, key)
+            : db   ? heartbeat_key_make(db, key)
+                   : -EIO;
+    if (r < 0 && shared)
+        return registry_problem(req, resp, r, "read the heartbeat key");
     if (r < 0)
         return r;
     char hex[2 * HEARTBEAT_KEY_SIZE + 1];

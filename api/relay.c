@@ -3,8 +3,10 @@
 
 #include <string.h>
 #include "agent/agent.h"
+#include "agent/etcd.h"
 #include "agent/metrics.h"
 #include "agent/peer.h"
+#include "agent/registry.h"
 
 /* The bytes of OBJ's JSON text, as the client sends it (0 for NULL). */
 static uint64_t json_length(struct json_object *obj)
@@ -49,7 +51,20 @@ int relay(struct request *req, struct response *resp, const char *url, const cha
 int relay_to_registry(struct request *req, struct response *resp, const char *method,
                       const char *path, struct json_object *body)
 {
+    if (registry_is_shared(req->agent->registry))
+        return response_problem(resp, 409, "registry-is-etcd", NULL,
+                                "%s %s goes to a registry agent, and this cluster's registry is "
+                                "etcd (%s): every agent writes there itself",
+                                method, path, req->agent->config.registry);
     return relay_typed(req, resp, req->agent->config.registry,
                        "this agent is not the registry, and the registry", "registry-unreachable",
                        method, path, body, 10000);
+}
+
+int registry_problem(struct request *req, struct response *resp, int r, const char *what)
+{
+    (void)r;
+    return response_problem(resp, 503, "registry-unreachable", NULL,
+                            "cannot %s: the registry %s did not answer: %s", what,
+                            req->agent->config.registry, etcd_last_error());
 }

@@ -16,8 +16,14 @@ int relay(struct request *req, struct response *resp, const char *url, const cha
           const char *method, const char *path, struct json_object *body, long timeout_ms);
 
 /* relay() to this agent's registry; its problem type is
- * "registry-unreachable". */
+ * "registry-unreachable".  With an etcd registry there is no registry
+ * agent: a 409 "registry-is-etcd" problem says so. */
 int relay_to_registry(struct request *req, struct response *resp, const char *method,
                       const char *path, struct json_object *body);
+
+/* The problem for a registry call that failed with R: 503
+ * "registry-unreachable" (with etcd's reason) for an etcd that did not
+ * answer or refused.  Returns the problem's negative errno. */
+int registry_problem(struct request *req, struct response *resp, int r, const char *what);
 
 #endif

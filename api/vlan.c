@@ -8,6 +8,7 @@
 #include <string.h>
 #include "agent/agent.h"
 #include "agent/membership.h"
+#include "agent/registry.h"
 #include "agent/vlan.h"
 #include "api/relay.h"
 #include "db/event.h"
@@ -16,6 +17,59 @@
 static int relay_self(struct request *req, struct response *resp, const char *method)
 {
     return relay_to_registry(req, resp, method, req->path, req->json);
+}
+
+/* The catalogue: this agent's database on the registry agent, or etcd,
+ * where every agent writes itself (registry_is_shared). */
+static bool shared(const struct request *req)
+{
+    return registry_is_shared(req->agent->registry);
+}
+
+static int catalogue_list(struct request *req, struct vlan **out, size_t *n)
+{
+    struct registry *registry = req->agent->registry;
+    return shared(req) ? registry->ops->vlan_list(registry, out, n)
+                       : vlan_list(db_pool_get(req->agent->db), out, n);
+}
+
+static int catalogue_get(struct request *req, unsigned id, struct vlan *out)
+{
+    if (!shared(req))
+        return vlan_get(db_pool_get(req->agent->db), id, out);
+    struct vlan *all = NULL;
+    size_t n = 0;
+    int r = catalogue_list(req, &all, &n);
+    if (r < 0)
+        return r;
+    r = -ENOENT;
+    for (size_t i = 0; i < n && r == -ENOENT; i++)
+        if (all[i].id == id) {
+            *out = all[i];
+            r = 0;
+        }
+    free(all);
+    return r;
+}
+
+static int catalogue_insert(struct request *req, const struct vlan *vlan)
+{
+    struct registry *registry = req->agent->registry;
+    return shared(req) ? registry->ops->vlan_create(registry, vlan)
+                       : vlan_insert(db_pool_get(req->agent->db), vlan);
+}
+
+static int catalogue_delete(struct request *req, unsigned id)
+{
+    struct registry *registry = req->agent->registry;
+    return shared(req) ? registry->ops->vlan_delete(registry, id)
+                       : vlan_delete(db_pool_get(req->agent->db), id);
+}
+
+/* A catalogue call that failed for want of the registry. */
+static int catalogue_problem(struct request *req, struct response *resp, int r, const char *what)
+{
+    return shared(req) && r != -ENOMEM ? registry_problem(req, resp, r, what) : r;
 }
 
 static int parse_id(struct request *req, struct response *resp, unsigned *id)
@@ -32,13 +86,13 @@ static int parse_id(struct request *req, struct response *resp, unsigned *id)
 
 static int list_vlans(struct request *req, struct response *resp)
 {
-    if (!agent_is_registry(req->agent))
+    if (!agent_is_registry(req->agent) && !shared(req))
         return relay_self(req, resp, "GET");
     struct vlan *vlans = NULL;
     size_t n = 0;
-    int r = vlan_list(db_pool_get(req->agent->db), &vlans, &n);
+    int r = catalogue_list(req, &vlans, &n);
     if (r < 0)
-        return r;
+        return catalogue_problem(req, resp, r, "list the VLANs");
     struct json_object *items = json_object_new_array();
     for (size_t i = 0; i < n; i++)
         json_object_array_add(items, vlan_to_json(&vlans[i]));
@@ -51,7 +105,7 @@ static int list_vlans(struct request *req, struct response *resp)
 
 static int create_vlan(struct request *req, struct response *resp)
 {
-    if (!agent_is_registry(req->agent))
+    if (!agent_is_registry(req->agent) && !shared(req))
         return relay_self(req, resp, "POST");
     struct json_object *body = req->json, *v = NULL;
     if (!body || !json_object_is_type(body, json_type_object))
@@ -75,10 +129,10 @@ static int create_vlan(struct request *req, struct response *resp)
         snprintf(vlan.description, sizeof(vlan.description), "%s", json_object_get_string(v));
     }
     struct db *db = db_pool_get(req->agent->db);
-    int r = vlan_insert(db, &vlan);
+    int r = catalogue_insert(req, &vlan);
     if (r == -EEXIST) {
         struct vlan existing;
-        bool id_taken = vlan_get(db, vlan.id, &existing) == 0;
+        bool id_taken = catalogue_get(req, vlan.id, &existing) == 0;
         if (id_taken)
             return response_problem(resp, 409, "conflict", "/id", "VLAN %u exists (named '%s')",
                                     vlan.id, existing.name);
@@ -86,7 +140,7 @@ static int create_vlan(struct request *req, struct response *resp)
                                 vlan.name);
     }
     if (r < 0)
-        return r;
+        return catalogue_problem(req, resp, r, "add the VLAN");
     struct json_object *out = vlan_to_json(&vlan);
     char subject[16], location[32];
     snprintf(subject, sizeof(subject), "%u", vlan.id);
@@ -98,24 +152,24 @@ static int create_vlan(struct request *req, struct response *resp)
 
 static int get_vlan(struct request *req, struct response *resp)
 {
-    if (!agent_is_registry(req->agent))
+    if (!agent_is_registry(req->agent) && !shared(req))
         return relay_self(req, resp, "GET");
     unsigned id;
     int r = parse_id(req, resp, &id);
     if (r < 0)
         return r;
     struct vlan vlan;
-    r = vlan_get(db_pool_get(req->agent->db), id, &vlan);
+    r = catalogue_get(req, id, &vlan);
     if (r == -ENOENT)
         return response_problem(resp, 404, "not-found", NULL, "VLAN %u is not in the catalogue", id);
     if (r < 0)
-        return r;
+        return catalogue_problem(req, resp, r, "read the VLAN");
     return response_json(resp, 200, vlan_to_json(&vlan));
 }
 
 static int delete_vlan(struct request *req, struct response *resp)
 {
-    if (!agent_is_registry(req->agent))
+    if (!agent_is_registry(req->agent) && !shared(req))
         return relay_self(req, resp, "DELETE");
     unsigned id;
     int r = parse_id(req, resp, &id);
@@ -123,11 +177,11 @@ static int delete_vlan(struct request *req, struct response *resp)
         return r;
     struct db *db = db_pool_get(req->agent->db);
     struct vlan vlan;
-    r = vlan_get(db, id, &vlan);
+    r = catalogue_get(req, id, &vlan);
     if (r == -ENOENT)
         return response_problem(resp, 404, "not-found", NULL, "VLAN %u is not in the catalogue", id);
     if (r < 0)
-        return r;
+        return catalogue_problem(req, resp, r, "read the VLAN");
     char etag[40];
     struct json_object *view = vlan_to_json(&vlan);
     etag_of_json(view, etag, sizeof(etag));
@@ -136,7 +190,7 @@ static int delete_vlan(struct request *req, struct response *resp)
         json_object_put(view);
         return r;
     }
-    r = vlan_delete(db, id);
+    r = catalogue_delete(req, id);
     if (r == 0) {
         char subject[16];
         snprintf(subject, sizeof(subject), "%u", id);
@@ -144,7 +198,7 @@ static int delete_vlan(struct request *req, struct response *resp)
     }
     json_object_put(view);
     if (r < 0)
-        return r;
+        return catalogue_problem(req, resp, r, "delete the VLAN");
     resp->status = 204;
     return 0;
 }
