@@ -290,7 +290,8 @@ int config_check(const struct config *config, char *err, size_t size)
         return fail(err, size, "TLS needs both tls_cert and tls_key (only %s is set)",
                     config->tls_cert ? "tls_cert" : "tls_key");
     if (strcmp(config->registry, "self") != 0 && strncmp(config->registry, "http://", 7) != 0 &&
-        strncmp(config->registry, "https://", 8) != 0 && strncmp(config->registry, "etcd://", 7) != 0)
+        strncmp(config->registry, "https://", 8) != 0 &&
+        strncmp(config->registry, "etcd://", 7) != 0)
         return fail(err, size,
                     "registry must be 'self', an http(s):// URL or etcd://HOST:PORT,..., not '%s'",
                     config->registry);

@@ -19,10 +19,10 @@
 #include <json-c/json.h>
 #include "agent/cleanup.h"
 
-#define ETCD_MAX_ENDPOINTS 16
-#define ETCD_MAX_HANDLES 16
+#define ETCD_MAX_ENDPOINTS      16
+#define ETCD_MAX_HANDLES        16
 #define ETCD_DEFAULT_TIMEOUT_MS 3000
-#define ETCD_MAX_REPLY (64u << 20)
+#define ETCD_MAX_REPLY          (64u << 20)
 
 struct etcd {
     char *endpoints[ETCD_MAX_ENDPOINTS]; /* base URLs: http(s)://host:port */
@@ -242,7 +242,7 @@ static int post_one(struct etcd *etcd, size_t endpoint, const char *path, const 
         snprintf(auth, sizeof(auth), "Authorization: %s", token);
         headers = curl_slist_append(headers, auth);
     }
-    struct buffer buf = { 0 };
+    struct buffer buf = {0};
     curl_easy_reset(curl);
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_POST, 1L);
@@ -268,12 +268,11 @@ static int post_one(struct etcd *etcd, size_t endpoint, const char *path, const 
         explicit_bzero(auth, sizeof(auth));
     int r = 0;
     if (rc != CURLE_OK) {
-        r = rc == CURLE_OPERATION_TIMEDOUT     ? -ETIMEDOUT
-            : rc == CURLE_COULDNT_CONNECT      ? -ECONNREFUSED
-            : rc == CURLE_COULDNT_RESOLVE_HOST ? -EHOSTUNREACH
-            : rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_PEER_FAILED_VERIFICATION
-                ? -EACCES
-                : -EIO;
+        r = rc == CURLE_OPERATION_TIMEDOUT                                          ? -ETIMEDOUT
+            : rc == CURLE_COULDNT_CONNECT                                           ? -ECONNREFUSED
+            : rc == CURLE_COULDNT_RESOLVE_HOST                                      ? -EHOSTUNREACH
+            : rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_PEER_FAILED_VERIFICATION ? -EACCES
+                                                                                    : -EIO;
         set_error(r, "%s: %s", etcd->endpoints[endpoint], curl_easy_strerror(rc));
         curl_easy_cleanup(curl); /* a handle that failed keeps nothing worth reusing */
         free(buf.data);
@@ -289,8 +288,8 @@ static int post_one(struct etcd *etcd, size_t endpoint, const char *path, const 
 static bool is_auth_expired(struct json_object *reply)
 {
     struct json_object *v = NULL;
-    const char *m = json_object_object_get_ex(reply, "message", &v) ? json_object_get_string(v)
-                                                                     : "";
+    const char *m =
+        json_object_object_get_ex(reply, "message", &v) ? json_object_get_string(v) : "";
     return get_int64(reply, "code") == 16 || strstr(m, "invalid auth token");
 }
 

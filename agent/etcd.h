@@ -37,7 +37,7 @@ struct etcd_options {
     const char *key_file;  /* its key, or NULL */
     const char *user;      /* NULL: no authentication */
     const char *password;
-    long timeout_ms;       /* per call; 0: 3000 */
+    long timeout_ms; /* per call; 0: 3000 */
 };
 
 /* One key as etcd holds it: KEY and VALUE are NUL-terminated copies. */

@@ -55,8 +55,12 @@ static void usage(FILE *out)
             "      --tls-key PATH      PEM private key\n"
             "      --log-level LEVEL   error, warning, info (default) or debug\n"
             "      --log-file PATH     append the log here instead of stderr\n"
-            "      --registry URL      'self' or the registry agent's URL\n"
+            "      --registry URL      'self', the registry agent's URL, or\n"
+            "                          etcd://HOST:PORT,... (an etcd cluster)\n"
             "      --check-config      check the configuration and exit\n"
+            "      --migrate-registry-to etcd://HOST:PORT,...\n"
+            "                          copy this registry's SQLite state into etcd (once,\n"
+            "                          with lmnetd stopped), check it and exit\n"
             "  -h, --help              show this help\n"
             "  -V, --version           show the version\n",
             CONFIG_DEFAULT_PATH, CONFIG_DEFAULT_LISTEN, CONFIG_DEFAULT_DATABASE);
@@ -170,9 +174,11 @@ static int start_vms(struct agent *agent, migrator_networks_fn *networks)
 }
 
 /* Parses argv into CONFIG: the file first, then the flags on top. */
-static int parse_args(int argc, char **argv, struct config *config, bool *check_only)
+static int parse_args(int argc, char **argv, struct config *config, bool *check_only,
+                      const char **migrate_to)
 {
-    enum { OPT_TLS_CERT = 256, OPT_TLS_KEY, OPT_LOG_LEVEL, OPT_LOG_FILE, OPT_REGISTRY, OPT_CHECK };
+    enum { OPT_TLS_CERT = 256, OPT_TLS_KEY, OPT_LOG_LEVEL, OPT_LOG_FILE, OPT_REGISTRY, OPT_CHECK,
+           OPT_MIGRATE };
     static const struct option options[] = {
         { "config", required_argument, NULL, 'c' },
         { "listen", required_argument, NULL, 'l' },
@@ -184,6 +190,7 @@ static int parse_args(int argc, char **argv, struct config *config, bool *check_
         { "log-file", required_argument, NULL, OPT_LOG_FILE },
         { "registry", required_argument, NULL, OPT_REGISTRY },
         { "check-config", no_argument, NULL, OPT_CHECK },
+        { "migrate-registry-to", required_argument, NULL, OPT_MIGRATE },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -227,6 +234,10 @@ static int parse_args(int argc, char **argv, struct config *config, bool *check_
     while ((c = getopt_long(argc, argv, "c:l:d:t:hV", options, NULL)) != -1) {
         if (c == OPT_CHECK) {
             *check_only = true;
+            continue;
+        }
+        if (c == OPT_MIGRATE) {
+            *migrate_to = optarg;
             continue;
         }
         for (size_t i = 0; i < sizeof(flag_keys) / sizeof(flag_keys[0]); i++) {
@@ -296,13 +307,47 @@ static int wait_for_signals(const sigset_t *set)
     }
 }
 
+/* lmnetd --migrate-registry-to etcd://...: copies this (self) registry's
+ * database into etcd, once.  Returns the exit code. */
+static int migrate_registry(struct agent *agent, const char *target)
+{
+    if (strcmp(agent->config.registry, "self") != 0) {
+        fprintf(stderr,
+                "lmnetd: this agent's database is not the registry (registry = %s); run the "
+                "migration on the registry agent's host, with its database\n",
+                agent->config.registry);
+        return 2;
+    }
+    if (strncmp(target, "etcd://", 7) != 0 || !strchr(target + 7, ':') || strchr(target + 7, '/')) {
+        fprintf(stderr, "lmnetd: --migrate-registry-to takes etcd://HOST:PORT,..., not '%s'\n",
+                target);
+        return 2;
+    }
+    struct registry *etcd = NULL;
+    int r = registry_etcd_create(agent, target + 7, &etcd);
+    if (r < 0) {
+        fprintf(stderr, "lmnetd: cannot set up the etcd client for %s: %s\n", target, strerror(-r));
+        return 1;
+    }
+    char message[1024];
+    r = registry_etcd_migrate(etcd, db_pool_get(agent->db), message, sizeof(message));
+    registry_destroy(etcd);
+    if (r < 0) {
+        fprintf(stderr, "lmnetd: migration refused or failed: %s\n", message);
+        return 1;
+    }
+    printf("%s\nnow set 'registry = %s' on every agent and restart them\n", message, target);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct agent agent = { 0 };
     bool check_only = false;
+    const char *migrate_to = NULL;
     if (config_init(&agent.config) < 0)
         return 1;
-    if (parse_args(argc, argv, &agent.config, &check_only) < 0) {
+    if (parse_args(argc, argv, &agent.config, &check_only, &migrate_to) < 0) {
         config_release(&agent.config);
         return 2;
     }
@@ -358,6 +403,10 @@ int main(int argc, char **argv)
     r = node_id_load(db_pool_get(agent.db), agent.node_id);
     if (r < 0) {
         log_errno(LOG_LEVEL_ERROR, r, "cannot read or create the node id");
+        goto out;
+    }
+    if (migrate_to) {
+        exit_code = migrate_registry(&agent, migrate_to);
         goto out;
     }
     r = start_switch(&agent);

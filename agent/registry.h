@@ -134,6 +134,15 @@ int registry_self_create(struct agent *agent, struct registry **out);
 int registry_agent_create(struct agent *agent, const char *url, struct registry **out);
 int registry_etcd_create(struct agent *agent, const char *endpoints, struct registry **out);
 
+/* Copies the SQLite registry in DB (pools, block and address claims,
+ * networks, VLANs, the heartbeat key; not the members, who join by
+ * themselves) into the etcd registry ETCD_REGISTRY, reads every key back,
+ * and marks it migrated.  Refuses (-EEXIST) when etcd already holds a
+ * migrated or any registry under the prefix.  MESSAGE says what was done
+ * or why not.  Returns 0 or a negative errno. */
+int registry_etcd_migrate(struct registry *etcd_registry, struct db *db, char *message,
+                          size_t size);
+
 /* True when REGISTRY is this agent's own database (registry = self). */
 bool registry_is_self(const struct registry *registry);
 

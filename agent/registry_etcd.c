@@ -55,11 +55,12 @@
 #include "agent/reachability.h"
 #include "api/client.h"
 #include "db/event.h"
+#include "db/network.h"
 #include "db/vlan.h"
 
 #define MEMBER_TTL_S 15
-#define CAS_RETRIES 64
-#define MAX_MARKS 32
+#define CAS_RETRIES  64
+#define MAX_MARKS    32
 
 struct scan_mark {
     char pool[64];
@@ -435,7 +436,8 @@ static bool position_of(const struct macpool *p, uint64_t mac, uint64_t *start)
 {
     for (size_t i = 0; i < p->n_ranges; i++)
         if (mac >= p->ranges[i].start && mac <= p->ranges[i].end) {
-            *start = p->ranges[i].start + (mac - p->ranges[i].start) / p->block_size * p->block_size;
+            *start =
+                p->ranges[i].start + (mac - p->ranges[i].start) / p->block_size * p->block_size;
             return true;
         }
     return false;
@@ -514,8 +516,8 @@ static int e_release_block(struct registry *registry, const char *pool, const ch
     struct etcd_kv kv;
     int r = etcd_get(of(registry)->etcd, key, &kv);
     if (r == -ENOENT)
-        return registry_fail(err, r, 404, "not-found", "node %s holds no such block of '%s'",
-                             node, pool);
+        return registry_fail(err, r, 404, "not-found", "node %s holds no such block of '%s'", node,
+                             pool);
     if (r < 0)
         return unreachable(err, r, "release the block");
     _cleanup_json_ struct json_object *o = parse(kv.value);
@@ -523,8 +525,8 @@ static int e_release_block(struct registry *registry, const char *pool, const ch
     etcd_kv_release(&kv);
     snprintf(owner, sizeof(owner), "%s", str_field(o, "owner"));
     if (strcmp(owner, node) != 0)
-        return registry_fail(err, -ENOENT, 404, "not-found",
-                             "node %s holds no such block of '%s'", node, pool);
+        return registry_fail(err, -ENOENT, 404, "not-found", "node %s holds no such block of '%s'",
+                             node, pool);
     struct etcd_txn *txn = etcd_txn_new();
     if (!txn)
         return registry_fail(err, -ENOMEM, 500, "internal", "out of memory");
@@ -654,9 +656,8 @@ static int settings_from_json(struct json_object *o, struct network_settings *s)
     s->auto_metric = json_object_object_get_ex(o, "auto_metric", &v) && json_object_get_boolean(v);
     if (network_role_from_string(str_field(o, "role"), &s->role) < 0)
         s->role = NETWORK_ROLE_NONE;
-    return strlen(s->id) == 36 &&
-                   subnet_of(str_field(o, "address"), (unsigned)int_field(o, "prefix"),
-                             &s->subnet) == 0
+    return strlen(s->id) == 36 && subnet_of(str_field(o, "address"),
+                                            (unsigned)int_field(o, "prefix"), &s->subnet) == 0
                ? 0
                : -EPROTO;
 }
@@ -935,8 +936,7 @@ static int e_networks(struct registry *registry, struct network_view *out)
             etcd_range_release(&rg);
     }
     if (r == 0)
-        r = network_view_build(settings, n, endpoints, n_endpoints, reachability_reach, table,
-                               out);
+        r = network_view_build(settings, n, endpoints, n_endpoints, reachability_reach, table, out);
     reachability_destroy(table);
     free(endpoints);
     free(settings);
@@ -1034,9 +1034,9 @@ static int e_vlan_create(struct registry *registry, const struct vlan *vlan)
     etcd_txn_absent(txn, key);
     etcd_txn_absent(txn, name);
     _cleanup_json_ struct json_object *v = vlan_to_json(vlan);
-    json_object_object_add(v, "created_ms",
-                           json_object_new_int64(vlan->created_ms ? vlan->created_ms
-                                                                  : clock_wall_ms()));
+    json_object_object_add(
+        v, "created_ms",
+        json_object_new_int64(vlan->created_ms ? vlan->created_ms : clock_wall_ms()));
     etcd_txn_put(txn, key, json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN), 0);
     char id[8];
     snprintf(id, sizeof(id), "%u", vlan->id);
@@ -1132,4 +1132,301 @@ int registry_etcd_create(struct agent *agent, const char *endpoints, struct regi
     }
     *out = &e->registry;
     return 0;
+}
+
+/* ---- migration from a SQLite registry ---- */
+
+#define MIGRATE_BATCH 40 /* etcd takes at most 128 operations per transaction */
+
+struct batch {
+    struct registry *registry;
+    struct etcd_txn *txn;
+    size_t n;       /* keys in TXN */
+    size_t written; /* keys committed */
+    char **keys;    /* every key written, for the check */
+    char **values;
+    size_t n_keys, cap;
+};
+
+static int batch_flush(struct batch *b)
+{
+    if (!b->txn || b->n == 0)
+        return 0;
+    int r = etcd_txn_commit(of(b->registry)->etcd, b->txn);
+    etcd_txn_free(b->txn);
+    b->txn = NULL;
+    if (r == 0)
+        return -EEXIST; /* a key appeared in between: someone else writes here */
+    if (r < 0)
+        return r;
+    b->written += b->n;
+    b->n = 0;
+    return 0;
+}
+
+/* Adds KEY (under the prefix) = VALUE, create-only. */
+static int batch_put(struct batch *b, const char *key, const char *value)
+{
+    if (b->n_keys == b->cap) {
+        size_t cap = b->cap ? 2 * b->cap : 256;
+        char **k = realloc(b->keys, cap * sizeof(*k)),
+             **v = k ? realloc(b->values, cap * sizeof(*v)) : NULL;
+        if (k)
+            b->keys = k;
+        if (!k || !v)
+            return -ENOMEM;
+        b->values = v;
+        b->cap = cap;
+    }
+    if (!(b->keys[b->n_keys] = strdup(key)))
+        return -ENOMEM;
+    if (!(b->values[b->n_keys] = strdup(value))) {
+        free(b->keys[b->n_keys]);
+        return -ENOMEM;
+    }
+    b->n_keys++;
+    if (!b->txn && !(b->txn = etcd_txn_new()))
+        return -ENOMEM;
+    etcd_txn_absent(b->txn, key);
+    etcd_txn_put(b->txn, key, value, 0);
+    if (++b->n == MIGRATE_BATCH)
+        return batch_flush(b);
+    return 0;
+}
+
+static int migrate_pools(struct batch *b, struct db *db, size_t *n_pools, size_t *n_blocks)
+{
+    struct registry *registry = b->registry;
+    struct macpool *pools = NULL;
+    size_t n = 0;
+    int r = macpool_list(db, &pools, &n);
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        if (pools[i].kind != MACPOOL_STATIC)
+            continue; /* the dynamic pool is the host's own */
+        char key[256];
+        key_of(registry, key, sizeof(key), "pools/%s", pools[i].name);
+        _cleanup_json_ struct json_object *o = macpool_to_json(&pools[i], -1);
+        json_object_object_add(o, "created_ms", json_object_new_int64(pools[i].created_ms));
+        r = batch_put(b, key, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+        (*n_pools)++;
+        struct mac_block *blocks = NULL;
+        size_t nb = 0;
+        if (r == 0)
+            r = macpool_blocks(db, pools[i].name, NULL, &blocks, &nb);
+        for (size_t k = 0; r == 0 && k < nb; k++) {
+            char text[MAC_STRING_SIZE];
+            key_of(registry, key, sizeof(key), "%s/%s/%012" PRIx64,
+                   blocks[k].single ? "singles" : "blocks", pools[i].name, blocks[k].start);
+            _cleanup_json_ struct json_object *v = json_object_new_object();
+            json_object_object_add(v, "owner", json_object_new_string(blocks[k].owner));
+            if (!blocks[k].single)
+                json_object_object_add(v, "end",
+                                       json_object_new_string(mac_format(blocks[k].end, text)));
+            r = batch_put(b, key, json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+            (*n_blocks)++;
+        }
+        free(blocks);
+    }
+    free(pools);
+    return r;
+}
+
+static int migrate_networks(struct batch *b, struct db *db, size_t *count)
+{
+    struct registry *registry = b->registry;
+    struct network_settings *all = NULL;
+    size_t n = 0;
+    int r = network_list(db, &all, &n);
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        const struct network_settings *s = &all[i];
+        char key[256], lower[64], number[16];
+        _cleanup_json_ struct json_object *v = settings_to_json(s);
+        key_of(registry, key, sizeof(key), "networks/%s", s->id);
+        r = batch_put(b, key, json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+        lower_name(s->name, lower, sizeof(lower));
+        key_of(registry, key, sizeof(key), "network-names/%s", lower);
+        if (r == 0)
+            r = batch_put(b, key, s->id);
+        key_of(registry, key, sizeof(key), "network-subnets/%s_%u", s->subnet.address,
+               s->subnet.prefix);
+        if (r == 0)
+            r = batch_put(b, key, s->id);
+        snprintf(number, sizeof(number), "%06u", s->number);
+        key_of(registry, key, sizeof(key), "network-numbers/%s", number);
+        if (r == 0)
+            r = batch_put(b, key, s->id);
+        (*count)++;
+    }
+    free(all);
+    return r;
+}
+
+static int migrate_vlans(struct batch *b, struct db *db, size_t *count)
+{
+    struct registry *registry = b->registry;
+    struct vlan *all = NULL;
+    size_t n = 0;
+    int r = vlan_list(db, &all, &n);
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        char key[256], lower[64], id[8];
+        _cleanup_json_ struct json_object *v = vlan_to_json(&all[i]);
+        json_object_object_add(v, "created_ms", json_object_new_int64(all[i].created_ms));
+        key_of(registry, key, sizeof(key), "vlans/%04u", all[i].id);
+        r = batch_put(b, key, json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+        lower_name(all[i].name, lower, sizeof(lower));
+        key_of(registry, key, sizeof(key), "vlan-names/%s", lower);
+        snprintf(id, sizeof(id), "%u", all[i].id);
+        if (r == 0)
+            r = batch_put(b, key, id);
+        (*count)++;
+    }
+    free(all);
+    return r;
+}
+
+/* Reads back every key written and compares.  Returns the number that
+ * differ, or a negative errno. */
+static int migrate_check(struct batch *b)
+{
+    char prefix[256];
+    key_of(b->registry, prefix, sizeof(prefix), "%s", "");
+    struct etcd_range rg;
+    int r = etcd_get_prefix(of(b->registry)->etcd, prefix, &rg);
+    if (r < 0)
+        return r;
+    int bad = 0;
+    for (size_t i = 0; i < b->n_keys; i++) {
+        bool same = false;
+        for (size_t k = 0; k < rg.n && !same; k++)
+            same = strcmp(rg.kvs[k].key, b->keys[i]) == 0 &&
+                   strcmp(rg.kvs[k].value, b->values[i]) == 0;
+        if (!same) {
+            log_error("migration check: %s differs in etcd", b->keys[i]);
+            bad++;
+        }
+    }
+    etcd_range_release(&rg);
+    return bad;
+}
+
+int registry_etcd_migrate(struct registry *registry, struct db *db, char *message, size_t size)
+{
+    struct registry_etcd *e = of(registry);
+    char marker[256], busy[256], prefix[256];
+    key_of(registry, marker, sizeof(marker), "migrated");
+    key_of(registry, busy, sizeof(busy), "migrating");
+    key_of(registry, prefix, sizeof(prefix), "%s", "");
+    struct etcd_kv kv;
+    int r = etcd_get(e->etcd, marker, &kv);
+    if (r == 0) {
+        snprintf(message, size,
+                 "etcd already holds a migrated registry under %s (%s); the migration runs once",
+                 prefix, kv.value);
+        etcd_kv_release(&kv);
+        return -EEXIST;
+    }
+    if (r != -ENOENT) {
+        snprintf(message, size, "etcd did not answer: %s", etcd_last_error());
+        return r;
+    }
+    struct etcd_range rg;
+    r = etcd_get_prefix(e->etcd, prefix, &rg);
+    if (r < 0) {
+        snprintf(message, size, "etcd did not answer: %s", etcd_last_error());
+        return r;
+    }
+    size_t present = 0;
+    for (size_t i = 0; i < rg.n; i++) {
+        const char *rest = rg.kvs[i].key + strlen(prefix);
+        /* what agents already running on etcd write for themselves */
+        if (strncmp(rest, "members/", 8) != 0 && strncmp(rest, "inventory/", 10) != 0 &&
+            strncmp(rest, "reach/", 6) != 0)
+            present++;
+    }
+    etcd_range_release(&rg);
+    if (present) {
+        snprintf(message, size,
+                 "etcd already holds %zu registry key(s) under %s (an earlier, unfinished "
+                 "migration, or agents already using it); remove them (etcdctl del --prefix %s) "
+                 "and run the migration again",
+                 present, prefix, prefix);
+        return -EEXIST;
+    }
+    _cleanup_json_ struct json_object *note = json_object_new_object();
+    json_object_object_add(note, "from", json_object_new_string(registry->agent->node_id));
+    json_object_object_add(note, "at_ms", json_object_new_int64(clock_wall_ms()));
+    const char *note_text = json_object_to_json_string_ext(note, JSON_C_TO_STRING_PLAIN);
+    struct etcd_txn *txn = etcd_txn_new();
+    if (!txn)
+        return -ENOMEM;
+    etcd_txn_absent(txn, busy);
+    etcd_txn_absent(txn, marker);
+    etcd_txn_put(txn, busy, note_text, 0);
+    r = etcd_txn_commit(e->etcd, txn);
+    etcd_txn_free(txn);
+    if (r <= 0) {
+        snprintf(message, size, "%s",
+                 r == 0 ? "another migration into this etcd is under way" : "etcd did not answer");
+        return r == 0 ? -EBUSY : r;
+    }
+
+    struct batch b = {.registry = registry};
+    size_t n_pools = 0, n_blocks = 0, n_networks = 0, n_vlans = 0;
+    r = migrate_pools(&b, db, &n_pools, &n_blocks);
+    if (r == 0)
+        r = migrate_networks(&b, db, &n_networks);
+    if (r == 0)
+        r = migrate_vlans(&b, db, &n_vlans);
+    uint8_t hk[HEARTBEAT_KEY_SIZE];
+    if (r == 0 && heartbeat_key_get(db, hk) == 0) {
+        char hex[2 * HEARTBEAT_KEY_SIZE + 1], key[256];
+        for (size_t i = 0; i < HEARTBEAT_KEY_SIZE; i++)
+            snprintf(hex + 2 * i, 3, "%02x", hk[i]);
+        key_of(registry, key, sizeof(key), "heartbeat-key");
+        r = batch_put(&b, key, hex);
+        explicit_bzero(hex, sizeof(hex));
+        explicit_bzero(hk, sizeof(hk));
+    }
+    if (r == 0)
+        r = batch_flush(&b);
+    int bad = r == 0 ? migrate_check(&b) : 0;
+    if (r == 0 && bad < 0)
+        r = bad;
+    if (r == 0 && bad == 0) {
+        txn = etcd_txn_new();
+        if (!txn) {
+            r = -ENOMEM;
+        } else {
+            etcd_txn_absent(txn, marker);
+            etcd_txn_put(txn, marker, note_text, 0);
+            etcd_txn_delete(txn, busy);
+            r = etcd_txn_commit(e->etcd, txn);
+            etcd_txn_free(txn);
+            r = r == 1 ? 0 : r == 0 ? -EEXIST : r;
+        }
+    }
+    if (r == 0 && bad == 0)
+        snprintf(message, size,
+                 "copied %zu pool(s), %zu block and address claim(s), %zu network(s), %zu "
+                 "VLAN(s) and the heartbeat key into etcd under %s (%zu keys, each read back "
+                 "and checked)",
+                 n_pools, n_blocks, n_networks, n_vlans, prefix, b.n_keys);
+    else if (bad > 0)
+        snprintf(message, size,
+                 "%d of %zu keys read back differently; nothing is marked migrated (remove the "
+                 "keys with etcdctl del --prefix %s and run again)",
+                 bad, b.n_keys, prefix);
+    else
+        snprintf(message, size,
+                 "the copy stopped after %zu of the keys: %s (%s); nothing is marked migrated "
+                 "(remove the keys with etcdctl del --prefix %s and run again)",
+                 b.written, strerror(-r), etcd_last_error(), prefix);
+    for (size_t i = 0; i < b.n_keys; i++) {
+        free(b.keys[i]);
+        free(b.values[i]);
+    }
+    free(b.keys);
+    free(b.values);
+    etcd_txn_free(b.txn);
+    return r < 0 ? r : bad > 0 ? -EIO : 0;
 }

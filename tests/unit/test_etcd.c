@@ -1,0 +1,280 @@
+/* agent/etcd.c: base64 and prefix ends, endpoint lists, and the calls
+ * against canned HTTP servers: answers decoded (base64 keys and values,
+ * int64 strings), a refused endpoint and a 503 endpoint skipped for the
+ * next, a transaction whose compare failed, a lease that is gone, the
+ * authentication token fetched and presented, and the request bodies as
+ * etcd wants them. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include "agent/etcd.h"
+
+/* ---- a canned HTTP server: answers each connection's request with the
+ * next scripted reply, and keeps what it was sent ---- */
+
+#define MAX_REPLIES 8
+
+struct canned {
+    int fd;
+    unsigned port;
+    pthread_t thread;
+    const char *replies[MAX_REPLIES]; /* "STATUS BODY" */
+    size_t n_replies;
+    char requests[MAX_REPLIES][2048];
+    size_t n_requests;
+};
+
+static void *serve(void *arg)
+{
+    struct canned *c = arg;
+    for (size_t i = 0; i < c->n_replies; i++) {
+        int fd = accept(c->fd, NULL, NULL);
+        if (fd < 0)
+            return NULL;
+        char *req = c->requests[c->n_requests++];
+        size_t got = 0;
+        /* headers, then Content-Length bytes */
+        while (got < 2047) {
+            ssize_t n = read(fd, req + got, 2047 - got);
+            if (n <= 0)
+                break;
+            got += (size_t)n;
+            req[got] = '\0';
+            char *end = strstr(req, "\r\n\r\n");
+            const char *cl = strcasestr(req, "Content-Length:");
+            if (end && cl && got >= (size_t)(end + 4 - req) + strtoul(cl + 15, NULL, 10))
+                break;
+        }
+        int status = atoi(c->replies[i]);
+        const char *body = strchr(c->replies[i], ' ') + 1;
+        char head[256];
+        int hn = snprintf(head, sizeof(head),
+                          "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
+                          "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+                          status, strlen(body));
+        if (write(fd, head, (size_t)hn) < 0 || write(fd, body, strlen(body)) < 0)
+            fprintf(stderr, "canned server: write failed\n");
+        close(fd);
+    }
+    return NULL;
+}
+
+static unsigned listen_any(int *fd_out)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(fd, 8), 0);
+    socklen_t len = sizeof(a);
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    *fd_out = fd;
+    return ntohs(a.sin_port);
+}
+
+static void canned_start(struct canned *c)
+{
+    c->port = listen_any(&c->fd);
+    pthread_create(&c->thread, NULL, serve, c);
+}
+
+static void canned_stop(struct canned *c)
+{
+    pthread_join(c->thread, NULL);
+    close(c->fd);
+}
+
+/* A port nothing listens on. */
+static unsigned closed_port(void)
+{
+    int fd;
+    unsigned port = listen_any(&fd);
+    close(fd);
+    return port;
+}
+
+static struct etcd *client_for(const char *endpoints, const char *user)
+{
+    struct etcd_options o = {.endpoints = endpoints,
+                             .timeout_ms = 2000,
+                             .user = user,
+                             .password = user ? "secret" : NULL};
+    struct etcd *e = NULL;
+    assert_int_equal(etcd_create(&o, &e), 0);
+    return e;
+}
+
+/* ---- tests ---- */
+
+static void test_base64(void **state)
+{
+    (void)state;
+    const char *cases[][2] = {{"", ""},
+                              {"f", "Zg=="},
+                              {"fo", "Zm8="},
+                              {"foo", "Zm9v"},
+                              {"foob", "Zm9vYg=="},
+                              {"fooba", "Zm9vYmE="},
+                              {"foobar", "Zm9vYmFy"}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *e = etcd_base64_encode(cases[i][0], strlen(cases[i][0]));
+        assert_string_equal(e, cases[i][1]);
+        size_t len = 0;
+        char *d = etcd_base64_decode(e, &len);
+        assert_non_null(d);
+        assert_int_equal(len, strlen(cases[i][0]));
+        assert_string_equal(d, cases[i][0]);
+        free(e);
+        free(d);
+    }
+    assert_null(etcd_base64_decode("Zm9", NULL));  /* not a multiple of 4 */
+    assert_null(etcd_base64_decode("Zm9*", NULL)); /* not the alphabet */
+    assert_null(etcd_base64_decode("Z=9v", NULL)); /* padding inside */
+    assert_null(etcd_base64_decode("Zg==Zg==", NULL));
+}
+
+static void test_prefix_end(void **state)
+{
+    (void)state;
+    char *e = etcd_prefix_end("/lmnet/blocks/");
+    assert_string_equal(e, "/lmnet/blocks0");
+    free(e);
+}
+
+static void test_endpoint_lists(void **state)
+{
+    (void)state;
+    const char *bad[] = {"", "host", "h:1/x", ",", NULL};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct etcd_options o = {.endpoints = bad[i]};
+        struct etcd *e = NULL;
+        assert_int_equal(etcd_create(&o, &e), -EINVAL);
+    }
+    struct etcd *e = client_for("h1:2379, http://h2:2379 ,h3:2379", NULL);
+    etcd_destroy(e);
+    etcd_destroy(NULL);
+}
+
+static void test_get_after_failover(void **state)
+{
+    (void)state;
+    struct canned bad = {.replies = {"503 {\"error\":\"etcdserver: no leader\",\"code\":14}"},
+                         .n_replies = 1};
+    struct canned good = {
+        .replies = {"200 {\"header\":{\"revision\":\"42\"},\"kvs\":[{\"key\":\"Zm9v\","
+                    "\"value\":\"YmFy\",\"create_revision\":\"7\",\"mod_revision\":\"9\","
+                    "\"lease\":\"123456789012\"}],\"count\":\"1\"}",
+                    "200 {\"header\":{\"revision\":\"42\"}}"},
+        .n_replies = 2};
+    canned_start(&bad);
+    canned_start(&good);
+    char endpoints[128];
+    snprintf(endpoints, sizeof(endpoints), "127.0.0.1:%u,127.0.0.1:%u,127.0.0.1:%u", closed_port(),
+             bad.port, good.port);
+    struct etcd *e = client_for(endpoints, NULL);
+    struct etcd_kv kv;
+    assert_int_equal(etcd_get(e, "foo", &kv), 0);
+    assert_string_equal(kv.key, "foo");
+    assert_string_equal(kv.value, "bar");
+    assert_int_equal(kv.create_revision, 7);
+    assert_int_equal(kv.mod_revision, 9);
+    assert_int_equal(kv.lease, INT64_C(123456789012));
+    etcd_kv_release(&kv);
+    /* The endpoint that answered is asked first next time. */
+    assert_int_equal(etcd_get(e, "foo", &kv), -ENOENT);
+    etcd_destroy(e);
+    canned_stop(&bad);
+    canned_stop(&good);
+    assert_non_null(strstr(good.requests[0], "POST /v3/kv/range "));
+    assert_non_null(strstr(good.requests[0], "\"key\":\"Zm9v\""));
+    assert_int_equal(good.n_requests, 2);
+}
+
+static void test_nobody_answers(void **state)
+{
+    (void)state;
+    char endpoints[64];
+    snprintf(endpoints, sizeof(endpoints), "127.0.0.1:%u,127.0.0.1:%u", closed_port(),
+             closed_port());
+    struct etcd *e = client_for(endpoints, NULL);
+    struct etcd_kv kv;
+    int r = etcd_get(e, "foo", &kv);
+    assert_true(r == -ECONNREFUSED || r == -EHOSTUNREACH);
+    assert_true(strlen(etcd_last_error()) > 0);
+    etcd_destroy(e);
+}
+
+static void test_txn_and_lease(void **state)
+{
+    (void)state;
+    struct canned c = {.replies = {"200 {\"header\":{},\"succeeded\":true}", "200 {\"header\":{}}",
+                                   "200 {\"result\":{\"ID\":\"5\",\"TTL\":\"10\"}}",
+                                   "200 {\"result\":{\"ID\":\"5\"}}",
+                                   "400 {\"error\":\"bad\",\"message\":\"bad request\","
+                                   "\"code\":3}"},
+                       .n_replies = 5};
+    canned_start(&c);
+    char endpoints[64];
+    snprintf(endpoints, sizeof(endpoints), "127.0.0.1:%u", c.port);
+    struct etcd *e = client_for(endpoints, NULL);
+    struct etcd_txn *txn = etcd_txn_new();
+    etcd_txn_absent(txn, "k");
+    etcd_txn_put(txn, "k", "v", 5);
+    assert_int_equal(etcd_txn_commit(e, txn), 1);
+    assert_int_equal(etcd_txn_commit(e, txn), 0); /* "succeeded" left out: false */
+    etcd_txn_free(txn);
+    assert_int_equal(etcd_lease_keepalive(e, 5), 0);
+    assert_int_equal(etcd_lease_keepalive(e, 5), -ENOENT); /* no TTL: the lease is gone */
+    assert_int_equal(etcd_put(e, "k", "v", 0), -EIO);      /* refused: not tried elsewhere */
+    assert_non_null(strstr(etcd_last_error(), "bad request"));
+    etcd_destroy(e);
+    canned_stop(&c);
+    /* compare create_revision == 0 as a string, the value base64 */
+    assert_non_null(strstr(c.requests[0], "\"target\":\"CREATE\""));
+    assert_non_null(strstr(c.requests[0], "\"create_revision\":\"0\""));
+    assert_non_null(strstr(c.requests[0], "\"request_put\":{\"key\":\"aw==\",\"value\":\"dg==\","
+                                          "\"lease\":\"5\"}"));
+    assert_non_null(strstr(c.requests[2], "POST /v3/lease/keepalive "));
+    assert_non_null(strstr(c.requests[2], "\"ID\":\"5\""));
+}
+
+static void test_auth_token(void **state)
+{
+    (void)state;
+    struct canned c = {.replies = {"200 {\"header\":{},\"token\":\"tok1\"}",
+                                   "401 {\"error\":\"etcdserver: invalid auth token\",\"code\":16}",
+                                   "200 {\"header\":{},\"token\":\"tok2\"}", "200 {\"header\":{}}"},
+                       .n_replies = 4};
+    canned_start(&c);
+    char endpoints[64];
+    snprintf(endpoints, sizeof(endpoints), "127.0.0.1:%u", c.port);
+    struct etcd *e = client_for(endpoints, "lmnet");
+    assert_int_equal(etcd_put(e, "k", "v", 0), 0);
+    etcd_destroy(e);
+    canned_stop(&c);
+    assert_non_null(strstr(c.requests[0], "POST /v3/auth/authenticate "));
+    assert_non_null(strstr(c.requests[0], "\"name\":\"lmnet\""));
+    assert_non_null(strstr(c.requests[1], "Authorization: tok1"));
+    assert_non_null(strstr(c.requests[3], "Authorization: tok2")); /* the expired one replaced */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_base64),         cmocka_unit_test(test_prefix_end),
+        cmocka_unit_test(test_endpoint_lists), cmocka_unit_test(test_get_after_failover),
+        cmocka_unit_test(test_nobody_answers), cmocka_unit_test(test_txn_and_lease),
+        cmocka_unit_test(test_auth_token),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
