@@ -7,7 +7,7 @@
  *   blocks/POOL/MAC             a claimed block starting at MAC: {"owner", "end"}
  *   singles/POOL/MAC            a single-address claim: {"owner"}
  *   members/UUID                a member, on the member's lease
- *   inventory/UUID              its host inventory, on its lease
+ *   inventory/UUID              its host inventory
  *   reach/UUID                  what it hears, {"heard", "at_ms"}, on its lease
  *   networks/ID                 a cluster network's settings
  *   network-names/NAME          the network id holding NAME (lower case)
@@ -26,7 +26,7 @@
  *
  * Membership is a lease (MEMBER_TTL_S) kept alive by every round of the
  * membership thread; an agent that dies drops out of the list when its
- * lease expires, and with it its inventory and heartbeat reports.  Reads
+ * lease expires, and with it its heartbeat reports.  Reads
  * go to etcd every time (linearizable), so every agent's view is current;
  * the membership thread and the network view keep local copies for when
  * etcd cannot be reached.
@@ -470,8 +470,7 @@ static int e_claim_address(struct registry *registry, const char *pool, const ch
                 return registry_fail(err, -EEXIST, 409, "mac-in-use",
                                      "%s lies in a block or claim of node %s; allocate it there",
                                      mac_format(mac, text), owner);
-            out->single = false; /* our own block holds it */
-            return 0;
+            return 0; /* our own block holds it (recorded here as a single claim) */
         }
         if (r != -ENOENT)
             return unreachable(err, r, "claim the address");
@@ -876,13 +875,14 @@ static int discover(struct registry *registry, struct json_object *all)
 static int e_inventory_put(struct registry *registry, const char *node,
                            struct json_object *inventory)
 {
-    int64_t lease = current_lease(of(registry));
-    if (!lease)
+    if (!current_lease(of(registry)))
         return -EAGAIN; /* not a member yet */
+    /* Not on the lease: as with the SQLite registry, a member that is away
+     * keeps its interfaces in the view (they read as unreachable). */
     char key[256];
     key_of(registry, key, sizeof(key), "inventory/%s", node);
     int r = etcd_put(of(registry)->etcd, key,
-                     json_object_to_json_string_ext(inventory, JSON_C_TO_STRING_PLAIN), lease);
+                     json_object_to_json_string_ext(inventory, JSON_C_TO_STRING_PLAIN), 0);
     if (r < 0)
         return r;
     _cleanup_json_ struct json_object *all = inventories(registry);
