@@ -40,6 +40,7 @@
 #include "api/router.h"
 #include "api/routes.h"
 #include "api/token.h"
+#include "db/db.h"
 
 struct server {
     struct agent *agent;
@@ -334,6 +335,17 @@ static void dispatch(struct server *server, struct MHD_Connection *conn, const c
         req->body_length = ex->length;
         if (parse_body(req, resp) < 0)
             return;
+    }
+    /* Handlers take this thread's database connection unchecked; it is
+     * opened here on a thread's first request, so a connection SQLite
+     * cannot open (no file descriptor left) is one 503 for this request.
+     * The open /v1/health says "degraded" itself. */
+    if (route->scope != SCOPE_NONE && server->agent->db && !db_pool_get(server->agent->db)) {
+        response_problem(resp, 503, "database-unavailable", NULL,
+                         "the agent cannot open its database right now (out of file "
+                         "descriptors or memory?); retry later");
+        response_header(resp, "Retry-After", "1");
+        return;
     }
     if (check_if_match(server, url, req, resp) < 0)
         return;

@@ -1,0 +1,207 @@
+/* Unit tests for api/server.c: a real server on 127.0.0.1 (the real router,
+ * handlers and SQLite) spoken to over raw sockets, so that a test controls
+ * every byte and every pause.  It covers what the server itself decides
+ * before or around the handlers: a database connection that cannot be
+ * opened (503, not a crash), authentication on the headers alone, body
+ * limits, and the JSON it accepts. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "agent/agent.h"
+#include "agent/log.h"
+#include "api/server.h"
+#include "api/token.h"
+#include "db/db.h"
+
+#define ADMIN_TOKEN "0123456789abcdef0123456789abcdef"
+
+struct fixture {
+    char dir[64];
+    char db_path[128];
+    char token_path[128];
+    struct agent agent;
+    struct server *server;
+    unsigned port;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    snprintf(f->dir, sizeof(f->dir), "/tmp/lmnet-test-server-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->db_path, sizeof(f->db_path), "%s/lmnet.db", f->dir);
+    snprintf(f->token_path, sizeof(f->token_path), "%s/tokens", f->dir);
+    FILE *t = fopen(f->token_path, "w");
+    assert_non_null(t);
+    fprintf(t, "ops admin %s\n", ADMIN_TOKEN);
+    fclose(t);
+    assert_int_equal(chmod(f->token_path, 0600), 0);
+
+    log_set_level(LOG_LEVEL_ERROR);
+    assert_int_equal(config_init(&f->agent.config), 0);
+    assert_int_equal(config_set(&f->agent.config, "listen", "127.0.0.1:0", NULL, 0), 0);
+    char err[256];
+    assert_int_equal(token_set_load(f->token_path, &f->agent.tokens, err, sizeof(err)), 0);
+    assert_int_equal(db_pool_create(f->db_path, &f->agent.db), 0);
+    snprintf(f->agent.node_id, sizeof(f->agent.node_id), "00000000-0000-4000-8000-000000000001");
+    snprintf(f->agent.hostname, sizeof(f->agent.hostname), "test");
+    clock_gettime(CLOCK_MONOTONIC, &f->agent.started);
+    assert_int_equal(server_start(&f->agent, &f->server), 0);
+    f->port = server_port(f->server);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    server_stop(f->server);
+    db_pool_destroy(f->agent.db);
+    token_set_destroy(f->agent.tokens);
+    config_release(&f->agent.config);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+static int connect_to(const struct fixture *f)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    return fd;
+}
+
+static void send_all(int fd, const char *data, size_t len)
+{
+    while (len) {
+        ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return; /* the server may close early; the answer says why */
+        data += n;
+        len -= (size_t)n;
+    }
+}
+
+/* Reads one response into BUF (NUL-terminated): the headers and, when
+ * Content-Length says so, the body.  Waits at most TIMEOUT_MS.  Returns the
+ * status, or 0 when the server closed or said nothing in time. */
+static int read_response(int fd, char *buf, size_t size, int timeout_ms)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (;;) {
+        char *end = strstr(buf, "\r\n\r\n");
+        if (end) {
+            const char *cl = strcasestr(buf, "\r\nContent-Length:");
+            size_t want =
+                (size_t)(end + 4 - buf) + (cl && cl < end ? strtoul(cl + 17, NULL, 10) : 0);
+            if (len >= want)
+                break;
+        }
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, timeout_ms) <= 0)
+            break;
+        ssize_t n = recv(fd, buf + len, size - 1 - len, 0);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        buf[len] = '\0';
+        if (len == size - 1)
+            break;
+    }
+    int status = 0;
+    if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1)
+        return 0;
+    return status;
+}
+
+/* Sends REQUEST on a new connection and returns the status; the answer is
+ * left in BUF. */
+static int exchange(const struct fixture *f, const char *request, char *buf, size_t size)
+{
+    int fd = connect_to(f);
+    send_all(fd, request, strlen(request));
+    int status = read_response(fd, buf, size, 5000);
+    close(fd);
+    return status;
+}
+
+static void assert_contains(const char *haystack, const char *needle)
+{
+    if (!strstr(haystack, needle))
+        fail_msg("expected \"%s\" in \"%s\"", needle, haystack);
+}
+
+/* The lowest file descriptor number not in use. */
+static int lowest_free_fd(void)
+{
+    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    close(fd);
+    return fd;
+}
+
+#define GET_VLANS                                                                                  \
+    "GET /v1/vlans HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " ADMIN_TOKEN "\r\n"               \
+    "Connection: close\r\n\r\n"
+
+/* A worker thread whose SQLite connection cannot be opened (the process has
+ * no file descriptor left once it accepted the socket) answers 503
+ * problem+json; it used to hand the handler a NULL connection and crash. */
+static void test_database_unavailable_is_503(void **state)
+{
+    struct fixture *f = *state;
+    char buf[8192];
+    struct rlimit saved;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+
+    int fd = connect_to(f);
+    /* One descriptor left: the server's accept() takes it, SQLite gets none. */
+    struct rlimit tight = saved;
+    tight.rlim_cur = (rlim_t)lowest_free_fd() + 1;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &tight), 0);
+    send_all(fd, GET_VLANS, strlen(GET_VLANS));
+    int status = read_response(fd, buf, sizeof(buf), 5000);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+    close(fd);
+    assert_int_equal(status, 503);
+    assert_contains(buf, "Content-Type: application/problem+json");
+    assert_contains(buf, "\"status\":503");
+    assert_contains(buf, "database-unavailable");
+
+    /* Descriptors back: the next connection is served. */
+    assert_int_equal(exchange(f, GET_VLANS, buf, sizeof(buf)), 200);
+    assert_contains(buf, "\"items\":[]");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_database_unavailable_is_503, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
