@@ -11,11 +11,14 @@
 #include "db/db.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "agent/log.h"
 #include "db/schema.h"
 
@@ -72,11 +75,50 @@ static int exec_pragma(sqlite3 *sqlite, const char *sql)
     return 0;
 }
 
+/* True for a plain file name, not ":memory:", "" (a temporary database) or a
+ * "file:" URI: only those are files whose mode we set. */
+static bool is_file_path(const char *path)
+{
+    return *path && strcmp(path, ":memory:") != 0 && strncmp(path, "file:", 5) != 0;
+}
+
+/* The database holds the heartbeat key and the cluster's state: only its
+ * owner may read it.  SQLite creates the -wal and -shm files with the mode
+ * of the database file, so creating that one 0600 (instead of letting
+ * SQLite create it 0644 through the umask) covers all three; files left
+ * 0644 by an older lmnet are tightened.  Errors are left to sqlite3_open. */
+static void restrict_mode(const char *path)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd >= 0)
+        close(fd);
+}
+
+static void tighten_mode(const char *path)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        char name[4096];
+        struct stat st;
+        if ((size_t)snprintf(name, sizeof(name), "%s%s", path, suffixes[i]) >= sizeof(name))
+            return;
+        if (lstat(name, &st) < 0 || !S_ISREG(st.st_mode) || !(st.st_mode & 077))
+            continue;
+        if (chmod(name, st.st_mode & 0700) < 0)
+            log_errno(LOG_LEVEL_WARNING, -errno, "cannot make the database private path=%s", name);
+        else
+            log_info("database made private path=%s mode=%04o", name,
+                     (unsigned)(st.st_mode & 0700));
+    }
+}
+
 int db_open(const char *path, struct db **out)
 {
     struct db *db = calloc(1, sizeof(*db));
     if (!db)
         return -ENOMEM;
+    if (is_file_path(path))
+        restrict_mode(path);
     int rc = sqlite3_open_v2(path, &db->sqlite,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
@@ -105,6 +147,8 @@ int db_open(const char *path, struct db **out)
         return r;
     }
 
+    if (is_file_path(path))
+        tighten_mode(path);
     r = exec_pragma(db->sqlite, "PRAGMA journal_mode = WAL");
     if (r >= 0)
         r = exec_pragma(db->sqlite, "PRAGMA synchronous = FULL");

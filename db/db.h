@@ -24,7 +24,9 @@ struct db;
 struct db_pool;
 
 /* Opens (creating if needed) the database at PATH and brings its schema up to
- * date.  ":memory:" gives a private in-memory database.  On success *out owns
+ * date.  ":memory:" gives a private in-memory database.  The file and its
+ * -wal and -shm are made mode 0600 (created so, or tightened when an older
+ * lmnet left them readable by others): they hold the heartbeat key.  On success *out owns
  * the connection (db_close() it).  Returns 0, -EPROTO when the file was
  * written by a newer lmnet (it is left untouched), or another negative errno;
  * the reason is logged. */

@@ -171,6 +171,50 @@ static void test_open_file(void **state)
     clean_dir();
 }
 
+static void assert_mode(const char *path, const char *suffix, unsigned want)
+{
+    char name[320];
+    struct stat st;
+    snprintf(name, sizeof(name), "%s%s", path, suffix);
+    assert_int_equal(stat(name, &st), 0);
+    if ((st.st_mode & 07777) != want)
+        fail_msg("%s has mode %04o, want %04o", name, (unsigned)(st.st_mode & 07777), want);
+}
+
+/* The database, -wal and -shm hold the heartbeat key: 0600 whatever the
+ * umask, and a database an older lmnet left 0644 is tightened at open. */
+static void test_open_file_mode(void **state)
+{
+    (void)state;
+    char path[300];
+    path_in_dir(path, sizeof(path), "private.db");
+    mode_t old_umask = umask(022);
+    struct db *db = NULL;
+    assert_int_equal(db_open(path, &db), 0);
+    exec(db, "INSERT INTO node (id, uuid, created_ms) VALUES (1, 'u', 1)");
+    assert_mode(path, "", 0600);
+    assert_mode(path, "-wal", 0600);
+    assert_mode(path, "-shm", 0600);
+
+    /* As lmnet left it before: all three 0644. */
+    assert_int_equal(chmod(path, 0644), 0);
+    char name[320];
+    snprintf(name, sizeof(name), "%s-wal", path);
+    assert_int_equal(chmod(name, 0644), 0);
+    snprintf(name, sizeof(name), "%s-shm", path);
+    assert_int_equal(chmod(name, 0644), 0);
+    struct db *second = NULL;
+    assert_int_equal(db_open(path, &second), 0);
+    assert_mode(path, "", 0600);
+    assert_mode(path, "-wal", 0600);
+    assert_mode(path, "-shm", 0600);
+    assert_int_equal(query_int(db_sqlite(second), "SELECT count(*) FROM node"), 1);
+    db_close(second);
+    db_close(db);
+    umask(old_umask);
+    clean_dir();
+}
+
 static void test_open_refused(void **state)
 {
     (void)state;
@@ -584,11 +628,12 @@ static void test_pool(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_open_memory),     cmocka_unit_test(test_open_file),
-        cmocka_unit_test(test_open_refused),    cmocka_unit_test(test_stmt_cache),
-        cmocka_unit_test(test_stmt_cache_full), cmocka_unit_test(test_transactions),
-        cmocka_unit_test(test_commit_failure),  cmocka_unit_test(test_busy),
-        cmocka_unit_test(test_errno_map),       cmocka_unit_test(test_pool),
+        cmocka_unit_test(test_open_memory),    cmocka_unit_test(test_open_file),
+        cmocka_unit_test(test_open_file_mode), cmocka_unit_test(test_open_refused),
+        cmocka_unit_test(test_stmt_cache),     cmocka_unit_test(test_stmt_cache_full),
+        cmocka_unit_test(test_transactions),   cmocka_unit_test(test_commit_failure),
+        cmocka_unit_test(test_busy),           cmocka_unit_test(test_errno_map),
+        cmocka_unit_test(test_pool),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
