@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "agent/cleanup.h"
+#include "api/token.h"
 
 struct client {
     CURL *curl;
@@ -238,17 +239,14 @@ const char *client_reply_message(const struct client_reply *reply, char *buf, si
 
 int client_read_token_file(const char *path, char **token, char *err, size_t size)
 {
-    _cleanup_fclose_ FILE *f = fopen(path, "re");
-    if (!f) {
-        int e = errno;
-        snprintf(err, size, "%s: %s", path, strerror(e));
-        return -e;
-    }
+    FILE *opened = NULL;
+    int r = token_file_open(path, &opened, err, size); /* owner and mode, as lmnetd's */
+    if (r < 0)
+        return r;
+    _cleanup_fclose_ FILE *f = opened;
     char line[1024];
     while (fgets(line, sizeof(line), f)) {
-        char *hash = strchr(line, '#');
-        if (hash)
-            *hash = '\0';
+        token_line_strip_comment(line);
         char a[300], b[300], c[300];
         int n = sscanf(line, "%299s %299s %299s", a, b, c);
         const char *value = n == 3 ? c : n == 1 ? a : NULL;

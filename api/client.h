@@ -51,7 +51,8 @@ const char *client_url_host(const char *url, char *buf, size_t size);
 const char *client_reply_message(const struct client_reply *reply, char *buf, size_t size);
 
 /* Reads the first token from a token file line "NAME SCOPE TOKEN" (or a file
- * holding just a token).  Returns 0 and *token (caller frees) or a negative
+ * holding just a token), checked for owner and mode as token_file_open()
+ * does.  Returns 0 and *token (caller frees) or a negative
  * errno with a message in ERR. */
 int client_read_token_file(const char *path, char **token, char *err, size_t err_size);
 

@@ -50,7 +50,7 @@ static int fail(char *err, size_t size, int r, const char *fmt, ...)
     return r;
 }
 
-int token_set_load(const char *path, struct token_set **out, char *err, size_t size)
+int token_file_open(const char *path, FILE **out, char *err, size_t size)
 {
     _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -60,6 +60,11 @@ int token_set_load(const char *path, struct token_set **out, char *err, size_t s
         return fail(err, size, -errno, "%s: cannot stat: %s", path, strerror(errno));
     if (!S_ISREG(st.st_mode))
         return fail(err, size, -EINVAL, "%s: not a regular file", path);
+    if (st.st_uid != geteuid() && st.st_uid != 0)
+        return fail(err, size, -EPERM,
+                    "%s: owned by uid %u, not by this user (uid %u) or root: whoever owns it "
+                    "can change the tokens; run 'chown %u %s'",
+                    path, (unsigned)st.st_uid, (unsigned)geteuid(), (unsigned)geteuid(), path);
     if (st.st_mode & (S_IRWXG | S_IRWXO))
         return fail(err, size, -EPERM,
                     "%s: mode %04o lets others read the tokens; run 'chmod 600 %s'", path,
@@ -68,6 +73,26 @@ int token_set_load(const char *path, struct token_set **out, char *err, size_t s
     if (!f)
         return fail(err, size, -errno, "%s: %s", path, strerror(errno));
     fd = -1; /* now owned by f */
+    *out = f;
+    return 0;
+}
+
+void token_line_strip_comment(char *line)
+{
+    for (char *p = line; *p; p++) {
+        if (*p == '#' && (p == line || p[-1] == ' ' || p[-1] == '\t')) {
+            *p = '\0';
+            return;
+        }
+    }
+}
+
+int token_set_load(const char *path, struct token_set **out, char *err, size_t size)
+{
+    FILE *f = NULL;
+    int r0 = token_file_open(path, &f, err, size);
+    if (r0 < 0)
+        return r0;
     _cleanup_fclose_ FILE *file = f;
 
     struct token_set *set = calloc(1, sizeof(*set));
@@ -78,9 +103,7 @@ int token_set_load(const char *path, struct token_set **out, char *err, size_t s
     int r = 0;
     while (fgets(line, sizeof(line), file)) {
         lineno++;
-        char *hash = strchr(line, '#');
-        if (hash)
-            *hash = '\0';
+        token_line_strip_comment(line);
         char name[128], scope[32], value[TOKEN_MAX + 2], extra[8];
         int n = sscanf(line, "%127s %31s %257s %7s", name, scope, value, extra);
         if (n <= 0)

@@ -1,9 +1,13 @@
 /* Bearer tokens.
  *
  * The token file has one token a line, "NAME SCOPE TOKEN", scope "read" or
- * "admin"; '#' starts a comment.  The file must not be readable or writable
- * by group or others (mode 0600 or stricter): a token file others can read
- * is refused, since anyone on the host could then act as admin.
+ * "admin"; '#' at the start of a line or after a blank starts a comment (a
+ * '#' inside a token is part of it).  The file must be owned by the user
+ * reading it (or root) and not be readable or writable by group or others
+ * (mode 0600 or stricter): a token file others can read or change is
+ * refused, since anyone on the host could then act as admin.  The same
+ * rules hold for every token file: lmnetd's token_file and
+ * peer_token_file, and lmnetctl's.
  *
  * Checking compares the presented token with every known token in constant
  * time (no early exit on the first differing byte, no early exit on the first
@@ -13,6 +17,7 @@
 #define LMNET_API_TOKEN_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include "api/route.h"
 
 struct token_set;
@@ -21,6 +26,14 @@ struct token_set;
  * ("PATH:LINE: ...", or the file's mode) in ERR. */
 int token_set_load(const char *path, struct token_set **out, char *err, size_t err_size);
 void token_set_destroy(struct token_set *set);
+
+/* Opens the token file PATH for reading after checking it as above (a
+ * regular file, owner, mode).  Returns 0 and *out (the caller fcloses it),
+ * or a negative errno with the reason and what to run in ERR. */
+int token_file_open(const char *path, FILE **out, char *err, size_t err_size);
+
+/* Cuts the comment off one LINE of a token file, in place. */
+void token_line_strip_comment(char *line);
 
 /* Number of tokens loaded. */
 size_t token_set_count(const struct token_set *set);

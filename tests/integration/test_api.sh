@@ -80,7 +80,7 @@ expect_match "GET answers an ETag" '^"[0-9a-f]{16}"$' "$etag"
 expect_eq "If-None-Match gives 304" 304 "$(status "${R[@]}" -H "If-None-Match: $etag" "$url/v1/version")"
 
 echo "# lmnetctl"
-printf 'monitor read %s\n' "$reader" > ctl-token
+printf 'monitor read %s\n' "$reader" > ctl-token; chmod 600 ctl-token
 out=$("$LMNETCTL" -s "$url" -t ctl-token host show); rc=$?
 expect_eq "lmnetctl host show exits 0" 0 "$rc"
 expect_match "lmnetctl host show prints a table" 'NodeId +Hostname' "$out"

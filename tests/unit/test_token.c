@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "api/client.h"
 #include "api/token.h"
 
 #define ADMIN_TOKEN "0123456789abcdef0123456789abcdef"
@@ -280,6 +281,77 @@ static void test_check(void **state)
     token_set_destroy(set);
 }
 
+/* A '#' inside a token is part of it; it used to cut the token short
+ * ("0123#..." became "0123", refused as too short, or worse, a shorter
+ * token than the operator wrote). */
+static void test_hash_in_token(void **state)
+{
+    (void)state;
+    const char *path = write_file("hash",
+                                  "ops admin 0123456789#abcdef0123456789 # a comment\n"
+                                  "#ops2 admin " ADMIN_TOKEN "\n"
+                                  "monitor read " READ_TOKEN "#\n",
+                                  0600);
+    struct token_set *set = NULL;
+    char err[256] = "";
+    int r = token_set_load(path, &set, err, sizeof(err));
+    if (r != 0)
+        fail_msg("token_set_load: %d %s", r, err);
+    assert_int_equal(token_set_count(set), 2);
+    const char *name = NULL;
+    enum scope scope = SCOPE_NONE;
+    assert_int_equal(token_set_check(set, "0123456789#abcdef0123456789", &name, &scope), 0);
+    assert_string_equal(name, "ops");
+    assert_int_equal(token_set_check(set, "0123456789", &name, &scope), -EACCES);
+    assert_int_equal(token_set_check(set, READ_TOKEN "#", &name, &scope), 0);
+    assert_int_equal(token_set_check(set, READ_TOKEN, &name, &scope), -EACCES);
+    token_set_destroy(set);
+
+    /* lmnetctl's and the peer token file read the same way. */
+    char *token = NULL;
+    path = write_file("hash-client", "agents admin 0123456789#abcdef0123456789 # peer\n", 0600);
+    assert_int_equal(client_read_token_file(path, &token, err, sizeof(err)), 0);
+    assert_string_equal(token, "0123456789#abcdef0123456789");
+    free(token);
+}
+
+/* lmnetctl's token file and lmnetd's peer_token_file are checked as the
+ * token file is: a mode that lets others read it is refused. */
+static void test_client_token_file_mode(void **state)
+{
+    (void)state;
+    char *token = NULL;
+    char err[512] = "";
+    const char *path = write_file("client-0644", ADMIN_TOKEN "\n", 0644);
+    assert_int_equal(client_read_token_file(path, &token, err, sizeof(err)), -EPERM);
+    assert_null(token);
+    assert_contains(err, "chmod 600");
+    path = write_file("client-0600", ADMIN_TOKEN "\n", 0600);
+    assert_int_equal(client_read_token_file(path, &token, err, sizeof(err)), 0);
+    assert_string_equal(token, ADMIN_TOKEN);
+    free(token);
+}
+
+/* A token file owned by someone else (who could rewrite it) is refused,
+ * by lmnetd and by lmnetctl.  Needs root to give a file away. */
+static void test_owner(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    const char *path = write_file("foreign", "ops admin " ADMIN_TOKEN "\n", 0600);
+    assert_int_equal(chown(path, 4242, 4242), 0);
+    struct token_set *set = NULL;
+    char err[512] = "";
+    assert_int_equal(token_set_load(path, &set, err, sizeof(err)), -EPERM);
+    assert_null(set);
+    assert_contains(err, "owned by uid 4242");
+    char *token = NULL;
+    assert_int_equal(client_read_token_file(path, &token, err, sizeof(err)), -EPERM);
+    assert_null(token);
+    assert_contains(err, "owned by uid 4242");
+}
+
 static void test_scope(void **state)
 {
     (void)state;
@@ -302,10 +374,16 @@ static void test_scope(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_load_good), cmocka_unit_test(test_mode),
-        cmocka_unit_test(test_bad_lines), cmocka_unit_test(test_empty),
-        cmocka_unit_test(test_missing),   cmocka_unit_test(test_check),
+        cmocka_unit_test(test_load_good),
+        cmocka_unit_test(test_mode),
+        cmocka_unit_test(test_bad_lines),
+        cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_missing),
+        cmocka_unit_test(test_check),
         cmocka_unit_test(test_scope),
+        cmocka_unit_test(test_hash_in_token),
+        cmocka_unit_test(test_client_token_file_mode),
+        cmocka_unit_test(test_owner),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
