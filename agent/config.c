@@ -57,6 +57,8 @@ static const struct config_key config_keys[] = {
     { "run_dir", CONFIG_STRING, FIELD(run_dir), 0 },
     { "qemu", CONFIG_STRING, FIELD(qemu), 0 },
     { "accel", CONFIG_STRING, FIELD(accel), 0 },
+    { "qemu_user", CONFIG_OPTIONAL_STRING, FIELD(qemu_user), 0 },
+    { "image_dirs", CONFIG_STRING, FIELD(image_dirs), 0 },
     { "dynamic_mac_range", CONFIG_OPTIONAL_STRING, FIELD(dynamic_mac_range), 0 },
     { "migration_stall_timeout", CONFIG_UNSIGNED, FIELD(migration_stall_timeout), 3600 },
     { "heartbeat_port", CONFIG_UNSIGNED, FIELD(heartbeat_port), 65535 },
@@ -187,6 +189,10 @@ int config_init(struct config *config)
         r = replace_string(&config->qemu, "qemu-system-x86_64");
     if (r >= 0)
         r = replace_string(&config->accel, "auto");
+    if (r >= 0)
+        r = replace_string(&config->qemu_user, CONFIG_DEFAULT_QEMU_USER);
+    if (r >= 0)
+        r = replace_string(&config->image_dirs, CONFIG_DEFAULT_IMAGE_DIRS);
     config->migration_stall_timeout = 15;
     config->heartbeat_port = 8471;
     config->heartbeat_interval = 1000;
@@ -320,5 +326,23 @@ int config_check(const struct config *config, char *err, size_t size)
                     config->datapath_type);
     if (config->run_dir[0] != '/')
         return fail(err, size, "run_dir must be an absolute path, not '%s'", config->run_dir);
+    if (!config->image_dirs[0])
+        return fail(err, size, "image_dirs may not be empty (image_dirs = / allows every file)");
+    if (strlen(config->image_dirs) > 1023)
+        return fail(err, size, "image_dirs is longer than 1023 bytes");
+    for (const char *d = config->image_dirs; *d;) {
+        size_t n = strcspn(d, ",");
+        if (d[0] != '/')
+            return fail(err, size, "image_dirs must be absolute directories separated by ',', "
+                                   "not '%s'", config->image_dirs);
+        d += n + (d[n] == ',');
+    }
+    /* A plain user name: it goes on QEMU's command line (-runas). */
+    if (config->qemu_user &&
+        (!config->qemu_user[0] || config->qemu_user[0] == '-' ||
+         config->qemu_user[strspn(config->qemu_user, "abcdefghijklmnopqrstuvwxyz"
+                                                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")]))
+        return fail(err, size, "qemu_user must be a user name (or none), not '%s'",
+                    config->qemu_user);
     return 0;
 }

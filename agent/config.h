@@ -16,6 +16,8 @@
 #define CONFIG_DEFAULT_PATH "/etc/lmnet/lmnetd.conf"
 #define CONFIG_DEFAULT_LISTEN "127.0.0.1:8470"
 #define CONFIG_DEFAULT_DATABASE "/var/lib/lmnet/lmnet.db"
+#define CONFIG_DEFAULT_QEMU_USER "lmnet-qemu"
+#define CONFIG_DEFAULT_IMAGE_DIRS "/var/lib/lmnet/images"
 
 struct config {
     char *listen;          /* "ADDRESS:PORT" as given */
@@ -44,6 +46,10 @@ struct config {
     char *run_dir;          /* sockets, pid files, VM logs ("/run/lmnet") */
     char *qemu;             /* the QEMU program ("qemu-system-x86_64") */
     char *accel;            /* "auto", "kvm" or "tcg" */
+    char *qemu_user;        /* QEMU drops to this user (-runas); NULL: it
+                               runs as the agent ("none") */
+    char *image_dirs;       /* ','-separated directories VM kernels, initrds
+                               and disks must lie in ("/var/lib/lmnet/images") */
     char *dynamic_mac_range; /* this host's dynamic pool (START-END); NULL:
                                 00:15:5d + management IPv4 + 256 */
     unsigned migration_stall_timeout; /* seconds without progress before a

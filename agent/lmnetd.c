@@ -107,6 +107,11 @@ static void start_hypervisor(struct agent *agent)
         return;
     }
     hypervisor_accel_from_string(agent->config.accel, &qc.accel);
+    /* QEMU's user, the images it may open, and where its multifd sockets go
+     * (migrate/migrator.c puts them in run_dir). */
+    snprintf(qc.user, sizeof(qc.user), "%s", agent->config.qemu_user ? agent->config.qemu_user : "");
+    snprintf(qc.image_dirs, sizeof(qc.image_dirs), "%s", agent->config.image_dirs);
+    snprintf(qc.migration_dir, sizeof(qc.migration_dir), "%s", agent->config.run_dir);
     int r = hypervisor_qemu_create(&qc, &agent->hypervisor);
     if (r < 0)
         log_errno(LOG_LEVEL_ERROR, r, "cannot set up QEMU in %s; VMs are off", qc.run_dir);

@@ -14,6 +14,7 @@
 #include "api/vm.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include <uuid/uuid.h>
 #include "agent/agent.h"
 #include "agent/cleanup.h"
+#include "agent/imagedir.h"
 #include "agent/log.h"
 #include "agent/peer.h"
 #include "db/db.h"
@@ -100,12 +102,28 @@ static int unsigned_field(struct response *resp, struct json_object *obj, const 
 }
 
 /* A file the VM boots must exist on this host (shared storage is mounted at
- * the same path on every host). */
-static int check_file(struct response *resp, const char *path, const char *pointer)
+ * the same path on every host) and lie in one of the image directories:
+ * QEMU opens it with the agent's privileges. */
+static int check_file(struct request *req, struct response *resp, const char *path,
+                      const char *pointer)
 {
-    if (path[0] && access(path, R_OK) != 0)
+    if (!path[0])
+        return 0;
+    if (access(path, R_OK) != 0)
         return response_problem(resp, 422, "invalid", pointer, "cannot read '%s' on this host: %s",
                                 path, strerror(errno));
+    char resolved[PATH_MAX];
+    const char *dirs = req->agent->config.image_dirs;
+    int r = imagedir_check(dirs, path, resolved);
+    if (r == -EPERM)
+        return response_problem(resp, 422, "image-outside-image-dirs", pointer,
+                                "'%s' (%s) is outside the directories VM images may come from "
+                                "(image_dirs = %s): move it there or add its directory to "
+                                "image_dirs in lmnetd.conf",
+                                path, resolved, dirs);
+    if (r < 0)
+        return response_problem(resp, 422, "invalid", pointer, "cannot resolve '%s': %s", path,
+                                strerror(-r));
     return 0;
 }
 
@@ -140,9 +158,9 @@ static int parse_vm(struct request *req, struct response *resp, struct vm *vm)
         return response_problem(resp, 422, "invalid", "/kernel",
                                 "give either 'kernel' (with 'initrd' and 'append') or 'disk', "
                                 "not both or neither");
-    if ((r = check_file(resp, vm->kernel, "/kernel")) < 0 ||
-        (r = check_file(resp, vm->initrd, "/initrd")) < 0 ||
-        (r = check_file(resp, vm->disk, "/disk")) < 0)
+    if ((r = check_file(req, resp, vm->kernel, "/kernel")) < 0 ||
+        (r = check_file(req, resp, vm->initrd, "/initrd")) < 0 ||
+        (r = check_file(req, resp, vm->disk, "/disk")) < 0)
         return r;
     struct json_object *adapters = NULL;
     if (json_object_object_get_ex(body, "adapters", &adapters)) {

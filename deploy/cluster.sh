@@ -84,6 +84,8 @@ accel = ${LMNET_ACCEL:-tcg}
 log_level = info
 log_file = $dir/lmnetd.log
 migration_stall_timeout = ${LMNET_STALL_TIMEOUT:-15}
+image_dirs = $state/guest
+qemu_user = ${LMNET_QEMU_USER:-lmnet-qemu}
 $switch_conf
 EOF
     in_ns "$prefix-h$i" "$build/lmnetd" -c "$dir/lmnetd.conf" </dev/null >/dev/null 2>&1 &
@@ -153,6 +155,11 @@ up() {
 
     ((switch)) && switches "$hosts"
 
+    # QEMU drops to this user (deploy/install-deps adds it on a real host).
+    if [[ ${LMNET_QEMU_USER:-lmnet-qemu} == lmnet-qemu ]] && ! getent passwd lmnet-qemu >/dev/null; then
+        say "adding the system user lmnet-qemu that QEMU runs as"
+        useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin lmnet-qemu
+    fi
     say "agents"
     for ((i = 1; i <= hosts; i++)); do start_agent "$i"; done
     for ((i = 2; i <= hosts; i++)); do

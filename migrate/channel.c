@@ -723,7 +723,8 @@ int channel_forward(const char *local_socket, const char *source_address, const 
     struct sockaddr_un sun = { .sun_family = AF_UNIX };
     snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", local_socket);
     unlink(local_socket);
-    mode_t old = umask(0177); /* the socket is created 0600 */
+    /* 0660: a QEMU running as qemu_user connects through run_dir's group. */
+    mode_t old = umask(0117);
     int b = c->listen_fd < 0 ? -1 : bind(c->listen_fd, (struct sockaddr *)&sun, sizeof(sun));
     umask(old);
     if (b < 0 || listen(c->listen_fd, 16) < 0) {

@@ -9,7 +9,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -24,6 +26,7 @@
 #include <unistd.h>
 #include "agent/cleanup.h"
 #include "agent/clock.h"
+#include "agent/imagedir.h"
 #include "agent/log.h"
 #include "migrate/qmp.h"
 
@@ -84,6 +87,33 @@ static int make_dir(const char *path, mode_t mode)
     return 0;
 }
 
+/* With a QEMU user: checks it exists and hands the migration directory to
+ * its group (03770: the group may add entries, only an entry's owner may
+ * remove it). */
+static int user_dirs(const struct hypervisor_qemu_config *config)
+{
+    errno = 0;
+    struct passwd *pw = getpwnam(config->user);
+    if (!pw)
+        return log_errno(LOG_LEVEL_ERROR, errno ? errno : ENOENT,
+                         "qemu driver: qemu_user=%s does not exist; create it (useradd --system "
+                         "--no-create-home --shell /usr/sbin/nologin %s) or set qemu_user = none",
+                         config->user, config->user);
+    const char *dir = config->migration_dir;
+    if (!dir[0])
+        return 0;
+    int r = make_dir(dir, 0750);
+    if (r == 0 && chown(dir, (uid_t)-1, pw->pw_gid) < 0)
+        r = -errno;
+    if (r == 0 && chmod(dir, 03770) < 0)
+        r = -errno;
+    if (r < 0)
+        return log_errno(LOG_LEVEL_ERROR, r,
+                         "qemu driver: cannot give migration_dir=%s to qemu_user=%s's group", dir,
+                         config->user);
+    return 0;
+}
+
 int hypervisor_qemu_create(const struct hypervisor_qemu_config *config, struct hypervisor **out)
 {
     if (!config->run_dir[0] || strchr(config->run_dir, ',') || !config->binary[0] ||
@@ -95,6 +125,11 @@ int hypervisor_qemu_create(const struct hypervisor_qemu_config *config, struct h
     if (r < 0)
         return log_errno(LOG_LEVEL_ERROR, r, "qemu driver: cannot create run_dir=%s",
                          config->run_dir);
+    if (config->user[0]) {
+        r = user_dirs(config);
+        if (r < 0)
+            return r;
+    }
     struct qemu_driver *d = calloc(1, sizeof(*d));
     if (!d)
         return -ENOMEM;
@@ -249,6 +284,18 @@ int hypervisor_qemu_argv(const struct hypervisor_qemu_config *qemu,
         add(&a, "-device");
         add(&a, "%s,netdev=net%zu,mac=%s,id=nic%zu", ad->model, i, ad->mac, i);
     }
+    /* Seccomp: no obsolete or privileged system calls, no exec, no
+     * scheduler or resource changes.  With a user QEMU must itself call
+     * setuid() after the filter is in (-runas), so set*uid stay allowed;
+     * from then on it holds no capability, nothing to elevate to, and
+     * spawn=deny rules out set-user-ID programs. */
+    if (qemu->user[0]) {
+        add(&a, "-runas");
+        add(&a, "%s", qemu->user);
+    }
+    add(&a, "-sandbox");
+    add(&a, "on,obsolete=deny,elevateprivileges=%s,spawn=deny,resourcecontrol=deny",
+        qemu->user[0] ? "allow" : "deny");
     if (incoming) {
         add(&a, "-incoming");
         add(&a, "defer");
@@ -484,6 +531,46 @@ static void vm_free(struct qemu_vm *vm)
     free(vm);
 }
 
+/* Copies CONFIG into OUT with its kernel, initrd and disk resolved, each
+ * checked against the image directories: whoever asks for a VM (the API,
+ * a migration's source) must not make QEMU open any host file.  Returns 0
+ * or -EPERM / the errno of resolving (logged). */
+static int resolve_images(const struct qemu_driver *d, const struct hypervisor_vm_config *config,
+                          struct hypervisor_vm_config *out)
+{
+    *out = *config;
+    if (!d->config.image_dirs[0])
+        return 0;
+    struct {
+        char *path;
+        size_t size;
+        const char *what;
+    } files[] = {
+        { out->kernel, sizeof(out->kernel), "kernel" },
+        { out->initrd, sizeof(out->initrd), "initrd" },
+        { out->disk, sizeof(out->disk), "disk" },
+    };
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        if (!files[i].path[0])
+            continue;
+        char real[PATH_MAX];
+        int r = imagedir_check(d->config.image_dirs, files[i].path, real);
+        if (r == -EPERM)
+            return log_errno(LOG_LEVEL_ERROR, r,
+                             "qemu: %s=%s (%s) refused: not inside image_dirs=%s vm=%s",
+                             files[i].what, files[i].path, real, d->config.image_dirs,
+                             config->name);
+        if (r < 0)
+            return log_errno(LOG_LEVEL_ERROR, r, "qemu: cannot resolve %s=%s vm=%s",
+                             files[i].what, files[i].path, config->name);
+        if (strlen(real) >= files[i].size)
+            return log_errno(LOG_LEVEL_ERROR, ENAMETOOLONG, "qemu: %s=%s resolves too long vm=%s",
+                             files[i].what, files[i].path, config->name);
+        snprintf(files[i].path, files[i].size, "%s", real);
+    }
+    return 0;
+}
+
 /* Starts QEMU for CONFIG and connects to it.  Returns 0 and *out, or a
  * negative errno (logged). */
 static int vm_spawn(struct qemu_driver *d, const struct hypervisor_vm_config *config,
@@ -510,6 +597,21 @@ static int vm_spawn(struct qemu_driver *d, const struct hypervisor_vm_config *co
     }
     unlink(vm->qmp_path);
     unlink(vm->pid_path);
+
+    struct hypervisor_vm_config resolved;
+    r = resolve_images(d, config, &resolved);
+    if (r < 0) {
+        free(vm);
+        return r;
+    }
+    config = &resolved;
+    /* The guest's console, made private before QEMU opens it (QEMU would
+     * make it with the agent's umask). */
+    char console[160];
+    snprintf(console, sizeof(console), "%s/%s.console", d->config.run_dir, name);
+    int cfd = open(console, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (cfd >= 0)
+        close(cfd);
 
     enum hypervisor_accel accel = hypervisor_qemu_accel(&d->base, config->kernel);
     char **argv = NULL;

@@ -31,6 +31,12 @@ struct hypervisor_qemu_config {
     int start_timeout_ms; /* QEMU must answer on QMP within this */
     int qmp_timeout_ms;   /* the deadline of each QMP call */
     int quit_timeout_ms;  /* grace before SIGKILL when destroying a VM */
+    char user[64];        /* QEMU drops to this user (-runas) once it has
+                             opened its files; "": it keeps the agent's */
+    char migration_dir[80]; /* where QEMU's multifd sockets go (the agent's
+                               run_dir); "": not managed by the driver */
+    char image_dirs[1024]; /* ','-separated directories kernels, initrds and
+                              disks must lie in (agent/imagedir.h); "": any */
 };
 
 /* Fills CONFIG with the defaults: qemu-system-x86_64, /run/lmnet/qemu, q35,
@@ -38,9 +44,13 @@ struct hypervisor_qemu_config {
 void hypervisor_qemu_config_defaults(struct hypervisor_qemu_config *config);
 
 /* Creates the driver (CONFIG is copied).  Creates the run directory (mode
- * 0700).  Returns 0 and *out (free with hypervisor_destroy()), or a
- * negative errno (-EINVAL for a run directory with a ',' that QEMU's option
- * syntax cannot carry). */
+ * 0700: QEMU never writes there once it runs as USER).  With a user, the
+ * migration directory is made group-owned by USER's group, mode 03770, so
+ * that the unprivileged QEMU can create and reach its multifd sockets
+ * there but not remove the agent's.  Returns 0 and *out (free with
+ * hypervisor_destroy()), or a negative errno (-EINVAL for a run directory
+ * with a ',' that QEMU's option syntax cannot carry, -ENOENT for a user
+ * that does not exist). */
 int hypervisor_qemu_create(const struct hypervisor_qemu_config *config, struct hypervisor **out);
 
 /* Decides the accelerator now (probing KVM when the setting is auto, with

@@ -56,7 +56,8 @@ agent_start() {
     # read the previous agent's port.
     : > "$dir/log"
     before=$(wc -l < "$logfile" 2>/dev/null || echo 0)
-    "$LMNETD" -l 127.0.0.1:0 -d "$dir/lmnet.db" "$@" 2>"$dir/log" &
+    # AGENT_WRAP: a command to start lmnetd through (e.g. setsid).
+    ${AGENT_WRAP:-} "$LMNETD" -l 127.0.0.1:0 -d "$dir/lmnet.db" "$@" 2>"$dir/log" &
     AGENT_PID=$!
     agent_pids+=("$AGENT_PID")
     for ((i = 0; i < 100; i++)); do

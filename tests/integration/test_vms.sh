@@ -16,8 +16,18 @@ end_qemus() {
     cleanup_test_dir
 }
 trap end_qemus EXIT
-printf 'run_dir = %s\naccel = tcg\n' "$run" > lmnetd.conf
-agent_start a -c lmnetd.conf || exit 1
+# QEMU runs as lmnet-qemu (the default qemu_user); made here when missing,
+# and removed again at the end.
+made_user=""
+if ! getent passwd lmnet-qemu >/dev/null; then
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin lmnet-qemu &&
+        made_user=lmnet-qemu
+fi
+trap 'end_qemus; [[ -n $made_user ]] && userdel "$made_user"' EXIT
+mkdir -p images other
+printf 'run_dir = %s\naccel = tcg\nimage_dirs = /boot,%s/images\n' "$run" "$LMNET_TEST_DIR" > lmnetd.conf
+# The agent leads a session of its own, as a service does.
+AGENT_WRAP=setsid agent_start a -c lmnetd.conf || exit 1
 url=$AGENT_URL
 J=(-H 'Content-Type: application/json')
 status() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
@@ -34,6 +44,10 @@ expect_eq "the VM runs" running "$(field '["state"]' <<<"$vm")"
 pid=$(field '["hypervisor"]["pid"]' <<<"$vm")
 check "its QEMU process exists" alive "$pid"
 expect_match "QEMU runs under TCG" 'accel=tcg|-accel tcg|tcg' "$(tr '\0' ' ' < /proc/$pid/cmdline)"
+expect_eq "QEMU runs as lmnet-qemu" lmnet-qemu "$(ps -o user= -p "$pid")"
+expect_eq "QEMU holds no capability" 0000000000000000 "$(awk '$1=="CapEff:"{print $2}' /proc/$pid/status)"
+expect_eq "QEMU is under a seccomp filter" 2 "$(awk '$1=="Seccomp:"{print $2}' /proc/$pid/status)"
+expect_eq "QEMU leads its own session" "$pid" "$(ps -o sid= -p "$pid" | tr -d ' ')"
 
 echo "# refusals"
 expect_eq "same name again is 409" 409 "$(status "${J[@]}" -d "$body" "$url/v1/vms")"
@@ -47,11 +61,32 @@ r=$(curl -s "${J[@]}" -d '{"name":"t2","memory_mib":1,"kernel":"'$kernel'"}' "$u
 expect_match "tiny memory names /memory_mib" '"pointer":"/memory_mib"' "$r"
 r=$(curl -s "${J[@]}" -d '{"name":"-bad","kernel":"'$kernel'"}' "$url/v1/vms")
 expect_match "bad name names /name" '"pointer":"/name"' "$r"
+echo "# image paths: only inside image_dirs, links resolved"
+r=$(curl -s -w '\n%{http_code}' "${J[@]}" -d '{"name":"t2","kernel":"/etc/passwd"}' "$url/v1/vms")
+expect_eq "a kernel outside image_dirs is 422" 422 "$(tail -1 <<<"$r")"
+expect_match "and says why" 'problems/image-outside-image-dirs".*"pointer":"/kernel"' "$r"
+expect_match "and names image_dirs" 'image_dirs = /boot' "$r"
+echo secret > other/secret
+ln -s "$LMNET_TEST_DIR/other/secret" images/escape
+r=$(curl -s "${J[@]}" -d '{"name":"t2","kernel":"'$kernel'","initrd":"'$LMNET_TEST_DIR'/images/escape"}' "$url/v1/vms")
+expect_match "a link out of image_dirs is refused" 'other/secret.*"pointer":"/initrd"' "$r"
+r=$(curl -s "${J[@]}" -d '{"name":"t2","kernel":"'$kernel'","initrd":"'$LMNET_TEST_DIR'/images/../other/secret"}' "$url/v1/vms")
+expect_match "'..' out of image_dirs is refused" 'image-outside-image-dirs' "$r"
+r=$(curl -s "${J[@]}" -d '{"name":"t2","disk":"/etc/shadow"}' "$url/v1/vms")
+expect_match "a disk outside image_dirs is refused" '"pointer":"/disk"' "$r"
 expect_eq "a running VM is not deleted (409)" 409 "$(status -X DELETE "$url/v1/vms/t1")"
 expect_eq "nothing half-made by the refusals" 1 "$(curl -s "$url/v1/vms" | field '["items"].__len__()')"
 
-echo "# restart: the VM outlives the agent"
-check "agent stops cleanly" agent_stop "$AGENT_PID"
+echo "# restart: the VM outlives the agent and everything in its session"
+# What a service manager that stops the agent's whole session would do
+# (the unit's KillMode=process stops lmnetd alone): SIGTERM to every
+# process of the agent's session, then SIGKILL to what is left.
+sid=$AGENT_PID
+session() { ps -e -o pid=,sid= | awk -v s="$sid" '$2==s{print $1}'; }
+for p in $(session); do kill -TERM "$p"; done
+wait "$AGENT_PID"
+for p in $(session); do kill -KILL "$p"; done
+expect_eq "nothing of the agent's session is left" "" "$(session)"
 check "QEMU still runs without the agent" alive "$pid"
 agent_start a -c lmnetd.conf || exit 1
 url=$AGENT_URL

@@ -487,6 +487,43 @@ static void test_check(void **state)
     config_release(&c);
 }
 
+/* The QEMU user and the image directories: defaults, the opt-outs, and
+ * values that are refused. */
+static void test_qemu_user_and_image_dirs(void **state)
+{
+    (void)state;
+    struct config c;
+    char err[256];
+    assert_int_equal(config_init(&c), 0);
+    assert_string_equal(c.qemu_user, "lmnet-qemu");
+    assert_string_equal(c.image_dirs, "/var/lib/lmnet/images");
+    assert_int_equal(config_set(&c, "qemu_user", "none", err, sizeof(err)), 0);
+    assert_null(c.qemu_user);
+    assert_int_equal(config_check(&c, err, sizeof(err)), 0);
+    assert_int_equal(config_set(&c, "qemu_user", "nobody", err, sizeof(err)), 0);
+    assert_int_equal(config_set(&c, "image_dirs", "/srv/images,/var/lib/lmnet/images", err,
+                                sizeof(err)), 0);
+    assert_int_equal(config_check(&c, err, sizeof(err)), 0);
+    assert_int_equal(config_set(&c, "image_dirs", "/", err, sizeof(err)), 0);
+    assert_int_equal(config_check(&c, err, sizeof(err)), 0);
+    static const char *const bad_dirs[] = {"images", "/srv,images", "/srv,,/x"};
+    for (size_t i = 0; i < sizeof(bad_dirs) / sizeof(bad_dirs[0]); i++) {
+        assert_int_equal(config_set(&c, "image_dirs", bad_dirs[i], err, sizeof(err)), 0);
+        err[0] = '\0';
+        assert_int_equal(config_check(&c, err, sizeof(err)), -EINVAL);
+        assert_contains(err, "image_dirs");
+    }
+    assert_int_equal(config_set(&c, "image_dirs", "/srv", err, sizeof(err)), 0);
+    static const char *const bad_users[] = {"-x", "a,b", "root user", "q=1"};
+    for (size_t i = 0; i < sizeof(bad_users) / sizeof(bad_users[0]); i++) {
+        assert_int_equal(config_set(&c, "qemu_user", bad_users[i], err, sizeof(err)), 0);
+        err[0] = '\0';
+        assert_int_equal(config_check(&c, err, sizeof(err)), -EINVAL);
+        assert_contains(err, "qemu_user");
+    }
+    config_release(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -502,6 +539,7 @@ int main(void)
         cmocka_unit_test(test_bad_lines),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_check),
+        cmocka_unit_test(test_qemu_user_and_image_dirs),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
