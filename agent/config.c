@@ -49,6 +49,9 @@ static const struct config_key config_keys[] = {
     { "etcd_password_file", CONFIG_OPTIONAL_STRING, FIELD(etcd_password_file), 0 },
     { "node_name", CONFIG_OPTIONAL_STRING, FIELD(node_name), 0 },
     { "threads", CONFIG_UNSIGNED, FIELD(threads), 64 },
+    { "max_connections", CONFIG_UNSIGNED, FIELD(max_connections), 65536 },
+    { "max_connections_per_ip", CONFIG_UNSIGNED, FIELD(max_connections_per_ip), 65536 },
+    { "request_timeout", CONFIG_UNSIGNED, FIELD(request_timeout), 3600 },
     { "max_migrations", CONFIG_UNSIGNED, FIELD(max_migrations), 64 },
     { "management_address", CONFIG_OPTIONAL_STRING, FIELD(management_address), 0 },
     { "peer_token_file", CONFIG_OPTIONAL_STRING, FIELD(peer_token_file), 0 },
@@ -176,6 +179,9 @@ int config_init(struct config *config)
     memset(config, 0, sizeof(*config));
     config->log_level = LOG_LEVEL_INFO;
     config->max_migrations = 2;
+    config->max_connections = 1024;
+    config->max_connections_per_ip = 64;
+    config->request_timeout = 10;
     int r = parse_listen(config, CONFIG_DEFAULT_LISTEN, NULL, 0);
     if (r >= 0)
         r = replace_string(&config->database, CONFIG_DEFAULT_DATABASE);

@@ -38,6 +38,11 @@ struct config {
     char *etcd_password_file; /* its password, first line (mode 0600) */
     char *node_name;       /* NULL: the host name */
     unsigned threads;      /* HTTP worker pool size; 0: a thread per connection */
+    unsigned max_connections;        /* HTTP connections at once, from everyone */
+    unsigned max_connections_per_ip; /* from one client address; 0: no limit */
+    unsigned request_timeout;        /* seconds a request may take to arrive (or its
+                                        answer to leave), handler time not counted;
+                                        0: no deadline */
     unsigned max_migrations;
     char *management_address; /* address other agents reach us on; NULL: from listen */
     char *peer_token_file;  /* token this agent presents to its peers; NULL: none */

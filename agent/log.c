@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -158,4 +159,28 @@ int log_errno(enum log_level level, int err, const char *fmt, ...)
         va_end(ap);
     }
     return -err;
+}
+
+const char *log_escape(const char *s, char *buf, size_t size)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    if (!size)
+        return buf;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        bool plain = *p > 0x20 && *p < 0x7f && *p != '\\';
+        size_t need = plain ? 1 : 4;
+        if (o + need >= size)
+            break;
+        if (plain) {
+            buf[o++] = (char)*p;
+        } else {
+            buf[o++] = '\\';
+            buf[o++] = 'x';
+            buf[o++] = hex[*p >> 4];
+            buf[o++] = hex[*p & 0xf];
+        }
+    }
+    buf[o] = '\0';
+    return buf;
 }

@@ -11,6 +11,7 @@
 #define LMNET_AGENT_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 enum log_level {
     LOG_LEVEL_ERROR,
@@ -44,6 +45,12 @@ void log_write(enum log_level level, const char *fmt, ...)
  * error can be logged once where it is handled: return log_errno(r, "..."). */
 int log_errno(enum log_level level, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Copies S into BUF (SIZE bytes, NUL-terminated, cut short if need be) with
+ * control characters, blanks, backslashes and bytes above 0x7e written as
+ * \xNN, so text a client sent cannot forge or break a log line.  Returns
+ * BUF. */
+const char *log_escape(const char *s, char *buf, size_t size);
 
 #define log_error(...) log_write(LOG_LEVEL_ERROR, __VA_ARGS__)
 #define log_warning(...) log_write(LOG_LEVEL_WARNING, __VA_ARGS__)

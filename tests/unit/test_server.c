@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,9 @@ struct fixture {
     unsigned port;
 };
 
+/* Limits the next setup() gives the server (the defaults when 0). */
+static unsigned next_request_timeout, next_per_ip;
+
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
@@ -57,6 +61,11 @@ static int setup(void **state)
     log_set_level(LOG_LEVEL_ERROR);
     assert_int_equal(config_init(&f->agent.config), 0);
     assert_int_equal(config_set(&f->agent.config, "listen", "127.0.0.1:0", NULL, 0), 0);
+    if (next_request_timeout)
+        f->agent.config.request_timeout = next_request_timeout;
+    if (next_per_ip)
+        f->agent.config.max_connections_per_ip = next_per_ip;
+    next_request_timeout = next_per_ip = 0;
     char err[256];
     assert_int_equal(token_set_load(f->token_path, &f->agent.tokens, err, sizeof(err)), 0);
     assert_int_equal(db_pool_create(f->db_path, &f->agent.db), 0);
@@ -83,14 +92,40 @@ static int teardown(void **state)
     return 0;
 }
 
-static int connect_to(const struct fixture *f)
+/* Connects from the loopback address FROM (e.g. 0x7f000002) to the server. */
+static int connect_from(const struct fixture *f, uint32_t from)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     assert_true(fd >= 0);
+    struct sockaddr_in local = {.sin_family = AF_INET};
+    local.sin_addr.s_addr = htonl(from);
+    assert_int_equal(bind(fd, (struct sockaddr *)&local, sizeof(local)), 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
     return fd;
+}
+
+static int connect_to(const struct fixture *f)
+{
+    return connect_from(f, INADDR_LOOPBACK);
+}
+
+/* True when the server closed FD within TIMEOUT_MS (EOF or reset). */
+static bool closed_within(int fd, int timeout_ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, timeout_ms) <= 0)
+        return false;
+    char c;
+    return recv(fd, &c, 1, MSG_DONTWAIT) <= 0;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 static void send_all(int fd, const char *data, size_t len)
@@ -198,10 +233,142 @@ static void test_database_unavailable_is_503(void **state)
     assert_contains(buf, "\"items\":[]");
 }
 
+/* A client without a token is answered 401 on the headers: the server does
+ * not wait for (or read) the body it announced.  It used to buffer up to
+ * 1 MiB from anyone before looking at the token. */
+static void test_401_before_the_body(void **state)
+{
+    struct fixture *f = *state;
+    char buf[8192];
+    int fd = connect_to(f);
+    const char *head = "POST /v1/vlans HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                       "Content-Length: 60000\r\n\r\n";
+    send_all(fd, head, strlen(head));
+    int64_t t0 = now_ms();
+    int status = read_response(fd, buf, sizeof(buf), 3000);
+    close(fd);
+    assert_int_equal(status, 401);
+    assert_true(now_ms() - t0 < 2000);
+    assert_contains(buf, "WWW-Authenticate: Bearer");
+}
+
+/* A declared body over the route's limit is refused on the headers (413),
+ * and a chunked one as soon as it grows past it (413, or the connection
+ * closed). */
+static void test_413_early(void **state)
+{
+    struct fixture *f = *state;
+    char buf[8192];
+    int fd = connect_to(f);
+    const char *head = "POST /v1/vlans HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " ADMIN_TOKEN
+                       "\r\nContent-Type: application/json\r\nContent-Length: 70000\r\n\r\n";
+    send_all(fd, head, strlen(head));
+    int status = read_response(fd, buf, sizeof(buf), 3000);
+    close(fd);
+    assert_int_equal(status, 413);
+    assert_contains(buf, "\"status\":413");
+    assert_contains(buf, "at most 65536");
+
+    fd = connect_to(f);
+    const char *chunked =
+        "POST /v1/vlans HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " ADMIN_TOKEN
+        "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+    send_all(fd, chunked, strlen(chunked));
+    static char chunk[16384 + 16];
+    int n = snprintf(chunk, sizeof(chunk), "4000\r\n");
+    memset(chunk + n, ' ', 16384);
+    memcpy(chunk + n + 16384, "\r\n", 2);
+    for (int i = 0; i < 5; i++)
+        send_all(fd, chunk, (size_t)n + 16384 + 2);
+    /* libmicrohttpd 0.9.75 cannot queue an answer in the middle of a body:
+     * the server closes the connection instead, which refuses it as well. */
+    status = read_response(fd, buf, sizeof(buf), 3000);
+    bool closed = status == 0 || closed_within(fd, 3000);
+    close(fd);
+    if (status != 413 && !closed)
+        fail_msg("a chunked body over the limit got %d and the connection stayed open", status);
+
+    /* Under the limit, the same route works. */
+    const char *ok = "POST /v1/vlans HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " ADMIN_TOKEN
+                     "\r\nContent-Type: application/json\r\nContent-Length: 25\r\n"
+                     "Connection: close\r\n\r\n{\"id\": 10, \"name\": \"ten\"}";
+    assert_int_equal(exchange(f, ok, buf, sizeof(buf)), 201);
+}
+
+/* A client that sends its request a byte at a time (slowloris) is cut off
+ * at the request deadline (1 s here), although every byte resets
+ * libmicrohttpd's idle timeout; an idle keep-alive connection too. */
+static void test_request_deadline(void **state)
+{
+    struct fixture *f = *state;
+    int fd = connect_to(f);
+    const char *head = "GET /v1/vlans HTTP/1.1\r\nHost: t\r\nX-Slow: ";
+    send_all(fd, head, strlen(head));
+    int64_t t0 = now_ms();
+    bool closed = false;
+    while (!closed && now_ms() - t0 < 5000) {
+        send_all(fd, "a", 1);
+        closed = closed_within(fd, 300);
+    }
+    close(fd);
+    assert_true(closed);
+    int64_t took = now_ms() - t0;
+    if (took < 900 || took > 3000)
+        fail_msg("slow client cut after %lld ms, want about 1000", (long long)took);
+
+    /* Idle after an answer: closed at the deadline as well. */
+    char buf[8192];
+    fd = connect_to(f);
+    const char *get =
+        "GET /v1/vlans HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " ADMIN_TOKEN "\r\n\r\n";
+    send_all(fd, get, strlen(get));
+    assert_int_equal(read_response(fd, buf, sizeof(buf), 3000), 200);
+    assert_true(closed_within(fd, 3000));
+    close(fd);
+}
+
+/* At most max_connections_per_ip (4 here) from one address; another
+ * address is still served. */
+static void test_per_ip_limit(void **state)
+{
+    struct fixture *f = *state;
+    char buf[8192];
+    int held[4];
+    for (int i = 0; i < 4; i++)
+        held[i] = connect_to(f);
+    usleep(200 * 1000); /* let the server accept them */
+    int fifth = connect_to(f);
+    assert_true(closed_within(fifth, 2000));
+    close(fifth);
+
+    int other = connect_from(f, 0x7f000002);
+    send_all(other, GET_VLANS, strlen(GET_VLANS));
+    assert_int_equal(read_response(other, buf, sizeof(buf), 3000), 200);
+    close(other);
+    for (int i = 0; i < 4; i++)
+        close(held[i]);
+}
+
+static int setup_deadline_1s(void **state)
+{
+    next_request_timeout = 1;
+    return setup(state);
+}
+
+static int setup_per_ip_4(void **state)
+{
+    next_per_ip = 4;
+    return setup(state);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_database_unavailable_is_503, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_401_before_the_body, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_413_early, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_request_deadline, setup_deadline_1s, teardown),
+        cmocka_unit_test_setup_teardown(test_per_ip_limit, setup_per_ip_4, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
