@@ -21,6 +21,7 @@ enum config_kind {
     CONFIG_LISTEN,
     CONFIG_LOG_LEVEL,
     CONFIG_UNSIGNED,
+    CONFIG_BOOL, /* yes/no, true/false, 1/0 */
 };
 
 struct config_key {
@@ -38,6 +39,7 @@ static const struct config_key config_keys[] = {
     { "token_file", CONFIG_OPTIONAL_STRING, FIELD(token_file), 0 },
     { "tls_cert", CONFIG_OPTIONAL_STRING, FIELD(tls_cert), 0 },
     { "tls_key", CONFIG_OPTIONAL_STRING, FIELD(tls_key), 0 },
+    { "allow_insecure_listen", CONFIG_BOOL, FIELD(allow_insecure_listen), 0 },
     { "log_level", CONFIG_LOG_LEVEL, FIELD(log_level), 0 },
     { "log_file", CONFIG_OPTIONAL_STRING, FIELD(log_file), 0 },
     { "registry", CONFIG_STRING, FIELD(registry), 0 },
@@ -160,6 +162,14 @@ int config_set(struct config *config, const char *key, const char *value, char *
     case CONFIG_LOG_LEVEL:
         if (log_level_from_string(value, field) < 0)
             return fail(err, size, "'%s' is not one of error, warning, info, debug", value);
+        return 0;
+    case CONFIG_BOOL:
+        if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0 || strcmp(value, "1") == 0)
+            *(bool *)field = true;
+        else if (strcmp(value, "no") == 0 || strcmp(value, "false") == 0 || strcmp(value, "0") == 0)
+            *(bool *)field = false;
+        else
+            return fail(err, size, "'%s' is not yes or no", value);
         return 0;
     case CONFIG_UNSIGNED: {
         char *end = NULL;
@@ -296,11 +306,26 @@ int config_load(struct config *config, const char *path, bool missing_ok, char *
     return 0;
 }
 
+bool config_listen_is_loopback(const struct config *config)
+{
+    const char *a = config->listen_address;
+    return strncmp(a, "127.", 4) == 0 || strcmp(a, "::1") == 0;
+}
+
 int config_check(const struct config *config, char *err, size_t size)
 {
     if (!!config->tls_cert != !!config->tls_key)
         return fail(err, size, "TLS needs both tls_cert and tls_key (only %s is set)",
                     config->tls_cert ? "tls_cert" : "tls_key");
+    /* Bearer and peer tokens, migration tokens and the heartbeat key all
+     * cross this listener: off loopback they need TLS, or an operator who
+     * says in writing that the network is trusted. */
+    if (!config->tls_cert && !config_listen_is_loopback(config) && !config->allow_insecure_listen)
+        return fail(err, size,
+                    "listen %s is not a loopback address and TLS is off: tokens and the "
+                    "heartbeat key would cross the network in clear; set tls_cert and tls_key, "
+                    "or 'allow_insecure_listen = yes' if this network is trusted",
+                    config->listen);
     if (strcmp(config->registry, "self") != 0 && strncmp(config->registry, "http://", 7) != 0 &&
         strncmp(config->registry, "https://", 8) != 0 &&
         strncmp(config->registry, "etcd://", 7) != 0)

@@ -27,6 +27,7 @@ struct config {
     char *token_file;      /* NULL: no authentication (loopback only) */
     char *tls_cert;
     char *tls_key;
+    bool allow_insecure_listen; /* plain HTTP on a non-loopback address, knowingly */
     char *log_file;        /* NULL: stderr */
     enum log_level log_level;
     char *registry;        /* "self", the registry agent's URL, or etcd://H:P,... */
@@ -81,7 +82,11 @@ int config_load(struct config *config, const char *path, bool missing_ok, char *
 int config_set(struct config *config, const char *key, const char *value, char *err,
                size_t err_size);
 
-/* Checks the combination of keys (TLS needs both cert and key, ...).
+/* True when listen is a loopback address (127.0.0.0/8, ::1). */
+bool config_listen_is_loopback(const struct config *config);
+
+/* Checks the combination of keys (TLS needs both cert and key; a listen
+ * address off loopback needs TLS or allow_insecure_listen, ...).
  * Returns 0 or -EINVAL with the reason in ERR. */
 int config_check(const struct config *config, char *err, size_t err_size);
 

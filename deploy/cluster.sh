@@ -73,6 +73,9 @@ start_agent() {
 datapath_type = netdev"
     cat > "$dir/lmnetd.conf" <<EOF
 listen = ${subnet[mgmt]}.$i:$port
+# The namespaces' management network lives inside this machine: plain HTTP
+# is an explicit choice here, never a default (README, "Security").
+allow_insecure_listen = yes
 database = $dir/lmnet.db
 token_file = $state/tokens
 peer_token_file = $state/peer-token

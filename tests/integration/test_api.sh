@@ -117,8 +117,12 @@ expect_match "bad config names file, line and key" "bad.conf:3: key 'log_level'"
 printf 'colour = blue\n' > bad2.conf
 out=$("$LMNETD" -c bad2.conf 2>&1)
 expect_match "unknown key is refused" "bad2.conf:1: key 'colour': unknown key" "$out"
-out=$("$LMNETD" -l 0.0.0.0:0 -d "$LMNET_TEST_DIR/y.db" 2>&1); rc=$?
-expect_eq "no token file on a public address: refused" 1 "$rc"
+out=$("$LMNETD" -c /dev/null -l 0.0.0.0:0 -d "$LMNET_TEST_DIR/y.db" -t tokens 2>&1); rc=$?
+expect_eq "a public address without TLS: refused" 2 "$rc"
+expect_match "  and says why and how to opt out" 'in clear.*allow_insecure_listen = yes' "$out"
+printf 'allow_insecure_listen = yes\n' > insecure.conf
+out=$("$LMNETD" -c insecure.conf -l 0.0.0.0:0 -d "$LMNET_TEST_DIR/y.db" 2>&1); rc=$?
+expect_eq "no token file on a public address: refused (even with the opt-out)" 1 "$rc"
 sqlite3 newer.db "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name TEXT, applied_ms INTEGER);
                   INSERT INTO schema_version VALUES (999, 'future.sql', 0); CREATE TABLE keep (x);"
 before=$(sha256sum newer.db)

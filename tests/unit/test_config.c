@@ -524,6 +524,51 @@ static void test_qemu_user_and_image_dirs(void **state)
     config_release(&c);
 }
 
+/* A listen address off loopback needs TLS, or allow_insecure_listen said
+ * in so many words: tokens and the heartbeat key would cross the network in
+ * clear.  The old code started on 0.0.0.0 over plain HTTP. */
+static void test_insecure_listen(void **state)
+{
+    (void)state;
+    struct config c;
+    char err[512];
+    assert_int_equal(config_init(&c), 0);
+    assert_false(c.allow_insecure_listen);
+    assert_int_equal(config_check(&c, err, sizeof(err)), 0); /* 127.0.0.1 by default */
+
+    static const char *const open_listen[] = {"0.0.0.0:8470", "192.0.2.11:8470", "[::]:8470",
+                                              "[2001:db8::1]:8470"};
+    for (size_t i = 0; i < sizeof(open_listen) / sizeof(open_listen[0]); i++) {
+        assert_int_equal(config_set(&c, "listen", open_listen[i], err, sizeof(err)), 0);
+        err[0] = '\0';
+        if (config_check(&c, err, sizeof(err)) != -EINVAL)
+            fail_msg("listen %s without TLS accepted", open_listen[i]);
+        assert_contains(err, "in clear");
+        assert_contains(err, "tls_cert");
+        assert_contains(err, "allow_insecure_listen = yes");
+    }
+    /* TLS on: fine. */
+    assert_int_equal(config_set(&c, "tls_cert", "/c.pem", err, sizeof(err)), 0);
+    assert_int_equal(config_set(&c, "tls_key", "/k.pem", err, sizeof(err)), 0);
+    assert_int_equal(config_check(&c, err, sizeof(err)), 0);
+    assert_int_equal(config_set(&c, "tls_cert", "none", err, sizeof(err)), 0);
+    assert_int_equal(config_set(&c, "tls_key", "none", err, sizeof(err)), 0);
+    /* The operator's explicit opt-out: fine. */
+    assert_int_equal(config_set(&c, "allow_insecure_listen", "yes", err, sizeof(err)), 0);
+    assert_true(c.allow_insecure_listen);
+    assert_int_equal(config_check(&c, err, sizeof(err)), 0);
+    assert_int_equal(config_set(&c, "allow_insecure_listen", "no", err, sizeof(err)), 0);
+    assert_int_equal(config_check(&c, err, sizeof(err)), -EINVAL);
+    assert_int_equal(config_set(&c, "allow_insecure_listen", "maybe", err, sizeof(err)), -EINVAL);
+    assert_contains(err, "yes or no");
+    /* Loopback, v4 and v6: no TLS needed. */
+    assert_int_equal(config_set(&c, "listen", "127.0.0.5:8470", err, sizeof(err)), 0);
+    assert_int_equal(config_check(&c, err, sizeof(err)), 0);
+    assert_int_equal(config_set(&c, "listen", "[::1]:8470", err, sizeof(err)), 0);
+    assert_int_equal(config_check(&c, err, sizeof(err)), 0);
+    config_release(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -540,6 +585,7 @@ int main(void)
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_check),
         cmocka_unit_test(test_qemu_user_and_image_dirs),
+        cmocka_unit_test(test_insecure_listen),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
