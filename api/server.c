@@ -156,12 +156,67 @@ static bool is_json_type(const char *content_type)
            (n == 28 && strncasecmp(content_type, "application/merge-patch+json", 28) == 0);
 }
 
-/* Parses the body; on failure sets a 400 problem naming where it broke. */
+/* Appends "/TOKEN" (RFC 6901: '~' as ~0, '/' as ~1) to the pointer in BUF. */
+static void pointer_append(char *buf, size_t size, const char *token)
+{
+    size_t n = strlen(buf);
+    if (n + 1 < size)
+        buf[n++] = '/';
+    for (; *token && n + 2 < size; token++) {
+        if (*token == '~' || *token == '/') {
+            buf[n++] = '~';
+            buf[n++] = *token == '~' ? '0' : '1';
+        } else {
+            buf[n++] = *token;
+        }
+    }
+    buf[n] = '\0';
+}
+
+/* Finds a string in OBJ that holds a NUL (sent as \u0000): C code would
+ * read it cut short there.  Leaves the JSON pointer of the first one in
+ * POINTER and returns true. */
+static bool find_nul(struct json_object *obj, char *pointer, size_t size)
+{
+    size_t mark = strlen(pointer);
+    switch (json_object_get_type(obj)) {
+    case json_type_string:
+        return (size_t)json_object_get_string_len(obj) != strlen(json_object_get_string(obj));
+    case json_type_object: {
+        json_object_object_foreach(obj, key, val)
+        {
+            pointer_append(pointer, size, key);
+            if (find_nul(val, pointer, size))
+                return true;
+            pointer[mark] = '\0';
+        }
+        return false;
+    }
+    case json_type_array:
+        for (size_t i = 0; i < json_object_array_length(obj); i++) {
+            char index[24];
+            snprintf(index, sizeof(index), "%zu", i);
+            pointer_append(pointer, size, index);
+            if (find_nul(json_object_array_get_idx(obj, i), pointer, size))
+                return true;
+            pointer[mark] = '\0';
+        }
+        return false;
+    default: return false;
+    }
+}
+
+/* Parses the body strictly (RFC 8259: no comments, single quotes, NaN or
+ * other json-c leniencies).  Malformed JSON is a 400 naming where it
+ * broke; invalid UTF-8 or a NUL inside a string is a 422. */
 static int parse_body(struct request *req, struct response *resp)
 {
     struct json_tokener *tok = json_tokener_new();
     if (!tok)
         return -ENOMEM;
+    /* Trailing data is checked below, with whitespace allowed. */
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS |
+                                    JSON_TOKENER_VALIDATE_UTF8);
     struct json_object *obj = json_tokener_parse_ex(tok, req->body, (int)req->body_length);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
     size_t end = json_tokener_get_parse_end(tok);
@@ -170,6 +225,9 @@ static int parse_body(struct request *req, struct response *resp)
         r = response_problem(resp, 400, "malformed-json", NULL,
                              "request body is not valid JSON: it ends early, after byte %zu",
                              req->body_length);
+    } else if (jerr == json_tokener_error_parse_utf8_string) {
+        r = response_problem(resp, 422, "invalid-utf8", NULL,
+                             "request body is not valid UTF-8 (at byte %zu)", end);
     } else if (jerr != json_tokener_success) {
         r = response_problem(resp, 400, "malformed-json", NULL,
                              "request body is not valid JSON: %s at byte %zu",
@@ -180,6 +238,10 @@ static int parse_body(struct request *req, struct response *resp)
         if (end < req->body_length)
             r = response_problem(resp, 400, "malformed-json", NULL,
                                  "request body is not valid JSON: unexpected data at byte %zu", end);
+        char pointer[256] = "";
+        if (r == 0 && find_nul(obj, pointer, sizeof(pointer)))
+            r = response_problem(resp, 422, "invalid", pointer,
+                                 "a string holds a NUL character (\\u0000); none may");
     }
     json_tokener_free(tok);
     if (r < 0) {

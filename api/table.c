@@ -35,6 +35,33 @@ void table_destroy(struct table *table)
     free(table);
 }
 
+/* A copy of S with control characters (C0 and DEL) written as \xNN: a name
+ * an agent stored from a client's request must not move the terminal's
+ * cursor, clear the screen or forge a table row.  Returns NULL on out of
+ * memory. */
+static char *escape_cell(const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        n += *p < 0x20 || *p == 0x7f ? 4 : 1;
+    char *out = malloc(n + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            *o++ = '\\';
+            *o++ = 'x';
+            *o++ = hex[*p >> 4];
+            *o++ = hex[*p & 0xf];
+        } else {
+            *o++ = (char)*p;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
 int table_add_row(struct table *table, const char *const *cells)
 {
     char **grown = realloc(table->cells, (table->n_rows + 1) * table->n_columns * sizeof(*grown));
@@ -43,7 +70,7 @@ int table_add_row(struct table *table, const char *const *cells)
     table->cells = grown;
     char **row = &table->cells[table->n_rows * table->n_columns];
     for (size_t c = 0; c < table->n_columns; c++) {
-        row[c] = strdup(cells[c] ? cells[c] : "");
+        row[c] = escape_cell(cells[c] ? cells[c] : "");
         if (!row[c]) {
             while (c--)
                 free(row[c]);

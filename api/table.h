@@ -1,6 +1,7 @@
 /* Column-aligned text tables for lmnetctl, in the style of PowerShell's
  * Format-Table: a header row, a row of dashes, then the rows, each column as
- * wide as its widest cell.  Cells are copied. */
+ * wide as its widest cell.  Cells are copied, with control characters
+ * written as \xNN (a table shows what agents stored from clients). */
 #ifndef LMNET_API_TABLE_H
 #define LMNET_API_TABLE_H
 

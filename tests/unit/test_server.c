@@ -349,6 +349,45 @@ static void test_per_ip_limit(void **state)
         close(held[i]);
 }
 
+/* POSTs BODY to /v1/vlans; returns the status, the answer in BUF. */
+static int post_vlan(const struct fixture *f, const char *body, char *buf, size_t size)
+{
+    char request[1024];
+    snprintf(request, sizeof(request),
+             "POST /v1/vlans HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " ADMIN_TOKEN "\r\n"
+             "Content-Type: application/json\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+             strlen(body), body);
+    return exchange(f, request, buf, size);
+}
+
+/* Bodies are strict JSON: json-c's comments and single quotes are 400;
+ * invalid UTF-8 and a NUL inside a string (which C would read cut short)
+ * are 422, naming the field.  The old parser took all four. */
+static void test_strict_json(void **state)
+{
+    struct fixture *f = *state;
+    char buf[8192];
+    assert_int_equal(post_vlan(f, "{\"id\": 11, /* c */ \"name\": \"eleven\"}", buf, sizeof(buf)),
+                     400);
+    assert_contains(buf, "malformed-json");
+    assert_int_equal(post_vlan(f, "{'id': 12, 'name': 'twelve'}", buf, sizeof(buf)), 400);
+    assert_int_equal(post_vlan(f, "{\"id\": 13, \"name\": \"bad\xff\xfe\"}", buf, sizeof(buf)),
+                     422);
+    assert_contains(buf, "UTF-8");
+    assert_int_equal(post_vlan(f, "{\"id\": 14, \"name\": \"a\\u0000b\"}", buf, sizeof(buf)), 422);
+    assert_contains(buf, "\"pointer\":\"/name\"");
+    assert_contains(buf, "NUL");
+    /* Nothing of the refused ones was stored; strict JSON (UTF-8, a
+     * trailing newline) still is. */
+    assert_int_equal(post_vlan(f, "{\"id\": 15, \"name\": \"caf\xc3\xa9\"}\n", buf, sizeof(buf)),
+                     201);
+    assert_int_equal(exchange(f, GET_VLANS, buf, sizeof(buf)), 200);
+    if (strstr(buf, "\"id\":11") || strstr(buf, "\"id\":12") || strstr(buf, "\"id\":13") ||
+        strstr(buf, "\"id\":14"))
+        fail_msg("a refused VLAN was stored: %s", buf);
+    assert_contains(buf, "\"id\":15");
+}
+
 static int setup_deadline_1s(void **state)
 {
     next_request_timeout = 1;
@@ -369,6 +408,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_413_early, setup, teardown),
         cmocka_unit_test_setup_teardown(test_request_deadline, setup_deadline_1s, teardown),
         cmocka_unit_test_setup_teardown(test_per_ip_limit, setup_per_ip_4, teardown),
+        cmocka_unit_test_setup_teardown(test_strict_json, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -120,13 +120,33 @@ static void test_cells_copied(void **state)
     table_destroy(t);
 }
 
+/* Control characters a client put into a name (ANSI escapes, a newline
+ * that would forge a row) print as \xNN; UTF-8 prints as it is. */
+static void test_control_characters_escaped(void **state)
+{
+    (void)state;
+    const char *headers[] = {"Name", "Note"};
+    struct table *t = table_create(2, headers);
+    assert_non_null(t);
+    const char *r1[] = {"evil\x1b[2J", "a\nfake row\r\x7f"};
+    const char *r2[] = {"caf\xc3\xa9", "tab\there"};
+    assert_int_equal(table_add_row(t, r1), 0);
+    assert_int_equal(table_add_row(t, r2), 0);
+    char *text = render(t);
+    assert_string_equal(text, "Name        Note\n"
+                              "----        ----\n"
+                              "evil\\x1b[2J a\\x0afake row\\x0d\\x7f\n"
+                              "caf\xc3\xa9       tab\\x09here\n");
+    free(text);
+    table_destroy(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_widths_and_dashes),
-        cmocka_unit_test(test_header_widest),
-        cmocka_unit_test(test_headers_only_and_one_column),
-        cmocka_unit_test(test_cells_copied),
+        cmocka_unit_test(test_widths_and_dashes),           cmocka_unit_test(test_header_widest),
+        cmocka_unit_test(test_headers_only_and_one_column), cmocka_unit_test(test_cells_copied),
+        cmocka_unit_test(test_control_characters_escaped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
