@@ -60,6 +60,11 @@ struct server {
     bool watch_running;
     pthread_t watchdog;
     int64_t deadline_ms; /* 0: no deadline */
+    /* libmicrohttpd's log, rate-limited (mhd_log()), under log_lock. */
+    pthread_mutex_t log_lock;
+    int64_t log_window_ms;
+    unsigned log_in_window;
+    unsigned log_suppressed;
 };
 
 /* One open connection, for the deadline watch (its socket context). */
@@ -747,9 +752,34 @@ static void *watchdog_main(void *arg)
     return NULL;
 }
 
+/* libmicrohttpd's messages, at most MHD_LOG_PER_SECOND a second: under a
+ * flood of refused connections (a limit reached) it says so once per
+ * connection, and the log must not become the way to fill the disk. */
+#define MHD_LOG_PER_SECOND 10
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-    (void)cls;
+    struct server *server = cls;
+    int64_t now = clock_mono_ms();
+    unsigned suppressed = 0;
+    pthread_mutex_lock(&server->log_lock);
+    if (now - server->log_window_ms >= 1000) {
+        suppressed = server->log_suppressed;
+        server->log_window_ms = now;
+        server->log_in_window = 0;
+        server->log_suppressed = 0;
+    }
+    bool quiet = server->log_in_window >= MHD_LOG_PER_SECOND;
+    if (quiet)
+        server->log_suppressed++;
+    else
+        server->log_in_window++;
+    pthread_mutex_unlock(&server->log_lock);
+    if (suppressed)
+        log_warning("http: messages suppressed count=%u (more than %d a second)", suppressed,
+                    MHD_LOG_PER_SECOND);
+    if (quiet)
+        return;
     char msg[512];
     vsnprintf(msg, sizeof(msg), fmt, ap);
     msg[strcspn(msg, "\n")] = '\0';
@@ -788,6 +818,7 @@ int server_start(struct agent *agent, struct server **out)
         return -ENOMEM;
     server->agent = agent;
     pthread_mutex_init(&server->watch_lock, NULL);
+    pthread_mutex_init(&server->log_lock, NULL);
     pthread_condattr_t cattr;
     pthread_condattr_init(&cattr);
     pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
@@ -832,7 +863,7 @@ int server_start(struct agent *agent, struct server **out)
     }
 
     struct MHD_OptionItem options[] = {
-        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL}, /* first, or MHD logs on its own */
+        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, server}, /* first, or MHD logs on its own */
         {MHD_OPTION_SOCK_ADDR, 0, &addr},
         {threads ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_THREAD_STACK_SIZE,
          threads ? (intptr_t)threads : 2 << 20, NULL}, /* per connection: 2 MiB, not 8 */
@@ -899,6 +930,7 @@ void server_stop(struct server *server)
         MHD_stop_daemon(server->daemon);
     pthread_cond_destroy(&server->watch_wake);
     pthread_mutex_destroy(&server->watch_lock);
+    pthread_mutex_destroy(&server->log_lock);
     router_destroy(server->router);
     if (server->tls_key)
         explicit_bzero(server->tls_key, strlen(server->tls_key));
