@@ -38,10 +38,22 @@ fi
 
 echo "command: tests/bench/slowloris.sh (SLOW=$slow SECONDS_PER_ROUND=$secs)"
 echo "machine: $(nproc) cores, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg), lmnetd $("$build/lmnetd" --version | cut -d' ' -f2)"
+# round ADDRESSES: one round; also prints the most connections the agent held
+# at once (established on its port, sampled twice a second).
+round() {
+    local max=0 n sampler
+    ( while :; do ss -tnH state established "( sport = :$port )" | wc -l; sleep 0.5; done ) \
+        > "$dir/held.$1" 2>/dev/null &
+    sampler=$!
+    python3 "$here/slowloris.py" "$port" "$token" "$slow" "$1" "$secs"
+    kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
+    while read -r n; do ((n > max)) && max=$n; done < "$dir/held.$1"
+    echo "agent_held_connections_max=$max"
+}
 echo "round 1: $slow slow clients over 50 addresses"
-python3 "$here/slowloris.py" "$port" "$token" "$slow" 50 "$secs"
+round 50
 echo "round 2: $slow slow clients from one address"
-python3 "$here/slowloris.py" "$port" "$token" "$slow" 1 "$secs"
+round 1
 if kill -0 "$pid" 2>/dev/null; then alive=yes; else alive=no; fi
 threads=$(awk '/Threads/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo "?")
 echo "result: agent_alive=$alive agent_threads_after=$threads crashes=$([[ $alive == yes ]] && echo 0 || echo 1) \
