@@ -343,6 +343,20 @@ static int singles_in(struct registry *registry, const char *pool, const char *n
     return 0;
 }
 
+/* True when the block at START, claimed in etcd with VALUE, is NODE's but
+ * not in this agent's database: a claim whose answer was lost, or made
+ * just before the agent was killed.  It is handed out again rather than
+ * left unused. */
+static bool adoptable(struct registry *registry, const char *pool, const char *node, uint64_t start,
+                      const char *value)
+{
+    _cleanup_json_ struct json_object *o = parse(value);
+    if (strcmp(str_field(o, "owner"), node) != 0 || strcmp(node, registry->agent->node_id) != 0)
+        return false;
+    struct db *db = db_pool_get(registry->agent->db);
+    return db && !macpool_owns(db, pool, node, start);
+}
+
 static int e_claim_block(struct registry *registry, const char *pool, const char *node,
                          const char *actor, struct mac_block *out, uint64_t *reserved,
                          size_t *n_reserved, struct registry_error *err)
@@ -367,7 +381,7 @@ static int e_claim_block(struct registry *registry, const char *pool, const char
         r = to ? etcd_get_range(e->etcd, from, to, &rg) : -ENOMEM;
         if (r < 0)
             return unreachable(err, r, "claim a block");
-        bool found = false;
+        bool found = false, adopted = false;
         memset(out, 0, sizeof(*out));
         size_t k = 0;
         for (size_t i = 0; i < p.n_ranges && !found; i++) {
@@ -380,11 +394,13 @@ static int e_claim_block(struct registry *registry, const char *pool, const char
                 key_of(registry, key, sizeof(key), "blocks/%s/%012" PRIx64, pool, s);
                 while (k < rg.n && strcmp(rg.kvs[k].key, key) < 0)
                     k++;
-                if (k < rg.n && strcmp(rg.kvs[k].key, key) == 0)
+                bool claimed = k < rg.n && strcmp(rg.kvs[k].key, key) == 0;
+                if (claimed && !adoptable(registry, pool, node, s, rg.kvs[k].value))
                     continue;
                 out->start = s;
                 out->end = range->end - s + 1 > p.block_size ? s + p.block_size - 1 : range->end;
                 found = true;
+                adopted = claimed;
             }
         }
         etcd_range_release(&rg);
@@ -403,6 +419,13 @@ static int e_claim_block(struct registry *registry, const char *pool, const char
         r = singles_in(registry, pool, node, out, reserved, n_reserved, &revision, start, end);
         if (r < 0)
             return unreachable(err, r, "claim a block");
+        if (adopted) {
+            log_info("registry block adopted pool=%s start=%012" PRIx64
+                     " (claimed for this node in etcd, not known here: the agent stopped "
+                     "before it recorded the claim)",
+                     pool, out->start);
+            return 0;
+        }
         key_of(registry, key, sizeof(key), "blocks/%s/%012" PRIx64, pool, out->start);
         struct etcd_txn *txn = etcd_txn_new();
         if (!txn)
