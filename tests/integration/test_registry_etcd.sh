@@ -187,6 +187,12 @@ for i in 1 2 3; do
     codes+=$(curl -s -o /dev/null -w '%{http_code} ' "${J[@]}" -d '{"vm":"claims"}' "${urls[1]}/v1/mac-pools/small/allocations")
 done
 expect_eq "agent 2 claims a new block for each allocation (block size 1)" "201 201 201 " "$codes"
+# A claim made in etcd for agent 2 that agent 2 never recorded (its answer
+# lost, or the agent killed in between) is taken up, not left unused.
+id2=$(curl -s "${urls[1]}/v1/host" | sed -n 's/.*"node_id":"\([0-9a-f-]*\)".*/\1/p')
+ctl put /lmnet/blocks/small/02aa00000003 "{\"owner\":\"$id2\",\"end\":\"02:aa:00:00:00:03\"}" >/dev/null
+mac=$(curl -s "${J[@]}" -d '{"vm":"adopt"}' "${urls[1]}/v1/mac-pools/small/allocations" | sed -n 's/.*"mac":"\([0-9a-f:]*\)".*/\1/p')
+expect_eq "a block claimed for agent 2 but unknown to it is adopted" "02:aa:00:00:00:03" "$mac"
 start_agent 4 || exit 1
 pid4=$AGENT_PID
 url4=$AGENT_URL
