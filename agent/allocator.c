@@ -16,6 +16,7 @@
 #include "db/event.h"
 
 #define BUSY_RETRIES 5
+#define CLAIM_ROUNDS 256 /* block claims one allocation may wait through */
 
 /* Allocation writes are group-committed: each request joins a queue; the
  * first one in leads, writing every queued allocation (each with its event,
@@ -327,6 +328,7 @@ static int allocate(struct agent *agent, const char *pool, const struct allocati
                     mac_format(rq->mac, text));
     }
     bool dynamic = strcmp(pool, MACPOOL_DYNAMIC_NAME) == 0;
+    int claim_rounds = 0;
     for (int attempt = 0; attempt < BUSY_RETRIES; attempt++) {
         if (rq->has_mac && !macpool_owns(db, pool, agent->node_id, rq->mac)) {
             struct mac_allocation here;
@@ -358,6 +360,11 @@ static int allocate(struct agent *agent, const char *pool, const struct allocati
             pthread_mutex_unlock(&claim_lock);
             if (r < 0)
                 return r;
+            /* A fresh block (ours or another request's) is progress, not a
+             * busy round: under many requests and small blocks others may
+             * take each fresh address first for a while. */
+            if (claim_rounds++ < CLAIM_ROUNDS)
+                attempt--;
             continue;
         }
         if (r == -EBUSY)

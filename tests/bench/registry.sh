@@ -59,9 +59,10 @@ wrk.method = "POST"
 wrk.body = '{"vm":"bench","adapter":"eth0"}'
 wrk.headers["Content-Type"] = "application/json"
 LUA
-rate() { # URL POOL
+rate() { # URL POOL: successful allocations per second (and the failures)
     wrk -t2 -c16 -d"$duration" -s "$dir/post.lua" "$1/v1/mac-pools/$2/allocations" |
-        awk '/Requests\/sec/ {r=$2} /Non-2xx/ {e=$5} END {printf "%s%s", r, e ? " (" e " non-2xx)" : ""}'
+        awk '/requests in/ {n=$1; t=$4; sub(/s,?$/, "", t)} /Non-2xx/ {e=$5}
+             END {printf "%.0f%s", (n - e) / t, e ? " (" e " failed)" : ""}'
 }
 echo "machine: $(nproc) cores, $(uname -r); etcd $(etcd --version | sed -n 's/etcd Version: //p'), 3 members on loopback"
 echo "command: wrk -t2 -c16 -d$duration -s post.lua URL/v1/mac-pools/POOL/allocations (on a member agent)"
