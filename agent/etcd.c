@@ -519,6 +519,8 @@ static int range_from_json(struct json_object *reply, struct etcd_range *out)
     struct json_object *header = NULL, *kvs = NULL;
     if (json_object_object_get_ex(reply, "header", &header))
         out->revision = get_int64(header, "revision");
+    struct json_object *more = NULL;
+    out->more = json_object_object_get_ex(reply, "more", &more) && json_object_get_boolean(more);
     if (!json_object_object_get_ex(reply, "kvs", &kvs))
         return 0;
     if (!json_object_is_type(kvs, json_type_array))
@@ -538,12 +540,15 @@ static int range_from_json(struct json_object *reply, struct etcd_range *out)
     return 0;
 }
 
-static int range(struct etcd *etcd, const char *key, const char *end, struct etcd_range *out)
+static int range(struct etcd *etcd, const char *key, const char *end, size_t limit,
+                 struct etcd_range *out)
 {
     _cleanup_json_ struct json_object *body = json_object_new_object();
     add_b64(body, "key", key);
     if (end)
         add_b64(body, "range_end", end);
+    if (limit)
+        add_int64(body, "limit", (int64_t)limit);
     _cleanup_json_ struct json_object *reply = NULL;
     int r = post(etcd, "/v3/kv/range", body, &reply, true);
     return r < 0 ? r : range_from_json(reply, out);
@@ -552,7 +557,7 @@ static int range(struct etcd *etcd, const char *key, const char *end, struct etc
 int etcd_get(struct etcd *etcd, const char *key, struct etcd_kv *out)
 {
     struct etcd_range rg;
-    int r = range(etcd, key, NULL, &rg);
+    int r = range(etcd, key, NULL, 0, &rg);
     if (r < 0)
         return r;
     if (rg.n == 0) {
@@ -568,12 +573,13 @@ int etcd_get(struct etcd *etcd, const char *key, struct etcd_kv *out)
 int etcd_get_prefix(struct etcd *etcd, const char *prefix, struct etcd_range *out)
 {
     _cleanup_free_ char *end = etcd_prefix_end(prefix);
-    return end ? range(etcd, prefix, end, out) : -ENOMEM;
+    return end ? range(etcd, prefix, end, 0, out) : -ENOMEM;
 }
 
-int etcd_get_range(struct etcd *etcd, const char *start, const char *end, struct etcd_range *out)
+int etcd_get_range(struct etcd *etcd, const char *start, const char *end, size_t limit,
+                   struct etcd_range *out)
 {
-    return range(etcd, start, end, out);
+    return range(etcd, start, end, limit, out);
 }
 
 int etcd_put(struct etcd *etcd, const char *key, const char *value, int64_t lease)

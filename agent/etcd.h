@@ -53,6 +53,7 @@ struct etcd_range {
     struct etcd_kv *kvs;
     size_t n;
     int64_t revision; /* the store's revision when read */
+    bool more;        /* a LIMIT left keys out */
 };
 
 /* Creates a client (no call is made).  Returns 0 and *out, -EINVAL for an
@@ -73,8 +74,10 @@ void etcd_kv_release(struct etcd_kv *kv);
 int etcd_get_prefix(struct etcd *etcd, const char *prefix, struct etcd_range *out);
 void etcd_range_release(struct etcd_range *range);
 
-/* Reads the keys in [START, END), by key (etcd_range_release()). */
-int etcd_get_range(struct etcd *etcd, const char *start, const char *end, struct etcd_range *out);
+/* Reads the keys in [START, END), by key, at most LIMIT of them (0: all)
+ * (etcd_range_release()). */
+int etcd_get_range(struct etcd *etcd, const char *start, const char *end, size_t limit,
+                   struct etcd_range *out);
 
 /* Writes KEY = VALUE, attached to LEASE (0: none).  Returns 0 or a negative
  * errno. */

@@ -61,6 +61,7 @@
 #define MEMBER_TTL_S 15
 #define CAS_RETRIES  64
 #define MAX_MARKS    32
+#define SCAN_PAGE    64 /* block keys read per round of a claim */
 
 struct scan_mark {
     char pool[64];
@@ -326,7 +327,7 @@ static int singles_in(struct registry *registry, const char *pool, const char *n
     struct etcd_range rg;
     char prefix[256];
     key_of(registry, prefix, sizeof(prefix), "singles/%s/", pool);
-    int r = etcd_get_range(of(registry)->etcd, start, end, &rg);
+    int r = etcd_get_range(of(registry)->etcd, start, end, 0, &rg);
     if (r < 0)
         return r;
     struct etcd_kv *kvs = rg.kvs;
@@ -367,6 +368,14 @@ static int e_claim_block(struct registry *registry, const char *pool, const char
     int r = e_pool_get(registry, pool, &p, err);
     if (r < 0)
         return r;
+    /* In address order, so that the mark (every position below it is
+     * claimed) holds across ranges. */
+    for (size_t i = 1; i < p.n_ranges; i++)
+        for (size_t k = i; k > 0 && p.ranges[k - 1].start > p.ranges[k].start; k--) {
+            struct mac_range t = p.ranges[k];
+            p.ranges[k] = p.ranges[k - 1];
+            p.ranges[k - 1] = t;
+        }
     char prefix[256];
     key_of(registry, prefix, sizeof(prefix), "blocks/%s/", pool);
     for (int attempt = 0; attempt < CAS_RETRIES; attempt++) {
@@ -378,7 +387,7 @@ static int e_claim_block(struct registry *registry, const char *pool, const char
         key_of(registry, from, sizeof(from), "blocks/%s/%012" PRIx64, pool, below);
         _cleanup_free_ char *to = etcd_prefix_end(prefix);
         struct etcd_range rg;
-        r = to ? etcd_get_range(e->etcd, from, to, &rg) : -ENOMEM;
+        r = to ? etcd_get_range(e->etcd, from, to, SCAN_PAGE, &rg) : -ENOMEM;
         if (r < 0)
             return unreachable(err, r, "claim a block");
         bool found = false, adopted = false;
@@ -386,6 +395,8 @@ static int e_claim_block(struct registry *registry, const char *pool, const char
         size_t k = 0;
         for (size_t i = 0; i < p.n_ranges && !found; i++) {
             const struct mac_range *range = &p.ranges[i];
+            if (range->end < below)
+                continue; /* wholly below the mark: claimed */
             uint64_t s = range->start;
             if (below > s)
                 s += (below - s + p.block_size - 1) / p.block_size * p.block_size;
@@ -403,7 +414,22 @@ static int e_claim_block(struct registry *registry, const char *pool, const char
                 adopted = claimed;
             }
         }
+        /* Past the page read, a position may be claimed: read on from the
+         * last key (every position before it is claimed). */
+        char last[256] = "";
+        if (rg.more && rg.n)
+            snprintf(last, sizeof(last), "%s", rg.kvs[rg.n - 1].key);
+        uint64_t last_start = last[0] ? strtoull(last + strlen(prefix), NULL, 16) : 0;
         etcd_range_release(&rg);
+        if (last[0] && (!found || out->start > last_start)) {
+            pthread_mutex_lock(&e->lock);
+            uint64_t *mark = mark_of(e, pool);
+            if (*mark < last_start)
+                *mark = last_start;
+            pthread_mutex_unlock(&e->lock);
+            attempt--; /* progress, not contention */
+            continue;
+        }
         if (!found)
             return registry_fail(err, -ENOSPC, 409, "mac-pool-exhausted",
                                  "every block of pool '%s' is claimed; add a range to the pool",
