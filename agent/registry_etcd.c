@@ -91,6 +91,9 @@ static int unreachable(struct registry_error *err, int r, const char *what)
                              "etcd refused to %s: %s (check etcd_user, etcd_password_file and "
                              "the TLS settings)",
                              what, etcd_last_error());
+    if (r == -EIO) /* it answered, and refused */
+        return registry_fail(err, r, 503, "registry-refused", "cannot %s: %s", what,
+                             etcd_last_error());
     return registry_fail(err, r, 503, "registry-unreachable", "cannot %s: etcd did not answer: %s",
                          what, etcd_last_error());
 }

@@ -281,4 +281,36 @@ done
 expect_match "health says the registry is unreachable" '"reachable":false' "$health"
 expect_match "the member list is served from the local copy" '"registry_reachable":false' \
     "$(curl -s "${urls[1]}/v1/cluster/members")"
+
+echo "# etcd with authentication"
+etcd_start 2
+etcd_start 3
+ctl2() { "$ETCDCTL" --endpoints "$E2,$E3" --dial-timeout 2s --command-timeout 3s "$@"; }
+for ((i = 0; i < 100; i++)); do
+    ctl2 endpoint health >/dev/null 2>&1 && break
+    sleep 0.1
+done
+check "two of the three members back: a quorum" ctl2 endpoint health
+ctl2 user add root --new-user-password=etcd-secret >/dev/null 2>&1
+ctl2 user grant-role root root >/dev/null 2>&1
+check "authentication on" ctl2 auth enable
+printf 'etcd-secret\n' > a5-password
+chmod 600 a5-password
+mkdir -p a5
+printf 'registry = etcd://%s,%s\netcd_user = root\netcd_password_file = %s\nheartbeat_port = 0\n' \
+    "$E2" "$E3" "$LMNET_TEST_DIR/a5-password" > a5/lmnetd.conf
+agent_start a5 -c "$LMNET_TEST_DIR/a5/lmnetd.conf" || exit 1
+id5=$(curl -s "$AGENT_URL/v1/host" | sed -n 's/.*"node_id":"\([0-9a-f-]*\)".*/\1/p')
+for ((i = 0; i < 50; i++)); do
+    ctl2 --user root:etcd-secret get "/lmnet/members/$id5" 2>/dev/null | grep -q "$id5" && break
+    sleep 0.1
+done
+check "an agent with etcd_user and etcd_password_file joins" ctl2 --user root:etcd-secret get "/lmnet/members/$id5"
+expect_match "and sees the pools" '"name":"fleet"' "$(curl -s "$AGENT_URL/v1/mac-pools")"
+for ((i = 0; i < 70; i++)); do
+    health=$(curl -s "${urls[1]}/v1/health")
+    [[ $health == *'user name'* ]] && break
+    sleep 0.2
+done
+expect_match "an agent without credentials is refused, and its health says why" 'user name' "$health"
 finish
