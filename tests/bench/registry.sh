@@ -88,7 +88,7 @@ join_bench() { # LABEL REGISTRY FIRST_URL
     t0=$(date +%s.%N)
     for i in $(seq 2 "$agents"); do start "$label$i" "$registry"; urls+=("$URL"); done
     for _ in $(seq 600); do
-        n=$(curl -s "${urls[-1]}/v1/cluster/members" | grep -o '"id"' | wc -l)
+        n=$(curl -s "${urls[-1]}/v1/cluster/members" | grep -o '"id"' | wc -l || true)
         ((n >= agents)) && break
         sleep 0.1
     done
