@@ -3,6 +3,7 @@
 #include "api/cli_event.h"
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include "agent/cleanup.h"
@@ -48,6 +49,7 @@ int cli_event(struct cli *cli, int argc, char **argv)
     char cursor[32];
     snprintf(cursor, sizeof(cursor), "%s", after);
     int r = CLI_EXIT_OK;
+    bool more = false; /* the last page had a next: -o json says where to go on */
     for (;;) {
         char path[256];
         snprintf(path, sizeof(path), "/v1/events?after=%s&limit=%s%s%s", cursor, limit,
@@ -70,15 +72,23 @@ int cli_event(struct cli *cli, int argc, char **argv)
                 table_add_row(t, cells);
             }
         }
-        if (!all || !json_object_object_get_ex(body, "next", &next) || !next)
+        more = json_object_object_get_ex(body, "next", &next) && next;
+        if (more)
+            snprintf(cursor, sizeof(cursor), "%s", json_object_get_string(next));
+        if (!all || !more)
             break;
-        snprintf(cursor, sizeof(cursor), "%s", json_object_get_string(next));
     }
     if (r == CLI_EXIT_OK) {
-        if (t)
+        if (t) {
             table_print(t, cli->out);
-        else
-            cli_print_json(cli, collected);
+        } else {
+            /* The API's list shape, as every other list prints. */
+            struct json_object *list = json_object_new_object();
+            json_object_object_add(list, "items", json_object_get(collected));
+            json_object_object_add(list, "next", more ? json_object_new_string(cursor) : NULL);
+            cli_print_json(cli, list);
+            json_object_put(list);
+        }
     }
     table_destroy(t);
     json_object_put(collected);

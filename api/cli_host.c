@@ -99,6 +99,16 @@ int cli_version(struct cli *cli, int argc, char **argv)
     }
     static const char *const keys[] = { "version", "api" };
     static const char *const labels[] = { "Version", "API" };
+    if (cli->output == CLI_OUTPUT_JSON) {
+        /* One JSON document: the agent's answer and this client's version. */
+        _cleanup_json_ struct json_object *body = NULL;
+        int r = cli_call(cli, "GET", "/v1/version", NULL, &body);
+        if (r != CLI_EXIT_OK)
+            return r;
+        json_object_object_add(body, "client_version", json_object_new_string(LMNET_VERSION));
+        cli_print_json(cli, body);
+        return CLI_EXIT_OK;
+    }
     fprintf(cli->out, "lmnetctl   %s\n", LMNET_VERSION);
     return show_simple(cli, "/v1/version", keys, labels, 2);
 }

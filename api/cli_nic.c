@@ -212,10 +212,15 @@ static int bindings(struct cli *cli)
         json_object_object_add(row, "listeners", json_object_new_string(listeners));
         json_object_array_add(out, row);
     }
-    if (cli->output == CLI_OUTPUT_JSON)
-        cli_print_json(cli, out);
-    else if (t)
+    if (cli->output == CLI_OUTPUT_JSON) {
+        struct json_object *list = json_object_new_object(); /* the API's list shape */
+        json_object_object_add(list, "items", json_object_get(out));
+        json_object_object_add(list, "next", NULL);
+        cli_print_json(cli, list);
+        json_object_put(list);
+    } else if (t) {
         table_print(t, cli->out);
+    }
     table_destroy(t);
     json_object_put(out);
     return CLI_EXIT_OK;
