@@ -17,6 +17,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 #include "agent/agent.h"
+#include "agent/allocator.h"
 #include "agent/cleanup.h"
 #include "agent/clusternet.h"
 #include "agent/config.h"
@@ -293,6 +294,42 @@ static int load_tokens(struct agent *agent)
     return 0;
 }
 
+/* A file the agent reads at start.  Returns 0, or prints why not and
+ * returns a negative errno. */
+static int check_readable(const char *key, const char *path)
+{
+    if (path && access(path, R_OK) < 0) {
+        int e = errno;
+        fprintf(stderr, "lmnetd: %s %s cannot be read: %s\n", key, path, strerror(e));
+        return -e;
+    }
+    return 0;
+}
+
+/* --check-config: what the agent refuses at start besides the syntax of
+ * its configuration (config_check()), without starting: the token files
+ * and listening without them, the TLS files, the log file. */
+static int check_startable(struct agent *agent)
+{
+    const struct config *config = &agent->config;
+    int r = load_tokens(agent);
+    if (r == 0)
+        r = check_readable("tls_cert", config->tls_cert);
+    if (r == 0)
+        r = check_readable("tls_key", config->tls_key);
+    if (r == 0 && config->log_file) {
+        FILE *f = fopen(config->log_file, "a");
+        if (!f) {
+            r = -errno;
+            fprintf(stderr, "lmnetd: cannot open log file %s: %s\n", config->log_file,
+                    strerror(-r));
+        } else {
+            fclose(f);
+        }
+    }
+    return r;
+}
+
 static int wait_for_signals(const sigset_t *set)
 {
     for (;;) {
@@ -357,8 +394,15 @@ int main(int argc, char **argv)
         return 2;
     }
     if (check_only) {
-        printf("configuration ok\n");
+        int r = check_startable(&agent);
+        token_set_destroy(agent.tokens);
+        if (agent.peer_token)
+            explicit_bzero(agent.peer_token, strlen(agent.peer_token));
+        free(agent.peer_token);
         config_release(&agent.config);
+        if (r < 0)
+            return 1;
+        printf("configuration ok\n");
         return 0;
     }
     log_set_level(agent.config.log_level);
@@ -414,6 +458,11 @@ int main(int argc, char **argv)
         exit_code = migrate_registry(&agent, migrate_to);
         goto out;
     }
+    /* This host's dynamic pool is listed from the start, not only once
+     * something has asked for it by name. */
+    struct allocator_error pool_err;
+    if (allocator_learn_pool(&agent, MACPOOL_DYNAMIC_NAME, &pool_err) < 0)
+        log_warning("no dynamic MAC pool on this host reason=\"%s\"", pool_err.detail);
     r = start_switch(&agent);
     if (r < 0)
         goto out;
