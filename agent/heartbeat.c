@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -71,7 +70,7 @@ struct heartbeat {
     struct binding *bindings;
     size_t n_bindings;
     uint32_t seq;
-    uint32_t run;               /* random per start: tells runs apart */
+    uint32_t run;               /* from the start time: each run's is above the last's */
     bool keyed;                 /* heartbeats are signed with key */
     uint8_t key[HEARTBEAT_KEY_SIZE];
     int64_t key_fetched_ms;
@@ -410,6 +409,28 @@ static void ignore(struct heartbeat *hb, const struct sockaddr_storage *from, co
     pthread_mutex_unlock(&hb->lock);
 }
 
+const char *heartbeat_refusal(bool seen, uint32_t last_run, uint32_t last_seq, bool heard,
+                              uint32_t run, uint32_t seq)
+{
+    /* A copy of an earlier datagram must not make a silent member look
+     * alive, and a member that restarted must be heard again at once: only
+     * the key's holders can sign a run above the last one, a copy carries
+     * a run and sequence number already seen. */
+    if (!seen || run > last_run)
+        return NULL;
+    if (run == last_run)
+        return seq > last_seq ? NULL : "replayed (an old sequence number)";
+    /* An older run: a copy, or a member whose clock went back; the latter
+     * counts once the member's last run has gone quiet. */
+    return heard ? "replayed (an older run of a member heard now)" : NULL;
+}
+
+uint32_t heartbeat_run_at(int64_t wall_ms)
+{
+    int64_t run = (wall_ms - HEARTBEAT_RUN_EPOCH_MS) / HEARTBEAT_RUN_TICK_MS;
+    return run < 1 ? 1 : run > UINT32_MAX ? UINT32_MAX : (uint32_t)run;
+}
+
 static void receive(struct heartbeat *hb, struct binding *b)
 {
     for (;;) {
@@ -442,21 +463,15 @@ static void receive(struct heartbeat *hb, struct binding *b)
             continue;
         }
         if (dg.version == 2) {
-            /* A copy of an earlier datagram must not make a silent member
-             * look alive: sequence numbers only grow within a run, and
-             * another run counts only once this one has gone quiet. */
-            uint32_t seq = dg.seq, run = dg.run;
-            if (p->seen && run == p->run && seq <= p->seq) {
-                ignore(hb, &from, "replayed (an old sequence number)");
-                continue;
-            }
-            if (p->seen && run != p->run && heard(hb, p, clock_mono_ms())) {
-                ignore(hb, &from, "another run of a member heard now (replayed?)");
+            const char *refused = heartbeat_refusal(p->seen, p->run, p->seq,
+                                                    heard(hb, p, clock_mono_ms()), dg.run, dg.seq);
+            if (refused) {
+                ignore(hb, &from, refused);
                 continue;
             }
             p->seen = true;
-            p->run = run;
-            p->seq = seq;
+            p->run = dg.run;
+            p->seq = dg.seq;
         }
         p->last_heard_ms = clock_mono_ms();
         pthread_mutex_lock(&hb->lock);
@@ -493,6 +508,10 @@ static void *heartbeat_thread(void *arg)
 {
     struct heartbeat *hb = arg;
     pthread_setname_np(pthread_self(), "lmnet-heartbeat");
+    /* One tick before the run is read from the clock, so that it is above
+     * the run of the process before this one, however quick the restart. */
+    clock_sleep_ms(HEARTBEAT_RUN_TICK_MS);
+    hb->run = heartbeat_run_at(clock_wall_ms());
     int64_t next_refresh = 0, next_send = 0;
     while (!stopping(hb)) {
         int64_t now = clock_mono_ms();
@@ -527,8 +546,6 @@ int heartbeat_start(struct agent *agent, struct heartbeat **out)
     if (!hb)
         return -ENOMEM;
     hb->agent = agent;
-    if (getrandom(&hb->run, sizeof(hb->run), 0) != (ssize_t)sizeof(hb->run))
-        hb->run = (uint32_t)time(NULL) ^ (uint32_t)getpid();
     pthread_mutex_init(&hb->lock, NULL);
     *out = hb;
     if (agent->config.heartbeat_port == 0) {

@@ -18,14 +18,17 @@
  *
  * Datagram, signed (96 bytes): "LMHB", version 2, 3 zero bytes, a 32-bit
  * sequence number (network order), the sender's node uuid (36 bytes), the
- * network's id (36 bytes), the sender's run id (32 bits, random at each
- * start), then the SipHash-2-4 tag of the 88 bytes before it under the
- * cluster's heartbeat key (db/heartbeat_key.h; the registry makes it, the
- * others fetch it with GET /v1/cluster/heartbeat-key and keep a copy),
- * little-endian.  A host with the key takes only signed datagrams with a
- * good tag, a sequence number above the last one of that run, and another
- * run only once the member has gone quiet (so a copy of a datagram cannot
- * make a silent member look alive).  Until a host has the key (a member
+ * network's id (36 bytes), the sender's run (32 bits: the start time in
+ * HEARTBEAT_RUN_TICK_MS since HEARTBEAT_RUN_EPOCH_MS, so each start's is
+ * above the last one's), then the SipHash-2-4 tag of the 88 bytes before it
+ * under the cluster's heartbeat key (db/heartbeat_key.h; the registry makes
+ * it, the others fetch it with GET /v1/cluster/heartbeat-key and keep a
+ * copy), little-endian.  A host with the key takes only signed datagrams
+ * with a good tag and either a sequence number above the last one of that
+ * run or a later run (a restarted member is heard again at once); an
+ * earlier run only once the member has gone quiet (a clock set back).  So
+ * a copy of a datagram cannot make a silent member look alive, nor keep a
+ * restarted one from being heard.  Until a host has the key (a member
  * that never reached its registry) it sends and takes version 1: the same
  * first 84 bytes, unsigned. */
 #ifndef LMNET_AGENT_HEARTBEAT_H
@@ -34,7 +37,10 @@
 #include <json-c/json.h>
 
 #define HEARTBEAT_REFRESH_MS 2000
+#define HEARTBEAT_RUN_EPOCH_MS INT64_C(1767225600000) /* 2026-01-01 UTC */
+#define HEARTBEAT_RUN_TICK_MS  256                    /* 32 bits of them: until 2060 */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "db/heartbeat_key.h"
@@ -50,6 +56,16 @@ struct heartbeat_datagram {
     const unsigned char *node;    /* the sender's node uuid: 36 bytes inside the packet */
     const unsigned char *network; /* the network's id: 36 bytes inside the packet */
 };
+
+/* Why a signed datagram of RUN and SEQ from a member does not count, given
+ * the last one taken from it (SEEN false: none yet; LAST_RUN, LAST_SEQ) and
+ * whether the member is heard now (HEARD); NULL when it counts.  The reason
+ * is a static sentence. */
+const char *heartbeat_refusal(bool seen, uint32_t last_run, uint32_t last_seq, bool heard,
+                              uint32_t run, uint32_t seq);
+
+/* The run of a start at WALL_MS (CLOCK_REALTIME milliseconds), at least 1. */
+uint32_t heartbeat_run_at(int64_t wall_ms);
 
 /* Checks the N bytes of PACKET as a host takes them: a version-2 datagram
  * with a good tag under KEY when KEY is not NULL, else a version-1 one.

@@ -167,6 +167,26 @@ expect_eq "five well-signed copies from another run of host 3, heard now, ignore
 expect_match "... said why" "replayed" "$(field '["last_ignored"]' <<<"$s")"
 expect_eq "networks still up" "up up up" "$(states 2)"
 
+# A member killed and started again at once is heard again at once: its new
+# run is above the last one, so its datagrams are not taken for copies
+# while the old run is still heard.
+wait_states 2 "up up up" 15 >/dev/null
+ignored0=$(hb | field '["ignored"]')
+h3_ago() { hb | expr '[p["last_heard_ms_ago"] for l in d["listeners"] if l["name"] == "Migration" for p in l["peers"] if p["node"] == "'"$h3_id"'"][0]'; }
+old=$(ip netns pids lmt5-h3)
+kill -9 $old
+t0=$(now)
+ip netns exec lmt5-h3 "$LMNETD" -c "$LMNET_CLUSTER_DIR/h3/lmnetd.conf" </dev/null >/dev/null 2>&1 &
+for _ in $(seq 100); do
+    ago=$(h3_ago 2>/dev/null)
+    [[ $ago =~ ^[0-9]+$ ]] && (($(echo "$ago < $(since "$t0") * 1000" | bc))) && break
+    sleep 0.1
+done
+echo "# host 3 heard again $(since "$t0") s after it was killed and started"
+s=$(hb)
+expect_eq "host 3 restarted at once: none of its new run's datagrams ignored" "$ignored0" "$(field '["ignored"]' <<<"$s")"
+expect_eq "networks up after the restart" "up up up" "$(wait_states 2 "up up up" 15 >/dev/null && states 2)"
+
 # Advice: with a migration network on its own NICs the cluster is clean;
 # move the role and offloads apart and the findings appear.
 out=$(ctl 1 network check); rc=$?
