@@ -102,6 +102,25 @@ ctl 1 port delete web1-0 >/dev/null
 cluster vm 1 web1 192.168.100.10/24 --memory 256 --dirty 96:32
 check "the dirtying guest answers" wait_answers
 
+heard_since() { # HOST SINCE: HOST's agent hears every peer on every cluster network, last after SINCE (date +%s.%N)
+    ip netns exec "$P-h$1" curl -s -m 2 -H "Authorization: Bearer $(cat "$S/admin-token")" \
+        "http://10.77.0.$1:8470/v1/cluster/heartbeats" | python3 -c '
+import json, sys, time
+d = json.load(sys.stdin)
+limit = (time.time() - float(sys.argv[1])) * 1000
+ok = d["listeners"] and all(l["bound"] and l["peers"] and all(
+    p["heard"] and p["last_heard_ms_ago"] is not None and p["last_heard_ms_ago"] < limit for p in l["peers"])
+    for l in d["listeners"])
+sys.exit(0 if ok else 1)' "$2" 2>/dev/null
+}
+wait_heard_again() { # SINCE: both agents hear each other after SINCE, and the registry says Up
+    for _ in $(seq 150); do
+        heard_since 1 "$1" && heard_since 2 "$1" && [[ $(ctl 1 network list | grep -c ' Up ') == 3 ]] && return 0
+        sleep 0.2
+    done
+    ctl 1 network list
+    return 1
+}
 start_slow() { # prints the migration id
     ctl 1 -o json migrate web1 "$P-h2" --bandwidth 8000000 | field '["id"]'
 }
@@ -162,15 +181,18 @@ kill -9 $agent2
 expect_eq "agent killed: the migration fails" failed "$(wait_end "$id")"
 echo "# agent killed: $(ctl 1 -o json migration show "$id" | field '["error"]')"
 source_intact "agent killed"
+restarted=$(date +%s.%N)
 ip netns exec "$P-h2" "$LMNETD" -c "$S/h2/lmnetd.conf" </dev/null >/dev/null 2>&1 &
 for _ in $(seq 100); do left_on_host2 && break; sleep 0.2; done
 check "agent killed: after its restart nothing is left on host 2" left_on_host2
 h1=$(ctl 1 -o json vm show web1 | field '["host"]')
 h2view=$(ctl 2 -o json vm show web1 2>/dev/null | field '["host"]' 2>/dev/null)
 check "host 2 does not think it runs web1" test "${h2view:-$h1}" == "$h1"
-# Host 2's agent is back; the migration network is Up again once both
-# agents have measured it.
-for _ in $(seq 150); do [[ $(ctl 1 network list | grep -c ' Up ') == 3 ]] && break; sleep 0.2; done
+# Host 2's agent is back.  The networks may still read Up from before the
+# kill (or Down), so what to wait for is both agents hearing each other's
+# heartbeats sent since the restart, and then the registry's states Up.
+check "agent killed: after its restart both agents hear each other again and the networks are Up" \
+    wait_heard_again "$restarted"
 
 # 4. The destination QEMU is killed during transfer.
 id=$(start_slow)
