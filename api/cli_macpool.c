@@ -21,6 +21,10 @@ static const char usage_text[] =
     "                             the next free address (or MAC); KEY makes a retry\n"
     "                             return the same address\n"
     "  release POOL MAC           give an address back (on the host that allocated it)\n"
+    "  set POOL [--add-range START-END]... [--remove-range START-END]... [--description TEXT]\n"
+    "                             grow the pool, or shrink it where no block is claimed\n"
+    "                             (remove a range and add a smaller one in one call)\n"
+    "  delete POOL                remove a pool none of whose blocks is claimed\n"
     "\n"
     "'dynamic' is this host's own pool (00:15:5d + two octets of its management address).\n";
 
@@ -253,6 +257,129 @@ static int release(struct cli *cli, const char *pool, const char *mac)
     return r;
 }
 
+static struct json_object *range_json(const struct mac_range *range)
+{
+    char start[MAC_STRING_SIZE], end[MAC_STRING_SIZE];
+    struct json_object *r = json_object_new_object();
+    json_object_object_add(r, "start", json_object_new_string(mac_format(range->start, start)));
+    json_object_object_add(r, "end", json_object_new_string(mac_format(range->end, end)));
+    return r;
+}
+
+/* macpool set: reads the pool, adds and removes whole ranges, and PATCHes
+ * the resulting list with If-Match, so a change made in between is not
+ * overwritten. */
+static int set(struct cli *cli, int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"add-range", required_argument, NULL, 'a'},
+        {"remove-range", required_argument, NULL, 'r'},
+        {"description", required_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct mac_range add[16], del[16];
+    size_t n_add = 0, n_del = 0;
+    const char *description = NULL;
+    optind = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        struct mac_range range;
+        switch (c) {
+        case 'a':
+        case 'r':
+            if (mac_range_parse(optarg, &range) < 0)
+                return cli_usage_error(cli, "'%s' is not a range START-END", optarg);
+            if ((c == 'a' ? n_add : n_del) == 16)
+                return cli_usage_error(cli, "at most 16 ranges");
+            if (c == 'a')
+                add[n_add++] = range;
+            else
+                del[n_del++] = range;
+            break;
+        case 'd': description = optarg; break;
+        case 'h': fputs(usage_text, cli->out); return CLI_EXIT_OK;
+        default: return cli_usage_error(cli, "unknown option for 'macpool set'");
+        }
+    }
+    if (argc - optind != 1 || (!n_add && !n_del && !description))
+        return cli_usage_error(cli, "usage: lmnetctl macpool set POOL [--add-range START-END]... "
+                                    "[--remove-range START-END]... [--description TEXT]");
+    char path[160];
+    snprintf(path, sizeof(path), "/v1/mac-pools/%s", argv[optind]);
+    struct client_reply reply;
+    int r = client_call(cli->client, "GET", path, NULL, NULL, &reply);
+    if (r < 0 || reply.status != 200) {
+        char line[600];
+        fprintf(cli->err, "lmnetctl: %s\n", client_reply_message(&reply, line, sizeof(line)));
+        client_reply_release(&reply);
+        return r < 0 ? CLI_EXIT_TRANSPORT : CLI_EXIT_REFUSED;
+    }
+    char if_match[80];
+    snprintf(if_match, sizeof(if_match), "If-Match: %s", reply.etag ? reply.etag : "*");
+    _cleanup_json_ struct json_object *req = json_object_new_object();
+    if (n_add || n_del) {
+        struct json_object *ranges = json_object_new_array(), *current = NULL;
+        json_object_object_add(req, "ranges", ranges);
+        json_object_object_get_ex(reply.body, "ranges", &current);
+        bool removed[16] = {false};
+        for (size_t i = 0; current && i < json_object_array_length(current); i++) {
+            struct json_object *o = json_object_array_get_idx(current, i);
+            struct mac_range range;
+            if (mac_parse(cli_str(o, "start"), &range.start) < 0 ||
+                mac_parse(cli_str(o, "end"), &range.end) < 0)
+                continue;
+            bool keep = true;
+            for (size_t k = 0; k < n_del && keep; k++)
+                if (del[k].start == range.start && del[k].end == range.end)
+                    keep = !(removed[k] = true);
+            if (keep)
+                json_object_array_add(ranges, range_json(&range));
+        }
+        for (size_t k = 0; k < n_del; k++)
+            if (!removed[k]) {
+                char a[MAC_STRING_SIZE], e[MAC_STRING_SIZE];
+                client_reply_release(&reply);
+                return cli_usage_error(
+                    cli, "pool '%s' has no range %s-%s (macpool show lists them)", argv[optind],
+                    mac_format(del[k].start, a), mac_format(del[k].end, e));
+            }
+        for (size_t k = 0; k < n_add; k++)
+            json_object_array_add(ranges, range_json(&add[k]));
+    }
+    client_reply_release(&reply);
+    if (description)
+        json_object_object_add(req, "description", json_object_new_string(description));
+    const char *headers[] = {if_match, NULL};
+    r = client_call(cli->client, "PATCH", path, req, headers, &reply);
+    if (r < 0 || reply.status != 200) {
+        char line[600];
+        fprintf(cli->err, "lmnetctl: %s\n", client_reply_message(&reply, line, sizeof(line)));
+        client_reply_release(&reply);
+        return r < 0 ? CLI_EXIT_TRANSPORT : CLI_EXIT_REFUSED;
+    }
+    if (cli->output == CLI_OUTPUT_JSON) {
+        cli_print_json(cli, reply.body);
+    } else {
+        struct json_object *items = json_object_new_array();
+        json_object_array_add(items, json_object_get(reply.body));
+        print_pools(cli, items);
+        json_object_put(items);
+    }
+    client_reply_release(&reply);
+    return CLI_EXIT_OK;
+}
+
+static int delete_pool(struct cli *cli, const char *pool)
+{
+    char path[160];
+    snprintf(path, sizeof(path), "/v1/mac-pools/%s", pool);
+    int r = cli_call(cli, "DELETE", path, NULL, NULL);
+    if (r == CLI_EXIT_OK && cli->output == CLI_OUTPUT_TABLE)
+        fprintf(cli->out, "deleted pool %s\n", pool);
+    return r;
+}
+
 int cli_macpool(struct cli *cli, int argc, char **argv)
 {
     if (argc < 2) {
@@ -272,6 +399,11 @@ int cli_macpool(struct cli *cli, int argc, char **argv)
         return create(cli, argc - 1, argv + 1);
     if (strcmp(verb, "allocate") == 0)
         return allocate(cli, argc - 1, argv + 1);
+    if (strcmp(verb, "set") == 0)
+        return set(cli, argc - 1, argv + 1);
+    if (strcmp(verb, "delete") == 0)
+        return argc == 3 ? delete_pool(cli, argv[2])
+                         : cli_usage_error(cli, "usage: lmnetctl macpool delete POOL");
     if (strcmp(verb, "release") == 0)
         return argc == 4 ? release(cli, argv[2], argv[3])
                          : cli_usage_error(cli, "usage: lmnetctl macpool release POOL MAC");

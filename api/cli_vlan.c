@@ -13,6 +13,7 @@ static const char usage_text[] =
     "Commands:\n"
     "  list                              the catalogue (Id, Name, Description)\n"
     "  create ID NAME [--description T]  add VLAN ID (1-4094)\n"
+    "  set ID [--name N] [--description T]  rename it or change its description\n"
     "  delete ID                         remove it from the catalogue\n";
 
 static void print(struct cli *cli, struct json_object *items)
@@ -73,6 +74,49 @@ static int create(struct cli *cli, int argc, char **argv)
     return CLI_EXIT_OK;
 }
 
+static int set(struct cli *cli, int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"name", required_argument, NULL, 'n'},
+        {"description", required_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    _cleanup_json_ struct json_object *req = json_object_new_object();
+    optind = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        if (c == 'n') {
+            json_object_object_add(req, "name", json_object_new_string(optarg));
+        } else if (c == 'd') {
+            json_object_object_add(req, "description", json_object_new_string(optarg));
+        } else if (c == 'h') {
+            fputs(usage_text, cli->out);
+            return CLI_EXIT_OK;
+        } else {
+            return cli_usage_error(cli, "unknown option for 'vlan set'");
+        }
+    }
+    if (argc - optind != 1 || json_object_object_length(req) == 0)
+        return cli_usage_error(cli,
+                               "usage: lmnetctl vlan set ID [--name NAME] [--description TEXT]");
+    char path[64];
+    snprintf(path, sizeof(path), "/v1/vlans/%s", argv[optind]);
+    _cleanup_json_ struct json_object *body = NULL;
+    int r = cli_call(cli, "PATCH", path, req, &body);
+    if (r != CLI_EXIT_OK)
+        return r;
+    if (cli->output == CLI_OUTPUT_JSON) {
+        cli_print_json(cli, body);
+        return CLI_EXIT_OK;
+    }
+    struct json_object *items = json_object_new_array();
+    json_object_array_add(items, json_object_get(body));
+    print(cli, items);
+    json_object_put(items);
+    return CLI_EXIT_OK;
+}
+
 int cli_vlan(struct cli *cli, int argc, char **argv)
 {
     if (argc < 2) {
@@ -100,6 +144,8 @@ int cli_vlan(struct cli *cli, int argc, char **argv)
     }
     if (strcmp(verb, "create") == 0)
         return create(cli, argc - 1, argv + 1);
+    if (strcmp(verb, "set") == 0)
+        return set(cli, argc - 1, argv + 1);
     if (strcmp(verb, "delete") == 0) {
         if (argc != 3)
             return cli_usage_error(cli, "usage: lmnetctl vlan delete ID");

@@ -179,6 +179,25 @@ static int get_pool(struct request *req, struct response *resp)
     struct db *db = db_pool_get(req->agent->db);
     struct macpool pool;
     int r = macpool_get(db, name, &pool);
+    if (!agent_is_registry(req->agent) && !registry_is_shared(req->agent->registry) &&
+        strcmp(name, MACPOOL_DYNAMIC_NAME) != 0) {
+        /* The registry's definition is the current one (ranges change);
+         * this host's copy serves while the registry is away. */
+        char path[128];
+        snprintf(path, sizeof(path), "/v1/mac-pools/%s", name);
+        bool have_copy = r == 0;
+        r = relay_to_registry(req, resp, "GET", path, NULL);
+        if (r == 0 && resp->status == 200 && resp->body)
+            json_object_object_add(resp->body, "allocated_here",
+                                   json_object_new_int64(macpool_count_allocated(db, name)));
+        if (!have_copy || resp->status != 502)
+            return r;
+        json_object_put(resp->body);
+        resp->body = NULL;
+        resp->status = 0;
+        resp->content_type = NULL;
+        r = macpool_get(db, name, &pool);
+    }
     if (r == -ENOENT &&
         (strcmp(name, MACPOOL_DYNAMIC_NAME) == 0 || registry_is_shared(req->agent->registry))) {
         struct allocator_error err;
@@ -234,6 +253,85 @@ static int delete_pool(struct request *req, struct response *resp)
     event_record(db, req->agent->node_id, req->token_name, "macpool.delete", name, NULL);
     resp->status = 204;
     return 0;
+}
+
+/* PATCH /v1/mac-pools/{name} {"ranges"?, "description"?}: grows a static
+ * pool, or shrinks it where no block is claimed; the block size stays. */
+static int patch_pool(struct request *req, struct response *resp)
+{
+    const char *name = request_param(req, "name");
+    struct json_object *body = req->json;
+    if (!body || !json_object_is_type(body, json_type_object))
+        return response_problem(resp, 422, "invalid", "",
+                                "body is {\"ranges\"?: [{\"start\": MAC, \"end\": MAC}], "
+                                "\"description\"?: TEXT}");
+    json_object_object_foreach(body, key, v)
+    {
+        (void)v;
+        if (strcmp(key, "ranges") != 0 && strcmp(key, "description") != 0) {
+            char pointer[80];
+            snprintf(pointer, sizeof(pointer), "/%s", key);
+            return response_problem(resp, 422, "invalid", pointer,
+                                    "'%s' cannot be changed; ranges and description can", key);
+        }
+    }
+    if (registry_is_shared(req->agent->registry))
+        return response_problem(resp, 409, "not-supported", NULL,
+                                "a pool's ranges are changed with 'registry = self' only; the "
+                                "etcd registry cannot change them yet");
+    if (!agent_is_registry(req->agent)) {
+        char path[128];
+        snprintf(path, sizeof(path), "/v1/mac-pools/%s", name);
+        return relay_to_registry(req, resp, "PATCH", path, req->json);
+    }
+    struct db *db = db_pool_get(req->agent->db);
+    struct macpool pool;
+    int r = macpool_get(db, name, &pool);
+    if (r == -ENOENT)
+        return response_problem(resp, 404, "not-found", NULL, "no MAC pool '%s'", name);
+    if (r < 0)
+        return r;
+    if (pool.kind != MACPOOL_STATIC)
+        return response_problem(resp, 409, "conflict", NULL,
+                                "the dynamic pool is set by dynamic_mac_range in lmnetd.conf");
+    /* The changed pool, checked as a new one would be. */
+    _cleanup_json_ struct json_object *merged = macpool_to_json(&pool, -1);
+    json_object_object_del(merged, "kind");
+    json_object_object_del(merged, "size");
+    json_object_object_del(merged, "generation");
+    json_object_object_foreach(body, k, val)
+    {
+        json_object_object_add(merged, k, json_object_get(val));
+    }
+    struct macpool changed;
+    char pointer[64], detail[256];
+    if (macpool_from_json(merged, &changed, pointer, sizeof(pointer), detail, sizeof(detail)) < 0)
+        return response_problem(resp, 422, "invalid", pointer, "%s", detail);
+    char clash[64] = "";
+    struct mac_block in_the_way;
+    r = macpool_update(db, &changed, clash, &in_the_way);
+    if (r == -EADDRINUSE)
+        return response_problem(resp, 409, "pool-overlap", "/ranges",
+                                "the ranges overlap pool '%s'; pools may not share addresses",
+                                clash);
+    if (r == -EBUSY) {
+        char a[MAC_STRING_SIZE], e[MAC_STRING_SIZE];
+        return response_problem(resp, 409, "range-in-use", "/ranges",
+                                "block %s-%s is claimed by node %s and would fall outside the "
+                                "ranges; a pool shrinks only where no block is claimed",
+                                mac_format(in_the_way.start, a), mac_format(in_the_way.end, e),
+                                in_the_way.owner);
+    }
+    if (r == -ENOENT)
+        return response_problem(resp, 404, "not-found", NULL, "no MAC pool '%s'", name);
+    if (r < 0)
+        return r;
+    r = macpool_get(db, name, &pool);
+    if (r < 0)
+        return r;
+    struct json_object *out = macpool_to_json(&pool, macpool_count_allocated(db, name));
+    event_record(db, req->agent->node_id, req->token_name, "macpool.change", name, out);
+    return response_json(resp, 200, out);
 }
 
 static int copy_field(struct json_object *body, const char *key, char *out, size_t size)
@@ -422,15 +520,16 @@ static int list_blocks(struct request *req, struct response *resp)
 }
 
 const struct route macpool_routes[] = {
-    { HTTP_GET, "/v1/mac-pools", SCOPE_READ, list_pools },
-    { HTTP_POST, "/v1/mac-pools", SCOPE_ADMIN, create_pool },
-    { HTTP_GET, "/v1/mac-pools/{name}", SCOPE_READ, get_pool },
-    { HTTP_DELETE, "/v1/mac-pools/{name}", SCOPE_ADMIN, delete_pool },
-    { HTTP_GET, "/v1/mac-pools/{name}/allocations", SCOPE_READ, list_allocations },
-    { HTTP_POST, "/v1/mac-pools/{name}/allocations", SCOPE_ADMIN, allocate },
-    { HTTP_GET, "/v1/mac-pools/{name}/allocations/{mac}", SCOPE_READ, get_allocation },
-    { HTTP_DELETE, "/v1/mac-pools/{name}/allocations/{mac}", SCOPE_ADMIN, release },
-    { HTTP_GET, "/v1/mac-pools/{name}/blocks", SCOPE_READ, list_blocks },
-    { HTTP_POST, "/v1/mac-pools/{name}/blocks", SCOPE_ADMIN, claim },
-    { 0, NULL, 0, NULL },
+    {HTTP_GET, "/v1/mac-pools", SCOPE_READ, list_pools},
+    {HTTP_POST, "/v1/mac-pools", SCOPE_ADMIN, create_pool},
+    {HTTP_GET, "/v1/mac-pools/{name}", SCOPE_READ, get_pool},
+    {HTTP_PATCH, "/v1/mac-pools/{name}", SCOPE_ADMIN, patch_pool},
+    {HTTP_DELETE, "/v1/mac-pools/{name}", SCOPE_ADMIN, delete_pool},
+    {HTTP_GET, "/v1/mac-pools/{name}/allocations", SCOPE_READ, list_allocations},
+    {HTTP_POST, "/v1/mac-pools/{name}/allocations", SCOPE_ADMIN, allocate},
+    {HTTP_GET, "/v1/mac-pools/{name}/allocations/{mac}", SCOPE_READ, get_allocation},
+    {HTTP_DELETE, "/v1/mac-pools/{name}/allocations/{mac}", SCOPE_ADMIN, release},
+    {HTTP_GET, "/v1/mac-pools/{name}/blocks", SCOPE_READ, list_blocks},
+    {HTTP_POST, "/v1/mac-pools/{name}/blocks", SCOPE_ADMIN, claim},
+    {0, NULL, 0, NULL},
 };

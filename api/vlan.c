@@ -167,6 +167,62 @@ static int get_vlan(struct request *req, struct response *resp)
     return response_json(resp, 200, vlan_to_json(&vlan));
 }
 
+/* PATCH /v1/vlans/{id} {"name"?, "description"?}: the id stays (ports and
+ * switches refer to it). */
+static int patch_vlan(struct request *req, struct response *resp)
+{
+    if (!agent_is_registry(req->agent))
+        return relay_self(req, resp, "PATCH");
+    unsigned id;
+    int r = parse_id(req, resp, &id);
+    if (r < 0)
+        return r;
+    struct json_object *body = req->json;
+    if (!body || !json_object_is_type(body, json_type_object))
+        return response_problem(resp, 422, "invalid", "",
+                                "body is {\"name\"?: NAME, \"description\"?: TEXT}");
+    struct db *db = db_pool_get(req->agent->db);
+    struct vlan vlan;
+    r = vlan_get(db, id, &vlan);
+    if (r == -ENOENT)
+        return response_problem(resp, 404, "not-found", NULL, "VLAN %u is not in the catalogue",
+                                id);
+    if (r < 0)
+        return r;
+    json_object_object_foreach(body, key, v)
+    {
+        if (strcmp(key, "name") == 0) {
+            if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) == 0 ||
+                json_object_get_string_len(v) >= (int)sizeof(vlan.name))
+                return response_problem(resp, 422, "invalid", "/name",
+                                        "'name' is 1 to 63 characters");
+            snprintf(vlan.name, sizeof(vlan.name), "%s", json_object_get_string(v));
+        } else if (strcmp(key, "description") == 0) {
+            if (!json_object_is_type(v, json_type_string) ||
+                json_object_get_string_len(v) >= (int)sizeof(vlan.description))
+                return response_problem(resp, 422, "invalid", "/description",
+                                        "'description' is at most 255 characters");
+            snprintf(vlan.description, sizeof(vlan.description), "%s", json_object_get_string(v));
+        } else {
+            char pointer[80];
+            snprintf(pointer, sizeof(pointer), "/%s", key);
+            return response_problem(resp, 422, "invalid", pointer,
+                                    "'%s' cannot be changed; name and description can", key);
+        }
+    }
+    r = vlan_update(db, &vlan);
+    if (r == -EEXIST)
+        return response_problem(resp, 409, "conflict", "/name", "a VLAN named '%s' exists",
+                                vlan.name);
+    if (r < 0)
+        return r;
+    struct json_object *out = vlan_to_json(&vlan);
+    char subject[16];
+    snprintf(subject, sizeof(subject), "%u", vlan.id);
+    event_record(db, req->agent->node_id, req->token_name, "vlan.change", subject, out);
+    return response_json(resp, 200, out);
+}
+
 static int delete_vlan(struct request *req, struct response *resp)
 {
     if (!agent_is_registry(req->agent) && !shared(req))
@@ -204,9 +260,10 @@ static int delete_vlan(struct request *req, struct response *resp)
 }
 
 const struct route vlan_routes[] = {
-    { HTTP_GET, "/v1/vlans", SCOPE_READ, list_vlans },
-    { HTTP_POST, "/v1/vlans", SCOPE_ADMIN, create_vlan },
-    { HTTP_GET, "/v1/vlans/{id}", SCOPE_READ, get_vlan },
-    { HTTP_DELETE, "/v1/vlans/{id}", SCOPE_ADMIN, delete_vlan },
-    { 0, NULL, 0, NULL },
+    {HTTP_GET, "/v1/vlans", SCOPE_READ, list_vlans},
+    {HTTP_POST, "/v1/vlans", SCOPE_ADMIN, create_vlan},
+    {HTTP_GET, "/v1/vlans/{id}", SCOPE_READ, get_vlan},
+    {HTTP_PATCH, "/v1/vlans/{id}", SCOPE_ADMIN, patch_vlan},
+    {HTTP_DELETE, "/v1/vlans/{id}", SCOPE_ADMIN, delete_vlan},
+    {0, NULL, 0, NULL},
 };

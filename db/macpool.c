@@ -338,6 +338,103 @@ int macpool_delete(struct db *db, const char *name)
     return db_commit(db);
 }
 
+/* The first non-single block of POOL not inside one of RANGES: 1 and *out,
+ * 0 when every block is inside, or a negative errno. */
+static int block_outside(struct db *db, const char *pool, const struct mac_range *ranges,
+                         size_t n_ranges, struct mac_block *out)
+{
+    struct mac_block *blocks = NULL;
+    size_t n = 0;
+    int r = macpool_blocks(db, pool, NULL, &blocks, &n);
+    if (r < 0)
+        return r;
+    int found = 0;
+    for (size_t i = 0; i < n && !found; i++) {
+        bool inside = blocks[i].single;
+        for (size_t k = 0; k < n_ranges && !inside; k++)
+            inside = blocks[i].start >= ranges[k].start && blocks[i].end <= ranges[k].end;
+        if (!inside) {
+            *out = blocks[i];
+            found = 1;
+        }
+    }
+    free(blocks);
+    return found;
+}
+
+int macpool_update(struct db *db, const struct macpool *pool, char *clash,
+                   struct mac_block *in_the_way)
+{
+    int r = db_begin(db);
+    if (r < 0)
+        return r;
+    struct macpool current;
+    r = macpool_get(db, pool->name, &current);
+    if (r == 0 && current.kind != MACPOOL_STATIC)
+        r = -EPERM;
+    for (size_t i = 0; r == 0 && i < pool->n_ranges; i++) {
+        sqlite3_stmt *stmt = db_stmt(db, "SELECT pool FROM mac_range WHERE start <= ? AND end >= ? "
+                                         "AND pool != ? LIMIT 1");
+        if (!stmt) {
+            r = -EIO;
+            break;
+        }
+        sqlite3_bind_int64(stmt, 1, (sqlite3_int64)pool->ranges[i].end);
+        sqlite3_bind_int64(stmt, 2, (sqlite3_int64)pool->ranges[i].start);
+        sqlite3_bind_text(stmt, 3, pool->name, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(stmt);
+        if (rc == SQLITE_ROW) {
+            if (clash)
+                copy_text(clash, 64, stmt, 0);
+            r = -EADDRINUSE;
+        } else if (rc != SQLITE_DONE) {
+            r = db_errno(rc);
+        }
+        sqlite3_reset(stmt);
+    }
+    if (r == 0) {
+        struct mac_block b;
+        int found = block_outside(db, pool->name, pool->ranges, pool->n_ranges, &b);
+        if (found > 0 && in_the_way)
+            *in_the_way = b;
+        r = found > 0 ? -EBUSY : found;
+    }
+    sqlite3_stmt *stmt = r == 0 ? db_stmt(db, "DELETE FROM mac_range WHERE pool = ?") : NULL;
+    if (r == 0 && !stmt)
+        r = -EIO;
+    if (r == 0) {
+        sqlite3_bind_text(stmt, 1, pool->name, -1, SQLITE_STATIC);
+        r = step_done(stmt);
+    }
+    for (size_t i = 0; r == 0 && i < pool->n_ranges; i++) {
+        stmt = db_stmt(db, "INSERT INTO mac_range (pool, start, end) VALUES (?, ?, ?)");
+        if (!stmt) {
+            r = -EIO;
+            break;
+        }
+        sqlite3_bind_text(stmt, 1, pool->name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(stmt, 2, (sqlite3_int64)pool->ranges[i].start);
+        sqlite3_bind_int64(stmt, 3, (sqlite3_int64)pool->ranges[i].end);
+        r = step_done(stmt);
+    }
+    if (r == 0) {
+        stmt = db_stmt(db, "UPDATE mac_pool SET description = ?, generation = generation + 1 "
+                           "WHERE name = ?");
+        if (!stmt) {
+            r = -EIO;
+        } else {
+            sqlite3_bind_text(stmt, 1, pool->description, -1, SQLITE_STATIC);
+            sqlite3_bind_text(stmt, 2, pool->name, -1, SQLITE_STATIC);
+            r = step_done(stmt);
+        }
+    }
+    if (r < 0) {
+        db_rollback(db);
+        return r;
+    }
+    return db_commit(db);
+}
+
 /* ---- blocks ---- */
 
 static int insert_block(struct db *db, const char *pool, const struct mac_block *b)

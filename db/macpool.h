@@ -75,6 +75,16 @@ int macpool_list(struct db *db, struct macpool **out, size_t *n);
  * addresses are allocated from it, or a negative errno. */
 int macpool_delete(struct db *db, const char *name);
 
+/* Gives static pool POOL->name the ranges and description of POOL (its
+ * block size stays), one transaction.  Returns 0; -ENOENT; -EPERM for the
+ * dynamic pool; -EADDRINUSE when a range overlaps another pool's (its name
+ * into CLASH, 64 bytes); -EBUSY when a claimed block would fall outside the
+ * ranges (it into *IN_THE_WAY: a pool shrinks only where free); or a
+ * negative errno. */
+struct mac_block;
+int macpool_update(struct db *db, const struct macpool *pool, char *clash,
+                   struct mac_block *in_the_way);
+
 /* Number of addresses allocated from POOL here, or a negative errno. */
 int64_t macpool_count_allocated(struct db *db, const char *pool);
 

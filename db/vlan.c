@@ -77,6 +77,21 @@ int vlan_list(struct db *db, struct vlan **out, size_t *n)
     return 0;
 }
 
+int vlan_update(struct db *db, const struct vlan *v)
+{
+    sqlite3_stmt *stmt = db_stmt(db, "UPDATE vlan SET name = ?, description = ? WHERE id = ?");
+    if (!stmt)
+        return -EIO;
+    sqlite3_bind_text(stmt, 1, v->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, v->description, -1, SQLITE_STATIC);
+    sqlite3_bind_int(stmt, 3, (int)v->id);
+    int rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_DONE)
+        return db_errno(rc);
+    return sqlite3_changes(db_sqlite(db)) ? 0 : -ENOENT;
+}
+
 int vlan_delete(struct db *db, unsigned id)
 {
     sqlite3_stmt *stmt = db_stmt(db, "DELETE FROM vlan WHERE id = ?");

@@ -25,6 +25,10 @@ int vlan_get(struct db *db, unsigned id, struct vlan *out);
 /* Lists the catalogue by id; *out (n) is the caller's to free(). */
 int vlan_list(struct db *db, struct vlan **out, size_t *n);
 
+/* Renames VLAN->id and sets its description.  Returns 0, -ENOENT, -EEXIST
+ * when another VLAN has the name, or a negative errno. */
+int vlan_update(struct db *db, const struct vlan *vlan);
+
 /* Deletes VLAN ID.  Returns 0, -ENOENT or a negative errno. */
 int vlan_delete(struct db *db, unsigned id);
 

@@ -55,4 +55,38 @@ expect_match "an allocation (201) carries an ETag" '^"[0-9a-f]{16}"$' "$tag"
 expect_eq "  the one its GET answers" "$tag" "$(etag "$U/v1/mac-pools/fleet/allocations/$mac")"
 expect_match "  and a Location" '^/v1/mac-pools/fleet/allocations/' "$loc"
 
+echo "# pool lifecycle: grow, shrink where free, delete; vlan set"
+check "a pool of four addresses in blocks of two" ctl macpool create tiny 02:00:00:00:40:00-02:00:00:00:40:03 --block-size 2
+for i in 1 2 3 4; do ctl macpool allocate tiny --vm t$i >/dev/null; done
+out=$(ctl macpool allocate tiny --vm t5 2>&1); rc=$?
+expect_match "the fifth allocation: exhausted, saying to add a range" '^1 .*mac-pool-exhausted' "$rc $out"
+out=$(ctl macpool set tiny --add-range 02:00:00:00:41:00-02:00:00:00:41:03); rc=$?
+expect_match "macpool set --add-range grows it" '^0 .*tiny +static +8 ' "$rc $out"
+expect_match "  and the fifth allocation gets an address of the new range" '^02:00:00:00:41:0[0-3]$' "$(ctl macpool allocate tiny --vm t5)"
+out=$(ctl macpool set tiny --remove-range 02:00:00:00:40:00-02:00:00:00:40:03 2>&1); rc=$?
+expect_match "a range with claimed blocks cannot be removed" '^1 .*range-in-use' "$rc $out"
+expect_eq "  and the pool is as it was" 8 "$(curl -s "$U/v1/mac-pools/tiny" | field size)"
+check "a free range can be added" ctl macpool set tiny --add-range 02:00:00:00:42:00-02:00:00:00:42:ff
+check "  and removed again (a pool shrinks where free)" ctl macpool set tiny --remove-range 02:00:00:00:42:00-02:00:00:00:42:ff
+expect_eq "  so it is back to eight addresses" 8 "$(curl -s "$U/v1/mac-pools/tiny" | field size)"
+out=$(ctl macpool set tiny --add-range 02:00:00:00:10:80-02:00:00:00:10:8f 2>&1); rc=$?
+expect_match "a range overlapping another pool is refused" '^1 .*pool-overlap' "$rc $out"
+expect_eq "a field that cannot change is 422" 422 \
+    "$(status -X PATCH "${J[@]}" -d '{"block_size": 8}' "$U/v1/mac-pools/tiny")"
+tag=$(etag -X PATCH "${J[@]}" -d '{"description": "grown"}' "$U/v1/mac-pools/tiny")
+expect_eq "a PATCH of a pool answers its GET's ETag" "$(etag "$U/v1/mac-pools/tiny")" "$tag"
+expect_eq "  and a stale If-Match is 412" 412 \
+    "$(status -X PATCH "${J[@]}" -H 'If-Match: "0000000000000000"' -d '{"description": "x"}' "$U/v1/mac-pools/tiny")"
+out=$(ctl macpool delete tiny 2>&1); rc=$?
+expect_match "a pool with claimed blocks cannot be deleted" '^1 .*pool-in-use' "$rc $out"
+check "a pool never allocated from is deleted" ctl macpool delete third
+expect_eq "  and gone" 404 "$(status "$U/v1/mac-pools/third")"
+check "a VLAN" ctl vlan create 43 web
+out=$(ctl vlan set 43 --name frontend --description "the web tier"); rc=$?
+expect_match "vlan set renames it" '^0 .*43 +frontend +the web tier' "$rc $out"
+check "a second VLAN" ctl vlan create 44 db
+out=$(ctl vlan set 44 --name frontend 2>&1); rc=$?
+expect_match "a name another VLAN has is refused" '^1 .*conflict' "$rc $out"
+expect_eq "a VLAN's id cannot change" 422 "$(status -X PATCH "${J[@]}" -d '{"id": 45}' "$U/v1/vlans/44")"
+
 finish
