@@ -30,7 +30,7 @@ refuses() { # NAME CONFIG-TEXT MESSAGE-REGEX
     out=$("$LMNETD" -c check.conf --check-config 2>&1); rc=$?
     expect_match "$1: refused (exit 1) saying why" "^1 .*$3" "$rc $out"
 }
-refuses "a public address without a token file" "listen = 0.0.0.0:8470" "without authentication"
+refuses "a public address without a token file" "$(printf 'listen = 0.0.0.0:8470\nallow_insecure_listen = yes')" "without authentication"
 refuses "a token file that is missing" "token_file = $LMNET_TEST_DIR/none" "cannot open token file"
 printf 'ops admin %s\n' "$(openssl rand -hex 24)" > open-tokens
 chmod 644 open-tokens
