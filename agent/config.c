@@ -57,6 +57,7 @@ static const struct config_key config_keys[] = {
     { "max_migrations", CONFIG_UNSIGNED, FIELD(max_migrations), 64 },
     { "management_address", CONFIG_OPTIONAL_STRING, FIELD(management_address), 0 },
     { "peer_token_file", CONFIG_OPTIONAL_STRING, FIELD(peer_token_file), 0 },
+    { "member_credential_file", CONFIG_OPTIONAL_STRING, FIELD(member_credential_file), 0 },
     { "ovsdb", CONFIG_OPTIONAL_STRING, FIELD(ovsdb), 0 },
     { "datapath_type", CONFIG_STRING, FIELD(datapath_type), 0 },
     { "run_dir", CONFIG_STRING, FIELD(run_dir), 0 },

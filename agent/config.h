@@ -47,6 +47,8 @@ struct config {
     unsigned max_migrations;
     char *management_address; /* address other agents reach us on; NULL: from listen */
     char *peer_token_file;  /* token this agent presents to its peers; NULL: none */
+    char *member_credential_file; /* this agent's own member credential; NULL: next to
+                                     the database, "member-credential" */
     char *ovsdb;            /* Open vSwitch's OVSDB socket; NULL: no virtual switch */
     char *datapath_type;    /* "system" (kernel datapath) or "netdev" (userspace) */
     char *run_dir;          /* sockets, pid files, VM logs ("/run/lmnet") */

@@ -1,7 +1,8 @@
 /* Membership upkeep: see agent/membership.h.
  *
  * Threads: one, "lmnet-member", on agents that are not the registry; the
- * status it writes is read by HTTP workers under membership->lock. */
+ * status it writes and the credential membership_join() sets are read by
+ * HTTP workers and the heartbeat thread under membership->lock. */
 #include "agent/membership.h"
 
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include "agent/agent.h"
 #include "agent/cleanup.h"
 #include "agent/clock.h"
+#include "agent/credential.h"
 #include "agent/log.h"
 #include "agent/registry.h"
 #include "db/db.h"
@@ -27,6 +29,8 @@ struct membership {
     pthread_cond_t wake;
     bool stopping;
     struct registry_status status;
+    char credential[CREDENTIAL_SIZE]; /* "" until joined */
+    char credential_path[4096];
 };
 
 bool agent_is_registry(const struct agent *agent)
@@ -67,14 +71,24 @@ static void set_status(struct membership *m, bool reachable, const char *error)
     pthread_mutex_unlock(&m->lock);
 }
 
-/* One round: register with the registry, then copy its member list. */
+/* One round: refresh this member with the registry, then copy its member
+ * list. */
 static void sync_once(struct membership *m)
 {
     struct agent *agent = m->agent;
+    char credential[CREDENTIAL_SIZE];
+    if (membership_credential(m, credential) < 0) {
+        set_status(m, false,
+                   "not a member yet: on the registry run 'lmnetctl cluster join-token', then "
+                   "here 'lmnetctl cluster join TOKEN'");
+        return;
+    }
     struct registry_join join;
     struct registry_error err;
     join_of(agent, &join);
+    join.credential = credential;
     int r = registry_join(agent->registry, &join, &err);
+    explicit_bzero(credential, sizeof(credential));
     if (r < 0) {
         set_status(m, false, err.detail);
         return;
@@ -113,6 +127,109 @@ static void *membership_thread(void *arg)
     return NULL;
 }
 
+/* Where this member keeps its credential: member_credential_file, or
+ * "member-credential" next to the database. */
+static void credential_path(const struct agent *agent, char *out, size_t size)
+{
+    if (agent->config.member_credential_file) {
+        snprintf(out, size, "%s", agent->config.member_credential_file);
+        return;
+    }
+    const char *db = agent->config.database;
+    const char *slash = strrchr(db, '/');
+    if (!slash)
+        snprintf(out, size, "member-credential");
+    else
+        snprintf(out, size, "%.*s/member-credential", (int)(slash - db), db);
+}
+
+/* Reads the credential a previous join stored.  No file is fine (not
+ * joined yet); a file others can read, or one that holds something else, is
+ * refused, as token files are. */
+static int load_credential(struct membership *m)
+{
+    credential_path(m->agent, m->credential_path, sizeof(m->credential_path));
+    char err[512] = "";
+    int r = credential_read_file(m->credential_path, CREDENTIAL_MEMBER_PREFIX, m->credential, err,
+                                 sizeof(err));
+    if (r == -ENOENT) {
+        m->credential[0] = '\0';
+        log_info("not a cluster member yet: join with 'lmnetctl cluster join TOKEN' "
+                 "credential_file=%s",
+                 m->credential_path);
+        return 0;
+    }
+    if (r < 0)
+        log_error("member credential: %s", err);
+    return r;
+}
+
+int membership_join(struct agent *agent, const char *join_token, struct registry_error *err)
+{
+    struct membership *m = agent->membership;
+    if (!m || registry_is_self(agent->registry))
+        return registry_fail(err, -EINVAL, 409, "member-is-registry",
+                             "this agent is the registry (registry = self): it is a member "
+                             "already; join the other agents to it");
+    if (!credential_is(join_token, CREDENTIAL_JOIN_PREFIX))
+        return registry_fail(err, -EINVAL, 422, "invalid",
+                             "'token' is not a join token (lmj_ and 64 hex digits, from "
+                             "'lmnetctl cluster join-token' on the registry)");
+    struct registry_join join;
+    char issued[CREDENTIAL_SIZE] = "";
+    join_of(agent, &join);
+    join.credential = join_token;
+    join.issued = issued;
+    int r = registry_join(agent->registry, &join, err);
+    if (r < 0)
+        return r;
+    if (!credential_is(issued, CREDENTIAL_MEMBER_PREFIX))
+        return registry_fail(err, -EPROTO, 502, "registry-answer",
+                             "the registry accepted the join token but sent no member credential");
+    r = credential_write_file(m->credential_path, issued);
+    if (r < 0) {
+        explicit_bzero(issued, sizeof(issued));
+        return registry_fail(err, r, 500, "internal",
+                             "joined, but cannot store the member credential in %s: %s; fix "
+                             "that and join again with a new join token",
+                             m->credential_path, strerror(-r));
+    }
+    pthread_mutex_lock(&m->lock);
+    memcpy(m->credential, issued, CREDENTIAL_SIZE);
+    pthread_cond_signal(&m->wake);
+    pthread_mutex_unlock(&m->lock);
+    explicit_bzero(issued, sizeof(issued));
+    log_info("joined the cluster registry=%s credential_file=%s", agent->config.registry,
+             m->credential_path);
+    return 0;
+}
+
+int membership_credential(struct membership *m, char *out)
+{
+    if (!m)
+        return -ENOENT;
+    pthread_mutex_lock(&m->lock);
+    bool joined = m->credential[0] != '\0';
+    if (joined)
+        memcpy(out, m->credential, CREDENTIAL_SIZE);
+    pthread_mutex_unlock(&m->lock);
+    return joined ? 0 : -ENOENT;
+}
+
+int membership_authenticate(struct agent *agent, const char *presented, char member[37])
+{
+    if (!registry_is_self(agent->registry) || !credential_is(presented, CREDENTIAL_MEMBER_PREFIX))
+        return -EACCES;
+    char hash[CREDENTIAL_HASH_SIZE];
+    credential_hash(presented, hash);
+    struct db *db = db_pool_get(agent->db);
+    struct member found;
+    if (!db || member_find_by_credential(db, hash, &found) < 0)
+        return -EACCES;
+    memcpy(member, found.uuid, 37);
+    return 0;
+}
+
 int membership_start(struct agent *agent, struct membership **out)
 {
     struct membership *m = calloc(1, sizeof(*m));
@@ -131,7 +248,12 @@ int membership_start(struct agent *agent, struct membership **out)
             return r;
         }
     } else {
-        int r = -pthread_create(&m->thread, NULL, membership_thread, m);
+        int r = load_credential(m);
+        if (r < 0) {
+            membership_stop(m);
+            return r;
+        }
+        r = -pthread_create(&m->thread, NULL, membership_thread, m);
         if (r < 0) {
             membership_stop(m);
             return log_errno(LOG_LEVEL_ERROR, r, "cannot start the membership thread");
@@ -155,6 +277,7 @@ void membership_stop(struct membership *m)
     }
     pthread_cond_destroy(&m->wake);
     pthread_mutex_destroy(&m->lock);
+    explicit_bzero(m->credential, sizeof(m->credential));
     free(m);
 }
 

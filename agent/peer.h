@@ -12,4 +12,9 @@ struct agent;
 int peer_client_create(const struct agent *agent, const char *url, long timeout_ms,
                        struct client **out);
 
+/* The same, presenting TOKEN (a member credential) instead of the peer
+ * token. */
+int peer_client_create_as(const struct agent *agent, const char *url, const char *token,
+                          long timeout_ms, struct client **out);
+
 #endif

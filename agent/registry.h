@@ -54,6 +54,9 @@ struct registry_join {
     char name[256]; /* its host name */
     char url[256];  /* the base URL others reach it at */
     const char *credential;
+    /* Out, when not NULL (room for CREDENTIAL_SIZE, agent/credential.h):
+     * the member credential the registry issued for a join token, or "". */
+    char *issued;
 };
 
 struct registry_ops {

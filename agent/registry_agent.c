@@ -9,7 +9,9 @@
 #include <string.h>
 #include "agent/agent.h"
 #include "agent/cleanup.h"
+#include "agent/credential.h"
 #include "agent/mac.h"
+#include "agent/membership.h"
 #include "agent/network.h"
 #include "agent/peer.h"
 
@@ -28,14 +30,15 @@ static struct registry_agent *of(struct registry *r)
     return (struct registry_agent *)r;
 }
 
-/* One call: 0 with REPLY filled (any status), or a negative errno with
- * REPLY's error set (release REPLY either way). */
-static int call(struct registry *registry, long timeout_ms, const char *method, const char *path,
-                struct json_object *body, struct client_reply *reply)
+/* One call presenting TOKEN: 0 with REPLY filled (any status), or a
+ * negative errno with REPLY's error set (release REPLY either way). */
+static int call_with(struct registry *registry, const char *token, long timeout_ms,
+                     const char *method, const char *path, struct json_object *body,
+                     struct client_reply *reply)
 {
     struct client *client = NULL;
     memset(reply, 0, sizeof(*reply));
-    int r = peer_client_create(registry->agent, of(registry)->url, timeout_ms, &client);
+    int r = peer_client_create_as(registry->agent, of(registry)->url, token, timeout_ms, &client);
     if (r < 0) {
         snprintf(reply->error, sizeof(reply->error), "cannot create a client: %s", strerror(-r));
         return r;
@@ -43,6 +46,13 @@ static int call(struct registry *registry, long timeout_ms, const char *method, 
     r = client_call(client, method, path, body, NULL, reply);
     client_destroy(client);
     return r;
+}
+
+/* One call with the peer token. */
+static int call(struct registry *registry, long timeout_ms, const char *method, const char *path,
+                struct json_object *body, struct client_reply *reply)
+{
+    return call_with(registry, registry->agent->peer_token, timeout_ms, method, path, body, reply);
 }
 
 static void agent_destroy(struct registry *registry)
@@ -166,21 +176,49 @@ static int agent_claim_address(struct registry *registry, const char *pool, cons
     return claim(registry, pool, node, true, mac, out, NULL, &n, err);
 }
 
+/* With a join token: POST /v1/cluster/members {"join_token", "id", "name",
+ * "url"}, which answers with this member's credential.  With the member's
+ * credential: PUT /v1/cluster/members/ID {"name", "url"}, presenting it. */
 static int agent_join(struct registry *registry, const struct registry_join *join,
                       struct registry_error *err)
 {
+    if (join->issued)
+        join->issued[0] = '\0';
+    bool first = credential_is(join->credential, CREDENTIAL_JOIN_PREFIX);
+    if (!first && !credential_is(join->credential, CREDENTIAL_MEMBER_PREFIX))
+        return registry_fail(err, -EACCES, 401, "not-joined",
+                             "this agent has no member credential: join with a join token");
     _cleanup_json_ struct json_object *body = json_object_new_object();
+    if (first) {
+        json_object_object_add(body, "join_token", json_object_new_string(join->credential));
+        json_object_object_add(body, "id", json_object_new_string(join->node));
+    }
+    json_object_object_add(body, "name", json_object_new_string(join->name));
     json_object_object_add(body, "url", json_object_new_string(join->url));
+    char path[96];
+    snprintf(path, sizeof(path), "/v1/cluster/members/%s", join->node);
     struct client_reply reply;
     char msg[512];
-    int r = call(registry, MEMBER_TIMEOUT_MS, "POST", "/v1/cluster/members", body, &reply);
+    int r =
+        first ? call(registry, MEMBER_TIMEOUT_MS, "POST", "/v1/cluster/members", body, &reply)
+              : call_with(registry, join->credential, MEMBER_TIMEOUT_MS, "PUT", path, body, &reply);
     if (r < 0 || reply.status >= 300) {
-        registry_fail(err, r < 0 ? r : -EPERM, r < 0 ? 503 : (int)reply.status,
-                      r < 0 ? "registry-unreachable" : "registry-refused", "%s",
-                      client_reply_message(&reply, msg, sizeof(msg)));
+        long status = r < 0 ? 503 : reply.status;
+        /* The registry's 401 is about the join token or credential, not
+         * about whoever called us: a 403 here. */
+        registry_fail(err, r < 0 ? r : -EPERM, status == 401 ? 403 : (int)status,
+                      r < 0           ? "registry-unreachable"
+                      : status == 401 ? (first ? "join-token-refused" : "credential-refused")
+                                      : "registry-refused",
+                      "%s", client_reply_message(&reply, msg, sizeof(msg)));
         client_reply_release(&reply);
-        return r < 0 ? r : -EPERM;
+        return r < 0 ? r : status == 401 || status == 403 ? -EACCES : -EPERM;
     }
+    struct json_object *v = NULL;
+    if (first && join->issued && json_object_object_get_ex(reply.body, "credential", &v) &&
+        json_object_is_type(v, json_type_string) &&
+        strlen(json_object_get_string(v)) < CREDENTIAL_SIZE)
+        snprintf(join->issued, CREDENTIAL_SIZE, "%s", json_object_get_string(v));
     client_reply_release(&reply);
     return 0;
 }
@@ -226,15 +264,20 @@ static int agent_networks(struct registry *registry, struct network_view *out)
     return r;
 }
 
+/* PUT /v1/cluster/members/NODE/WHAT with this member's own credential. */
 static int put_node(struct registry *registry, const char *node, const char *what,
                     struct json_object *body)
 {
+    char credential[CREDENTIAL_SIZE];
+    if (membership_credential(registry->agent->membership, credential) < 0)
+        return -EAGAIN; /* not joined yet: next round */
     char path[128];
     snprintf(path, sizeof(path), "/v1/cluster/members/%s/%s", node, what);
     struct client_reply reply;
-    int r = call(registry, HEARTBEAT_TIMEOUT_MS, "PUT", path, body, &reply);
+    int r = call_with(registry, credential, HEARTBEAT_TIMEOUT_MS, "PUT", path, body, &reply);
+    explicit_bzero(credential, sizeof(credential));
     if (r == 0 && reply.status != 204 && reply.status != 200)
-        r = -EAGAIN; /* not a member yet, or the registry is busy: next round */
+        r = -EAGAIN; /* refused, or the registry is busy: next round */
     client_reply_release(&reply);
     return r;
 }

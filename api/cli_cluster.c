@@ -1,6 +1,7 @@
 /* lmnetctl cluster: the member list and joining agents to the cluster. */
 #include "api/cli_cluster.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include "agent/cleanup.h"
 #include "api/table.h"
@@ -10,8 +11,12 @@ static const char usage_text[] =
     "\n"
     "Commands:\n"
     "  members         list the cluster's members (Name, Id, Url, Registry, LastSeen)\n"
-    "  join URL        add the agent at URL (http://HOST:PORT) to the cluster; the agent\n"
-    "                  must be configured with 'registry = <the registry's URL>'\n"
+    "  join-token [--ttl SECONDS]\n"
+    "                  make a one-time join token (on the registry, or any member:\n"
+    "                  it is made by the registry); good for an hour by default\n"
+    "  join TOKEN      make the agent of --server (configured with 'registry = URL')\n"
+    "                  join its registry with TOKEN; it stores the member credential\n"
+    "                  it gets back and reports with it from then on\n"
     "  remove ID       remove a member by its node id\n";
 
 static int members(struct cli *cli)
@@ -46,12 +51,32 @@ static int members(struct cli *cli)
     return CLI_EXIT_OK;
 }
 
-static int join(struct cli *cli, const char *url)
+static int join_token(struct cli *cli, long ttl)
 {
     _cleanup_json_ struct json_object *req = json_object_new_object();
-    json_object_object_add(req, "url", json_object_new_string(url));
+    if (ttl > 0)
+        json_object_object_add(req, "ttl", json_object_new_int64(ttl));
     _cleanup_json_ struct json_object *body = NULL;
-    int r = cli_call(cli, "POST", "/v1/cluster/members", req, &body);
+    int r = cli_call(cli, "POST", "/v1/cluster/join-tokens", req, &body);
+    if (r != CLI_EXIT_OK)
+        return r;
+    if (cli->output == CLI_OUTPUT_JSON)
+        cli_print_json(cli, body);
+    else
+        fprintf(cli->out, "%s\n", cli_str(body, "token"));
+    return CLI_EXIT_OK;
+}
+
+static int join(struct cli *cli, const char *token)
+{
+    if (strncmp(token, "http://", 7) == 0 || strncmp(token, "https://", 8) == 0)
+        return cli_usage_error(cli, "'cluster join' takes a join token now, not a URL: make one "
+                                    "with 'lmnetctl cluster join-token' against the registry, "
+                                    "then run 'lmnetctl --server NEW_AGENT cluster join TOKEN'");
+    _cleanup_json_ struct json_object *req = json_object_new_object();
+    json_object_object_add(req, "token", json_object_new_string(token));
+    _cleanup_json_ struct json_object *body = NULL;
+    int r = cli_call(cli, "POST", "/v1/cluster/join", req, &body);
     if (r != CLI_EXIT_OK)
         return r;
     if (cli->output == CLI_OUTPUT_JSON)
@@ -87,9 +112,21 @@ int cli_cluster(struct cli *cli, int argc, char **argv)
             return cli_usage_error(cli, "'cluster members' takes no arguments");
         return members(cli);
     }
+    if (strcmp(verb, "join-token") == 0) {
+        long ttl = 0;
+        if (argc == 4 && strcmp(argv[2], "--ttl") == 0) {
+            char *end = NULL;
+            ttl = strtol(argv[3], &end, 10);
+            if (!*argv[3] || *end || ttl < 1)
+                return cli_usage_error(cli, "--ttl needs a number of seconds");
+        } else if (argc != 2) {
+            return cli_usage_error(cli, "usage: lmnetctl cluster join-token [--ttl SECONDS]");
+        }
+        return join_token(cli, ttl);
+    }
     if (strcmp(verb, "join") == 0) {
         if (argc != 3)
-            return cli_usage_error(cli, "usage: lmnetctl cluster join URL");
+            return cli_usage_error(cli, "usage: lmnetctl cluster join TOKEN");
         return join(cli, argv[2]);
     }
     if (strcmp(verb, "remove") == 0) {

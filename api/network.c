@@ -224,8 +224,23 @@ static int list_checks(struct request *req, struct response *resp)
     return response_json(resp, 200, body);
 }
 
+/* A member reports about itself only: {id} must be the member whose
+ * credential authenticated the call. */
+static int check_reporter(struct request *req, struct response *resp)
+{
+    const char *id = request_param(req, "id");
+    if (strcmp(id, req->member) == 0)
+        return 0;
+    return response_problem(resp, 403, "not-this-member", NULL,
+                            "member %s may report only about itself, not about '%s'", req->member,
+                            id);
+}
+
 static int put_inventory(struct request *req, struct response *resp)
 {
+    int c = check_reporter(req, resp);
+    if (c < 0)
+        return c;
     struct json_object *nics = NULL;
     if (!req->json || !json_object_object_get_ex(req->json, "nics", &nics) ||
         !json_object_is_type(nics, json_type_array))
@@ -246,6 +261,9 @@ static int put_inventory(struct request *req, struct response *resp)
 
 static int put_reachability(struct request *req, struct response *resp)
 {
+    int c = check_reporter(req, resp);
+    if (c < 0)
+        return c;
     struct json_object *heard = NULL;
     if (!req->json || !json_object_object_get_ex(req->json, "heard", &heard))
         return response_problem(resp, 422, "invalid", "/heard",
@@ -312,7 +330,7 @@ const struct route network_routes[] = {
     { HTTP_GET, "/v1/cluster/checks", SCOPE_READ, list_checks },
     { HTTP_GET, "/v1/cluster/heartbeats", SCOPE_READ, get_heartbeats },
     { HTTP_GET, "/v1/cluster/heartbeat-key", SCOPE_ADMIN, get_heartbeat_key },
-    { HTTP_PUT, "/v1/cluster/members/{id}/inventory", SCOPE_ADMIN, put_inventory },
-    { HTTP_PUT, "/v1/cluster/members/{id}/reachability", SCOPE_ADMIN, put_reachability },
+    { HTTP_PUT, "/v1/cluster/members/{id}/inventory", SCOPE_MEMBER, put_inventory },
+    { HTTP_PUT, "/v1/cluster/members/{id}/reachability", SCOPE_MEMBER, put_reachability },
     { 0, NULL, 0, NULL },
 };

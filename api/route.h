@@ -39,6 +39,8 @@ enum scope {
     SCOPE_NONE,  /* open: /v1/health */
     SCOPE_READ,
     SCOPE_ADMIN,
+    SCOPE_MEMBER, /* a cluster member's own credential (agent/credential.h), on the
+                     registry; admin tokens do not do */
 };
 
 const char *scope_to_string(enum scope scope);
@@ -50,6 +52,7 @@ struct request {
     enum http_method method;
     const char *path;
     const char *token_name;   /* the authenticated token's name, "anonymous" when auth is off */
+    char member[37];          /* SCOPE_MEMBER: the uuid of the member whose credential it is */
     const char *body;         /* NUL-terminated, may be NULL */
     size_t body_length;
     struct json_object *json; /* parsed body for POST/PUT/PATCH with JSON, or NULL */

@@ -38,6 +38,7 @@
 #include "agent/cleanup.h"
 #include "agent/clock.h"
 #include "agent/log.h"
+#include "agent/membership.h"
 #include "agent/metrics.h"
 #include "api/problem.h"
 #include "api/router.h"
@@ -257,11 +258,44 @@ static int parse_body(struct request *req, struct response *resp)
     return 0;
 }
 
+/* A SCOPE_MEMBER route: the caller must present a member's own credential
+ * (agent/membership.h), whether or not admin tokens are configured. */
+static int authenticate_member(struct server *server, struct request *req, struct response *resp)
+{
+    const char *auth = request_header(req, "Authorization");
+    const char *presented = auth && strncasecmp(auth, "Bearer ", 7) == 0 ? auth + 7 : NULL;
+    while (presented && *presented == ' ')
+        presented++;
+    int r;
+    if (presented && membership_authenticate(server->agent, presented, req->member) == 0) {
+        req->token_name = req->member;
+        return 0;
+    }
+    const char *name;
+    enum scope scope;
+    if (presented && server->agent->tokens &&
+        token_set_check(server->agent->tokens, presented, &name, &scope) == 0)
+        return response_problem(resp, 403, "forbidden", NULL,
+                                "token '%s' is not a member credential: members report about "
+                                "themselves only, with the credential they got when they joined",
+                                name);
+    r = response_problem(resp, 401, "unauthorized", NULL,
+                         presented ? "the bearer token is not a member credential this registry "
+                                     "knows (was the member removed? join again with a new join "
+                                     "token)"
+                                   : "this call needs a member credential (Authorization: Bearer "
+                                     "lmm_...)");
+    response_header(resp, "WWW-Authenticate", "Bearer realm=\"lmnet\"");
+    return r;
+}
+
 /* Authenticates REQ for ROUTE.  Returns 0, or a negative errno with a
  * 401/403 problem set. */
 static int authenticate(struct server *server, struct request *req, const struct route *route,
                         struct response *resp)
 {
+    if (route->scope == SCOPE_MEMBER)
+        return authenticate_member(server, req, resp);
     if (route->scope == SCOPE_NONE || !server->agent->tokens) {
         req->token_name = "anonymous";
         return 0;

@@ -31,6 +31,7 @@ const char *scope_to_string(enum scope scope)
     case SCOPE_NONE: return "none";
     case SCOPE_READ: return "read";
     case SCOPE_ADMIN: return "admin";
+    case SCOPE_MEMBER: return "member";
     }
     return "?";
 }

@@ -152,6 +152,37 @@ int member_replace_all(struct db *db, const struct member *members, size_t n)
     return db_commit(db);
 }
 
+int member_set_credential(struct db *db, const char *uuid, const char *hash)
+{
+    sqlite3_stmt *stmt = db_stmt(db, "UPDATE member SET credential_hash = ? WHERE uuid = ?");
+    if (!stmt)
+        return -EIO;
+    if (hash)
+        sqlite3_bind_text(stmt, 1, hash, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(stmt, 1);
+    sqlite3_bind_text(stmt, 2, uuid, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_DONE)
+        return db_errno(rc);
+    return sqlite3_changes(db_sqlite(db)) ? 0 : -ENOENT;
+}
+
+int member_find_by_credential(struct db *db, const char *hash, struct member *out)
+{
+    sqlite3_stmt *stmt = db_stmt(db, "SELECT uuid, name, url, registry, joined_ms, last_seen_ms "
+                                     "FROM member WHERE credential_hash = ?");
+    if (!stmt)
+        return -EIO;
+    sqlite3_bind_text(stmt, 1, hash, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        read_row(stmt, out);
+    sqlite3_reset(stmt);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : db_errno(rc);
+}
+
 static void add_time(struct json_object *obj, const char *key, int64_t ms)
 {
     if (!ms) {

@@ -42,6 +42,15 @@ int member_delete(struct db *db, const char *uuid);
  * in one transaction.  Returns 0 or a negative errno. */
 int member_replace_all(struct db *db, const struct member *members, size_t n);
 
+/* Sets (HASH) or clears (NULL) the SHA-256 of MEMBER's credential
+ * (agent/credential.h), on the registry.  Returns 0, -ENOENT, or a negative
+ * errno. */
+int member_set_credential(struct db *db, const char *uuid, const char *hash);
+
+/* Finds the member whose credential hashes to HASH.  Returns 0, -ENOENT,
+ * or a negative errno. */
+int member_find_by_credential(struct db *db, const char *hash, struct member *out);
+
 /* JSON form: {"id", "name", "url", "registry", "joined", "last_seen"}. */
 struct json_object *member_to_json(const struct member *member);
 

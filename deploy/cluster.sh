@@ -33,7 +33,9 @@
 # namespace, plus eth-vm (no address) to the top-of-rack switch.  Each host
 # runs its own Open vSwitch (userspace datapath); its agent makes the
 # external switch 'vmsw' on eth-vm.  The agents listen on their management
-# address with tokens; host 1 is the registry, the others join it.  The
+# address with tokens; host 1 is the registry, the others join it (each
+# with a one-time join token, keeping the member credential it gets in its
+# state folder).  The
 # storage and migration networks get their roles; the MAC pool 'fleet'
 # (52:54:00:4c:00:00-52:54:00:4c:ff:ff) and the guest (deploy/guest) are
 # made.  --no-switch leaves out everything for VMs (OVS, ToR, client,
@@ -79,6 +81,7 @@ allow_insecure_listen = yes
 database = $dir/lmnet.db
 token_file = $state/tokens
 peer_token_file = $state/peer-token
+member_credential_file = $dir/member-credential
 registry = $registry
 node_name = ${prefix}-h$i
 management_address = ${subnet[mgmt]}.$i
@@ -165,8 +168,12 @@ up() {
     fi
     say "agents"
     for ((i = 1; i <= hosts; i++)); do start_agent "$i"; done
+    # Each host joins by itself with a one-time join token from the
+    # registry; it gets its own member credential back.
+    local token
     for ((i = 2; i <= hosts; i++)); do
-        ctl 1 cluster join "$(host_url "$i")" >/dev/null || die "host $i could not join"
+        token=$(ctl 1 cluster join-token --ttl 300) || die "cannot make a join token"
+        ctl "$i" cluster join "$token" >/dev/null || die "host $i could not join"
     done
     roles
     if ((switch)); then

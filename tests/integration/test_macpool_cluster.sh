@@ -26,6 +26,11 @@ agent_start a2 -l "127.0.0.1:${ports[1]}" --registry "$url1" || exit 1
 agent_start a3 -l "127.0.0.1:${ports[2]}" --registry "$url1" || exit 1
 pid3=$AGENT_PID
 J=(-H 'Content-Type: application/json')
+# Agents 2 and 3 join with a one-time join token each (issue 14).
+for u in "${urls[1]}" "${urls[2]}"; do
+    token=$(curl -s -X POST "$url1/v1/cluster/join-tokens" | sed -n 's/.*"token":"\(lmj_[0-9a-f]*\)".*/\1/p')
+    curl -s -o /dev/null "${J[@]}" -d "{\"token\":\"$token\"}" "$u/v1/cluster/join"
+done
 
 for ((i = 0; i < 50; i++)); do
     n=$(curl -s "$url1/v1/cluster/members" | grep -o '"id"' | wc -l)

@@ -1,6 +1,7 @@
 /* Unit tests for db/member.c: upsert (new, update, URL conflict), get, list
- * order, delete, replace_all (and its rollback), and the JSON form both
- * ways. */
+ * order, delete, replace_all (and its rollback), the JSON form both ways,
+ * member credentials and one-time join tokens (db/join_token.c,
+ * agent/credential.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -12,7 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "agent/credential.h"
 #include "agent/log.h"
+#include "db/join_token.h"
 #include "db/member.h"
 
 #define UUID_A "aaaaaaaa-0000-4000-8000-000000000001"
@@ -350,6 +355,99 @@ static void test_json_refused(void **state)
     json_object_put(obj);
 }
 
+/* Issue 14: a credential finds its member (and only by its hash); a new
+ * one replaces the old; a deleted member's credential finds nothing. */
+static void test_credential(void **state)
+{
+    struct db *db = *state;
+    struct member a = make(UUID_A, "a", "http://a:1", false, 0, 0);
+    struct member b = make(UUID_B, "b", "http://b:1", false, 0, 0);
+    assert_true(member_upsert(db, &a) >= 0);
+    assert_true(member_upsert(db, &b) >= 0);
+    char ca[CREDENTIAL_SIZE], cb[CREDENTIAL_SIZE], ha[CREDENTIAL_HASH_SIZE],
+        hb[CREDENTIAL_HASH_SIZE];
+    assert_int_equal(credential_generate(CREDENTIAL_MEMBER_PREFIX, ca), 0);
+    assert_int_equal(credential_generate(CREDENTIAL_MEMBER_PREFIX, cb), 0);
+    assert_true(credential_is(ca, CREDENTIAL_MEMBER_PREFIX));
+    assert_false(credential_is(ca, CREDENTIAL_JOIN_PREFIX));
+    assert_false(credential_is("lmm_0123", CREDENTIAL_MEMBER_PREFIX));
+    credential_hash(ca, ha);
+    credential_hash(cb, hb);
+    assert_string_not_equal(ha, hb);
+    assert_int_equal(strlen(ha), 64);
+    assert_int_equal(member_set_credential(db, UUID_A, ha), 0);
+    assert_int_equal(member_set_credential(db, UUID_B, hb), 0);
+    assert_int_equal(member_set_credential(db, UUID_C, hb), -ENOENT);
+    struct member found;
+    assert_int_equal(member_find_by_credential(db, ha, &found), 0);
+    assert_string_equal(found.uuid, UUID_A);
+    assert_int_equal(member_find_by_credential(db, hb, &found), 0);
+    assert_string_equal(found.uuid, UUID_B);
+    /* The secret itself is no key: only its hash is stored. */
+    assert_int_equal(member_find_by_credential(db, ca, &found), -ENOENT);
+    /* Refreshing the row (what every member does every few seconds) keeps
+     * the credential. */
+    a.last_seen_ms = now_ms();
+    assert_true(member_upsert(db, &a) >= 0);
+    assert_int_equal(member_find_by_credential(db, ha, &found), 0);
+    /* A rejoin's new credential replaces the old one. */
+    assert_int_equal(credential_generate(CREDENTIAL_MEMBER_PREFIX, ca), 0);
+    char ha2[CREDENTIAL_HASH_SIZE];
+    credential_hash(ca, ha2);
+    assert_int_equal(member_set_credential(db, UUID_A, ha2), 0);
+    assert_int_equal(member_find_by_credential(db, ha, &found), -ENOENT);
+    assert_int_equal(member_find_by_credential(db, ha2, &found), 0);
+    assert_int_equal(member_delete(db, UUID_A), 0);
+    assert_int_equal(member_find_by_credential(db, ha2, &found), -ENOENT);
+}
+
+/* Issue 14: a join token is good once, and not after it expired. */
+static void test_join_token(void **state)
+{
+    struct db *db = *state;
+    char t[CREDENTIAL_SIZE], h[CREDENTIAL_HASH_SIZE], old[CREDENTIAL_HASH_SIZE];
+    assert_int_equal(credential_generate(CREDENTIAL_JOIN_PREFIX, t), 0);
+    assert_true(credential_is(t, CREDENTIAL_JOIN_PREFIX));
+    credential_hash(t, h);
+    int64_t now = now_ms();
+    assert_int_equal(join_token_add(db, h, now + 60000, "operator"), 0);
+    assert_int_equal(join_token_spend(db, h, now), 0);
+    assert_int_equal(join_token_spend(db, h, now), -EACCES); /* spent */
+    assert_int_equal(credential_generate(CREDENTIAL_JOIN_PREFIX, t), 0);
+    credential_hash(t, old);
+    assert_int_equal(join_token_add(db, old, now + 1000, "operator"), 0);
+    assert_int_equal(join_token_spend(db, old, now + 1000), -EACCES); /* expired */
+    assert_int_equal(join_token_spend(db, old, now), -EACCES);        /* and gone */
+    assert_int_equal(join_token_spend(db, "nothing", now), -EACCES);
+}
+
+/* The member's copy of its credential: written 0600, read back, refused
+ * when others may read it or when it holds something else. */
+static void test_credential_file(void **state)
+{
+    (void)state;
+    char path[64], c[CREDENTIAL_SIZE], back[CREDENTIAL_SIZE], err[256];
+    snprintf(path, sizeof(path), "/tmp/lmnet-test-cred-%d", (int)getpid());
+    unlink(path);
+    assert_int_equal(credential_read_file(path, CREDENTIAL_MEMBER_PREFIX, back, err, sizeof(err)),
+                     -ENOENT);
+    assert_int_equal(credential_generate(CREDENTIAL_MEMBER_PREFIX, c), 0);
+    assert_int_equal(credential_write_file(path, c), 0);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(credential_read_file(path, CREDENTIAL_MEMBER_PREFIX, back, err, sizeof(err)),
+                     0);
+    assert_string_equal(back, c);
+    assert_int_equal(credential_read_file(path, CREDENTIAL_JOIN_PREFIX, back, err, sizeof(err)),
+                     -EINVAL);
+    chmod(path, 0644);
+    assert_int_equal(credential_read_file(path, CREDENTIAL_MEMBER_PREFIX, back, err, sizeof(err)),
+                     -EPERM);
+    assert_non_null(strstr(err, "chmod 600"));
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -361,6 +459,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_upsert_in_outer_transaction, setup, teardown),
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_json_refused),
+        cmocka_unit_test_setup_teardown(test_credential, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_join_token, setup, teardown),
+        cmocka_unit_test(test_credential_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
