@@ -58,6 +58,7 @@ static const struct config_key config_keys[] = {
     { "management_address", CONFIG_OPTIONAL_STRING, FIELD(management_address), 0 },
     { "peer_token_file", CONFIG_OPTIONAL_STRING, FIELD(peer_token_file), 0 },
     { "member_credential_file", CONFIG_OPTIONAL_STRING, FIELD(member_credential_file), 0 },
+    { "member_address_check", CONFIG_UNSIGNED, FIELD(member_address_check), 1 },
     { "ovsdb", CONFIG_OPTIONAL_STRING, FIELD(ovsdb), 0 },
     { "datapath_type", CONFIG_STRING, FIELD(datapath_type), 0 },
     { "run_dir", CONFIG_STRING, FIELD(run_dir), 0 },
@@ -211,6 +212,7 @@ int config_init(struct config *config)
     if (r >= 0)
         r = replace_string(&config->image_dirs, CONFIG_DEFAULT_IMAGE_DIRS);
     config->migration_stall_timeout = 15;
+    config->member_address_check = 1;
     config->heartbeat_port = 8471;
     config->heartbeat_interval = 1000;
     config->heartbeat_threshold = 3;

@@ -49,6 +49,8 @@ struct config {
     char *peer_token_file;  /* token this agent presents to its peers; NULL: none */
     char *member_credential_file; /* this agent's own member credential; NULL: next to
                                      the database, "member-credential" */
+    unsigned member_address_check; /* registry: 1 (default) a member's URL must name the
+                                      address it calls from; 0: any address */
     char *ovsdb;            /* Open vSwitch's OVSDB socket; NULL: no virtual switch */
     char *datapath_type;    /* "system" (kernel datapath) or "netdev" (userspace) */
     char *run_dir;          /* sockets, pid files, VM logs ("/run/lmnet") */

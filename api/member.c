@@ -6,13 +6,15 @@
  * spends it, records the member and answers with the member's own
  * credential; PUT /v1/cluster/members/{id} (that member's credential only)
  * refreshes it (agents do so every few seconds).  The registry never calls
- * the URL it is given: a member is whoever proved it with a token.  POST
+ * the URL it is given: a member is whoever proved it with a token, and its
+ * URL must name the address it called from (member_address_check).  POST
  * /v1/cluster/join {"token"} (admin) makes this agent join its registry.
- * Any other agent forwards join tokens, joins and removals to its registry,
+ * Any other agent forwards join tokens and removals to its registry,
  * and serves GET from its local copy, saying whether the registry was
  * reachable. */
 #include "api/member.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +111,32 @@ static int member_fields(struct request *req, struct response *resp, struct memb
         return response_problem(resp, 422, "invalid", "/url",
                                 "'%s' is not a base URL like http://192.0.2.10:8470", m->url);
     return 0;
+}
+
+/* With member_address_check on, M's URL must name the address the call
+ * comes from: a member is found where it proved itself, and nobody can
+ * point the cluster's calls (and their peer token) at another host. */
+static int check_url_is_caller(struct request *req, struct response *resp, const struct member *m)
+{
+    if (!req->agent->config.member_address_check)
+        return 0;
+    const char *host = strstr(m->url, "://") + 3;
+    char text[256];
+    size_t len = *host == '[' ? strcspn(host + 1, "]") : strcspn(host, ":");
+    snprintf(text, sizeof(text), "%.*s", (int)len, *host == '[' ? host + 1 : host);
+    unsigned char a[16], b[16];
+    int family = strchr(text, ':') ? AF_INET6 : AF_INET;
+    bool same = req->client_address[0] && inet_pton(family, text, a) == 1 &&
+                inet_pton(family, req->client_address, b) == 1 &&
+                memcmp(a, b, family == AF_INET6 ? 16 : 4) == 0;
+    if (same)
+        return 0;
+    return response_problem(resp, 422, "url-not-caller", "/url",
+                            "'url' must name the address this call comes from (%s), not '%s': "
+                            "the cluster calls members only where they are (set "
+                            "management_address on the member, or member_address_check = 0 on "
+                            "the registry when NAT is in between)",
+                            req->client_address[0] ? req->client_address : "unknown", text);
 }
 
 static bool is_uuid(const char *s)
@@ -216,8 +244,17 @@ static int join_member(struct request *req, struct response *resp)
         return r;
     }
     if (!agent_is_registry(req->agent)) {
+        /* Not relayed: the registry checks the URL against the caller's
+         * address, which would be ours. */
         explicit_bzero(token, sizeof(token));
-        return relay_to_registry(req, resp, "POST", "/v1/cluster/members", req->json);
+        return response_problem(resp, 409, "not-the-registry", NULL,
+                                "this agent is not the registry; join at %s",
+                                req->agent->config.registry);
+    }
+    r = check_url_is_caller(req, resp, &m);
+    if (r < 0) {
+        explicit_bzero(token, sizeof(token));
+        return r;
     }
     bool shaped = credential_is(token, CREDENTIAL_JOIN_PREFIX);
     char hash[CREDENTIAL_HASH_SIZE];
@@ -306,6 +343,8 @@ static int refresh_member(struct request *req, struct response *resp)
         return r;
     m = before;
     r = member_fields(req, resp, &m);
+    if (r == 0 && strcmp(m.url, before.url) != 0)
+        r = check_url_is_caller(req, resp, &m);
     if (r < 0)
         return r;
     m.last_seen_ms = clock_wall_ms();

@@ -53,6 +53,7 @@ struct request {
     const char *path;
     const char *token_name;   /* the authenticated token's name, "anonymous" when auth is off */
     char member[37];          /* SCOPE_MEMBER: the uuid of the member whose credential it is */
+    char client_address[64];  /* the caller's IP address as text, "" when unknown */
     const char *body;         /* NUL-terminated, may be NULL */
     size_t body_length;
     struct json_object *json; /* parsed body for POST/PUT/PATCH with JSON, or NULL */

@@ -582,6 +582,27 @@ static void release(struct request *req, struct response *resp)
     }
 }
 
+/* The address CONN comes from, as text (an IPv4-mapped IPv6 address as
+ * plain IPv4), or "". */
+static void client_address(struct MHD_Connection *conn, char *out, size_t size)
+{
+    out[0] = '\0';
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!info || !info->client_addr)
+        return;
+    const struct sockaddr *sa = info->client_addr;
+    if (sa->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)size);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a6))
+            inet_ntop(AF_INET, &a6->s6_addr[12], out, (socklen_t)size);
+        else
+            inet_ntop(AF_INET6, a6, out, (socklen_t)size);
+    }
+}
+
 /* The connection's entry in the deadline watch, or NULL. */
 static struct watched *watched_of(struct MHD_Connection *conn)
 {
@@ -650,6 +671,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
             .lookup = lookup_value,
             .lookup_ctx = conn,
         };
+        client_address(conn, ex->req.client_address, sizeof(ex->req.client_address));
         http_method_from_string(method, &ex->req.method);
         if (!admit(server, conn, method, ex))
             return answer(server, conn, method, ex);

@@ -6,7 +6,8 @@
 #   and the answer for an open port is the one for a closed port;
 # - an agent joins with a one-time join token (lmnetctl cluster join-token,
 #   lmnetctl cluster join TOKEN); the token does not work twice, nor once
-#   expired; the member keeps its credential 0600, the registry a hash;
+#   expired; the URL must name the address the join comes from; the member
+#   keeps its credential 0600, the registry a hash;
 # - reports about a member (refresh, inventory, reachability) are taken
 #   only with that member's own credential: not with an admin token, not
 #   with another member's; a removed member's credential stops working.
@@ -91,8 +92,11 @@ out=$(ctl "$url3" cluster join "lmj_$(printf '0%.0s' $(seq 64))" 2>&1)
 expect_match "a made-up token does not work" 'join token is unknown, spent or expired' "$out"
 out=$(ctl "$url3" cluster join "http://127.0.0.1:1" 2>&1)
 expect_match "'cluster join URL' says how it works now" 'takes a join token now' "$out"
-check "agent 3 joins with a token of its own" ctl "$url3" cluster join "$(ctl "$url1" cluster join-token)"
-requests=$((requests + 6))
+token=$(ctl "$url1" cluster join-token)
+body=$(curl -s -w ' %{http_code}' "${J[@]}" -d "{\"join_token\":\"$token\",\"id\":\"$id3\",\"name\":\"x\",\"url\":\"http://127.0.0.2:$open_port\"}" "$url1/v1/cluster/members")
+expect_match "a URL that is not the caller's own address is refused (422)" 'url-not-caller.* 422$' "$body"
+check "agent 3 joins with a token of its own (not spent by the refusal)" ctl "$url3" cluster join "$token"
+requests=$((requests + 8))
 cred3=$(cat a3/member-credential)
 for _ in $(seq 50); do
     n=$(curl -s "${A[@]}" "$url2/v1/cluster/members" | grep -o '"id"' | wc -l)
