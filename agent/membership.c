@@ -71,13 +71,22 @@ static void set_status(struct membership *m, bool reachable, const char *error)
     pthread_mutex_unlock(&m->lock);
 }
 
+/* True when this agent's registry is another agent (registry = URL): it
+ * joins with a join token and reports with its member credential.  A
+ * registry every agent writes to directly (etcd) has its own access
+ * control. */
+static bool joins_with_token(const struct agent *agent)
+{
+    return agent->registry && strcmp(agent->registry->ops->name, "agent") == 0;
+}
+
 /* One round: refresh this member with the registry, then copy its member
  * list. */
 static void sync_once(struct membership *m)
 {
     struct agent *agent = m->agent;
-    char credential[CREDENTIAL_SIZE];
-    if (membership_credential(m, credential) < 0) {
+    char credential[CREDENTIAL_SIZE] = "";
+    if (joins_with_token(agent) && membership_credential(m, credential) < 0) {
         set_status(m, false,
                    "not a member yet: on the registry run 'lmnetctl cluster join-token', then "
                    "here 'lmnetctl cluster join TOKEN'");
@@ -86,7 +95,7 @@ static void sync_once(struct membership *m)
     struct registry_join join;
     struct registry_error err;
     join_of(agent, &join);
-    join.credential = credential;
+    join.credential = credential[0] ? credential : NULL;
     int r = registry_join(agent->registry, &join, &err);
     explicit_bzero(credential, sizeof(credential));
     if (r < 0) {
@@ -171,6 +180,11 @@ int membership_join(struct agent *agent, const char *join_token, struct registry
         return registry_fail(err, -EINVAL, 409, "member-is-registry",
                              "this agent is the registry (registry = self): it is a member "
                              "already; join the other agents to it");
+    if (!joins_with_token(agent))
+        return registry_fail(err, -EINVAL, 409, "no-join-tokens",
+                             "this agent's registry (%s) takes no join tokens: every agent "
+                             "joins it by itself",
+                             agent->config.registry);
     if (!credential_is(join_token, CREDENTIAL_JOIN_PREFIX))
         return registry_fail(err, -EINVAL, 422, "invalid",
                              "'token' is not a join token (lmj_ and 64 hex digits, from "
@@ -248,7 +262,7 @@ int membership_start(struct agent *agent, struct membership **out)
             return r;
         }
     } else {
-        int r = load_credential(m);
+        int r = joins_with_token(agent) ? load_credential(m) : 0;
         if (r < 0) {
             membership_stop(m);
             return r;
