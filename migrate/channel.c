@@ -36,6 +36,9 @@
 /* Connections still owing their hello; when a new one comes with all
  * taken, the oldest is dropped (it has had the longest). */
 #define PENDING_MAX 32
+/* Room in the kernel's accept queue: a burst of probes that fills it makes
+ * the source's own connect wait for a SYN retransmission (1 s). */
+#define LISTEN_BACKLOG 512
 /* Channel indexes fit in the hello's three digits. */
 #define CHANNEL_INDEX_MAX 999
 
@@ -639,7 +642,8 @@ static int listen_tcp(struct channel *c, const char *address, uint16_t port, str
     c->listen_fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     int one = 1;
     if (c->listen_fd < 0 || setsockopt(c->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-        bind(c->listen_fd, (struct sockaddr *)&addr, len) < 0 || listen(c->listen_fd, 16) < 0) {
+        bind(c->listen_fd, (struct sockaddr *)&addr, len) < 0 ||
+        listen(c->listen_fd, LISTEN_BACKLOG) < 0) {
         r = -errno;
         channel_destroy(c);
         return log_errno(LOG_LEVEL_ERROR, r, "migration channel: cannot listen address=%s", address);
