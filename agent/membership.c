@@ -176,7 +176,10 @@ static int load_credential(struct membership *m)
 int membership_join(struct agent *agent, const char *join_token, struct registry_error *err)
 {
     struct membership *m = agent->membership;
-    if (!m || registry_is_self(agent->registry))
+    if (!m)
+        return registry_fail(err, -EAGAIN, 503, "starting",
+                             "this agent is still starting; try again in a moment");
+    if (registry_is_self(agent->registry))
         return registry_fail(err, -EINVAL, 409, "member-is-registry",
                              "this agent is the registry (registry = self): it is a member "
                              "already; join the other agents to it");
