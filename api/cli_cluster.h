@@ -1,4 +1,4 @@
-/* lmnetctl cluster members | join URL | remove ID. */
+/* lmnetctl cluster members | join-token [--ttl S] | join TOKEN | remove ID. */
 #ifndef LMNET_API_CLI_CLUSTER_H
 #define LMNET_API_CLI_CLUSTER_H
 
