@@ -49,6 +49,11 @@ start() {
     pids+=($!)
     URL=http://127.0.0.1:$api
     for _ in $(seq 100); do curl -sf -o /dev/null "$URL/v1/health" && break; sleep 0.05; done
+    if [[ $registry == http* ]]; then # a registry agent: join with a one-time join token
+        local token
+        token=$(curl -s -X POST "$registry/v1/cluster/join-tokens" | sed -n 's/.*"token":"\(lmj_[0-9a-f]*\)".*/\1/p')
+        curl -s -o /dev/null -H 'Content-Type: application/json' -d "{\"token\":\"$token\"}" "$URL/v1/cluster/join"
+    fi
 }
 pool() { # URL NAME BLOCK_SIZE START
     curl -sf -o /dev/null -H 'Content-Type: application/json' \
