@@ -17,6 +17,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 #include "agent/agent.h"
+#include "agent/credential.h"
 #include "agent/log.h"
 #include "agent/network.h"
 #include "agent/registry.h"
@@ -165,7 +166,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     }
     case 4: {
-        struct registry_join join = {.credential = "token"};
+        /* A join token (issue 14): the reply's member credential is read
+         * into ISSUED. */
+        char issued[CREDENTIAL_SIZE];
+        struct registry_join join = {
+            .credential = "lmj_0000000000000000000000000000000000000000000000000000000000000000",
+            .issued = issued};
         snprintf(join.node, sizeof(join.node), "%s", NODE);
         snprintf(join.name, sizeof(join.name), "h1");
         snprintf(join.url, sizeof(join.url), "http://127.0.0.1:1");
