@@ -100,7 +100,7 @@ static int self_release_block(struct registry *registry, const char *pool, const
 }
 
 /* The registry records itself; other members join over POST
- * /v1/cluster/members (api/member.c), which asks them who they are first. */
+ * /v1/cluster/members (api/member.c) with a one-time join token. */
 static int self_join(struct registry *registry, const struct registry_join *join,
                      struct registry_error *err)
 {
