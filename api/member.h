@@ -1,4 +1,6 @@
-/* Routes for /v1/cluster/members: list, join (POST {"url"}), show, remove. */
+/* Routes for /v1/cluster/members (list, join with a join token, show, a
+ * member's own refresh, remove), /v1/cluster/join-tokens and
+ * /v1/cluster/join. */
 #ifndef LMNET_API_MEMBER_H
 #define LMNET_API_MEMBER_H
 

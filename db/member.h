@@ -1,7 +1,8 @@
 /* Cluster members as this agent knows them.
  *
  * On the registry agent the member table is the truth: members are added by
- * POST /v1/cluster/members.  On every other agent it is a cache, refreshed
+ * POST /v1/cluster/members with a join token, and each row holds the hash
+ * of that member's credential (agent/credential.h).  On every other agent it is a cache, refreshed
  * from the registry by the membership thread (agent/membership.h), so that
  * heartbeats and peer calls still know their peers while the registry is
  * down. */
