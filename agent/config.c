@@ -14,6 +14,7 @@
 #include <string.h>
 #include "agent/cleanup.h"
 #include "agent/mac.h"
+#include "migrate/convergence.h"
 
 enum config_kind {
     CONFIG_STRING,
@@ -68,6 +69,12 @@ static const struct config_key config_keys[] = {
     { "image_dirs", CONFIG_STRING, FIELD(image_dirs), 0 },
     { "dynamic_mac_range", CONFIG_OPTIONAL_STRING, FIELD(dynamic_mac_range), 0 },
     { "migration_stall_timeout", CONFIG_UNSIGNED, FIELD(migration_stall_timeout), 3600 },
+    { "migration_downtime_schedule", CONFIG_STRING, FIELD(migration_downtime_schedule), 0 },
+    { "migration_auto_converge", CONFIG_BOOL, FIELD(migration_auto_converge), 0 },
+    { "migration_allow_postcopy", CONFIG_BOOL, FIELD(migration_allow_postcopy), 0 },
+    { "migration_completion_timeout_per_gib", CONFIG_UNSIGNED,
+      FIELD(migration_completion_timeout_per_gib), 86400 },
+    { "migration_timeout_action", CONFIG_STRING, FIELD(migration_timeout_action), 0 },
     { "heartbeat_port", CONFIG_UNSIGNED, FIELD(heartbeat_port), 65535 },
     { "heartbeat_interval", CONFIG_UNSIGNED, FIELD(heartbeat_interval), 60000 },
     { "heartbeat_threshold", CONFIG_UNSIGNED, FIELD(heartbeat_threshold), 100 },
@@ -213,6 +220,11 @@ int config_init(struct config *config)
         r = replace_string(&config->image_dirs, CONFIG_DEFAULT_IMAGE_DIRS);
     config->migration_stall_timeout = 15;
     config->member_address_check = 1;
+    if (r >= 0)
+        r = replace_string(&config->migration_downtime_schedule, "300,1000,2000");
+    if (r >= 0)
+        r = replace_string(&config->migration_timeout_action, "abort");
+    config->migration_completion_timeout_per_gib = 150;
     config->heartbeat_port = 8471;
     config->heartbeat_interval = 1000;
     config->heartbeat_threshold = 3;
@@ -378,5 +390,18 @@ int config_check(const struct config *config, char *err, size_t size)
                                                      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")]))
         return fail(err, size, "qemu_user must be a user name (or none), not '%s'",
                     config->qemu_user);
+    struct convergence_policy policy;
+    char why[160];
+    if (convergence_schedule_parse(config->migration_downtime_schedule, &policy, why, sizeof(why)) <
+        0)
+        return fail(err, size, "migration_downtime_schedule: %s", why);
+    if (convergence_timeout_action_from_string(config->migration_timeout_action,
+                                               &policy.timeout_action) < 0)
+        return fail(err, size,
+                    "migration_timeout_action must be abort, pause or postcopy, not '%s'",
+                    config->migration_timeout_action);
+    if (policy.timeout_action == CONVERGENCE_POSTCOPY && !config->migration_allow_postcopy)
+        return fail(err, size,
+                    "migration_timeout_action postcopy needs migration_allow_postcopy = yes");
     return 0;
 }

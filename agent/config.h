@@ -64,6 +64,12 @@ struct config {
                                 00:15:5d + management IPv4 + 256 */
     unsigned migration_stall_timeout; /* seconds without progress before a
                                          migration is abandoned */
+    char *migration_downtime_schedule;             /* "300,1000,2000": the convergence
+                                                      policy's defaults (migrate/convergence.h) */
+    unsigned migration_auto_converge;              /* 0 or 1 */
+    unsigned migration_allow_postcopy;             /* 0 or 1 */
+    unsigned migration_completion_timeout_per_gib; /* seconds; 0: none */
+    char *migration_timeout_action;                /* "abort", "pause" or "postcopy" */
     unsigned heartbeat_port;      /* UDP port of the heartbeats; 0: none sent */
     unsigned heartbeat_interval;  /* milliseconds between heartbeats */
     unsigned heartbeat_threshold; /* heartbeats missed before a member is not heard */

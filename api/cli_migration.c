@@ -2,7 +2,8 @@
  *
  * "migrate --wait" polls GET /v1/migrations/{id} until the migration ends;
  * on a terminal it redraws one progress line (phase, percent of memory
- * sent, throughput), elsewhere it prints a line per phase change.  The exit
+ * sent, throughput, the last convergence step), elsewhere it prints a line
+ * per phase change and per convergence step.  The exit
  * code is 0 only when the migration completed. */
 #include "api/cli_migration.h"
 
@@ -27,7 +28,16 @@ static const char migrate_usage[] =
     "  --bandwidth BYTES_PER_S    cap the transfer (default: no cap)\n"
     "  --allow-management-network use the management network when no migration\n"
     "                             network is up\n"
-    "  --convert-dynamic-macs     give adapters with host-pool MACs static ones\n";
+    "  --convert-dynamic-macs     give adapters with host-pool MACs static ones\n"
+    "Convergence (defaults from the agent's configuration):\n"
+    "  --downtime-schedule MS,... downtime limits to step through when rounds stop\n"
+    "                             shrinking what remains (e.g. 300,1000,2000)\n"
+    "  --auto-converge            let QEMU throttle a guest that dirties too fast\n"
+    "  --postcopy                 allow post-copy as the last resort (one channel;\n"
+    "                             if either host fails during it, the VM is lost)\n"
+    "  --completion-timeout S     seconds per GiB of guest memory (0: none)\n"
+    "  --timeout-action ACTION    then: abort (the VM stays), pause (force-complete)\n"
+    "                             or postcopy\n";
 
 static const char migration_usage[] =
     "Usage: lmnetctl migration COMMAND\n"
@@ -52,16 +62,42 @@ static bool is_final(const char *phase)
            strcmp(phase, "failed") == 0;
 }
 
-static void draw(struct cli *cli, struct json_object *m, char *last_phase, size_t size)
+/* "downtime 1000 ms at 12.3 s", "postcopy at 20.0 s", ... for STEP. */
+static void describe_step(struct json_object *step, char *buf, size_t size)
+{
+    const char *action = cli_str(step, "action");
+    double at = (double)num(step, "at_ms") / 1000.0;
+    if (strcmp(action, "raise-downtime") == 0)
+        snprintf(buf, size, "downtime %lld ms at %.1f s", (long long)num(step, "downtime_ms"), at);
+    else
+        snprintf(buf, size, "%s at %.1f s", action, at);
+}
+
+static void draw(struct cli *cli, struct json_object *m, char *last_phase, size_t size,
+                 size_t *steps_seen)
 {
     const char *phase = cli_str(m, "phase");
-    struct json_object *progress = NULL;
+    struct json_object *progress = NULL, *convergence = NULL, *steps = NULL;
     json_object_object_get_ex(m, "progress", &progress);
     int64_t total = num(progress, "bytes_total"), remaining = num(progress, "bytes_remaining");
     double mbps = progress ? json_object_get_double(json_object_object_get(progress, "mbps")) : 0;
+    size_t n_steps = 0;
+    if (progress && json_object_object_get_ex(progress, "convergence", &convergence) &&
+        json_object_object_get_ex(convergence, "steps", &steps) &&
+        json_object_is_type(steps, json_type_array))
+        n_steps = json_object_array_length(steps);
+    char step[80] = "";
+    if (n_steps)
+        describe_step(json_object_array_get_idx(steps, n_steps - 1), step, sizeof(step));
     if (!cli->interactive) {
         if (strcmp(phase, last_phase) != 0)
             fprintf(cli->out, "%s\n", phase);
+        for (size_t i = *steps_seen; i < n_steps; i++) {
+            struct json_object *s = json_object_array_get_idx(steps, i);
+            describe_step(s, step, sizeof(step));
+            fprintf(cli->out, "convergence: %s (%s)\n", step, cli_str(s, "reason"));
+        }
+        *steps_seen = n_steps > *steps_seen ? n_steps : *steps_seen;
         snprintf(last_phase, size, "%s", phase);
         return;
     }
@@ -73,7 +109,15 @@ static void draw(struct cli *cli, struct json_object *m, char *last_phase, size_
     for (int i = 0; i < 30; i++)
         bar[i] = i < filled ? '#' : '.';
     bar[30] = '\0';
-    fprintf(cli->out, "\r[%s] %3d%%  %-13s %8.0f Mbit/s", bar, percent, phase, mbps);
+    int64_t throttle = num(progress, "cpu_throttle_percent");
+    char extra[160] = "", cpu[40] = "";
+    if (throttle > 0)
+        snprintf(cpu, sizeof(cpu), "%s%lld%% cpu throttle", step[0] ? ", " : "",
+                 (long long)throttle);
+    if (step[0] || cpu[0])
+        snprintf(extra, sizeof(extra), "  %s%s", step, cpu);
+    /* The line shrinks when the step text does; clear what is left. */
+    fprintf(cli->out, "\r[%s] %3d%%  %-13s %8.0f Mbit/s%s\033[K", bar, percent, phase, mbps, extra);
     fflush(cli->out);
     snprintf(last_phase, size, "%s", phase);
 }
@@ -83,13 +127,14 @@ static void draw(struct cli *cli, struct json_object *m, char *last_phase, size_
 static int wait_for(struct cli *cli, const char *id, const char *source)
 {
     char path[160], last[32] = "";
+    size_t steps_seen = 0;
     snprintf(path, sizeof(path), "/v1/migrations/%s?source=%s", id, source);
     for (;;) {
         _cleanup_json_ struct json_object *m = NULL;
         int r = cli_call(cli, "GET", path, NULL, &m);
         if (r != CLI_EXIT_OK)
             return r;
-        draw(cli, m, last, sizeof(last));
+        draw(cli, m, last, sizeof(last), &steps_seen);
         const char *phase = cli_str(m, "phase");
         if (is_final(phase)) {
             if (cli->interactive)
@@ -110,19 +155,26 @@ static int wait_for(struct cli *cli, const char *id, const char *source)
 int cli_migrate(struct cli *cli, int argc, char **argv)
 {
     static const struct option options[] = {
-        { "quick", no_argument, NULL, 'q' },
-        { "wait", no_argument, NULL, 'w' },
-        { "channels", required_argument, NULL, 'c' },
-        { "downtime-limit", required_argument, NULL, 'd' },
-        { "bandwidth", required_argument, NULL, 'b' },
-        { "allow-management-network", no_argument, NULL, 'M' },
-        { "convert-dynamic-macs", no_argument, NULL, 'C' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+        {"quick", no_argument, NULL, 'q'},
+        {"wait", no_argument, NULL, 'w'},
+        {"channels", required_argument, NULL, 'c'},
+        {"downtime-limit", required_argument, NULL, 'd'},
+        {"bandwidth", required_argument, NULL, 'b'},
+        {"allow-management-network", no_argument, NULL, 'M'},
+        {"convert-dynamic-macs", no_argument, NULL, 'C'},
+        {"downtime-schedule", required_argument, NULL, 'S'},
+        {"auto-converge", no_argument, NULL, 'A'},
+        {"postcopy", no_argument, NULL, 'P'},
+        {"completion-timeout", required_argument, NULL, 'T'},
+        {"timeout-action", required_argument, NULL, 'X'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     _cleanup_json_ struct json_object *req = json_object_new_object();
     struct json_object *opts = json_object_new_object();
     json_object_object_add(req, "options", opts);
+    struct json_object *conv = json_object_new_object(); /* options.convergence, if any */
+    json_object_object_add(opts, "convergence", conv);
     bool wait = false;
     optind = 0; /* 0, not 1: GNU getopt must forget the global flags it parsed */
     int c;
@@ -158,6 +210,35 @@ int cli_migrate(struct cli *cli, int argc, char **argv)
         case 'C':
             json_object_object_add(opts, "convert_dynamic_macs", json_object_new_boolean(true));
             break;
+        case 'S': {
+            /* The agent checks the values; here only that they are numbers. */
+            struct json_object *list = json_object_new_array();
+            json_object_object_add(conv, "downtime_schedule_ms", list);
+            const char *s = optarg;
+            do {
+                v = strtoll(s, &end, 10);
+                if (end == s || (*end && *end != ','))
+                    return cli_usage_error(cli, "--downtime-schedule needs MS,MS,... "
+                                                "(e.g. 300,1000,2000)");
+                json_object_array_add(list, json_object_new_int64(v));
+                s = *end ? end + 1 : end;
+            } while (*end);
+            break;
+        }
+        case 'A':
+        case 'P':
+            json_object_object_add(conv, c == 'A' ? "auto_converge" : "allow_postcopy",
+                                   json_object_new_boolean(true));
+            break;
+        case 'T':
+            v = strtoll(optarg, &end, 10);
+            if (!*optarg || *end || v < 0)
+                return cli_usage_error(cli, "--completion-timeout needs seconds per GiB");
+            json_object_object_add(conv, "completion_timeout_per_gib_s", json_object_new_int64(v));
+            break;
+        case 'X':
+            json_object_object_add(conv, "timeout_action", json_object_new_string(optarg));
+            break;
         case 'h':
             fputs(migrate_usage, cli->out);
             return CLI_EXIT_OK;
@@ -167,6 +248,8 @@ int cli_migrate(struct cli *cli, int argc, char **argv)
     }
     if (optind != argc - 2)
         return cli_usage_error(cli, "usage: lmnetctl migrate VM DESTINATION [options]");
+    if (json_object_object_length(conv) == 0)
+        json_object_object_del(opts, "convergence");
     json_object_object_add(req, "vm", json_object_new_string(argv[optind]));
     json_object_object_add(req, "destination", json_object_new_string(argv[optind + 1]));
     _cleanup_json_ struct json_object *body = NULL;

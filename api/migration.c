@@ -130,11 +130,22 @@ static int parse_request(struct request *req, struct response *resp,
                 rq->allow_management_network = json_object_get_boolean(val);
             else
                 rq->convert_dynamic_macs = json_object_get_boolean(val);
+        } else if (strcmp(key, "convergence") == 0) {
+            /* Refines this agent's defaults (migrate/convergence.h). */
+            migrator_convergence_defaults(req->agent, &rq->convergence);
+            char name[64], why[300];
+            if (convergence_policy_apply_json(&rq->convergence, val, name, sizeof(name), why,
+                                              sizeof(why)) < 0) {
+                char at[160];
+                snprintf(at, sizeof(at), "/options/convergence%s%s", name[0] ? "/" : "", name);
+                return response_problem(resp, 422, "invalid", at, "%s", why);
+            }
+            rq->has_convergence = true;
         } else {
             return response_problem(resp, 422, "invalid", pointer,
                                     "unknown option '%s' (known: downtime_limit_ms, "
                                     "max_bandwidth, channels, allow_management_network, "
-                                    "convert_dynamic_macs)",
+                                    "convert_dynamic_macs, convergence)",
                                     key);
         }
     }

@@ -31,6 +31,7 @@ static const char *const migration_status_names[HYPERVISOR_MIGRATION_STATUS_COUN
     [HYPERVISOR_MIGRATION_ACTIVE] = "active",
     [HYPERVISOR_MIGRATION_PRE_SWITCHOVER] = "pre-switchover",
     [HYPERVISOR_MIGRATION_DEVICE] = "device",
+    [HYPERVISOR_MIGRATION_POSTCOPY_ACTIVE] = "postcopy-active",
     [HYPERVISOR_MIGRATION_COMPLETED] = "completed",
     [HYPERVISOR_MIGRATION_FAILED] = "failed",
     [HYPERVISOR_MIGRATION_CANCELLING] = "cancelling",
@@ -196,6 +197,20 @@ int hypervisor_vm_pass_fd(struct hypervisor_vm *vm, const char *name, int fd)
     if (!vm->hypervisor->ops->vm_pass_fd)
         return -EOPNOTSUPP;
     return vm->hypervisor->ops->vm_pass_fd(vm, name, fd);
+}
+
+int hypervisor_vm_migration_set_downtime(struct hypervisor_vm *vm, int64_t downtime_ms)
+{
+    if (!vm->hypervisor->ops->vm_migration_set_downtime)
+        return -EOPNOTSUPP;
+    return vm->hypervisor->ops->vm_migration_set_downtime(vm, downtime_ms);
+}
+
+int hypervisor_vm_migration_start_postcopy(struct hypervisor_vm *vm)
+{
+    if (!vm->hypervisor->ops->vm_migration_start_postcopy)
+        return -EOPNOTSUPP;
+    return vm->hypervisor->ops->vm_migration_start_postcopy(vm);
 }
 
 int hypervisor_vm_query(struct hypervisor_vm *vm, struct hypervisor_vm_status *out)

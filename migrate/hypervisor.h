@@ -74,7 +74,7 @@ enum hypervisor_vm_state {
 const char *hypervisor_vm_state_to_string(enum hypervisor_vm_state state);
 
 enum hypervisor_migration_status {
-    HYPERVISOR_MIGRATION_NONE,           /* none started */
+    HYPERVISOR_MIGRATION_NONE, /* none started */
     HYPERVISOR_MIGRATION_SETUP,
     HYPERVISOR_MIGRATION_ACTIVE,         /* memory is being copied */
     HYPERVISOR_MIGRATION_PRE_SWITCHOVER, /* source paused, waits for continue */
@@ -83,11 +83,13 @@ enum hypervisor_migration_status {
     HYPERVISOR_MIGRATION_FAILED,
     HYPERVISOR_MIGRATION_CANCELLING,
     HYPERVISOR_MIGRATION_CANCELLED,
+    HYPERVISOR_MIGRATION_POSTCOPY_ACTIVE, /* the destination runs the VM and
+                                             pulls the pages it lacks */
     HYPERVISOR_MIGRATION_STATUS_COUNT,
 };
 
 /* "none", "setup", "active", "pre-switchover", "device", "completed",
- * "failed", "cancelling", "cancelled". */
+ * "failed", "cancelling", "cancelled", "postcopy-active". */
 const char *hypervisor_migration_status_to_string(enum hypervisor_migration_status status);
 
 /* True for the statuses after which nothing happens without the caller:
@@ -124,6 +126,10 @@ struct hypervisor_migration_options {
                                   streams (QEMU multifd) */
     bool pause_before_switchover; /* source stops at pre-switchover until
                                      hypervisor_vm_migration_continue() */
+    bool auto_converge;           /* source: throttle a guest that dirties
+                                     memory faster than the link carries it */
+    bool postcopy;                /* both sides: post-copy may be started
+                                     (hypervisor_vm_migration_start_postcopy) */
 };
 
 struct hypervisor_migration_progress {
@@ -140,6 +146,7 @@ struct hypervisor_migration_progress {
     int64_t setup_time_ms;
     int64_t expected_downtime_ms;
     int64_t downtime_ms;        /* once completed */
+    int64_t cpu_throttle_percent; /* auto-converge's throttle now; 0: none */
     char error[256];            /* the hypervisor's reason, when failed */
 };
 
@@ -216,6 +223,15 @@ struct hypervisor_ops {
      * NAME, for a later "fd:NAME" migration URI.  The caller keeps FD.
      * NULL in a driver that cannot: the call answers -EOPNOTSUPP. */
     int (*vm_pass_fd)(struct hypervisor_vm *vm, const char *name, int fd);
+
+    /* Sets the longest pause allowed of a running outgoing migration.
+     * NULL: -EOPNOTSUPP. */
+    int (*vm_migration_set_downtime)(struct hypervisor_vm *vm, int64_t downtime_ms);
+
+    /* Switches a running outgoing migration (started with options.postcopy)
+     * to post-copy: at the next switchover the destination runs the VM.
+     * NULL: -EOPNOTSUPP. */
+    int (*vm_migration_start_postcopy)(struct hypervisor_vm *vm);
 };
 
 struct hypervisor {
@@ -258,5 +274,7 @@ int hypervisor_vm_migration_continue(struct hypervisor_vm *vm);
 int hypervisor_vm_migration_cancel(struct hypervisor_vm *vm);
 int hypervisor_vm_announce(struct hypervisor_vm *vm);
 int hypervisor_vm_pass_fd(struct hypervisor_vm *vm, const char *name, int fd);
+int hypervisor_vm_migration_set_downtime(struct hypervisor_vm *vm, int64_t downtime_ms);
+int hypervisor_vm_migration_start_postcopy(struct hypervisor_vm *vm);
 
 #endif

@@ -679,18 +679,30 @@ static int qmp_failed(struct qemu_vm *vm, int r, const char *what)
 static int apply_options(struct qemu_vm *vm, const struct hypervisor_migration_options *options,
                          bool source)
 {
-    static const struct hypervisor_migration_options defaults = { -1, 0, 1, false };
+    static const struct hypervisor_migration_options defaults = {.downtime_limit_ms = -1,
+                                                                 .channels = 1};
     const struct hypervisor_migration_options *o = options ? options : &defaults;
     if (o->channels > 255)
         return log_errno(LOG_LEVEL_ERROR, EINVAL, "qemu: at most 255 channels vm=%s",
                          vm->base.name);
     bool multifd = o->channels > 1;
-    struct qmp_capability_setting caps[3] = {
-        { QMP_CAPABILITY_EVENTS, true },
-        { QMP_CAPABILITY_MULTIFD, multifd },
-        { QMP_CAPABILITY_PAUSE_BEFORE_SWITCHOVER, o->pause_before_switchover },
+    if (multifd && o->postcopy)
+        return log_errno(LOG_LEVEL_ERROR, EINVAL,
+                         "qemu: post-copy needs one channel (QEMU 7.2 cannot with multifd) vm=%s",
+                         vm->base.name);
+    struct qmp_capability_setting caps[5] = {
+        {QMP_CAPABILITY_EVENTS, true},
+        {QMP_CAPABILITY_MULTIFD, multifd},
+        {QMP_CAPABILITY_POSTCOPY_RAM, o->postcopy},
     };
-    int r = qmp_migrate_set_capabilities(vm->qmp, caps, source ? 3 : 2);
+    size_t n_caps = 3;
+    if (source) {
+        caps[n_caps++] = (struct qmp_capability_setting){QMP_CAPABILITY_PAUSE_BEFORE_SWITCHOVER,
+                                                         o->pause_before_switchover};
+        caps[n_caps++] =
+            (struct qmp_capability_setting){QMP_CAPABILITY_AUTO_CONVERGE, o->auto_converge};
+    }
+    int r = qmp_migrate_set_capabilities(vm->qmp, caps, n_caps);
     if (r < 0)
         return qmp_failed(vm, r, "migrate-set-capabilities");
     struct qmp_migration_parameters params = {
@@ -929,6 +941,10 @@ static enum hypervisor_migration_status status_of(enum qmp_migration_status s)
     case QMP_MIGRATION_FAILED: return HYPERVISOR_MIGRATION_FAILED;
     case QMP_MIGRATION_CANCELLING: return HYPERVISOR_MIGRATION_CANCELLING;
     case QMP_MIGRATION_CANCELLED: return HYPERVISOR_MIGRATION_CANCELLED;
+    case QMP_MIGRATION_POSTCOPY_ACTIVE: return HYPERVISOR_MIGRATION_POSTCOPY_ACTIVE;
+    /* Post-copy lost its stream; lmnet does not recover it (QEMU's
+     * migrate-recover): the move has failed. */
+    case QMP_MIGRATION_POSTCOPY_PAUSED: return HYPERVISOR_MIGRATION_FAILED;
     default: return HYPERVISOR_MIGRATION_ACTIVE; /* active, postcopy, wait-unplug, ... */
     }
 }
@@ -955,6 +971,7 @@ static int vm_migration_progress(struct hypervisor_vm *base,
     out->setup_time_ms = info.setup_time_ms;
     out->expected_downtime_ms = info.expected_downtime_ms;
     out->downtime_ms = info.downtime_ms;
+    out->cpu_throttle_percent = info.cpu_throttle_percentage;
     snprintf(out->error, sizeof(out->error), "%s", info.error_desc);
     return 0;
 }
@@ -990,6 +1007,27 @@ static int vm_migration_continue(struct hypervisor_vm *base)
     struct qemu_vm *vm = (struct qemu_vm *)base;
     int r = qmp_migrate_continue(vm->qmp, QMP_MIGRATION_PRE_SWITCHOVER);
     return r < 0 ? qmp_failed(vm, r, "migrate-continue") : 0;
+}
+
+static int vm_migration_set_downtime(struct hypervisor_vm *base, int64_t downtime_ms)
+{
+    struct qemu_vm *vm = (struct qemu_vm *)base;
+    struct qmp_migration_parameters params = {
+        .downtime_limit_ms = downtime_ms,
+        .max_bandwidth = -1,
+    };
+    int r = qmp_migrate_set_parameters(vm->qmp, &params);
+    return r < 0 ? qmp_failed(vm, r, "migrate-set-parameters downtime-limit") : 0;
+}
+
+static int vm_migration_start_postcopy(struct hypervisor_vm *base)
+{
+    struct qemu_vm *vm = (struct qemu_vm *)base;
+    int r = qmp_migrate_start_postcopy(vm->qmp);
+    if (r < 0)
+        return qmp_failed(vm, r, "migrate-start-postcopy");
+    log_info("qemu migration switches to post-copy at switchover vm=%s", vm->base.name);
+    return 0;
 }
 
 static int vm_migration_cancel(struct hypervisor_vm *base)
@@ -1028,4 +1066,6 @@ static const struct hypervisor_ops qemu_ops = {
     .vm_migration_continue = vm_migration_continue,
     .vm_migration_cancel = vm_migration_cancel,
     .vm_announce = vm_announce,
+    .vm_migration_set_downtime = vm_migration_set_downtime,
+    .vm_migration_start_postcopy = vm_migration_start_postcopy,
 };

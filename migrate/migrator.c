@@ -5,11 +5,23 @@
  *                 vm-migrating         the VM's state back to running
  *                 channel              (in memory: the forwarder is closed,
  *                                      or QEMU holds the one stream)
- *                 vm-paused            resume the vCPUs (quick mode)
+ *                 vm-paused            resume the vCPUs (quick mode, or the
+ *                                      convergence policy's pause)
  *                 qemu-migrate         migrate_cancel, resume if paused
  *                 destination-ports    (undone by the destination's abort)
+ *                 postcopy-requested   (the convergence policy's last resort:
+ *                                      QEMU still stops at pre-switchover,
+ *                                      so nothing to undo)
  *                 continue             the point of no return: after it,
  *                                      roll forward
+ *                 postcopy             begun with continue when post-copy was
+ *                                      requested: the destination runs the VM
+ *                                      and pulls its pages from here; if
+ *                                      either side fails before it is done,
+ *                                      the VM is lost (nothing is resumed
+ *                                      here: this memory is stale); a
+ *                                      restarted agent waits for QEMU to
+ *                                      finish sending before it lets go
  *                 source-ports-inactive  activate the source ports again
  *                                      (only if QEMU itself gave up and
  *                                      resumed the VM here)
@@ -100,6 +112,7 @@ struct migrator {
 struct options {
     struct hypervisor_migration_options hv;
     bool quick;
+    struct convergence_policy convergence;
 };
 
 static struct db *db_of(struct migrator *m)
@@ -164,7 +177,26 @@ static struct json_object *options_to_json(const struct migration_request *rq)
                            json_object_new_boolean(rq->allow_management_network));
     json_object_object_add(o, "convert_dynamic_macs",
                            json_object_new_boolean(rq->convert_dynamic_macs));
+    json_object_object_add(o, "convergence", convergence_policy_to_json(&rq->convergence));
     return o;
+}
+
+void migrator_convergence_defaults(const struct agent *agent, struct convergence_policy *out)
+{
+    const struct config *c = &agent->config;
+    convergence_policy_defaults(out);
+    char why[160];
+    /* config_check() refused a bad schedule or action at start. */
+    if (convergence_schedule_parse(c->migration_downtime_schedule, out, why, sizeof(why)) < 0)
+        log_warning("migration_downtime_schedule ignored: %s", why);
+    if (convergence_timeout_action_from_string(c->migration_timeout_action, &out->timeout_action) <
+        0)
+        out->timeout_action = CONVERGENCE_ABORT;
+    out->auto_converge = c->migration_auto_converge != 0;
+    out->allow_postcopy = c->migration_allow_postcopy != 0;
+    out->timeout_per_gib_s = c->migration_completion_timeout_per_gib;
+    if (out->timeout_action == CONVERGENCE_POSTCOPY && !out->allow_postcopy)
+        out->timeout_action = CONVERGENCE_ABORT;
 }
 
 static int64_t get_int64(struct json_object *obj, const char *key, int64_t fallback)
@@ -193,6 +225,22 @@ static void options_from_json(struct json_object *o, bool quick, struct options 
     out->hv.channels = channels < 1 ? 1 : (unsigned)channels;
     out->hv.pause_before_switchover = true;
     out->quick = quick;
+    /* A record without a policy (made before there was one) keeps the old
+     * behaviour: its one downtime limit, no timeout. */
+    struct convergence_policy *p = &out->convergence;
+    convergence_policy_defaults(p);
+    p->n_downtime = 0;
+    p->timeout_per_gib_s = 0;
+    struct json_object *policy = NULL;
+    char key[64], why[200];
+    if (o && json_object_object_get_ex(o, "convergence", &policy) &&
+        convergence_policy_apply_json(p, policy, key, sizeof(key), why, sizeof(why)) < 0)
+        log_warning("a migration's convergence policy is unreadable (%s: %s); none applies", key,
+                    why);
+    if (p->n_downtime)
+        out->hv.downtime_limit_ms = p->downtime_ms[0];
+    out->hv.auto_converge = p->auto_converge && !quick;
+    out->hv.postcopy = p->allow_postcopy && !quick && out->hv.channels <= 1;
 }
 
 /* ---- peers ---- */
@@ -429,11 +477,17 @@ int migrator_submit(struct migrator *m, const struct migration_request *rq, cons
     if (r < 0)
         return r;
     struct migration_request effective = *rq;
+    if (!effective.has_convergence)
+        migrator_convergence_defaults(m->agent, &effective.convergence);
+    convergence_policy_start_at(&effective.convergence, rq->downtime_limit_ms);
     unsigned requested_channels = rq->channels;
     char channels_note[512] = "";
     effective.channels =
         choose_channels(&chosen, rq->channels, channels_note, sizeof(channels_note));
     rq = &effective;
+    r = planner_check_postcopy(rq->channels, rq->convergence.allow_postcopy && !rq->quick, refusal);
+    if (r < 0)
+        return r;
     unsigned max = m->agent->config.max_migrations;
     (void)max; /* slots are the scheduler's: a full host queues, not refuses */
 
@@ -503,6 +557,8 @@ struct source_run {
     struct json_object *timings;
     int64_t phase_started;
     bool prepared, vm_migrating, paused, qemu_migrating, ports_inactive;
+    bool converging; /* live: the convergence policy follows the transfer */
+    struct convergence conv;
 };
 
 static void enter_phase(struct source_run *s, enum migration_phase phase)
@@ -542,6 +598,8 @@ static struct json_object *progress_to_json(const struct hypervisor_migration_pr
                            json_object_new_int64(p->expected_downtime_ms));
     json_object_object_add(o, "downtime_ms", json_object_new_int64(p->downtime_ms));
     json_object_object_add(o, "total_time_ms", json_object_new_int64(p->total_time_ms));
+    json_object_object_add(o, "cpu_throttle_percent",
+                           json_object_new_int64(p->cpu_throttle_percent));
     if (c) {
         json_object_object_add(o, "channel_bytes", json_object_new_int64((int64_t)c->bytes_forward));
         json_object_object_add(o, "channel_connections",
@@ -556,7 +614,85 @@ static void store_progress(struct source_run *s, const struct hypervisor_migrati
     if (s->channel)
         channel_stats(s->channel, &stats);
     _cleanup_json_ struct json_object *o = progress_to_json(p, s->channel ? &stats : NULL);
+    if (s->converging)
+        json_object_object_add(o, "convergence", convergence_to_json(&s->conv));
     migration_set_progress(db_of(s->m), s->mig.uuid, o, s->timings);
+}
+
+/* Takes the step STEP of S's convergence policy.  Returns 0 (the transfer
+ * goes on), or a negative errno with WHY when the move must end here. */
+static int take_step(struct source_run *s, const struct convergence_event *step, char *why,
+                     size_t why_size)
+{
+    struct migrator *m = s->m;
+    int r = 0;
+    switch (step->action) {
+    case CONVERGENCE_NONE: return 0;
+    case CONVERGENCE_RAISE_DOWNTIME:
+        r = hypervisor_vm_migration_set_downtime(s->handle, step->downtime_ms);
+        if (r < 0)
+            log_errno(LOG_LEVEL_WARNING, r, "cannot raise the downtime limit migration=%s",
+                      s->mig.uuid);
+        return 0; /* the later steps still apply */
+    case CONVERGENCE_POSTCOPY:
+        /* Not yet the point of no return: QEMU stops at pre-switchover
+         * first, and the destination runs the VM only after "continue". */
+        r = hypervisor_vm_migration_start_postcopy(s->handle);
+        if (r >= 0) {
+            journal(m, s->mig.uuid, "postcopy-requested", STEP_DONE, NULL);
+            return 0;
+        }
+        snprintf(why, why_size, "QEMU refused to switch to post-copy (%s): %s", strerror(-r),
+                 step->reason);
+        return r;
+    case CONVERGENCE_PAUSE:
+        r = hypervisor_vm_stop(s->handle);
+        if (r >= 0) {
+            s->paused = true; /* a rollback resumes it here */
+            journal(m, s->mig.uuid, "vm-paused", STEP_DONE, NULL);
+            return 0;
+        }
+        snprintf(why, why_size, "cannot pause the VM to force the move to complete (%s): %s",
+                 strerror(-r), step->reason);
+        return r;
+    case CONVERGENCE_ABORT:
+        snprintf(why, why_size, "the convergence policy ended the move (%s); the VM runs on here",
+                 step->reason);
+        return -ETIME;
+    }
+    return 0;
+}
+
+/* Feeds a progress sample P of S's transfer to its convergence policy and
+ * takes the step it asks for.  Returns 0, or a negative errno with WHY when
+ * the move must end. */
+static int converge(struct source_run *s, const struct hypervisor_migration_progress *p, char *why,
+                    size_t why_size)
+{
+    if (!s->converging || p->status != HYPERVISOR_MIGRATION_ACTIVE)
+        return 0;
+    int64_t downtime = -1;
+    enum convergence_action action =
+        convergence_observe(&s->conv, clock_mono_ms(), p->rounds, p->bytes_remaining, &downtime);
+    if (action == CONVERGENCE_NONE || s->conv.n_events == 0)
+        return 0;
+    const struct convergence_event *step = &s->conv.events[s->conv.n_events - 1];
+    log_info("migration convergence step migration=%s vm=%s action=%s downtime_ms=%lld round=%llu "
+             "remaining=%llu reason=\"%s\"",
+             s->mig.uuid, s->mig.vm_name, convergence_action_to_string(action),
+             (long long)step->downtime_ms, (unsigned long long)step->round,
+             (unsigned long long)step->remaining, step->reason);
+    _cleanup_json_ struct json_object *detail = json_object_new_object();
+    json_object_object_add(detail, "migration", json_object_new_string(s->mig.uuid));
+    json_object_object_add(detail, "action",
+                           json_object_new_string(convergence_action_to_string(action)));
+    if (action == CONVERGENCE_RAISE_DOWNTIME)
+        json_object_object_add(detail, "downtime_ms", json_object_new_int64(step->downtime_ms));
+    json_object_object_add(detail, "reason", json_object_new_string(step->reason));
+    record_event(s->m, NULL, "migration.converge", s->mig.vm_name, detail);
+    int r = take_step(s, step, why, why_size);
+    store_progress(s, p);
+    return r;
 }
 
 /* Asks the destination agent how its side of S is.  Returns 0 (it goes
@@ -690,6 +826,29 @@ static void source_release(struct migrator *m, const struct migration *mig, cons
     }
     journal(m, mig->uuid, "source-released", STEP_DONE, NULL);
     vm_set_host(db_of(m), vm->uuid, mig->destination, VM_RUNNING);
+}
+
+/* Post-copy broke after the destination began running the VM: its newest
+ * memory is there, the rest here, and neither half runs alone.  Nothing is
+ * resumed here (that would run stale memory); the move is failed and the
+ * VM marked failed, for the operator to start again. */
+static void postcopy_lost(struct source_run *s, const struct hypervisor_migration_progress *p)
+{
+    struct migrator *m = s->m;
+    char reason[600];
+    snprintf(reason, sizeof(reason),
+             "post-copy failed after the VM began running on the destination (%s): its memory "
+             "is split between the hosts and it is lost; stop it on both hosts and start it again",
+             p->error[0] ? p->error : hypervisor_migration_status_to_string(p->status));
+    journal(m, s->mig.uuid, "postcopy", STEP_FAILED, NULL);
+    vm_set_state(db_of(m), s->vm.uuid, VM_FAILED);
+    migration_set_phase(db_of(m), s->mig.uuid, MIGRATION_FAILED, reason);
+    _cleanup_json_ struct json_object *detail = json_object_new_object();
+    json_object_object_add(detail, "migration", json_object_new_string(s->mig.uuid));
+    json_object_object_add(detail, "reason", json_object_new_string(reason));
+    record_event(m, NULL, "migration.lost", s->mig.vm_name, detail);
+    log_error("migration lost the VM in post-copy migration=%s vm=%s: %s", s->mig.uuid,
+              s->mig.vm_name, reason);
 }
 
 static int prepare_destination(struct source_run *s, char *token, size_t token_size, uint16_t *port,
@@ -830,6 +989,10 @@ static void *source_thread(void *arg)
     s->qemu_migrating = true;
     journal(m, s->mig.uuid, "qemu-migrate", STEP_DONE, NULL);
     enter_phase(s, MIGRATION_TRANSFERRING);
+    s->converging = !s->options.quick;
+    if (s->converging)
+        convergence_start(&s->conv, &s->options.convergence, (uint64_t)s->vm.memory_mib << 20,
+                          clock_mono_ms());
 
     int64_t stall_ms = (int64_t)m->agent->config.migration_stall_timeout * 1000;
     uint64_t last_bytes = 0;
@@ -866,6 +1029,11 @@ static void *source_thread(void *arg)
         }
         if (st == HYPERVISOR_MIGRATION_PRE_SWITCHOVER)
             break;
+        r = converge(s, &progress, why, sizeof(why));
+        if (r < 0) {
+            source_rollback(s, false, why);
+            goto out;
+        }
         /* The stream runs QEMU to QEMU, so a dead destination agent does
          * not break it; but nobody would switch the ports over there. */
         if (clock_mono_ms() - last_asked >= DEST_WATCH_MS) {
@@ -927,11 +1095,16 @@ static void *source_thread(void *arg)
         goto out;
     }
     journal(m, s->mig.uuid, "continue", STEP_BEGUN, NULL);
+    bool postcopy = s->converging && s->conv.postcopy;
+    if (postcopy)
+        journal(m, s->mig.uuid, "postcopy", STEP_BEGUN, NULL);
     atomic_store(&s->running->past_switchover, true);
     r = hypervisor_vm_migration_continue(s->handle);
     if (r < 0) {
         atomic_store(&s->running->past_switchover, false);
         journal(m, s->mig.uuid, "continue", STEP_FAILED, NULL);
+        if (postcopy)
+            journal(m, s->mig.uuid, "postcopy", STEP_FAILED, NULL);
         source_rollback(s, false, "QEMU refused to continue at switchover");
         goto out;
     }
@@ -951,7 +1124,9 @@ static void *source_thread(void *arg)
 
     enum hypervisor_migration_status st = HYPERVISOR_MIGRATION_NONE;
     int64_t deadline = clock_mono_ms() + COMPLETE_TIMEOUT_MS;
-    while (clock_mono_ms() < deadline) {
+    /* Post-copy takes as long as the rest of the memory takes to cross;
+     * QEMU says when its stream breaks (failed, or postcopy-paused). */
+    while (postcopy || clock_mono_ms() < deadline) {
         r = hypervisor_vm_migration_wait(s->handle, 1000, &st);
         if (r < 0 && r != -ETIMEDOUT)
             break;
@@ -961,6 +1136,12 @@ static void *source_thread(void *arg)
     }
     memset(&progress, 0, sizeof(progress));
     hypervisor_vm_migration_progress(s->handle, &progress);
+    if (postcopy && st != HYPERVISOR_MIGRATION_COMPLETED) {
+        postcopy_lost(s, &progress);
+        goto out;
+    }
+    if (postcopy)
+        journal(m, s->mig.uuid, "postcopy", STEP_DONE, NULL);
     if (st == HYPERVISOR_MIGRATION_FAILED || st == HYPERVISOR_MIGRATION_CANCELLED) {
         /* QEMU gave up in its last step and resumed the VM here: still a
          * rollback, not a loss. */
@@ -1614,6 +1795,20 @@ static bool journal_has(struct migrator *m, const char *uuid, const char *step,
     return found;
 }
 
+/* The destination may still pull pages from this host's QEMU (the agent
+ * restarted during post-copy): it must outlive the transfer. */
+static void wait_postcopy(struct hypervisor_vm *h, const struct migration *mig)
+{
+    log_info("waiting for post-copy to end before the source lets go migration=%s", mig->uuid);
+    int64_t deadline = clock_mono_ms() + 600000;
+    enum hypervisor_migration_status st = HYPERVISOR_MIGRATION_POSTCOPY_ACTIVE;
+    while (st == HYPERVISOR_MIGRATION_POSTCOPY_ACTIVE && clock_mono_ms() < deadline) {
+        int r = hypervisor_vm_migration_wait(h, 1000, &st);
+        if (r < 0 && r != -ETIMEDOUT)
+            break;
+    }
+}
+
 static void recover_source(struct migrator *m, const struct migration *mig)
 {
     struct vm vm;
@@ -1631,6 +1826,8 @@ static void recover_source(struct migrator *m, const struct migration *mig)
         if (h)
             hypervisor_vm_query(h, &status);
         if (status.state != HYPERVISOR_VM_RUNNING) {
+            if (h && journal_has(m, mig->uuid, "postcopy", STEP_BEGUN))
+                wait_postcopy(h, mig);
             char why[512];
             int r = finish_destination(m, mig, url, mig->downtime_ms, mig->switchover_gap_ms, why,
                                        sizeof(why));

@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <json-c/json.h>
+#include "migrate/convergence.h"
 #include "migrate/planner.h"
 
 struct agent;
@@ -57,7 +58,14 @@ struct migration_request {
     unsigned channels;          /* 1: one stream; 2-16: multifd */
     bool allow_management_network;
     bool convert_dynamic_macs;
+    bool has_convergence;                  /* false: the agent's defaults */
+    struct convergence_policy convergence; /* the schedule starts at
+                                              downtime_limit_ms when set */
 };
+
+/* The convergence policy of AGENT's configuration (the defaults a request
+ * refines). */
+void migrator_convergence_defaults(const struct agent *agent, struct convergence_policy *out);
 
 /* Starts the migrator for AGENT: recovers the migrations a previous run
  * left unfinished (undo before switchover, roll forward after), then starts

@@ -163,3 +163,13 @@ unsigned planner_choose_channels(unsigned requested, bool direct_safe, char *not
              requested);
     return 1;
 }
+
+int planner_check_postcopy(unsigned channels, bool postcopy, struct planner_refusal *refusal)
+{
+    if (!postcopy || channels <= 1)
+        return 0;
+    return refuse(refusal, 422, "postcopy-needs-one-channel",
+                  "post-copy needs one channel (QEMU 7.2 cannot do post-copy with %u multifd "
+                  "channels): ask for one channel, or set convergence.allow_postcopy to false",
+                  channels);
+}

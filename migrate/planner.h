@@ -81,6 +81,11 @@ bool planner_slot_free(unsigned active, unsigned max);
  * the answer is less than asked, else "". */
 unsigned planner_choose_channels(unsigned requested, bool direct_safe, char *note, size_t size);
 
+/* Checks that post-copy, when POSTCOPY allows it, comes with one channel:
+ * QEMU 7.2 cannot do post-copy with multifd (its destination crashed when
+ * tried). */
+int planner_check_postcopy(unsigned channels, bool postcopy, struct planner_refusal *refusal);
+
 const char *planner_role_to_string(enum planner_role role);
 const char *planner_state_to_string(enum planner_state state);
 

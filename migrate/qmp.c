@@ -731,6 +731,7 @@ static int query_migrate_once(struct qmp *qmp, struct qmp_migration_info *out)
     out->setup_time_ms = get_i64_or(ret, "setup-time", -1);
     out->expected_downtime_ms = get_i64_or(ret, "expected-downtime", -1);
     out->downtime_ms = get_i64_or(ret, "downtime", -1);
+    out->cpu_throttle_percentage = get_i64_or(ret, "cpu-throttle-percentage", 0);
     if (json_object_object_get_ex(ret, "error-desc", &field))
         snprintf(out->error_desc, sizeof(out->error_desc), "%s", json_object_get_string(field));
     return 0;
@@ -762,6 +763,11 @@ int qmp_migrate_continue(struct qmp *qmp, enum qmp_migration_status state)
         return -ENOMEM;
     json_object_object_add(args, "state", json_object_new_string(migration_status_names[state]));
     return execute(qmp, "migrate-continue", args, NULL);
+}
+
+int qmp_migrate_start_postcopy(struct qmp *qmp)
+{
+    return execute(qmp, "migrate-start-postcopy", NULL, NULL);
 }
 
 int qmp_migrate_cancel(struct qmp *qmp)

@@ -145,6 +145,7 @@ struct qmp_migration_info {
     int64_t setup_time_ms;
     int64_t expected_downtime_ms;
     int64_t downtime_ms;       /* only once completed */
+    int64_t cpu_throttle_percentage; /* auto-converge's throttle; 0 when none */
     char error_desc[256];      /* QEMU's reason when failed, else "" */
 };
 
@@ -247,6 +248,10 @@ int qmp_query_migrate(struct qmp *qmp, struct qmp_migration_info *out);
 /* migrate-continue: lets a migration paused in STATE (normally
  * QMP_MIGRATION_PRE_SWITCHOVER) go on.  Returns 0 or a negative errno. */
 int qmp_migrate_continue(struct qmp *qmp, enum qmp_migration_status state);
+
+/* migrate-start-postcopy: a running migration with the postcopy-ram
+ * capability switches to post-copy.  Returns 0 or a negative errno. */
+int qmp_migrate_start_postcopy(struct qmp *qmp);
 
 /* migrate_cancel.  Returns 0 or a negative errno. */
 int qmp_migrate_cancel(struct qmp *qmp);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include "agent/agent.h"
@@ -24,6 +25,7 @@
 #include "migrate/ports.h"
 
 #define MIG_ID "7d3f1c2e-0000-4000-8000-000000000001"
+#define MIG_ID2    "7d3f1c2e-0000-4000-8000-000000000002"
 #define VM_ID "5a5a5a5a-0000-4000-8000-00000000000a"
 #define OTHER_NODE "0b0b0b0b-0000-4000-8000-0000000000bb"
 
@@ -38,6 +40,10 @@ static struct {
     int started, destroyed, detached, announced;
     int fail_start;
     bool runs; /* the incoming VM has started running */
+    char incoming_uri[128]; /* the last migrate-incoming URI */
+    char fd_name[64];       /* the last descriptor handed over, by name */
+    int fd_listening;       /* and whether it was a listening socket */
+    bool postcopy;          /* the options the incoming QEMU started with */
 } hv_calls;
 
 static void fake_destroy(struct hypervisor *hv) { (void)hv; }
@@ -47,7 +53,7 @@ static int fake_start_incoming(struct hypervisor *hv, const struct hypervisor_vm
                                struct hypervisor_vm **out)
 {
     (void)uri;
-    (void)options;
+    hv_calls.postcopy = options && options->postcopy;
     if (hv_calls.fail_start)
         return -EIO;
     struct fake_vm *vm = calloc(1, sizeof(*vm));
@@ -71,8 +77,18 @@ static int fake_ok(struct hypervisor_vm *vm, const char *uri,
                    const struct hypervisor_migration_options *options)
 {
     (void)vm;
-    (void)uri;
     (void)options;
+    snprintf(hv_calls.incoming_uri, sizeof(hv_calls.incoming_uri), "%s", uri);
+    return 0;
+}
+
+static int fake_pass_fd(struct hypervisor_vm *vm, const char *name, int fd)
+{
+    (void)vm;
+    snprintf(hv_calls.fd_name, sizeof(hv_calls.fd_name), "%s", name);
+    socklen_t len = sizeof(hv_calls.fd_listening);
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &hv_calls.fd_listening, &len) < 0)
+        hv_calls.fd_listening = -1;
     return 0;
 }
 
@@ -115,6 +131,7 @@ static const struct hypervisor_ops fake_hv_ops = {
     .vm_destroy = fake_vm_destroy,
     .vm_detach = fake_vm_detach,
     .vm_announce = fake_announce,
+    .vm_pass_fd = fake_pass_fd,
 };
 
 static struct hypervisor fake_hv = { .ops = &fake_hv_ops };
@@ -301,6 +318,78 @@ static enum migration_phase phase_of(struct fixture *f, const char *id)
     enum migration_phase p = m.phase;
     migration_release(&m);
     return p;
+}
+
+/* PREPARE_BODY's body with TEXT spliced in before "options" (a key and a
+ * comma) and OPTIONS for its options. */
+static struct json_object *prepare_body_with(const char *id, const char *key,
+                                             struct json_object *value, const char *options)
+{
+    struct json_object *o = prepare_body(id);
+    if (key)
+        json_object_object_add(o, key, value);
+    if (options)
+        json_object_object_add(o, "options", json_tokener_parse(options));
+    return o;
+}
+
+static void test_prepare_direct_multifd(void **state)
+{
+    struct fixture *f = *state;
+    /* A source that can have QEMU's channels go directly. */
+    struct json_object *body = prepare_body_with(MIG_ID, "multifd",
+                                                 json_object_new_string("direct"), NULL),
+                       *answer = NULL;
+    struct planner_refusal refusal;
+    assert_int_equal(migrator_dest_prepare(f->migrator, body, &answer, &refusal), 0);
+    json_object_put(body);
+    struct json_object *v = NULL;
+    assert_false(json_object_object_get_ex(answer, "token", &v));
+    assert_true(json_object_object_get_ex(answer, "direct", &v) && json_object_get_boolean(v));
+    assert_true(json_object_object_get_ex(answer, "port", &v) && json_object_get_int(v) > 0);
+    json_object_put(answer);
+    /* QEMU got a listening socket (restricted to the source: see
+     * test_direct) and listens on it itself, no relay. */
+    assert_string_equal(hv_calls.fd_name, "lmnet-listen");
+    assert_int_equal(hv_calls.fd_listening, 1);
+    assert_string_equal(hv_calls.incoming_uri, "tcp:fd:lmnet-listen");
+    assert_int_equal(migrator_dest_abort(f->migrator, MIG_ID, "test"), 0);
+
+    /* A source that only knows the relay still gets it. */
+    memset(&hv_calls, 0, sizeof(hv_calls));
+    body = prepare_body(MIG_ID2);
+    assert_int_equal(migrator_dest_prepare(f->migrator, body, &answer, &refusal), 0);
+    json_object_put(body);
+    assert_true(json_object_object_get_ex(answer, "token", &v));
+    json_object_put(answer);
+    assert_string_equal(hv_calls.fd_name, "");
+    assert_non_null(strstr(hv_calls.incoming_uri, "unix:"));
+    assert_int_equal(migrator_dest_abort(f->migrator, MIG_ID2, "test"), 0);
+}
+
+static void test_prepare_postcopy_options(void **state)
+{
+    struct fixture *f = *state;
+    /* Post-copy allowed, one channel: the incoming QEMU can take it. */
+    struct json_object *body = prepare_body_with(
+                           MIG_ID, NULL, NULL,
+                           "{\"channels\":1,\"convergence\":{\"allow_postcopy\":true,"
+                           "\"downtime_schedule_ms\":[300]}}"),
+                       *answer = NULL;
+    struct planner_refusal refusal;
+    assert_int_equal(migrator_dest_prepare(f->migrator, body, &answer, &refusal), 0);
+    json_object_put(body);
+    json_object_put(answer);
+    assert_true(hv_calls.postcopy);
+    assert_int_equal(migrator_dest_abort(f->migrator, MIG_ID, "test"), 0);
+    /* A record from before the policy existed: no post-copy. */
+    memset(&hv_calls, 0, sizeof(hv_calls));
+    body = prepare_body_with(MIG_ID2, NULL, NULL, "{\"channels\":1}");
+    assert_int_equal(migrator_dest_prepare(f->migrator, body, &answer, &refusal), 0);
+    json_object_put(body);
+    json_object_put(answer);
+    assert_false(hv_calls.postcopy);
+    assert_int_equal(migrator_dest_abort(f->migrator, MIG_ID2, "test"), 0);
 }
 
 static void test_prepare_switchover_finish(void **state)
@@ -493,6 +582,8 @@ static void test_bad_prepare_and_submit_refusals(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_prepare_direct_multifd, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prepare_postcopy_options, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prepare_switchover_finish, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prepare_failure_removes_what_it_made, setup, teardown),
         cmocka_unit_test_setup_teardown(test_qemu_failure_undoes_ports, setup, teardown),

@@ -126,6 +126,17 @@ static void test_slots(void **state)
     assert_false(planner_slot_free(0, 0));
 }
 
+static void test_postcopy_needs_one_channel(void **state)
+{
+    (void)state;
+    struct planner_refusal r;
+    assert_int_equal(planner_check_postcopy(1, true, &r), 0);
+    assert_int_equal(planner_check_postcopy(4, false, &r), 0);
+    assert_int_equal(planner_check_postcopy(4, true, &r), -EPERM);
+    assert_int_equal(r.status, 422);
+    assert_string_equal(r.type, "postcopy-needs-one-channel");
+}
+
 static void test_channels_only_on_a_direct_path(void **state)
 {
     (void)state;
@@ -144,6 +155,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_channels_only_on_a_direct_path),
+        cmocka_unit_test(test_postcopy_needs_one_channel),
         cmocka_unit_test(test_lowest_metric_migration_network),
         cmocka_unit_test(test_tie_broken_by_id),
         cmocka_unit_test(test_no_fallback_to_management_unless_allowed),
