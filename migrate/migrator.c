@@ -1169,6 +1169,8 @@ static void *source_thread(void *arg)
     enter_phase(s, MIGRATION_COMPLETED);
     {
         _cleanup_json_ struct json_object *final = progress_to_json(&progress, NULL);
+        if (s->converging) /* the steps taken stay in the record */
+            json_object_object_add(final, "convergence", convergence_to_json(&s->conv));
         migration_set_progress(db_of(m), s->mig.uuid, final, s->timings);
     }
     {

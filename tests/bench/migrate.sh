@@ -182,7 +182,7 @@ for size in $sizes; do
     drop_vm
 done
 # nonconverging ACTION: issue 15's guest, ended by the policy's ACTION.
-qemu_of() { ip netns pids "$P-h$1" | xargs -r -I{} cat /proc/{}/cmdline 2>/dev/null | tr '\0' ' ' | grep -c "guest=$VM,"; }
+qemu_of() { ip netns pids "$P-h$1" | xargs -r -I{} cat /proc/{}/cmdline 2>/dev/null | tr '\0' ' ' | grep -c "guest=$VM," || true; }
 nonconverging() {
     local action=$1 t0 t1 id m ph
     run_vm 512 "64:64"
@@ -204,7 +204,7 @@ print("%-34s %s after %.1f s (timeout %.1f s), downtime %s ms; steps: %s; VM on 
     "lmnet 512 MiB non-converging, " + sys.argv[2], m["phase"], (int(sys.argv[4]) - int(sys.argv[3])) / 1e9, (c.get("timeout_ms") or 0) / 1000,
     m.get("downtime_ms"), steps or "none", sys.argv[5], sys.argv[6], sys.argv[7]))' "$m" "$action" "$t0" "$t1" "$on1" "$on2" "$answers"
     [[ $ph != completed ]] && drop_host=1 || drop_host=2
-    ctl $drop_host vm stop "$VM" >/dev/null; ctl $drop_host vm delete "$VM" >/dev/null; ctl $drop_host port delete "$VM-0" >/dev/null
+    ctl $drop_host vm stop "$VM" >/dev/null || true; ctl $drop_host vm delete "$VM" >/dev/null || true; ctl $drop_host port delete "$VM-0" >/dev/null || true
 }
 if [[ ${NONCONVERGING:-1} == 1 ]]; then
     echo
