@@ -703,6 +703,11 @@ static int apply_options(struct qemu_vm *vm, const struct hypervisor_migration_o
             (struct qmp_capability_setting){QMP_CAPABILITY_AUTO_CONVERGE, o->auto_converge};
     }
     int r = qmp_migrate_set_capabilities(vm->qmp, caps, n_caps);
+    if (r < 0 && o->postcopy && !source)
+        log_warning("qemu: post-copy needs userfaultfd on the destination: QEMU 7.2 running as "
+                    "qemu_user cannot open it while vm.unprivileged_userfaultfd = 0 (set it to 1, "
+                    "or qemu_user = none) vm=%s",
+                    vm->base.name);
     if (r < 0)
         return qmp_failed(vm, r, "migrate-set-capabilities");
     struct qmp_migration_parameters params = {
