@@ -460,10 +460,16 @@ static bool kvm_boots_linux(const struct hypervisor_qemu_config *c, const char *
     unlink(console);
     char chardev[256];
     snprintf(chardev, sizeof(chardev), "file,id=console0,path=%s", console);
+    /* Dropped and sandboxed like a VM's QEMU (see hypervisor_qemu_argv()). */
+    char sandbox[96];
+    snprintf(sandbox, sizeof(sandbox),
+             "on,obsolete=deny,elevateprivileges=%s,spawn=deny,resourcecontrol=deny",
+             c->user[0] ? "allow" : "deny");
     char *argv[] = { (char *)c->binary, "-no-user-config", "-nodefaults", "-display", "none",
                      "-machine", (char *)c->machine, "-accel", "kvm", "-m", "128",
                      "-kernel", (char *)kernel, "-append", "console=ttyS0 panic=-1",
-                     "-no-reboot", "-chardev", chardev, "-serial", "chardev:console0", NULL };
+                     "-no-reboot", "-chardev", chardev, "-serial", "chardev:console0",
+                     "-sandbox", sandbox, c->user[0] ? "-runas" : NULL, (char *)c->user, NULL };
     pid_t pid;
     int r = spawn(argv, log, &pid);
     if (r < 0) {
