@@ -177,11 +177,16 @@ void db_close(struct db *db)
 
 sqlite3 *db_sqlite(struct db *db)
 {
-    return db->sqlite;
+    return db ? db->sqlite : NULL;
 }
 
 sqlite3_stmt *db_stmt(struct db *db, const char *sql)
 {
+    /* No connection (db_pool_get() could not open one, e.g. out of file
+     * descriptors; db_open() logged why): every statement fails, so every
+     * db/ function answers an error instead of dereferencing NULL. */
+    if (!db)
+        return NULL;
     size_t h = ((uintptr_t)sql >> 3) * 0x9E3779B97F4A7C15ull;
     for (size_t probe = 0; probe < STMT_CACHE_SLOTS; probe++) {
         struct stmt_slot *slot = &db->cache[(h + probe) & (STMT_CACHE_SLOTS - 1)];
@@ -219,6 +224,8 @@ static int exec_simple(struct db *db, const char *sql)
 
 int db_begin(struct db *db)
 {
+    if (!db)
+        return -EIO;
     int r = exec_simple(db, db->depth ? "SAVEPOINT nested" : "BEGIN IMMEDIATE");
     if (r >= 0)
         db->depth++;
@@ -227,6 +234,8 @@ int db_begin(struct db *db)
 
 int db_commit(struct db *db)
 {
+    if (!db)
+        return -EIO;
     if (db->depth == 0)
         return -EINVAL;
     int r = exec_simple(db, db->depth > 1 ? "RELEASE nested" : "COMMIT");
@@ -240,6 +249,8 @@ int db_commit(struct db *db)
 
 void db_rollback(struct db *db)
 {
+    if (!db)
+        return;
     if (db->depth > 1) {
         /* Undo the savepoint's work but leave the outer transaction open. */
         sqlite3_exec(db->sqlite, "ROLLBACK TO nested; RELEASE nested", NULL, NULL, NULL);

@@ -35,12 +35,13 @@ int db_open(const char *path, struct db **out);
 /* Closes the connection; NULL is a no-op. */
 void db_close(struct db *db);
 
-/* The raw connection, for db/ modules only. */
+/* The raw connection, for db/ modules only; NULL for a NULL DB. */
 sqlite3 *db_sqlite(struct db *db);
 
 /* Returns the cached prepared statement for SQL (a string literal), reset and
  * with its bindings cleared, or NULL after logging the prepare error.  The
- * statement stays owned by DB. */
+ * statement stays owned by DB.  A NULL DB (db_pool_get() could not open a
+ * connection) gives NULL, so every db/ function fails cleanly on it. */
 sqlite3_stmt *db_stmt(struct db *db, const char *sql);
 
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK.  Return 0 or a negative errno.
@@ -48,7 +49,8 @@ sqlite3_stmt *db_stmt(struct db *db, const char *sql);
  * the matching db_commit()/db_rollback() releases or undoes only that, so an
  * aggregate function that opens its own transaction can run inside a
  * caller's larger one (a change and its event, committed together).
- * db_rollback() is safe to call when no transaction is open. */
+ * db_rollback() is safe to call when no transaction is open.  On a NULL DB
+ * db_begin() and db_commit() return -EIO and db_rollback() does nothing. */
 int db_begin(struct db *db);
 int db_commit(struct db *db);
 void db_rollback(struct db *db);

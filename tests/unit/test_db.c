@@ -19,6 +19,13 @@
 #include "agent/log.h"
 #include "db/db.h"
 #include "db/schema.h"
+#include "db/event.h"
+#include "db/macpool.h"
+#include "db/member.h"
+#include "db/migration.h"
+#include "db/network.h"
+#include "db/port.h"
+#include "db/vm.h"
 
 static char tmpdir[] = "/tmp/lmnet-test-db-XXXXXX";
 
@@ -625,6 +632,38 @@ static void test_pool(void **state)
     clean_dir();
 }
 
+/* db_pool_get() gives NULL when a thread cannot open its connection (file
+ * descriptors exhausted).  The agent's own threads (heartbeat, membership,
+ * lifecycle, migrator, switch ports, allocator) pass what it gives straight
+ * to db/: each function must then fail with an errno, not dereference NULL
+ * (the old db_stmt() and db_begin() did). */
+static void test_no_connection(void **state)
+{
+    (void)state;
+    assert_null(db_sqlite(NULL));
+    assert_null(db_stmt(NULL, "SELECT 1"));
+    assert_int_equal(db_begin(NULL), -EIO);
+    assert_int_equal(db_commit(NULL), -EIO);
+    db_rollback(NULL);
+
+    assert_true(event_record(NULL, "node", "agent", "vm.lost", "web1", NULL) < 0);
+    assert_true(vm_set_state(NULL, "uuid", VM_RUNNING) < 0);
+    struct vm *vms = NULL;
+    size_t n = 0;
+    assert_true(vm_list(NULL, &vms, &n) < 0);
+    struct macpool *pools = NULL;
+    assert_true(macpool_list(NULL, &pools, &n) < 0);
+    struct member *members = NULL;
+    assert_true(member_list(NULL, &members, &n) < 0);
+    struct network_settings *nets = NULL;
+    assert_true(network_list(NULL, &nets, &n) < 0);
+    struct port_record *ports = NULL;
+    assert_true(port_list(NULL, NULL, &ports, &n) < 0);
+    struct migration m;
+    assert_true(migration_get(NULL, "uuid", &m) < 0);
+    assert_true(migration_count_active(NULL, MIGRATION_ROLE_SOURCE) < 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -633,7 +672,7 @@ int main(void)
         cmocka_unit_test(test_stmt_cache),     cmocka_unit_test(test_stmt_cache_full),
         cmocka_unit_test(test_transactions),   cmocka_unit_test(test_commit_failure),
         cmocka_unit_test(test_busy),           cmocka_unit_test(test_errno_map),
-        cmocka_unit_test(test_pool),
+        cmocka_unit_test(test_pool),           cmocka_unit_test(test_no_connection),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
