@@ -15,6 +15,7 @@
 #include "api/system.h"
 #include "api/vlan.h"
 #include "api/vm.h"
+#include "api/web.h"
 
 const struct route *const api_route_tables[] = {
     system_routes,
@@ -30,6 +31,7 @@ const struct route *const api_route_tables[] = {
     migration_routes,
     openapi_routes,
     metrics_routes,
+    web_routes,
 };
 
 const size_t api_route_tables_count = sizeof(api_route_tables) / sizeof(api_route_tables[0]);
