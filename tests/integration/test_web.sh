@@ -72,7 +72,9 @@ PY
 png_ok() { /usr/bin/python3 "$here/png_check.py" "$1.png" 1280 800; }
 
 echo "# an agent with some data"
-agent_start web || exit 1
+mkdir -p images
+printf 'image_dirs = %s/images\n' "$LMNET_TEST_DIR" > web.conf
+agent_start web -c web.conf || exit 1
 L=("$LMNETCTL" -s "$AGENT_URL")
 node=$(curl -s "$AGENT_URL/v1/host" | sed -n 's/.*"node_id":"\([^"]*\)".*/\1/p')
 net=$("${L[@]}" -o json network list | sed -n 's/.*"name": "\(Cluster Network 1\)".*/\1/p' | head -1)
@@ -81,8 +83,8 @@ check "it gets the migration role and a name" "${L[@]}" network set "$net" --rol
 check "a VLAN" "${L[@]}" vlan create 100 web-frontend
 check "a MAC pool" "${L[@]}" macpool create cluster-pool 02:00:5e:20:00:00-02:00:5e:20:00:ff
 check "an allocation" "${L[@]}" macpool allocate cluster-pool --vm web01 --adapter eth0
-printf 'not a real kernel: the VM is only defined\n' > kernel
-check "a VM, defined, not started" "${L[@]}" vm create web01 --kernel "$LMNET_TEST_DIR/kernel" --memory 256 --no-start
+printf 'not a real kernel: the VM is only defined\n' > images/kernel
+check "a VM, defined, not started" "${L[@]}" vm create web01 --kernel "$LMNET_TEST_DIR/images/kernel" --memory 256 --no-start
 agent_stop "$AGENT_PID"
 # A finished migration with its journal, as the migrator writes them
 # (nothing here runs QEMU): straight into the agent's SQLite database.
@@ -103,7 +105,7 @@ INSERT INTO migration_step (migration, seq, step, status, time_ms) VALUES
     ('6f1c2a9e-0000-4000-8000-000000000001', 3, 'transfer', 'done', $now - 900),
     ('6f1c2a9e-0000-4000-8000-000000000001', 4, 'switchover', 'done', $now - 300);
 SQL
-agent_start web || exit 1
+agent_start web -c web.conf || exit 1
 url=$AGENT_URL/ui/
 
 echo "# the files"
