@@ -45,7 +45,10 @@ static const char migration_usage[] =
     "Commands:\n"
     "  list           migrations this agent took part in (Id, Vm, Role, Phase, Network,\n"
     "                 Downtime, Gap, Error)\n"
-    "  show ID        one migration with its progress and journal\n"
+    "  show ID [--watch]\n"
+    "                 one migration with its progress and journal; --watch follows it\n"
+    "                 to its end (a progress bar on a terminal, a line per phase\n"
+    "                 elsewhere; exit 0 only when it completed)\n"
     "  cancel ID      cancel a migration that has not reached switchover\n";
 
 static int64_t num(struct json_object *obj, const char *key)
@@ -122,13 +125,15 @@ static void draw(struct cli *cli, struct json_object *m, char *last_phase, size_
     snprintf(last_phase, size, "%s", phase);
 }
 
-/* Polls migration ID; SOURCE (its source host's node id) lets an agent that
- * only relayed the request find it. */
+/* Polls migration ID; SOURCE (its source host's node id, or NULL when the
+ * agent asked holds the migration) lets an agent that only relayed the
+ * request find it. */
 static int wait_for(struct cli *cli, const char *id, const char *source)
 {
     char path[160], last[32] = "";
     size_t steps_seen = 0;
-    snprintf(path, sizeof(path), "/v1/migrations/%s?source=%s", id, source);
+    snprintf(path, sizeof(path), "/v1/migrations/%s%s%s", id, source ? "?source=" : "",
+             source ? source : "");
     for (;;) {
         _cleanup_json_ struct json_object *m = NULL;
         int r = cli_call(cli, "GET", path, NULL, &m);
@@ -323,6 +328,9 @@ int cli_migration(struct cli *cli, int argc, char **argv)
             print_list(cli, items);
         return CLI_EXIT_OK;
     }
+    if (strcmp(verb, "show") == 0 && argc == 4 &&
+        (strcmp(argv[2], "--watch") == 0 || strcmp(argv[3], "--watch") == 0))
+        return wait_for(cli, strcmp(argv[2], "--watch") == 0 ? argv[3] : argv[2], NULL);
     if (strcmp(verb, "show") == 0 || strcmp(verb, "cancel") == 0) {
         if (argc != 3)
             return cli_usage_error(cli, "usage: lmnetctl migration %s ID", verb);
