@@ -5,19 +5,41 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Prints a failed call's error on cli->err: one line, or JSON under -o json. */
+static void print_error(struct cli *cli, const struct client_reply *reply, bool answered)
+{
+    char msg[1024];
+    client_reply_message(reply, msg, sizeof(msg));
+    if (cli->output != CLI_OUTPUT_JSON) {
+        fprintf(cli->err, "lmnetctl: %s\n", msg);
+        return;
+    }
+    struct json_object *problem = answered && reply->body ? json_object_get(reply->body) : NULL;
+    if (!problem) {
+        problem = json_object_new_object();
+        json_object_object_add(problem, "type", json_object_new_string(answered ? "http" : "transport"));
+        if (answered)
+            json_object_object_add(problem, "status", json_object_new_int((int)reply->status));
+        json_object_object_add(problem, "detail", json_object_new_string(msg));
+    }
+    fprintf(cli->err, "%s\n",
+            json_object_to_json_string_ext(problem, JSON_C_TO_STRING_PLAIN |
+                                                        JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(problem);
+}
+
 int cli_call(struct cli *cli, const char *method, const char *path,
              struct json_object *request_body, struct json_object **body)
 {
     struct client_reply reply;
-    char msg[1024];
     int r = client_call(cli->client, method, path, request_body, NULL, &reply);
     if (r < 0) {
-        fprintf(cli->err, "lmnetctl: %s\n", client_reply_message(&reply, msg, sizeof(msg)));
+        print_error(cli, &reply, false);
         client_reply_release(&reply);
         return CLI_EXIT_TRANSPORT;
     }
     if (reply.status < 200 || reply.status > 299) {
-        fprintf(cli->err, "lmnetctl: %s\n", client_reply_message(&reply, msg, sizeof(msg)));
+        print_error(cli, &reply, true);
         client_reply_release(&reply);
         return CLI_EXIT_REFUSED;
     }
@@ -72,4 +94,46 @@ const char *cli_str(struct json_object *obj, const char *key)
     if (!obj || !json_object_object_get_ex(obj, key, &v) || !v)
         return "";
     return json_object_get_string(v);
+}
+
+/* Damerau-Levenshtein (optimal string alignment) distance of A and B, both
+ * shorter than 64 bytes (longer: a large number). */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t n = strlen(a), m = strlen(b);
+    if (n >= 64 || m >= 64)
+        return 1000;
+    size_t d[64][64];
+    for (size_t i = 0; i <= n; i++)
+        d[i][0] = i;
+    for (size_t j = 0; j <= m; j++)
+        d[0][j] = j;
+    for (size_t i = 1; i <= n; i++)
+        for (size_t j = 1; j <= m; j++) {
+            size_t cost = a[i - 1] != b[j - 1];
+            size_t best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best)
+                best = d[i][j - 1] + 1;
+            if (d[i - 1][j - 1] + cost < best)
+                best = d[i - 1][j - 1] + cost;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    return d[n][m];
+}
+
+const char *cli_suggest(const char *word, const char *const *candidates)
+{
+    const char *best = NULL;
+    size_t best_distance = 3, len = strlen(word);
+    for (size_t i = 0; candidates[i]; i++) {
+        size_t dist = edit_distance(word, candidates[i]);
+        if (dist < best_distance && dist < len) {
+            best = candidates[i];
+            best_distance = dist;
+        }
+    }
+    return best;
 }

@@ -45,7 +45,8 @@ struct cli_command {
 extern const struct cli_command cli_commands[];
 
 /* Sends the request and, when the answer is not 2xx, prints the problem as one
- * line on cli->err.  On 2xx, *body (if BODY is not NULL) receives the parsed
+ * line on cli->err (under -o json: the problem+json object itself, or
+ * {"type": "transport", "detail": ...} when the agent did not answer).  On 2xx, *body (if BODY is not NULL) receives the parsed
  * JSON, owned by the caller.  Returns a cli_exit code.  REQUEST_BODY is not
  * consumed. */
 int cli_call(struct cli *cli, const char *method, const char *path,
@@ -64,6 +65,12 @@ bool cli_is_help(const char *arg);
 /* Prints "lmnetctl: MESSAGE" and a hint to run --help on cli->err, returns
  * CLI_EXIT_USAGE. */
 int cli_usage_error(struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The candidate closest to WORD by edit distance (insertions, deletions,
+ * substitutions and swaps of two neighbours each cost 1), when it is close
+ * enough to be a typo: at most 2 edits and fewer than WORD's length.  NULL
+ * otherwise.  CANDIDATES is ended by NULL. */
+const char *cli_suggest(const char *word, const char *const *candidates);
 
 /* Asks "PROMPT [y/N]" on the terminal unless --yes; returns true on yes.
  * Without a terminal and without --yes, returns false. */

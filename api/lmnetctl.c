@@ -99,6 +99,14 @@ int main(int argc, char **argv)
             usage(stdout);
             return CLI_EXIT_OK;
         }
+        const char *nouns[64];
+        size_t n = 0;
+        for (const struct cli_command *cmd = cli_commands; cmd->noun && n < 63; cmd++)
+            nouns[n++] = cmd->noun;
+        nouns[n] = NULL;
+        const char *guess = cli_suggest(noun, nouns);
+        if (guess)
+            return cli_usage_error(&cli, "unknown command '%s'; did you mean '%s'?", noun, guess);
         return cli_usage_error(&cli, "unknown command '%s'", noun);
     }
 
