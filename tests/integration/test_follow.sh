@@ -15,6 +15,13 @@ url=$AGENT_URL
 L=("$LMNETCTL" -s "$url")
 status() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 
+# The agent records its cluster networks shortly after it starts: let
+# those events be in before taking the cursor.
+for ((i = 0; i < 100; i++)); do
+    curl -s "$url/v1/events" | grep -q network.discovered && break
+    sleep 0.1
+done
+sleep 0.5
 echo "# the long poll"
 last=$(curl -s "$url/v1/events?limit=1000" | grep -o '"id":[0-9]*' | tail -1 | cut -d: -f2)
 last=${last:-0}
