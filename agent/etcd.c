@@ -720,3 +720,272 @@ int etcd_txn_commit(struct etcd *etcd, struct etcd_txn *txn)
     struct json_object *v = NULL;
     return json_object_object_get_ex(reply, "succeeded", &v) && json_object_get_boolean(v) ? 1 : 0;
 }
+
+/* ---- watch ---- */
+
+/* One object of the stream: {"result": {"header", "created", "canceled",
+ * "compact_revision", "events": [{"type": "DELETE"?, "kv": {...}}]}} or
+ * {"error": {...}}. */
+static int watch_message(struct etcd_watch_parser *p, struct json_object *o)
+{
+    struct json_object *result = NULL, *v = NULL;
+    if (json_object_object_get_ex(o, "error", &v))
+        return set_error(-EIO, "etcd refused the watch: %s",
+                         json_object_object_get_ex(v, "message", &v) ? json_object_get_string(v)
+                                                                     : "(no message)");
+    if (!json_object_object_get_ex(o, "result", &result) ||
+        !json_object_is_type(result, json_type_object))
+        return set_error(-EPROTO, "etcd's watch stream sent an object with no result");
+    p->compact_revision = get_int64(result, "compact_revision");
+    if (p->compact_revision > 0)
+        return set_error(-ESTALE, "revision %" PRId64 " is compacted (etcd keeps from %" PRId64 ")",
+                         p->revision + 1, p->compact_revision);
+    if (json_object_object_get_ex(result, "canceled", &v) && json_object_get_boolean(v)) {
+        struct json_object *why = NULL;
+        return set_error(-EIO, "etcd canceled the watch: %s",
+                         json_object_object_get_ex(result, "cancel_reason", &why)
+                             ? json_object_get_string(why)
+                             : "(no reason)");
+    }
+    struct json_object *events = NULL, *header = NULL;
+    if (!json_object_object_get_ex(result, "events", &events) ||
+        json_object_array_length(events) == 0) {
+        /* Created from now: the watcher has seen up to the store's
+         * revision.  (Created from a revision, or a progress report while
+         * events may still be on their way: nothing is known.) */
+        if (p->revision == 0 && json_object_object_get_ex(result, "created", &v) &&
+            json_object_get_boolean(v) && json_object_object_get_ex(result, "header", &header))
+            p->revision = get_int64(header, "revision");
+        return 0;
+    }
+    if (!json_object_is_type(events, json_type_array))
+        return set_error(-EPROTO, "etcd sent 'events' that is not a list");
+    for (size_t i = 0; i < json_object_array_length(events); i++) {
+        struct json_object *ev = json_object_array_get_idx(events, i), *kv = NULL;
+        if (!json_object_object_get_ex(ev, "kv", &kv))
+            return set_error(-EPROTO, "etcd sent an event with no key");
+        struct etcd_event event = {0};
+        event.deleted = json_object_object_get_ex(ev, "type", &v) &&
+                        strcmp(json_object_get_string(v), "DELETE") == 0;
+        int r = kv_from_json(kv, &event.kv);
+        if (r < 0)
+            return r;
+        if (event.kv.mod_revision > p->revision)
+            p->revision = event.kv.mod_revision;
+        if (p->fn)
+            p->fn(p->ctx, &event);
+        etcd_kv_release(&event.kv);
+    }
+    return 0;
+}
+
+int etcd_watch_parser_feed(struct etcd_watch_parser *p, const char *data, size_t len)
+{
+    if (!p->tok && !(p->tok = json_tokener_new()))
+        return -ENOMEM;
+    while (len > 0) {
+        /* whitespace between objects (the gateway ends each with "\n") */
+        if (json_tokener_get_parse_end(p->tok) == 0 &&
+            (*data == '\n' || *data == '\r' || *data == ' ' || *data == '\t')) {
+            data++;
+            len--;
+            continue;
+        }
+        struct json_object *o = json_tokener_parse_ex(p->tok, data, (int)len);
+        enum json_tokener_error jerr = json_tokener_get_error(p->tok);
+        if (jerr == json_tokener_continue)
+            return 0; /* the rest of this object comes in the next chunk */
+        if (jerr != json_tokener_success) {
+            json_tokener_reset(p->tok);
+            return set_error(-EPROTO, "etcd's watch stream is not JSON: %s",
+                             json_tokener_error_desc(jerr));
+        }
+        size_t used = json_tokener_get_parse_end(p->tok);
+        json_tokener_reset(p->tok);
+        int r = watch_message(p, o);
+        json_object_put(o);
+        if (r < 0)
+            return r;
+        if (used == 0 || used > len)
+            used = len;
+        data += used;
+        len -= used;
+    }
+    return 0;
+}
+
+void etcd_watch_parser_release(struct etcd_watch_parser *p)
+{
+    if (p->tok)
+        json_tokener_free(p->tok);
+    p->tok = NULL;
+}
+
+struct watch_transfer {
+    CURL *curl;
+    struct etcd_watch_parser parser;
+    const atomic_bool *stop;
+    int error;     /* the parser's, which ended the transfer */
+    bool answered; /* a first object came: the endpoint is up */
+    long status;
+    char head[512]; /* the start of a body that is not 200 */
+    size_t head_len;
+};
+
+static size_t on_watch_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    struct watch_transfer *t = userdata;
+    size_t n = size * nmemb;
+    if (t->status == 0)
+        curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &t->status);
+    if (t->status != 200) {
+        size_t k = n < sizeof(t->head) - 1 - t->head_len ? n : sizeof(t->head) - 1 - t->head_len;
+        memcpy(t->head + t->head_len, ptr, k);
+        t->head_len += k;
+        t->head[t->head_len] = '\0';
+        return n;
+    }
+    t->answered = true;
+    int r = etcd_watch_parser_feed(&t->parser, ptr, n);
+    if (r < 0) {
+        t->error = r;
+        return 0;
+    }
+    return n;
+}
+
+static int on_watch_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
+                             curl_off_t ultotal, curl_off_t ulnow)
+{
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    struct watch_transfer *t = userdata;
+    return atomic_load(t->stop) ? 1 : 0;
+}
+
+/* A token for a call to ENDPOINT (NULL without a user): 0 and *token (the
+ * caller's, to wipe and free), or a negative errno. */
+static int token_for(struct etcd *etcd, size_t endpoint, char **token)
+{
+    *token = NULL;
+    if (!etcd->user)
+        return 0;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        pthread_mutex_lock(&etcd->lock);
+        *token = etcd->token ? strdup(etcd->token) : NULL;
+        pthread_mutex_unlock(&etcd->lock);
+        if (*token)
+            return 0;
+        int r = authenticate(etcd, endpoint);
+        if (r < 0)
+            return r;
+    }
+    return -ENOMEM;
+}
+
+/* One watch stream on ENDPOINT, until it ends. */
+static int watch_one(struct etcd *etcd, size_t endpoint, const char *payload,
+                     struct watch_transfer *t)
+{
+    char *token = NULL;
+    int r = token_for(etcd, endpoint, &token);
+    if (r < 0)
+        return r;
+    CURL *curl = curl_easy_init();
+    if (!curl) {
+        free(token);
+        return -ENOMEM;
+    }
+    char url[512], auth[600];
+    snprintf(url, sizeof(url), "%s/v3/watch", etcd->endpoints[endpoint]);
+    struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
+    if (token) {
+        snprintf(auth, sizeof(auth), "Authorization: %s", token);
+        headers = curl_slist_append(headers, auth);
+        explicit_bzero(token, strlen(token));
+        free(token);
+    }
+    t->curl = curl;
+    t->status = 0;
+    t->head_len = 0;
+    t->error = 0;
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_POST, 1L);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, payload);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(payload));
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    /* a stream: no overall timeout; a dead peer shows by keepalives */
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+                     etcd->timeout_ms < 1000 ? etcd->timeout_ms : 1000L);
+    curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(curl, CURLOPT_TCP_KEEPIDLE, 5L);
+    curl_easy_setopt(curl, CURLOPT_TCP_KEEPINTVL, 2L);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_watch_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_watch_progress);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, t);
+    if (etcd->ca_file)
+        curl_easy_setopt(curl, CURLOPT_CAINFO, etcd->ca_file);
+    if (etcd->cert_file)
+        curl_easy_setopt(curl, CURLOPT_SSLCERT, etcd->cert_file);
+    if (etcd->key_file)
+        curl_easy_setopt(curl, CURLOPT_SSLKEY, etcd->key_file);
+    CURLcode rc = curl_easy_perform(curl);
+    curl_slist_free_all(headers);
+    explicit_bzero(auth, sizeof(auth));
+    curl_easy_cleanup(curl);
+    t->curl = NULL;
+    if (t->error < 0)
+        return t->error;
+    if (rc == CURLE_ABORTED_BY_CALLBACK)
+        return -ECANCELED;
+    if (t->status != 0 && t->status != 200) {
+        if (etcd->user && t->status != 200 && strstr(t->head, "invalid auth token")) {
+            pthread_mutex_lock(&etcd->lock);
+            free(etcd->token);
+            etcd->token = NULL;
+            pthread_mutex_unlock(&etcd->lock);
+        }
+        return set_error(t->status >= 500 ? -EHOSTUNREACH : -EIO, "%s: watch: HTTP %ld %s",
+                         etcd->endpoints[endpoint], t->status, t->head);
+    }
+    if (rc != CURLE_OK)
+        return set_error(rc == CURLE_COULDNT_CONNECT ? -ECONNREFUSED : -EPIPE, "%s: watch: %s",
+                         etcd->endpoints[endpoint], curl_easy_strerror(rc));
+    return set_error(-EPIPE, "%s: the watch stream ended", etcd->endpoints[endpoint]);
+}
+
+int etcd_watch(struct etcd *etcd, const char *prefix, int64_t start_revision, etcd_watch_fn *fn,
+               void *ctx, const atomic_bool *stop, int64_t *revision)
+{
+    _cleanup_free_ char *end = etcd_prefix_end(prefix);
+    if (!end)
+        return -ENOMEM;
+    struct watch_transfer t = {.stop = stop};
+    t.parser.fn = fn;
+    t.parser.ctx = ctx;
+    t.parser.revision = start_revision > 0 ? start_revision - 1 : 0;
+    pthread_mutex_lock(&etcd->lock);
+    size_t start = etcd->current;
+    pthread_mutex_unlock(&etcd->lock);
+    int r = -EHOSTUNREACH;
+    for (size_t i = 0; i < etcd->n_endpoints && !atomic_load(stop); i++) {
+        size_t e = (start + i) % etcd->n_endpoints;
+        _cleanup_json_ struct json_object *body = json_object_new_object();
+        struct json_object *create = json_object_new_object();
+        add_b64(create, "key", prefix);
+        add_b64(create, "range_end", end);
+        if (t.parser.revision > 0)
+            add_int64(create, "start_revision", t.parser.revision + 1);
+        json_object_object_add(body, "create_request", create);
+        t.answered = false;
+        r = watch_one(etcd, e, json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN), &t);
+        if (t.answered || r == -ECANCELED || r == -ESTALE || r == -EACCES)
+            break; /* it was up: the caller watches again from the revision */
+    }
+    etcd_watch_parser_release(&t.parser);
+    *revision = t.parser.revision;
+    return atomic_load(stop) ? -ECANCELED : r;
+}

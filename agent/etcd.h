@@ -1,6 +1,6 @@
 /* A client of etcd v3 over its JSON gateway (POST /v3/kv/range, /v3/kv/txn,
  * /v3/kv/put, /v3/kv/deleterange, /v3/lease/grant, /v3/lease/keepalive,
- * /v3/auth/authenticate), with libcurl and json-c.  All of etcd's JSON is
+ * /v3/auth/authenticate, /v3/watch), with libcurl and json-c.  All of etcd's JSON is
  * built and read here: keys and values travel base64-encoded, int64s as
  * strings; callers pass and get plain C strings and integers.
  *
@@ -22,6 +22,7 @@
 #ifndef LMNET_AGENT_ETCD_H
 #define LMNET_AGENT_ETCD_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -115,6 +116,46 @@ void etcd_txn_delete(struct etcd_txn *txn, const char *key);
  * 0 when one did not (nothing done), or a negative errno (not known
  * whether it was done, when the answer was lost). */
 int etcd_txn_commit(struct etcd *etcd, struct etcd_txn *txn);
+
+/* ---- watch: POST /v3/watch, a stream of {"result": {...}} objects ---- */
+
+/* One change: a put (KV holds the new value) or a delete (KV.value ""). */
+struct etcd_event {
+    bool deleted;
+    struct etcd_kv kv;
+};
+
+/* Called for each event, in order; KV is only valid during the call. */
+typedef void etcd_watch_fn(void *ctx, const struct etcd_event *event);
+
+/* Reads a watch stream fed in chunks of any size (an object may be split
+ * anywhere): delivers each event to FN and keeps the revision the watcher
+ * has seen everything up to.  Zero-initialise, set fn/ctx (and revision to
+ * START_REVISION - 1 when watching from a revision), feed, then
+ * etcd_watch_parser_release(). */
+struct etcd_watch_parser {
+    etcd_watch_fn *fn;
+    void *ctx;
+    int64_t revision;         /* every change up to it was delivered */
+    int64_t compact_revision; /* set with -ESTALE */
+    struct json_tokener *tok; /* private */
+};
+
+/* Returns 0 (more to come), -ESTALE (the start revision was compacted:
+ * read everything again and watch from then), -EIO (etcd canceled the
+ * watch or sent an error; the message in etcd_last_error()) or -EPROTO
+ * (not a watch stream). */
+int etcd_watch_parser_feed(struct etcd_watch_parser *parser, const char *data, size_t len);
+void etcd_watch_parser_release(struct etcd_watch_parser *parser);
+
+/* Watches every key starting with PREFIX from START_REVISION (0: from
+ * now), delivering events to FN, until the stream breaks, STOP reads true
+ * (checked at least once a second), or etcd cancels.  Endpoints are tried
+ * as for the other calls.  *REVISION is the last revision seen (watch again
+ * from *REVISION + 1).  Returns -ECANCELED (stopped), -ESTALE (compacted),
+ * or another negative errno: it never returns 0. */
+int etcd_watch(struct etcd *etcd, const char *prefix, int64_t start_revision, etcd_watch_fn *fn,
+               void *ctx, const atomic_bool *stop, int64_t *revision);
 
 /* ---- helpers, public for the unit tests ---- */
 

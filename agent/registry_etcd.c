@@ -32,7 +32,11 @@
  * etcd cannot be reached.
  *
  * Threads: any.  The lease id and the per-pool scan marks are guarded by
- * registry_etcd->lock; the etcd client is thread-safe. */
+ * registry_etcd->lock; the etcd client is thread-safe.  One thread of its
+ * own, "lmnet-etcdwatch" (started by the first join, stopped by destroy),
+ * owns a watch on members/ and the local member copy it writes: a member
+ * that joins or is gone reaches this agent's list as soon as etcd says so,
+ * not at the membership thread's next round (which stays as the fallback). */
 #include "agent/registry.h"
 
 #include <ctype.h>
@@ -40,6 +44,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +82,9 @@ struct registry_etcd {
     int64_t joined_ms;
     struct scan_mark marks[MAX_MARKS];
     size_t n_marks;
+    pthread_t watcher; /* lmnet-etcdwatch */
+    bool watching;     /* under lock */
+    atomic_bool stop;
 };
 
 static struct registry_etcd *of(struct registry *r)
@@ -131,6 +139,9 @@ static int64_t int_field(struct json_object *o, const char *name)
 static void etcd_destroy_registry(struct registry *registry)
 {
     struct registry_etcd *e = of(registry);
+    atomic_store(&e->stop, true);
+    if (e->watching)
+        pthread_join(e->watcher, NULL);
     etcd_destroy(e->etcd);
     pthread_mutex_destroy(&e->lock);
     free(e);
@@ -600,6 +611,8 @@ static int e_release_block(struct registry *registry, const char *pool, const ch
 
 /* ---- membership ---- */
 
+static void watch_start(struct registry_etcd *e);
+
 /* The member lease, granted or kept alive: 0 and *lease, or an errno. */
 static int keep_lease(struct registry_etcd *e, int64_t *lease)
 {
@@ -651,11 +664,14 @@ static int e_join(struct registry *registry, const struct registry_join *join,
     json_object_object_add(v, "joined_ms", json_object_new_int64(joined));
     json_object_object_add(v, "last_seen_ms", json_object_new_int64(clock_wall_ms()));
     r = etcd_put(e->etcd, key, json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN), lease);
-    return r < 0 ? unreachable(err, r, "record this agent as a member") : 0;
+    if (r < 0)
+        return unreachable(err, r, "record this agent as a member");
+    watch_start(e);
+    return 0;
 }
 
-static int e_members(struct registry *registry, struct member **out, size_t *n,
-                     struct registry_error *err)
+static int read_members(struct registry *registry, struct member **out, size_t *n,
+                        int64_t *revision, struct registry_error *err)
 {
     char prefix[256];
     key_of(registry, prefix, sizeof(prefix), "members/");
@@ -663,6 +679,7 @@ static int e_members(struct registry *registry, struct member **out, size_t *n,
     int r = etcd_get_prefix(of(registry)->etcd, prefix, &rg);
     if (r < 0)
         return unreachable(err, r, "list the members");
+    *revision = rg.revision;
     *out = calloc(rg.n ? rg.n : 1, sizeof(**out));
     for (size_t i = 0; *out && i < rg.n; i++) {
         _cleanup_json_ struct json_object *o = parse(rg.kvs[i].value);
@@ -678,6 +695,86 @@ static int e_members(struct registry *registry, struct member **out, size_t *n,
     }
     etcd_range_release(&rg);
     return *out ? 0 : registry_fail(err, -ENOMEM, 500, "internal", "out of memory");
+}
+
+static int e_members(struct registry *registry, struct member **out, size_t *n,
+                     struct registry_error *err)
+{
+    int64_t revision = 0;
+    return read_members(registry, out, n, &revision, err);
+}
+
+/* ---- the member watch (thread lmnet-etcdwatch) ---- */
+
+/* Reads the member list from etcd into the local copy.  Returns the
+ * revision it was read at, or 0 when it could not be read. */
+static int64_t copy_members(struct registry_etcd *e)
+{
+    struct member *members = NULL;
+    size_t n = 0;
+    int64_t revision = 0;
+    struct registry_error err;
+    if (read_members(&e->registry, &members, &n, &revision, &err) < 0)
+        return 0; /* the membership thread's rounds say why */
+    struct db *db = db_pool_get(e->registry.agent->db);
+    int r = db ? member_replace_all(db, members, n) : -EIO;
+    free(members);
+    if (r < 0)
+        log_errno(LOG_LEVEL_WARNING, r, "cannot store the member list");
+    return revision;
+}
+
+static void on_member_event(void *ctx, const struct etcd_event *event)
+{
+    (void)event;
+    copy_members(ctx);
+}
+
+static void *watch_thread(void *arg)
+{
+    struct registry_etcd *e = arg;
+    pthread_setname_np(pthread_self(), "lmnet-etcdwatch");
+    char prefix[256];
+    key_of(&e->registry, prefix, sizeof(prefix), "members/");
+    int64_t revision = 0; /* 0: read everything again, then watch from there */
+    unsigned failures = 0;
+    while (!atomic_load(&e->stop)) {
+        int64_t from = revision ? revision + 1 : copy_members(e) + 1;
+        int r = from > 1
+                    ? etcd_watch(e->etcd, prefix, from, on_member_event, e, &e->stop, &revision)
+                    : -EHOSTUNREACH;
+        if (r == -ECANCELED)
+            break;
+        if (r == -ESTALE) {
+            log_info("registry watch: %s; reading the members again", etcd_last_error());
+            revision = 0;
+            continue;
+        }
+        if (from <= revision)
+            failures = 0; /* it delivered: a new break is news */
+        if (failures++ == 0) {
+            log_errno(LOG_LEVEL_WARNING, r,
+                      "registry watch broke, watching again from %" PRId64 ": %s", revision + 1,
+                      etcd_last_error());
+            continue; /* at once, on the next endpoint that answers */
+        }
+        /* a short pause, so that an etcd away is not asked in a loop */
+        for (int i = 0; i < 5 && !atomic_load(&e->stop); i++)
+            clock_sleep_ms(100);
+    }
+    return NULL;
+}
+
+static void watch_start(struct registry_etcd *e)
+{
+    pthread_mutex_lock(&e->lock);
+    if (!e->watching && !atomic_load(&e->stop)) {
+        int r = -pthread_create(&e->watcher, NULL, watch_thread, e);
+        if (r < 0)
+            log_errno(LOG_LEVEL_WARNING, r, "cannot start the registry watch");
+        e->watching = r == 0;
+    }
+    pthread_mutex_unlock(&e->lock);
 }
 
 /* ---- networks ---- */

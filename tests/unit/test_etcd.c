@@ -2,13 +2,14 @@
  * against canned HTTP servers: answers decoded (base64 keys and values,
  * int64 strings), a refused endpoint and a 503 endpoint skipped for the
  * next, a transaction whose compare failed, a lease that is gone, the
- * authentication token fetched and presented, and the request bodies as
- * etcd wants them. */
+ * authentication token fetched and presented, the request bodies as
+ * etcd wants them, and the watch stream (split anywhere, broken, stopped). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -35,6 +36,35 @@ struct canned {
     size_t n_requests;
 };
 
+/* A streamed body, to the end of the connection: written in pieces at
+ * each '|' (a pause between, so that the client reads them apart); a final
+ * '~' holds the connection open until the client closes it. */
+static void stream_reply(int fd, int status, const char *body)
+{
+    char head[256];
+    int hn = snprintf(head, sizeof(head),
+                      "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
+                      "Connection: close\r\n\r\n",
+                      status);
+    if (write(fd, head, (size_t)hn) < 0)
+        return;
+    for (const char *p = body; *p && *p != '~';) {
+        size_t n = strcspn(p, "|~");
+        if (n && write(fd, p, n) < 0)
+            return;
+        p += n;
+        if (*p == '|') {
+            p++;
+            usleep(30000);
+        }
+    }
+    if (strchr(body, '~')) {
+        char sink[256];
+        while (read(fd, sink, sizeof(sink)) > 0)
+            ;
+    }
+}
+
 static void *serve(void *arg)
 {
     struct canned *c = arg;
@@ -58,6 +88,11 @@ static void *serve(void *arg)
         }
         int status = atoi(c->replies[i]);
         const char *body = strchr(c->replies[i], ' ') + 1;
+        if (strpbrk(body, "|~")) { /* a stream: see stream_reply() */
+            stream_reply(fd, status, body);
+            close(fd);
+            continue;
+        }
         char head[256];
         int hn = snprintf(head, sizeof(head),
                           "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
@@ -268,13 +303,137 @@ static void test_auth_token(void **state)
     assert_non_null(strstr(c.requests[3], "Authorization: tok2")); /* the expired one replaced */
 }
 
+/* The watch stream as the gateway sends it: an object split mid-way over
+ * two chunks, two objects in one chunk, a put and a delete. */
+#define WATCH_CREATED "{\"result\":{\"header\":{\"revision\":\"10\"},\"created\":true}}\n"
+#define WATCH_PUT                                                                                  \
+    "{\"result\":{\"header\":{\"revision\":\"11\"},\"events\":[{\"kv\":{\"key\":"                  \
+    "\"L3AvbWVtYmVycy9h\",\"value\":\"b25l\",\"create_revision\":\"11\",\"mod_revision\":\"11\"}}" \
+    "]}}\n"
+#define WATCH_DELETE                                                                               \
+    "{\"result\":{\"header\":{\"revision\":\"12\"},\"events\":[{\"type\":\"DELETE\",\"kv\":{"      \
+    "\"key\":\"L3AvbWVtYmVycy9i\",\"mod_revision\":\"12\"}}]}}\n"
+
+struct seen {
+    char keys[8][64];
+    char values[8][64];
+    bool deleted[8];
+    size_t n;
+};
+
+static void on_event(void *ctx, const struct etcd_event *event)
+{
+    struct seen *s = ctx;
+    if (s->n == 8)
+        return;
+    snprintf(s->keys[s->n], 64, "%s", event->kv.key);
+    snprintf(s->values[s->n], 64, "%s", event->kv.value);
+    s->deleted[s->n++] = event->deleted;
+}
+
+static void test_watch_parser(void **state)
+{
+    (void)state;
+    const char *stream = WATCH_CREATED WATCH_PUT WATCH_DELETE;
+    size_t len = strlen(stream);
+    /* every split point: the events come out the same */
+    for (size_t cut = 1; cut < len; cut += 7) {
+        struct seen s = {0};
+        struct etcd_watch_parser p = {.fn = on_event, .ctx = &s};
+        assert_int_equal(etcd_watch_parser_feed(&p, stream, cut), 0);
+        assert_int_equal(etcd_watch_parser_feed(&p, stream + cut, len - cut), 0);
+        etcd_watch_parser_release(&p);
+        assert_int_equal(s.n, 2);
+        assert_string_equal(s.keys[0], "/p/members/a");
+        assert_string_equal(s.values[0], "one");
+        assert_false(s.deleted[0]);
+        assert_string_equal(s.keys[1], "/p/members/b");
+        assert_true(s.deleted[1]);
+        assert_int_equal(p.revision, 12);
+    }
+    /* created from now: seen up to the store's revision */
+    struct etcd_watch_parser p = {0};
+    assert_int_equal(etcd_watch_parser_feed(&p, WATCH_CREATED, strlen(WATCH_CREATED)), 0);
+    assert_int_equal(p.revision, 10);
+    /* compacted: read everything again */
+    const char *compacted = "{\"result\":{\"header\":{\"revision\":\"30\"},\"canceled\":true,"
+                            "\"compact_revision\":\"20\"}}";
+    assert_int_equal(etcd_watch_parser_feed(&p, compacted, strlen(compacted)), -ESTALE);
+    assert_int_equal(p.compact_revision, 20);
+    etcd_watch_parser_release(&p);
+    /* not a stream of etcd's */
+    struct etcd_watch_parser q = {0};
+    assert_int_equal(etcd_watch_parser_feed(&q, "{\"x\":1}", 7), -EPROTO);
+    assert_int_equal(etcd_watch_parser_feed(&q, "]", 1), -EPROTO);
+    etcd_watch_parser_release(&q);
+}
+
+static void test_watch_stream(void **state)
+{
+    (void)state;
+    /* the stream split mid-object over the wire, then broken by the server */
+    struct canned c = {
+        .replies = {"200 " WATCH_CREATED "|{\"result\":{\"header\":{\"revis|ion\":"
+                    "\"11\"},\"events\":[{\"kv\":{\"key\":\"L3AvbWVtYmVycy9h\",\"value\":"
+                    "\"b25l\",\"mod_revision\":\"11\"}}]}}\n|" WATCH_DELETE},
+        .n_replies = 1};
+    canned_start(&c);
+    char endpoints[64];
+    snprintf(endpoints, sizeof(endpoints), "127.0.0.1:%u,127.0.0.1:%u", closed_port(), c.port);
+    struct etcd *e = client_for(endpoints, NULL);
+    struct seen s = {0};
+    atomic_bool stop = false;
+    int64_t revision = 0;
+    assert_int_equal(etcd_watch(e, "/p/members/", 10, on_event, &s, &stop, &revision), -EPIPE);
+    assert_int_equal(revision, 12); /* watch again from 13 */
+    assert_int_equal(s.n, 2);
+    assert_string_equal(s.keys[0], "/p/members/a");
+    assert_string_equal(s.values[0], "one");
+    assert_true(s.deleted[1]);
+    etcd_destroy(e);
+    canned_stop(&c);
+    assert_non_null(strstr(c.requests[0], "POST /v3/watch "));
+    assert_non_null(strstr(c.requests[0], "{\"create_request\":{\"key\":\"L3AvbWVtYmVycy8=\","
+                                          "\"range_end\":\"L3AvbWVtYmVyczA=\","
+                                          "\"start_revision\":\"10\"}}"));
+}
+
+static void *stop_later(void *arg)
+{
+    usleep(200000);
+    atomic_store((atomic_bool *)arg, true);
+    return NULL;
+}
+
+static void test_watch_stop(void **state)
+{
+    (void)state;
+    /* a stream that stays open: the watch ends when told to */
+    struct canned c = {.replies = {"200 " WATCH_CREATED "~"}, .n_replies = 1};
+    canned_start(&c);
+    char endpoints[64];
+    snprintf(endpoints, sizeof(endpoints), "127.0.0.1:%u", c.port);
+    struct etcd *e = client_for(endpoints, NULL);
+    atomic_bool stop = false;
+    pthread_t t;
+    pthread_create(&t, NULL, stop_later, &stop);
+    int64_t revision = 0;
+    assert_int_equal(etcd_watch(e, "/p/members/", 0, NULL, NULL, &stop, &revision), -ECANCELED);
+    assert_int_equal(revision, 10);
+    pthread_join(t, NULL);
+    etcd_destroy(e);
+    canned_stop(&c);
+    assert_null(strstr(c.requests[0], "start_revision"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_base64),         cmocka_unit_test(test_prefix_end),
         cmocka_unit_test(test_endpoint_lists), cmocka_unit_test(test_get_after_failover),
         cmocka_unit_test(test_nobody_answers), cmocka_unit_test(test_txn_and_lease),
-        cmocka_unit_test(test_auth_token),
+        cmocka_unit_test(test_auth_token),     cmocka_unit_test(test_watch_parser),
+        cmocka_unit_test(test_watch_stream),   cmocka_unit_test(test_watch_stop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
