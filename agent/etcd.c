@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include <json-c/json.h>
 #include "agent/cleanup.h"
 
@@ -43,7 +45,7 @@ struct etcd_txn {
     struct json_object *success;
 };
 
-static _Thread_local char last_error[256];
+static _Thread_local char last_error[512];
 
 static int set_error(int r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int set_error(int r, const char *fmt, ...)
@@ -243,7 +245,9 @@ static int post_one(struct etcd *etcd, size_t endpoint, const char *path, const 
         headers = curl_slist_append(headers, auth);
     }
     struct buffer buf = {0};
+    char detail[CURL_ERROR_SIZE] = "";
     curl_easy_reset(curl);
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, detail);
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_POST, 1L);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, payload);
@@ -266,14 +270,37 @@ static int post_one(struct etcd *etcd, size_t endpoint, const char *path, const 
     curl_slist_free_all(headers);
     if (token)
         explicit_bzero(auth, sizeof(auth));
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, NULL);
     int r = 0;
     if (rc != CURLE_OK) {
-        r = rc == CURLE_OPERATION_TIMEDOUT                                          ? -ETIMEDOUT
-            : rc == CURLE_COULDNT_CONNECT                                           ? -ECONNREFUSED
-            : rc == CURLE_COULDNT_RESOLVE_HOST                                      ? -EHOSTUNREACH
-            : rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_PEER_FAILED_VERIFICATION ? -EACCES
-                                                                                    : -EIO;
-        set_error(r, "%s: %s", etcd->endpoints[endpoint], curl_easy_strerror(rc));
+        /* With TLS 1.3 a server that wants a client certificate says so
+         * with an alert after the handshake, or just closes: a receive or
+         * send error, not a connect error.  Without a client certificate
+         * that is what it most likely means. */
+        bool https = strncmp(etcd->endpoints[endpoint], "https:", 6) == 0;
+        bool closed = https && (rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR);
+        bool alert = closed && (strstr(detail, "alert") || !etcd->cert_file);
+        bool verify = rc == CURLE_PEER_FAILED_VERIFICATION;
+        bool tls = alert || verify || rc == CURLE_SSL_CONNECT_ERROR ||
+                   rc == CURLE_SSL_CERTPROBLEM || rc == CURLE_SSL_CACERT_BADFILE;
+        r = rc == CURLE_OPERATION_TIMEDOUT     ? -ETIMEDOUT
+            : rc == CURLE_COULDNT_CONNECT      ? -ECONNREFUSED
+            : rc == CURLE_COULDNT_RESOLVE_HOST ? -EHOSTUNREACH
+            : tls                              ? -EACCES
+                                               : -EIO;
+        /* What to do first: the health output keeps only the start. */
+        const char *hint = NULL;
+        if (verify)
+            hint = etcd->ca_file ? "etcd's server certificate is not signed by etcd_ca_file"
+                                 : "etcd's server certificate is not signed by a system CA "
+                                   "(set etcd_ca_file)";
+        else if (alert && !etcd->cert_file)
+            hint = "etcd closed the TLS connection: it wants a client certificate (set "
+                   "etcd_cert_file and etcd_key_file)";
+        else if (alert)
+            hint = "etcd refused the client certificate in etcd_cert_file";
+        set_error(r, "%s: %s%s(%s%s%s)", etcd->endpoints[endpoint], hint ? hint : "",
+                  hint ? " " : "", curl_easy_strerror(rc), *detail ? ": " : "", detail);
         curl_easy_cleanup(curl); /* a handle that failed keeps nothing worth reusing */
         free(buf.data);
         return r;
@@ -403,6 +430,29 @@ static int authenticate(struct etcd *etcd, size_t endpoint)
 
 /* ---- lifecycle ---- */
 
+/* The client key is a secret like a token file (api/token.h): refused
+ * unless a regular file owned by this user or root, mode 0600 or
+ * stricter. */
+static int key_file_check(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return set_error(-errno, "etcd_key_file %s: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return set_error(-EINVAL, "etcd_key_file %s: not a regular file", path);
+    if (st.st_uid != geteuid() && st.st_uid != 0)
+        return set_error(-EPERM,
+                         "etcd_key_file %s: owned by uid %u, not by this user (uid %u) or root; "
+                         "run 'chown %u %s'",
+                         path, (unsigned)st.st_uid, (unsigned)geteuid(), (unsigned)geteuid(), path);
+    if (st.st_mode & (S_IRWXG | S_IRWXO))
+        return set_error(-EPERM,
+                         "etcd_key_file %s: mode %04o lets others read the private key; run "
+                         "'chmod 600 %s'",
+                         path, (unsigned)(st.st_mode & 07777), path);
+    return 0;
+}
+
 int etcd_create(const struct etcd_options *options, struct etcd **out)
 {
     pthread_once(&curl_once, curl_init_once);
@@ -430,9 +480,11 @@ int etcd_create(const struct etcd_options *options, struct etcd **out)
          item = strtok_r(NULL, ",", &save)) {
         while (*item == ' ')
             item++;
-        const char *host = item;
-        if (strncmp(host, "http://", 7) == 0 || strncmp(host, "https://", 8) == 0)
+        const char *host = item, *scheme = etcd->tls ? "https" : "http";
+        if (strncmp(host, "http://", 7) == 0 || strncmp(host, "https://", 8) == 0) {
+            scheme = host[4] == 's' ? "https" : "http"; /* an explicit scheme wins */
             host = strstr(host, "://") + 3;
+        }
         size_t len = strlen(host);
         while (len && host[len - 1] == ' ')
             len--;
@@ -442,12 +494,14 @@ int etcd_create(const struct etcd_options *options, struct etcd **out)
             break;
         }
         char url[320];
-        snprintf(url, sizeof(url), "%s://%.*s", etcd->tls ? "https" : "http", (int)len, host);
+        snprintf(url, sizeof(url), "%s://%.*s", scheme, (int)len, host);
         if (!(etcd->endpoints[etcd->n_endpoints++] = strdup(url)))
             r = -ENOMEM;
     }
     if (r == 0 && etcd->n_endpoints == 0)
         r = -EINVAL;
+    if (r == 0 && etcd->key_file)
+        r = key_file_check(etcd->key_file);
     if (r < 0) {
         etcd_destroy(etcd);
         return r;

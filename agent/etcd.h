@@ -31,8 +31,10 @@ struct etcd;
 struct etcd_txn;
 
 struct etcd_options {
-    const char *endpoints; /* "h1:2379,h2:2379" (host:port, comma-separated) */
-    bool tls;              /* https to the endpoints */
+    const char *endpoints; /* "h1:2379,h2:2379" (host:port, comma-separated; an
+                            * endpoint written http://h:p or https://h:p keeps
+                            * its scheme) */
+    bool tls;              /* https to the endpoints written without a scheme */
     const char *ca_file;   /* checks the servers' certificates; NULL: system CAs */
     const char *cert_file; /* client certificate, or NULL */
     const char *key_file;  /* its key, or NULL */
@@ -58,7 +60,9 @@ struct etcd_range {
 };
 
 /* Creates a client (no call is made).  Returns 0 and *out, -EINVAL for an
- * endpoint list it cannot read, or -ENOMEM. */
+ * endpoint list it cannot read, -EPERM (or -ENOENT...) for a client key
+ * file that is not a regular file owned by this user or root with mode
+ * 0600 or stricter (the reason in etcd_last_error()), or -ENOMEM. */
 int etcd_create(const struct etcd_options *options, struct etcd **out);
 void etcd_destroy(struct etcd *etcd); /* NULL is a no-op */
 

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include "agent/etcd.h"
@@ -249,6 +250,43 @@ static void test_nobody_answers(void **state)
     etcd_destroy(e);
 }
 
+/* An endpoint written https:// is dialled over TLS even when the client's
+ * default is plain HTTP (the error names the URL it tried). */
+static void test_endpoint_scheme_kept(void **state)
+{
+    (void)state;
+    char endpoints[96];
+    snprintf(endpoints, sizeof(endpoints), "https://127.0.0.1:%u", closed_port());
+    struct etcd *e = client_for(endpoints, NULL);
+    struct etcd_kv kv;
+    assert_true(etcd_get(e, "foo", &kv) < 0);
+    assert_non_null(strstr(etcd_last_error(), "https://127.0.0.1:"));
+    etcd_destroy(e);
+}
+
+/* The client key is refused unless mode 0600 (or stricter). */
+static void test_key_file_mode(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/lmnet-etcd-key.XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    struct etcd_options o = {
+        .endpoints = "127.0.0.1:2379", .tls = true, .key_file = path, .cert_file = path};
+    struct etcd *e = NULL;
+    assert_int_equal(chmod(path, 0644), 0);
+    assert_int_equal(etcd_create(&o, &e), -EPERM);
+    assert_non_null(strstr(etcd_last_error(), "mode 0644"));
+    assert_non_null(strstr(etcd_last_error(), "chmod 600"));
+    assert_int_equal(chmod(path, 0600), 0);
+    assert_int_equal(etcd_create(&o, &e), 0);
+    etcd_destroy(e);
+    unlink(path);
+    o.key_file = path; /* gone now */
+    assert_int_equal(etcd_create(&o, &e), -ENOENT);
+}
+
 static void test_txn_and_lease(void **state)
 {
     (void)state;
@@ -429,11 +467,18 @@ static void test_watch_stop(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_base64),         cmocka_unit_test(test_prefix_end),
-        cmocka_unit_test(test_endpoint_lists), cmocka_unit_test(test_get_after_failover),
-        cmocka_unit_test(test_nobody_answers), cmocka_unit_test(test_txn_and_lease),
-        cmocka_unit_test(test_auth_token),     cmocka_unit_test(test_watch_parser),
-        cmocka_unit_test(test_watch_stream),   cmocka_unit_test(test_watch_stop),
+        cmocka_unit_test(test_base64),
+        cmocka_unit_test(test_prefix_end),
+        cmocka_unit_test(test_endpoint_lists),
+        cmocka_unit_test(test_get_after_failover),
+        cmocka_unit_test(test_nobody_answers),
+        cmocka_unit_test(test_txn_and_lease),
+        cmocka_unit_test(test_auth_token),
+        cmocka_unit_test(test_watch_parser),
+        cmocka_unit_test(test_watch_stream),
+        cmocka_unit_test(test_watch_stop),
+        cmocka_unit_test(test_endpoint_scheme_kept),
+        cmocka_unit_test(test_key_file_mode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
