@@ -343,16 +343,18 @@ int config_check(const struct config *config, char *err, size_t size)
                     config->listen);
     if (strcmp(config->registry, "self") != 0 && strncmp(config->registry, "http://", 7) != 0 &&
         strncmp(config->registry, "https://", 8) != 0 &&
-        strncmp(config->registry, "etcd://", 7) != 0)
+        strncmp(config->registry, "etcd://", 7) != 0 &&
+        strncmp(config->registry, "etcds://", 8) != 0)
         return fail(err, size,
-                    "registry must be 'self', an http(s):// URL or etcd://HOST:PORT,..., not '%s'",
+                    "registry must be 'self', an http(s):// URL or etcd(s)://HOST:PORT,..., not "
+                    "'%s'",
                     config->registry);
-    if (strncmp(config->registry, "etcd://", 7) == 0) {
-        const char *hosts = config->registry + 7;
+    if (strncmp(config->registry, "etcd", 4) == 0) { /* etcd:// or etcds:// (TLS) */
+        const char *hosts = strstr(config->registry, "://") + 3;
         if (!*hosts || strchr(hosts, '/') || !strchr(hosts, ':'))
             return fail(err, size,
-                        "registry etcd:// takes HOST:PORT endpoints separated by commas "
-                        "(etcd://10.0.0.1:2379,10.0.0.2:2379), not '%s'",
+                        "registry etcd:// (etcds:// for TLS) takes HOST:PORT endpoints separated "
+                        "by commas (etcd://10.0.0.1:2379,10.0.0.2:2379), not '%s'",
                         config->registry);
     }
     if (!!config->etcd_cert_file != !!config->etcd_key_file)

@@ -17,6 +17,8 @@ int registry_create(struct agent *agent, struct registry **out)
         return registry_agent_create(agent, setting, out);
     if (strncmp(setting, "etcd://", 7) == 0)
         return registry_etcd_create(agent, setting + 7, out);
+    if (strncmp(setting, "etcds://", 8) == 0) /* TLS to every endpoint */
+        return registry_etcd_create(agent, setting, out);
     return -EINVAL;
 }
 

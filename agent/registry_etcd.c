@@ -1262,9 +1262,12 @@ int registry_etcd_create(struct agent *agent, const char *endpoints, struct regi
             return r;
         }
     }
+    /* etcds://: TLS whatever else is set; etcd://: TLS when a CA or client
+     * certificate is set (as before etcds:// existed). */
+    bool etcds = strncmp(endpoints, "etcds://", 8) == 0;
     struct etcd_options options = {
-        .endpoints = endpoints,
-        .tls = c->etcd_ca_file || c->etcd_cert_file,
+        .endpoints = etcds ? endpoints + 8 : endpoints,
+        .tls = etcds || c->etcd_ca_file || c->etcd_cert_file,
         .ca_file = c->etcd_ca_file,
         .cert_file = c->etcd_cert_file,
         .key_file = c->etcd_key_file,
@@ -1275,6 +1278,8 @@ int registry_etcd_create(struct agent *agent, const char *endpoints, struct regi
     int r = etcd_create(&options, &e->etcd);
     if (password)
         explicit_bzero(password, strlen(password));
+    if (r < 0 && *etcd_last_error())
+        log_error("etcd: %s", etcd_last_error());
     if (r < 0) {
         etcd_destroy_registry(&e->registry);
         return r;

@@ -1,6 +1,7 @@
 /* Relaying requests to other agents: see api/relay.h. */
 #include "api/relay.h"
 
+#include <errno.h>
 #include <string.h>
 #include "agent/agent.h"
 #include "agent/etcd.h"
@@ -63,7 +64,10 @@ int relay_to_registry(struct request *req, struct response *resp, const char *me
 
 int registry_problem(struct request *req, struct response *resp, int r, const char *what)
 {
-    (void)r;
+    if (r == -EACCES) /* it answered: TLS or authentication refused */
+        return response_problem(resp, 503, "registry-refused", NULL,
+                                "cannot %s: the registry %s refused this agent: %s", what,
+                                req->agent->config.registry, etcd_last_error());
     return response_problem(resp, 503, "registry-unreachable", NULL,
                             "cannot %s: the registry %s did not answer: %s", what,
                             req->agent->config.registry, etcd_last_error());
