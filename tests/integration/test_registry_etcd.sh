@@ -16,6 +16,7 @@
 #    stopped.
 # 3. etcd unreachable: 503 problem+json for what needs the registry;
 #    allocation from held blocks goes on.
+# 4. etcd with TLS client certificates (tls_case, its own one-member etcd).
 #
 # ETCD_TEST_TOTAL sets the number of allocations (default 900 for CI; the
 # issue's figure is 3000).
@@ -59,6 +60,144 @@ for ((i = 0; i < 100; i++)); do
     sleep 0.1
 done
 check "a 3-member etcd on loopback is healthy" ctl endpoint health
+
+# etcd with TLS client certificates: a one-member etcd of its own, on https
+# with --client-cert-auth, and certificates made here with openssl (a CA, a
+# server certificate for IP:127.0.0.1, a client certificate, and a second
+# CA that signed neither).  Removed afterwards.
+tls_case() {
+    echo "# etcd with TLS client certificates"
+    command -v openssl >/dev/null || { fail_ "openssl is needed for the TLS case"; return; }
+    local d=$LMNET_TEST_DIR/tls tp pid_etcd code health id i
+    mkdir -p "$d"
+    tp=($(python3 -c 'import socket
+ss=[socket.socket() for _ in range(2)]
+[s.bind(("127.0.0.1",0)) for s in ss]
+print(" ".join(str(s.getsockname()[1]) for s in ss))'))
+    local ET=127.0.0.1:${tp[0]}
+    cert() { # NAME CA SUBJECT EXTENSIONS
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "$3" \
+            -keyout "$d/$1.key" -out "$d/$1.csr" &&
+            openssl x509 -req -in "$d/$1.csr" -CA "$d/$2.crt" -CAkey "$d/$2.key" -CAcreateserial \
+                -days 1 -extfile <(printf '%s\n' "$4") -out "$d/$1.crt"
+    }
+    for ca in ca other-ca; do
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+            -subj "/CN=lmnet test $ca" -keyout "$d/$ca.key" -out "$d/$ca.crt" 2>>"$d/openssl.log"
+    done
+    # etcd 3.4's JSON gateway dials etcd itself with the server certificate,
+    # so that one is a client certificate too.
+    cert server ca /CN=etcd $'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth' 2>>"$d/openssl.log"
+    cert client ca /CN=lmnet-agent 'extendedKeyUsage=clientAuth' 2>>"$d/openssl.log"
+    chmod 600 "$d"/*.key
+    check "openssl made a CA, a server and a client certificate" \
+        openssl verify -CAfile "$d/ca.crt" "$d/server.crt" "$d/client.crt"
+    "$ETCD" --name tls --data-dir "$d/data" \
+        --listen-client-urls "https://$ET" --advertise-client-urls "https://$ET" \
+        --listen-peer-urls "http://127.0.0.1:${tp[1]}" --initial-advertise-peer-urls "http://127.0.0.1:${tp[1]}" \
+        --initial-cluster "tls=http://127.0.0.1:${tp[1]}" --initial-cluster-token "lmnet-tls-$$" \
+        --client-cert-auth --trusted-ca-file "$d/ca.crt" \
+        --cert-file "$d/server.crt" --key-file "$d/server.key" >>"$d/etcd.log" 2>&1 &
+    pid_etcd=$!
+    agent_pids+=("$pid_etcd")
+    tctl() { "$ETCDCTL" --endpoints "https://$ET" --cacert "$d/ca.crt" --cert "$d/client.crt" \
+        --key "$d/client.key" --dial-timeout 2s --command-timeout 3s "$@"; }
+    for ((i = 0; i < 100; i++)); do
+        tctl endpoint health >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    check "a one-member etcd on https with --client-cert-auth is healthy" tctl endpoint health
+    # t1: etcds:// (TLS whatever else is set); t2: etcd:// with a CA, TLS
+    # as before etcds:// existed.
+    tconf() { # NAME REGISTRY [KEY = VALUE lines]
+        mkdir -p "$d/$1"
+        printf 'registry = %s\nheartbeat_port = 0\n%s' "$2" "${3:-}" > "$d/$1/lmnetd.conf"
+    }
+    local certs="etcd_ca_file = $d/ca.crt
+etcd_cert_file = $d/client.crt
+etcd_key_file = $d/client.key
+"
+    tconf t1 "etcds://$ET" "$certs"
+    tconf t2 "etcd://$ET" "$certs"
+    agent_start tls/t1 -c "$d/t1/lmnetd.conf" || { fail_ "the agent with a client certificate starts"; return; }
+    local t1=$AGENT_URL tpids=("$AGENT_PID")
+    id=$(curl -s "$t1/v1/host" | sed -n 's/.*"node_id":"\([0-9a-f-]*\)".*/\1/p')
+    for ((i = 0; i < 50; i++)); do
+        tctl get "/lmnet/members/$id" 2>/dev/null | grep -q "$id" && break
+        sleep 0.1
+    done
+    check "an agent with etcds://, etcd_ca_file and a client certificate joins" tctl get "/lmnet/members/$id"
+    code=$(curl -s -o "$d/pool.json" -w '%{http_code}' -H "Content-Type: application/json" \
+        -d '{"name":"tls","block_size":8,"ranges":[{"start":"02:7e:00:00:00:00","end":"02:7e:00:00:00:ff"}]}' \
+        "$t1/v1/mac-pools")
+    expect_eq "and creates a pool in etcd over TLS" 201 "$code"
+    expect_match "and allocates from it" '"mac":"02:7e:00:00:00:00"' \
+        "$(curl -s -H "Content-Type: application/json" -d '{"vm":"tls-vm"}' "$t1/v1/mac-pools/tls/allocations")"
+    agent_start tls/t2 -c "$d/t2/lmnetd.conf" || { fail_ "the etcd:// agent with a CA starts"; return; }
+    expect_match "etcd:// with etcd_ca_file is TLS too, as before" '"name":"tls"' "$(curl -s "$AGENT_URL/v1/mac-pools")"
+    tpids+=("$AGENT_PID")
+
+    tconf t3 "etcds://$ET" "etcd_ca_file = $d/ca.crt
+"
+    agent_start tls/t3 -c "$d/t3/lmnetd.conf" || { fail_ "the agent without a client certificate starts"; return; }
+    local t3=$AGENT_URL
+    tpids+=("$AGENT_PID")
+    for ((i = 0; i < 70; i++)); do
+        health=$(curl -s "$t3/v1/health")
+        [[ $health == *'client certificate'* ]] && break
+        sleep 0.2
+    done
+    expect_match "an agent without a client certificate is refused, and its health says why" \
+        '"reachable":false.*it wants a client certificate \(set etcd_cert_file and etcd_key_file\)' "$health"
+    code=$(curl -s -D "$d/h3.txt" -o "$d/p3.json" -w '%{http_code}' -H "Content-Type: application/json" \
+        -d '{"name":"t3","ranges":[{"start":"02:7f:00:00:00:00","end":"02:7f:00:00:00:ff"}]}' "$t3/v1/mac-pools")
+    expect_eq "its pool creation answers 503" 503 "$code"
+    expect_match "as problem+json" 'application/problem\+json' "$(cat "$d/h3.txt")"
+    expect_match "registry-refused, saying a client certificate is wanted" \
+        'registry-refused.*it wants a client certificate' "$(cat "$d/p3.json")"
+
+    tconf t4 "etcds://$ET" "etcd_ca_file = $d/other-ca.crt
+etcd_cert_file = $d/client.crt
+etcd_key_file = $d/client.key
+"
+    agent_start tls/t4 -c "$d/t4/lmnetd.conf" || { fail_ "the agent with a wrong CA starts"; return; }
+    local t4=$AGENT_URL
+    tpids+=("$AGENT_PID")
+    for ((i = 0; i < 70; i++)); do
+        health=$(curl -s "$t4/v1/health")
+        [[ $health == *'not signed'* ]] && break
+        sleep 0.2
+    done
+    expect_match "an agent with the wrong CA is refused, and its health says why" \
+        '"reachable":false.*server certificate is not signed by etcd_ca_file' "$health"
+
+    # The client key and the password file are secrets: mode 0600 and this
+    # user's (or root's), or lmnetd does not start.
+    cp "$d/client.key" "$d/open.key"
+    chmod 644 "$d/open.key"
+    tconf t5 "etcds://$ET" "etcd_ca_file = $d/ca.crt
+etcd_cert_file = $d/client.crt
+etcd_key_file = $d/open.key
+"
+    timeout 15 "$LMNETD" -l 127.0.0.1:0 -d "$d/t5.db" -c "$d/t5/lmnetd.conf" >"$d/t5.out" 2>&1
+    code=$?
+    check "an agent whose etcd_key_file is mode 0644 does not start (exit $code)" test "$code" != 0 -a "$code" != 124
+    expect_match "and says what to run" "etcd_key_file $d/open.key: mode 0644 .*chmod 600" "$(cat "$d/t5.out")"
+    printf 'secret\n' > "$d/open-password"
+    chmod 640 "$d/open-password"
+    tconf t6 "etcds://$ET" "$certs"'etcd_user = root
+etcd_password_file = '"$d/open-password"'
+'
+    timeout 15 "$LMNETD" -l 127.0.0.1:0 -d "$d/t6.db" -c "$d/t6/lmnetd.conf" >"$d/t6.out" 2>&1
+    code=$?
+    check "an agent whose etcd_password_file is mode 0640 does not start (exit $code)" test "$code" != 0 -a "$code" != 124
+    expect_match "and says what to run" "open-password: mode 0640 .*chmod 600" "$(cat "$d/t6.out")"
+    for i in "${tpids[@]}"; do agent_stop "$i"; done
+    kill -TERM "$pid_etcd" 2>/dev/null
+    wait "$pid_etcd" 2>/dev/null
+    rm -rf "$d/data"
+}
+tls_case
 
 # Agent N: API port, heartbeat port, and the endpoints in its own order.
 agent_conf() {
