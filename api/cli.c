@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 /* Prints a failed call's error on cli->err: one line, or JSON under -o json. */
@@ -136,4 +137,36 @@ const char *cli_suggest(const char *word, const char *const *candidates)
         }
     }
     return best;
+}
+
+bool cli_check_choice(struct cli *cli, const char *option, const char *value,
+                      const char *const *choices)
+{
+    for (size_t i = 0; choices[i]; i++)
+        if (strcasecmp(value, choices[i]) == 0)
+            return true;
+    char list[256] = "";
+    size_t used = 0;
+    for (size_t i = 0; choices[i] && used < sizeof(list); i++) {
+        int n = snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "", choices[i]);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+    cli_usage_error(cli, "%s must be one of %s, not '%s'", option, list, value);
+    return false;
+}
+
+struct json_object *cli_filter_items(struct json_object *items, const char *key, const char *key2,
+                                     const char *value)
+{
+    struct json_object *kept = json_object_new_array();
+    for (size_t i = 0; kept && items && i < json_object_array_length(items); i++) {
+        struct json_object *item = json_object_array_get_idx(items, i);
+        if (value && strcasecmp(cli_str(item, key), value) != 0 &&
+            (!key2 || strcasecmp(cli_str(item, key2), value) != 0))
+            continue;
+        json_object_array_add(kept, json_object_get(item));
+    }
+    return kept;
 }

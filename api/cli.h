@@ -18,6 +18,7 @@
 enum cli_output {
     CLI_OUTPUT_TABLE,
     CLI_OUTPUT_JSON,
+    CLI_OUTPUT_WIDE, /* the table with more columns */
 };
 
 enum cli_exit {
@@ -71,6 +72,19 @@ int cli_usage_error(struct cli *cli, const char *fmt, ...) __attribute__((format
  * enough to be a typo: at most 2 edits and fewer than WORD's length.  NULL
  * otherwise.  CANDIDATES is ended by NULL. */
 const char *cli_suggest(const char *word, const char *const *candidates);
+
+/* True when VALUE is one of CHOICES (ended by NULL), ignoring case.
+ * Otherwise prints "OPTION must be one of ..." as a usage error and returns
+ * false: a filter value that can never match is a mistake, not an empty
+ * list. */
+bool cli_check_choice(struct cli *cli, const char *option, const char *value,
+                      const char *const *choices);
+
+/* A new array (the caller owns it) of the items of ITEMS (an array, or NULL)
+ * whose member KEY or, when KEY2 is not NULL, member KEY2 equals VALUE,
+ * ignoring case.  A NULL VALUE keeps every item.  NULL on out of memory. */
+struct json_object *cli_filter_items(struct json_object *items, const char *key, const char *key2,
+                                     const char *value);
 
 /* Asks "PROMPT [y/N]" on the terminal unless --yes; returns true on yes.
  * Without a terminal and without --yes, returns false. */

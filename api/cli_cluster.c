@@ -91,7 +91,7 @@ static int remove_member(struct cli *cli, const char *id)
     char path[128];
     snprintf(path, sizeof(path), "/v1/cluster/members/%s", id);
     int r = cli_call(cli, "DELETE", path, NULL, NULL);
-    if (r == CLI_EXIT_OK && cli->output == CLI_OUTPUT_TABLE)
+    if (r == CLI_EXIT_OK && cli->output != CLI_OUTPUT_JSON)
         fprintf(cli->out, "removed %s\n", id);
     return r;
 }

@@ -107,7 +107,7 @@ int cli_event(struct cli *cli, int argc, char **argv)
         after = "0";
 
     const char *headers[] = { "Id", "Time", "Node", "Actor", "Kind", "Subject" };
-    struct table *t = cli->output == CLI_OUTPUT_TABLE ? table_create(6, headers) : NULL;
+    struct table *t = cli->output != CLI_OUTPUT_JSON ? table_create(6, headers) : NULL;
     struct json_object *collected = json_object_new_array();
     char cursor[32];
     snprintf(cursor, sizeof(cursor), "%s", after);

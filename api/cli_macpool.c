@@ -252,7 +252,7 @@ static int release(struct cli *cli, const char *pool, const char *mac)
     char path[200];
     snprintf(path, sizeof(path), "/v1/mac-pools/%s/allocations/%s", pool, mac);
     int r = cli_call(cli, "DELETE", path, NULL, NULL);
-    if (r == CLI_EXIT_OK && cli->output == CLI_OUTPUT_TABLE)
+    if (r == CLI_EXIT_OK && cli->output != CLI_OUTPUT_JSON)
         fprintf(cli->out, "released %s\n", mac);
     return r;
 }
@@ -375,7 +375,7 @@ static int delete_pool(struct cli *cli, const char *pool)
     char path[160];
     snprintf(path, sizeof(path), "/v1/mac-pools/%s", pool);
     int r = cli_call(cli, "DELETE", path, NULL, NULL);
-    if (r == CLI_EXIT_OK && cli->output == CLI_OUTPUT_TABLE)
+    if (r == CLI_EXIT_OK && cli->output != CLI_OUTPUT_JSON)
         fprintf(cli->out, "deleted pool %s\n", pool);
     return r;
 }

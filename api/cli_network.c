@@ -12,8 +12,11 @@ static const char usage_text[] =
     "Usage: lmnetctl network COMMAND\n"
     "\n"
     "Commands:\n"
-    "  list               the cluster networks: Name, State, Role, Address, AddressMask,\n"
-    "                     Metric, AutoMetric (like Get-ClusterNetwork | Format-Table)\n"
+    "  list [--role ROLE] [--state STATE]\n"
+    "                     the cluster networks: Name, State, Role, Address, AddressMask,\n"
+    "                     Metric, AutoMetric (like Get-ClusterNetwork | Format-Table);\n"
+    "                     -o wide adds Id and Interfaces (node:nic pairs)\n"
+    "                     STATE: up, partitioned, down, unavailable\n"
     "  show NETWORK       one network and its interfaces: which NIC on which node, its\n"
     "                     address, state and whom it reaches (NETWORK: name or id)\n"
     "  set NETWORK [--name NAME] [--role ROLE] [--metric N | --auto-metric]\n"
@@ -53,20 +56,45 @@ static const char *capitalized(const char *s, char *buf, size_t size)
     return buf;
 }
 
+static const char *const roles[] = {"none", "management", "migration", "storage", "vm", NULL};
+static const char *const states[] = {"up", "partitioned", "down", "unavailable", NULL};
+
+/* NETWORK's interfaces as "node:nic,node:nic". */
+static void interfaces_of(struct json_object *network, char *out, size_t size)
+{
+    struct json_object *list = NULL;
+    size_t used = 0;
+    out[0] = '\0';
+    json_object_object_get_ex(network, "interfaces", &list);
+    for (size_t i = 0; list && i < json_object_array_length(list) && used < size; i++) {
+        struct json_object *it = json_object_array_get_idx(list, i);
+        int w = snprintf(out + used, size - used, "%s%s:%s", i ? "," : "", cli_str(it, "node_name"),
+                         cli_str(it, "nic"));
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+}
+
 static void print_networks(struct cli *cli, struct json_object *items)
 {
-    const char *headers[] = { "Name", "State", "Role", "Address", "AddressMask", "Metric", "AutoMetric" };
-    struct table *t = table_create(7, headers);
+    const char *headers[] = {"Name",   "State",      "Role", "Address",   "AddressMask",
+                             "Metric", "AutoMetric", "Id",   "Interfaces"};
+    bool wide = cli->output == CLI_OUTPUT_WIDE;
+    struct table *t = table_create(wide ? 9 : 7, headers);
     for (size_t i = 0; t && items && i < json_object_array_length(items); i++) {
         struct json_object *n = json_object_array_get_idx(items, i);
-        char state[32], role[32];
-        const char *cells[] = { cli_str(n, "name"),
-                                capitalized(cli_str(n, "state"), state, sizeof(state)),
-                                capitalized(cli_str(n, "role"), role, sizeof(role)),
-                                cli_str(n, "address"),
-                                cli_str(n, "address_mask"),
-                                cli_str(n, "metric"),
-                                strcmp(cli_str(n, "auto_metric"), "true") == 0 ? "True" : "False" };
+        char state[32], role[32], interfaces[512];
+        interfaces_of(n, interfaces, sizeof(interfaces));
+        const char *cells[] = {cli_str(n, "name"),
+                               capitalized(cli_str(n, "state"), state, sizeof(state)),
+                               capitalized(cli_str(n, "role"), role, sizeof(role)),
+                               cli_str(n, "address"),
+                               cli_str(n, "address_mask"),
+                               cli_str(n, "metric"),
+                               strcmp(cli_str(n, "auto_metric"), "true") == 0 ? "True" : "False",
+                               cli_str(n, "id"),
+                               interfaces};
         table_add_row(t, cells);
     }
     table_print(t, cli->out);
@@ -88,19 +116,43 @@ static void warn_if_cached(struct cli *cli, struct json_object *body)
         fprintf(cli->err, "lmnetctl: the registry did not answer; this is the agent's last copy\n");
 }
 
-static int list(struct cli *cli)
+static int list(struct cli *cli, int argc, char **argv)
 {
+    static const struct option options[] = {
+        {"role", required_argument, NULL, 'r'},
+        {"state", required_argument, NULL, 's'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *role = NULL, *state = NULL;
+    optind = 0; /* 0, not 1: GNU getopt must forget the global flags it parsed */
+    int c;
+    while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        if (c == 'r' && cli_check_choice(cli, "--role", optarg, roles))
+            role = optarg;
+        else if (c == 's' && cli_check_choice(cli, "--state", optarg, states))
+            state = optarg;
+        else
+            return c == '?' ? cli_usage_error(
+                                  cli, "usage: lmnetctl network list [--role ROLE] [--state STATE]")
+                            : CLI_EXIT_USAGE;
+    }
+    if (optind != argc)
+        return cli_usage_error(cli, "usage: lmnetctl network list [--role ROLE] [--state STATE]");
     _cleanup_json_ struct json_object *body = NULL;
     int r = cli_call(cli, "GET", "/v1/cluster/networks", NULL, &body);
     if (r != CLI_EXIT_OK)
         return r;
+    struct json_object *items = NULL;
+    json_object_object_get_ex(body, "items", &items);
+    _cleanup_json_ struct json_object *kept = cli_filter_items(items, "role", NULL, role);
+    _cleanup_json_ struct json_object *kept2 = cli_filter_items(kept, "state", NULL, state);
     if (cli->output == CLI_OUTPUT_JSON) {
+        if (role || state)
+            json_object_object_add(body, "items", json_object_get(kept2));
         cli_print_json(cli, body);
         return CLI_EXIT_OK;
     }
-    struct json_object *items = NULL;
-    json_object_object_get_ex(body, "items", &items);
-    print_networks(cli, items);
+    print_networks(cli, kept2);
     warn_if_cached(cli, body);
     return CLI_EXIT_OK;
 }
@@ -252,8 +304,8 @@ int cli_network(struct cli *cli, int argc, char **argv)
         fputs(usage_text, cli->out);
         return CLI_EXIT_OK;
     }
-    if (strcmp(verb, "list") == 0 && argc == 2)
-        return list(cli);
+    if (strcmp(verb, "list") == 0)
+        return list(cli, argc - 1, argv + 1);
     if (strcmp(verb, "show") == 0 && argc == 3)
         return show(cli, argv[2]);
     if (strcmp(verb, "set") == 0 && argc >= 3)

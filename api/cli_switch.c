@@ -171,7 +171,7 @@ int cli_switch(struct cli *cli, int argc, char **argv)
         char path[96];
         snprintf(path, sizeof(path), "/v1/switches/%s", argv[2]);
         int r = cli_call(cli, "DELETE", path, NULL, NULL);
-        if (r == CLI_EXIT_OK && cli->output == CLI_OUTPUT_TABLE)
+        if (r == CLI_EXIT_OK && cli->output != CLI_OUTPUT_JSON)
             fprintf(cli->out, "deleted switch %s\n", argv[2]);
         return r;
     }
@@ -293,7 +293,7 @@ int cli_port(struct cli *cli, int argc, char **argv)
         snprintf(path, sizeof(path), "/v1/ports/%s", argv[2]);
         bool del = verb[0] == 'd';
         int r = cli_call(cli, del ? "DELETE" : "GET", path, NULL, del ? NULL : &body);
-        if (r == CLI_EXIT_OK && del && cli->output == CLI_OUTPUT_TABLE)
+        if (r == CLI_EXIT_OK && del && cli->output != CLI_OUTPUT_JSON)
             fprintf(cli->out, "deleted port %s\n", argv[2]);
         else if (r == CLI_EXIT_OK && !del)
             cli_print_json(cli, body);

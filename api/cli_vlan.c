@@ -152,7 +152,7 @@ int cli_vlan(struct cli *cli, int argc, char **argv)
         char path[64];
         snprintf(path, sizeof(path), "/v1/vlans/%s", argv[2]);
         int r = cli_call(cli, "DELETE", path, NULL, NULL);
-        if (r == CLI_EXIT_OK && cli->output == CLI_OUTPUT_TABLE)
+        if (r == CLI_EXIT_OK && cli->output != CLI_OUTPUT_JSON)
             fprintf(cli->out, "deleted VLAN %s\n", argv[2]);
         return r;
     }

@@ -11,7 +11,10 @@ static const char usage_text[] =
     "Usage: lmnetctl vm COMMAND\n"
     "\n"
     "Commands:\n"
-    "  list                 the VMs this agent knows (Name, State, Host, Memory, vCPUs, Ports)\n"
+    "  list [--host HOST] [--state STATE]\n"
+    "                       the VMs this agent knows (Name, State, Host, Memory, vCPUs,\n"
+    "                       Ports); -o wide adds Id, HostId and Adapters (port/model)\n"
+    "                       STATE: stopped, running, paused, migrating, incoming, failed\n"
     "  show VM              one VM, by name or id\n"
     "  create NAME [options]\n"
     "                       define a VM and start it:\n"
@@ -42,42 +45,92 @@ static void ports_of(struct json_object *vm, char *out, size_t size)
     }
 }
 
+static const char *const states[] = {"stopped",  "running", "paused", "migrating",
+                                     "incoming", "failed",  NULL};
+
+/* VM's adapters as "port/model,port/model". */
+static void adapters_of(struct json_object *vm, char *out, size_t size)
+{
+    struct json_object *adapters = NULL;
+    size_t used = 0;
+    out[0] = '\0';
+    json_object_object_get_ex(vm, "adapters", &adapters);
+    for (size_t i = 0; adapters && i < json_object_array_length(adapters) && used < size; i++) {
+        struct json_object *a = json_object_array_get_idx(adapters, i);
+        int n = snprintf(out + used, size - used, "%s%s/%s", i ? "," : "", cli_str(a, "port"),
+                         cli_str(a, "model"));
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+}
+
 static void print_vms(struct cli *cli, struct json_object *items)
 {
-    const char *headers[] = { "Name", "State", "Host", "MemoryMiB", "vCPUs", "Ports" };
-    struct table *t = table_create(6, headers);
+    const char *headers[] = {"Name",  "State", "Host",   "MemoryMiB", "vCPUs",
+                             "Ports", "Id",    "HostId", "Adapters"};
+    bool wide = cli->output == CLI_OUTPUT_WIDE;
+    struct table *t = table_create(wide ? 9 : 6, headers);
     if (!t)
         return;
     for (size_t i = 0; i < json_object_array_length(items); i++) {
         struct json_object *vm = json_object_array_get_idx(items, i);
-        char host[64], ports[256];
+        char host[64], ports[256], adapters[512];
+        adapters_of(vm, adapters, sizeof(adapters));
         /* The host's name when the agent knows it, else its id's start. */
         if (cli_str(vm, "host_name")[0])
             snprintf(host, sizeof(host), "%s", cli_str(vm, "host_name"));
         else
             snprintf(host, sizeof(host), "%.8s", cli_str(vm, "host"));
         ports_of(vm, ports, sizeof(ports));
-        const char *cells[] = { cli_str(vm, "name"),       cli_str(vm, "state"), host,
-                                cli_str(vm, "memory_mib"), cli_str(vm, "vcpus"), ports };
+        const char *cells[] = {cli_str(vm, "name"),       cli_str(vm, "state"), host,
+                               cli_str(vm, "memory_mib"), cli_str(vm, "vcpus"), ports,
+                               cli_str(vm, "id"),         cli_str(vm, "host"),  adapters};
         table_add_row(t, cells);
     }
     table_print(t, cli->out);
     table_destroy(t);
 }
 
-static int list(struct cli *cli)
+static int list(struct cli *cli, int argc, char **argv)
 {
+    static const struct option options[] = {
+        {"host", required_argument, NULL, 'H'},
+        {"state", required_argument, NULL, 's'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *host = NULL, *state = NULL;
+    optind = 0; /* 0, not 1: GNU getopt must forget the global flags it parsed */
+    int c;
+    while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        if (c == 'H')
+            host = optarg;
+        else if (c == 's' && cli_check_choice(cli, "--state", optarg, states))
+            state = optarg;
+        else
+            return c == '?' ? cli_usage_error(
+                                  cli, "usage: lmnetctl vm list [--host HOST] [--state STATE]")
+                            : CLI_EXIT_USAGE;
+    }
+    if (optind != argc)
+        return cli_usage_error(cli, "usage: lmnetctl vm list [--host HOST] [--state STATE]");
     _cleanup_json_ struct json_object *body = NULL;
     int r = cli_call(cli, "GET", "/v1/vms", NULL, &body);
     if (r != CLI_EXIT_OK)
         return r;
+    struct json_object *items = NULL;
+    json_object_object_get_ex(body, "items", &items);
+    /* --host: the host's name or its id */
+    _cleanup_json_ struct json_object *kept = cli_filter_items(items, "host_name", "host", host);
+    _cleanup_json_ struct json_object *kept2 = cli_filter_items(kept, "state", NULL, state);
     if (cli->output == CLI_OUTPUT_JSON) {
+        if (host || state)
+            json_object_object_add(body, "items", json_object_get(kept2));
         cli_print_json(cli, body);
         return CLI_EXIT_OK;
     }
-    struct json_object *items = NULL;
-    if (json_object_object_get_ex(body, "items", &items))
-        print_vms(cli, items);
+    if (kept2)
+        print_vms(cli, kept2);
     return CLI_EXIT_OK;
 }
 
@@ -104,7 +157,7 @@ static int simple(struct cli *cli, const char *method, const char *vm, const cha
     if (r != CLI_EXIT_OK)
         return r;
     if (!body) {
-        if (cli->output == CLI_OUTPUT_TABLE)
+        if (cli->output != CLI_OUTPUT_JSON)
             fprintf(cli->out, "deleted %s\n", vm);
         return CLI_EXIT_OK;
     }
@@ -187,11 +240,8 @@ int cli_vm(struct cli *cli, int argc, char **argv)
         fputs(usage_text, cli->out);
         return CLI_EXIT_OK;
     }
-    if (strcmp(verb, "list") == 0) {
-        if (argc != 2)
-            return cli_usage_error(cli, "'vm list' takes no arguments");
-        return list(cli);
-    }
+    if (strcmp(verb, "list") == 0)
+        return list(cli, argc - 1, argv + 1);
     if (strcmp(verb, "create") == 0)
         return create(cli, argc - 1, argv + 1);
     static const struct {

@@ -25,7 +25,7 @@ static void usage(FILE *out)
             "  -s, --server URL       agent URL (default $LMNET_SERVER or http://127.0.0.1:8470)\n"
             "  -t, --token-file FILE  file with the bearer token ('NAME SCOPE TOKEN' or the bare\n"
             "                         token; default $LMNET_TOKEN_FILE)\n"
-            "  -o, --output FORMAT    table (default) or json\n"
+            "  -o, --output FORMAT    table (default), wide (more columns) or json\n"
             "      --cacert FILE      CA certificate to check the agent's TLS certificate\n"
             "  -k, --insecure         do not check the agent's TLS certificate\n"
             "      --timeout SECONDS  give up on a call after this long (default 10)\n"
@@ -66,8 +66,11 @@ int main(int argc, char **argv)
                 cli.output = CLI_OUTPUT_JSON;
             else if (strcmp(optarg, "table") == 0)
                 cli.output = CLI_OUTPUT_TABLE;
+            else if (strcmp(optarg, "wide") == 0)
+                cli.output = CLI_OUTPUT_WIDE;
             else
-                return cli_usage_error(&cli, "--output must be 'table' or 'json', not '%s'", optarg);
+                return cli_usage_error(&cli, "--output must be 'table', 'wide' or 'json', not '%s'",
+                                       optarg);
             break;
         case 'C': copts.ca_file = optarg; break;
         case 'k': copts.insecure = true; break;

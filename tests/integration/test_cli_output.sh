@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # lmnetctl's output control against a real lmnetd on loopback: "did you
-# mean" for a mistyped command, and errors as JSON under -o json (the
+# mean" for a mistyped command, errors as JSON under -o json (the
 # agent's problem+json as it came, or a transport problem when the agent
-# is not there), with the usual exit codes.  No root needed.
+# is not there), with the usual exit codes; list filters (network list
+# --role/--state, vm list --host/--state) and -o wide.  No QEMU is started
+# (the VMs are defined, not run).
 set -u
 source "$(dirname "$0")/lib.sh"
 cd "$LMNET_TEST_DIR"
 
-agent_start cli || exit 1
+kernel=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -1)
+printf 'run_dir = %s/run\nimage_dirs = /boot\n' "$LMNET_TEST_DIR" > lmnetd.conf
+agent_start cli -c lmnetd.conf || exit 1
 L=("$LMNETCTL" -s "$AGENT_URL")
 
 echo "# did you mean"
@@ -32,6 +36,54 @@ expect_eq "no agent: exit 3" 3 "$?"
 expect_eq "  a transport problem as JSON" "transport" "$(/usr/bin/python3 -c '
 import json
 print(json.load(open("err.txt"))["type"])' 2>&1)"
+echo "# list filters"
+# The agent records its cluster networks shortly after it starts.
+for ((i = 0; i < 100; i++)); do
+    "${L[@]}" network list 2>/dev/null | grep -q "Cluster Network 1" && break
+    sleep 0.1
+done
+check "network set --role migration" "${L[@]}" network set "Cluster Network 1" --role migration
+"${L[@]}" network list --role migration > out.txt 2> err.txt
+expect_match "--role migration finds it" "^Cluster Network 1 " "$(sed -n 3p out.txt)"
+"${L[@]}" network list --role storage > out.txt 2> err.txt
+expect_eq "--role storage: the headers, no rows" 2 "$(wc -l < out.txt)"
+state=$("${L[@]}" -o json network list --role migration |
+    /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["state"])')
+other=down; [[ $state == down ]] && other=up
+expect_eq "--role Migration --state ${state^^} (case ignored)" 3 \
+    "$("${L[@]}" network list --role Migration --state "${state^^}" | wc -l)"
+expect_eq "--role migration --state $other: no rows" 2 \
+    "$("${L[@]}" network list --role migration --state $other | wc -l)"
+expect_eq "  -o json keeps only the matches" 0 "$("${L[@]}" -o json network list --role vm |
+    /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))' 2>&1)"
+"${L[@]}" network list --role foo > out.txt 2> err.txt
+expect_eq "--role foo is a usage error" 2 "$?"
+expect_match "  that names the roles" "--role must be one of none, management, migration, storage, vm, not 'foo'" "$(cat err.txt)"
+"${L[@]}" network list --state sideways > out.txt 2> err.txt
+expect_eq "--state sideways is a usage error" 2 "$?"
+expect_eq "  nothing on stdout" "" "$(cat out.txt)"
+check "vm create (defined, not started)" "${L[@]}" vm create quiet --kernel "$kernel" --no-start
+"${L[@]}" vm list --state stopped > out.txt 2> err.txt
+expect_match "vm list --state stopped lists it" "quiet +stopped" "$(cat out.txt)"
+expect_eq "vm list --state running: none" 2 "$("${L[@]}" vm list --state running | wc -l)"
+host=$("${L[@]}" -o json vm show quiet | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["host"])')
+expect_match "vm list --host ID" "quiet +stopped" "$("${L[@]}" vm list --host "$host")"
+expect_eq "vm list --host elsewhere: none" 2 "$("${L[@]}" vm list --host elsewhere | wc -l)"
+"${L[@]}" vm list --state asleep > out.txt 2> err.txt
+expect_eq "vm list --state asleep is a usage error" 2 "$?"
+expect_match "  that names the states" "must be one of stopped, running" "$(cat err.txt)"
+
+echo "# -o wide"
+expect_match "network list -o wide has Id and Interfaces" "AutoMetric +Id +Interfaces" \
+    "$("${L[@]}" -o wide network list | head -1)"
+expect_match "  the plain table has not" "AutoMetric$" "$("${L[@]}" network list | head -1)"
+expect_match "vm list -o wide has Id, HostId, Adapters" "Ports +Id +HostId +Adapters" \
+    "$("${L[@]}" -o wide vm list | head -1)"
+expect_match "  with the VM's id" "$host" "$("${L[@]}" -o wide vm list --state stopped | sed -n 3p)"
+"${L[@]}" -o tall network list > out.txt 2> err.txt
+expect_eq "-o tall is a usage error" 2 "$?"
+expect_match "  that names wide" "'table', 'wide' or 'json'" "$(cat err.txt)"
+check "vm delete" "${L[@]}" -y vm delete quiet
 check "the agent stops cleanly" agent_stop "$AGENT_PID"
 
 finish
