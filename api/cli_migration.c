@@ -43,8 +43,11 @@ static const char migration_usage[] =
     "Usage: lmnetctl migration COMMAND\n"
     "\n"
     "Commands:\n"
-    "  list           migrations this agent took part in (Id, Vm, Role, Phase, Network,\n"
-    "                 Downtime, Gap, Error)\n"
+    "  list [--phase PHASE] [--role source|destination] [--vm VM]\n"
+    "                 migrations this agent took part in (Id, Vm, Role, Phase, Network,\n"
+    "                 Downtime, Gap, Error); -o wide adds Source, Destination, Mode and\n"
+    "                 the whole Id.  PHASE: queued, preflight, preparing, transferring,\n"
+    "                 switchover, finishing, completed, cancelling, cancelled, failed\n"
     "  show ID [--watch]\n"
     "                 one migration with its progress and journal; --watch follows it\n"
     "                 to its end (a progress bar on a terminal, a line per phase\n"
@@ -274,15 +277,16 @@ int cli_migrate(struct cli *cli, int argc, char **argv)
 
 static void print_list(struct cli *cli, struct json_object *items)
 {
-    const char *headers[] = { "Id", "Vm", "Role", "Phase", "Network", "DowntimeMs", "GapMs",
-                              "Error" };
-    struct table *t = table_create(8, headers);
+    const char *headers[] = {"Id",    "Vm",    "Role",   "Phase",       "Network", "DowntimeMs",
+                             "GapMs", "Error", "Source", "Destination", "Mode"};
+    bool wide = cli->output == CLI_OUTPUT_WIDE;
+    struct table *t = table_create(wide ? 11 : 8, headers);
     if (!t)
         return;
     for (size_t i = 0; i < json_object_array_length(items); i++) {
         struct json_object *m = json_object_array_get_idx(items, i);
-        char id[9], down[24], gap[24], network[160] = "";
-        snprintf(id, sizeof(id), "%s", cli_str(m, "id"));
+        char id[64], down[24], gap[24], network[160] = "";
+        snprintf(id, wide ? sizeof(id) : 9, "%s", cli_str(m, "id"));
         struct json_object *net = NULL;
         if (json_object_object_get_ex(m, "network", &net) && net && cli_str(net, "source_address")[0])
             snprintf(network, sizeof(network), "%s->%s", cli_str(net, "source_address"),
@@ -295,12 +299,69 @@ static void print_list(struct cli *cli, struct json_object *items)
             snprintf(down, sizeof(down), "%lld", (long long)d);
         if (g >= 0)
             snprintf(gap, sizeof(gap), "%lld", (long long)g);
-        const char *cells[] = { id,   cli_str(m, "vm"), cli_str(m, "role"), cli_str(m, "phase"), network,
-                                down, gap,          cli_str(m, "error") };
+        const char *cells[] = {id,
+                               cli_str(m, "vm"),
+                               cli_str(m, "role"),
+                               cli_str(m, "phase"),
+                               network,
+                               down,
+                               gap,
+                               cli_str(m, "error"),
+                               cli_str(m, "source"),
+                               cli_str(m, "destination"),
+                               cli_str(m, "mode")};
         table_add_row(t, cells);
     }
     table_print(t, cli->out);
     table_destroy(t);
+}
+
+static int list(struct cli *cli, int argc, char **argv)
+{
+    static const char *const phases[] = {"queued",     "preflight", "preparing", "transferring",
+                                         "switchover", "finishing", "completed", "cancelling",
+                                         "cancelled",  "failed",    NULL};
+    static const char *const roles[] = {"source", "destination", NULL};
+    static const struct option options[] = {
+        {"phase", required_argument, NULL, 'p'},
+        {"role", required_argument, NULL, 'r'},
+        {"vm", required_argument, NULL, 'v'},
+        {NULL, 0, NULL, 0},
+    };
+    static const char usage[] =
+        "usage: lmnetctl migration list [--phase PHASE] [--role ROLE] [--vm VM]";
+    const char *phase = NULL, *role = NULL, *vm = NULL;
+    optind = 0; /* 0, not 1: GNU getopt must forget the global flags it parsed */
+    int c;
+    while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        if (c == 'p' && cli_check_choice(cli, "--phase", optarg, phases))
+            phase = optarg;
+        else if (c == 'r' && cli_check_choice(cli, "--role", optarg, roles))
+            role = optarg;
+        else if (c == 'v')
+            vm = optarg;
+        else
+            return c == '?' ? cli_usage_error(cli, "%s", usage) : CLI_EXIT_USAGE;
+    }
+    if (optind != argc)
+        return cli_usage_error(cli, "%s", usage);
+    _cleanup_json_ struct json_object *body = NULL;
+    int r = cli_call(cli, "GET", "/v1/migrations", NULL, &body);
+    if (r != CLI_EXIT_OK)
+        return r;
+    struct json_object *items = NULL;
+    json_object_object_get_ex(body, "items", &items);
+    _cleanup_json_ struct json_object *by_phase = cli_filter_items(items, "phase", NULL, phase);
+    _cleanup_json_ struct json_object *by_role = cli_filter_items(by_phase, "role", NULL, role);
+    _cleanup_json_ struct json_object *kept = cli_filter_items(by_role, "vm", "vm_id", vm);
+    if (cli->output == CLI_OUTPUT_JSON) {
+        if (phase || role || vm)
+            json_object_object_add(body, "items", json_object_get(kept));
+        cli_print_json(cli, body);
+    } else if (kept) {
+        print_list(cli, kept);
+    }
+    return CLI_EXIT_OK;
 }
 
 int cli_migration(struct cli *cli, int argc, char **argv)
@@ -315,19 +376,8 @@ int cli_migration(struct cli *cli, int argc, char **argv)
         return CLI_EXIT_OK;
     }
     _cleanup_json_ struct json_object *body = NULL;
-    if (strcmp(verb, "list") == 0) {
-        if (argc != 2)
-            return cli_usage_error(cli, "'migration list' takes no arguments");
-        int r = cli_call(cli, "GET", "/v1/migrations", NULL, &body);
-        if (r != CLI_EXIT_OK)
-            return r;
-        struct json_object *items = NULL;
-        if (cli->output == CLI_OUTPUT_JSON)
-            cli_print_json(cli, body);
-        else if (json_object_object_get_ex(body, "items", &items))
-            print_list(cli, items);
-        return CLI_EXIT_OK;
-    }
+    if (strcmp(verb, "list") == 0)
+        return list(cli, argc - 1, argv + 1);
     if (strcmp(verb, "show") == 0 && argc == 4 &&
         (strcmp(argv[2], "--watch") == 0 || strcmp(argv[3], "--watch") == 0))
         return wait_for(cli, strcmp(argv[2], "--watch") == 0 ? argv[3] : argv[2], NULL);

@@ -23,7 +23,9 @@ static const char port_usage[] =
     "Usage: lmnetctl port COMMAND\n"
     "\n"
     "Commands:\n"
-    "  list [--switch NAME]         the ports (Name, Switch, Vm, Mac, Vlan, Active, Guards)\n"
+    "  list [--switch NAME] [--vm VM]\n"
+    "                               the ports (Name, Switch, Vm, Mac, Vlan, Active, Guards);\n"
+    "                               -o wide adds Adapter, MacSource, MacPool, BandwidthKbps\n"
     "  show NAME                    one port, as JSON\n"
     "  create NAME --switch S [options]\n"
     "  set NAME [options]           change a port (not its name, switch or MAC)\n"
@@ -92,8 +94,10 @@ static void vlan_text(struct json_object *port, char *out, size_t size)
 
 static void print_ports(struct cli *cli, struct json_object *items)
 {
-    const char *headers[] = { "Name", "Switch", "Vm", "Mac", "Vlan", "Active", "Guards" };
-    struct table *t = table_create(7, headers);
+    const char *headers[] = {"Name",   "Switch",  "Vm",        "Mac",     "Vlan",         "Active",
+                             "Guards", "Adapter", "MacSource", "MacPool", "BandwidthKbps"};
+    bool wide = cli->output == CLI_OUTPUT_WIDE;
+    struct table *t = table_create(wide ? 11 : 7, headers);
     if (!t)
         return;
     for (size_t i = 0; i < json_object_array_length(items); i++) {
@@ -104,8 +108,17 @@ static void print_ports(struct cli *cli, struct json_object *items)
                  strcmp(cli_str(p, "spoofing_allowed"), "true") == 0 ? "" : "mac ",
                  strcmp(cli_str(p, "dhcp_guard"), "true") == 0 ? "dhcp " : "",
                  strcmp(cli_str(p, "router_guard"), "true") == 0 ? "router" : "");
-        const char *cells[] = { cli_str(p, "name"), cli_str(p, "switch"), cli_str(p, "vm"),
-                                cli_str(p, "mac"), vlan, cli_str(p, "active"), guards };
+        const char *cells[] = {cli_str(p, "name"),
+                               cli_str(p, "switch"),
+                               cli_str(p, "vm"),
+                               cli_str(p, "mac"),
+                               vlan,
+                               cli_str(p, "active"),
+                               guards,
+                               cli_str(p, "adapter_type"),
+                               cli_str(p, "mac_source"),
+                               cli_str(p, "mac_pool"),
+                               cli_str(p, "max_bandwidth_kbps")};
         table_add_row(t, cells);
     }
     table_print(t, cli->out);
@@ -280,14 +293,38 @@ int cli_port(struct cli *cli, int argc, char **argv)
     _cleanup_json_ struct json_object *body = NULL;
     char path[128];
     if (strcmp(verb, "list") == 0) {
-        if (argc == 4 && strcmp(argv[2], "--switch") == 0)
-            snprintf(path, sizeof(path), "/v1/ports?switch=%s", argv[3]);
-        else if (argc == 2)
-            snprintf(path, sizeof(path), "/v1/ports");
+        static const struct option options[] = {
+            {"switch", required_argument, NULL, 's'},
+            {"vm", required_argument, NULL, 'v'},
+            {NULL, 0, NULL, 0},
+        };
+        const char *sw = NULL, *vm = NULL;
+        optind = 0; /* 0, not 1: GNU getopt must forget the global flags it parsed */
+        int c;
+        while ((c = getopt_long(argc - 1, argv + 1, "", options, NULL)) != -1) {
+            if (c == 's')
+                sw = optarg;
+            else if (c == 'v')
+                vm = optarg;
+            else
+                return cli_usage_error(cli, "usage: lmnetctl port list [--switch NAME] [--vm VM]");
+        }
+        if (optind != argc - 1)
+            return cli_usage_error(cli, "usage: lmnetctl port list [--switch NAME] [--vm VM]");
+        /* the agent filters by switch itself; by VM here */
+        if (sw)
+            snprintf(path, sizeof(path), "/v1/ports?switch=%s", sw);
         else
-            return cli_usage_error(cli, "usage: lmnetctl port list [--switch NAME]");
+            snprintf(path, sizeof(path), "/v1/ports");
         int r = cli_call(cli, "GET", path, NULL, &body);
-        return r != CLI_EXIT_OK ? r : print_or_json(cli, body, print_ports);
+        if (r != CLI_EXIT_OK)
+            return r;
+        if (vm) {
+            struct json_object *items = NULL;
+            json_object_object_get_ex(body, "items", &items);
+            json_object_object_add(body, "items", cli_filter_items(items, "vm", NULL, vm));
+        }
+        return print_or_json(cli, body, print_ports);
     }
     if ((strcmp(verb, "show") == 0 || strcmp(verb, "delete") == 0) && argc == 3) {
         snprintf(path, sizeof(path), "/v1/ports/%s", argv[2]);

@@ -3,7 +3,8 @@
 # mean" for a mistyped command, errors as JSON under -o json (the
 # agent's problem+json as it came, or a transport problem when the agent
 # is not there), with the usual exit codes; list filters (network list
-# --role/--state, vm list --host/--state) and -o wide.  No QEMU is started
+# --role/--state, vm list --host/--state, migration list --phase/--role/--vm,
+# port list --switch/--vm) and -o wide.  No QEMU is started
 # (the VMs are defined, not run).
 set -u
 source "$(dirname "$0")/lib.sh"
@@ -72,6 +73,16 @@ expect_eq "vm list --host elsewhere: none" 2 "$("${L[@]}" vm list --host elsewhe
 "${L[@]}" vm list --state asleep > out.txt 2> err.txt
 expect_eq "vm list --state asleep is a usage error" 2 "$?"
 expect_match "  that names the states" "must be one of stopped, running" "$(cat err.txt)"
+"${L[@]}" migration list --phase warping > out.txt 2> err.txt
+expect_eq "migration list --phase warping is a usage error" 2 "$?"
+expect_match "  that names the phases" "--phase must be one of queued, preflight, .*, failed, not 'warping'" "$(cat err.txt)"
+"${L[@]}" migration list --role sideways > out.txt 2> err.txt
+expect_eq "migration list --role sideways is a usage error" 2 "$?"
+check "migration list --phase completed --role source --vm quiet" \
+    "${L[@]}" migration list --phase completed --role source --vm quiet
+check "port list --switch sw --vm quiet" "${L[@]}" port list --switch sw --vm quiet
+"${L[@]}" port list --frobnicate > out.txt 2> err.txt
+expect_eq "port list --frobnicate is a usage error" 2 "$?"
 
 echo "# -o wide"
 expect_match "network list -o wide has Id and Interfaces" "AutoMetric +Id +Interfaces" \
@@ -80,6 +91,10 @@ expect_match "  the plain table has not" "AutoMetric$" "$("${L[@]}" network list
 expect_match "vm list -o wide has Id, HostId, Adapters" "Ports +Id +HostId +Adapters" \
     "$("${L[@]}" -o wide vm list | head -1)"
 expect_match "  with the VM's id" "$host" "$("${L[@]}" -o wide vm list --state stopped | sed -n 3p)"
+expect_match "migration list -o wide has Source, Destination, Mode" "Error +Source +Destination +Mode" \
+    "$("${L[@]}" -o wide migration list | head -1)"
+expect_match "port list -o wide has Adapter, MacSource, MacPool, BandwidthKbps" \
+    "Guards +Adapter +MacSource +MacPool +BandwidthKbps" "$("${L[@]}" -o wide port list | head -1)"
 "${L[@]}" -o tall network list > out.txt 2> err.txt
 expect_eq "-o tall is a usage error" 2 "$?"
 expect_match "  that names wide" "'table', 'wide' or 'json'" "$(cat err.txt)"
