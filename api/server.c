@@ -40,6 +40,8 @@
 #include "agent/log.h"
 #include "agent/membership.h"
 #include "agent/metrics.h"
+#include "api/asset.h"
+#include "api/body_schema.h"
 #include "api/problem.h"
 #include "api/router.h"
 #include "api/routes.h"
@@ -50,6 +52,7 @@ struct server {
     struct agent *agent;
     struct MHD_Daemon *daemon;
     struct router *router;
+    struct body_schema *bodies; /* the POST bodies api/openapi.json closes */
     char *tls_cert;
     char *tls_key;
     unsigned port;
@@ -480,6 +483,33 @@ static bool admit(struct server *server, struct MHD_Connection *conn, const char
     return true;
 }
 
+/* A POST body member that the route's schema in the OpenAPI document does
+ * not list: 422 with its JSON pointer, before the handler acts on the rest. */
+static int refuse_unknown_field(const struct server *server, const struct route *route,
+                                const char *method_name, const struct request *req,
+                                struct response *resp)
+{
+    char field[64], allowed[512];
+    if (body_schema_check(server->bodies, req->method, route->pattern, req->json, field,
+                          sizeof(field), allowed, sizeof(allowed)) == 0)
+        return 0;
+    /* RFC 6901: '~' is written ~0 and '/' ~1 inside a pointer's token. */
+    char pointer[2 * sizeof(field) + 2] = "/";
+    size_t at = 1;
+    for (const char *c = field; *c && at + 3 < sizeof(pointer); c++) {
+        if (*c == '~' || *c == '/') {
+            pointer[at++] = '~';
+            pointer[at++] = *c == '~' ? '0' : '1';
+        } else {
+            pointer[at++] = *c;
+        }
+    }
+    pointer[at] = '\0';
+    return response_problem(resp, 422, "unknown-field", pointer,
+                            "'%s' is not a field of %s %s; it takes: %s", field, method_name,
+                            route->pattern, allowed);
+}
+
 /* With the whole body: parses it, and runs the handler.  Leaves the answer
  * in ex->resp whatever happens. */
 static void dispatch(struct server *server, struct MHD_Connection *conn, const char *method_name,
@@ -500,6 +530,8 @@ static void dispatch(struct server *server, struct MHD_Connection *conn, const c
         req->body = ex->body;
         req->body_length = ex->length;
         if (parse_body(req, resp) < 0)
+            return;
+        if (refuse_unknown_field(server, route, method_name, req, resp) < 0)
             return;
     }
     /* Handlers take this thread's database connection unchecked; it is
@@ -886,6 +918,12 @@ int server_start(struct agent *agent, struct server **out)
         server_stop(server);
         return -ENOMEM;
     }
+    const struct asset *openapi = asset_find("openapi.json");
+    int rs = openapi ? body_schema_create(openapi->data, openapi->length, &server->bodies) : -ENOENT;
+    if (rs < 0) {
+        server_stop(server);
+        return log_errno(LOG_LEVEL_ERROR, rs, "cannot read the embedded OpenAPI document");
+    }
 
     struct sockaddr_storage addr = { 0 };
     unsigned threads = config->threads;
@@ -988,6 +1026,7 @@ void server_stop(struct server *server)
     pthread_mutex_destroy(&server->watch_lock);
     pthread_mutex_destroy(&server->log_lock);
     router_destroy(server->router);
+    body_schema_destroy(server->bodies);
     if (server->tls_key)
         explicit_bzero(server->tls_key, strlen(server->tls_key));
     free(server->tls_cert);

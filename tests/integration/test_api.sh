@@ -58,6 +58,14 @@ body=$(curl -s "${A[@]}" -X POST -H 'Content-Type: application/json' -d '{"name"
 expect_match "validation error names the field" '"status":422.*"pointer":"/join_token"' "$body"
 body=$(curl -s "${A[@]}" -X POST -H 'Content-Type: application/json' -d '{"join_token": "x", "id": "00000000-0000-0000-0000-000000000000", "name": "n", "url": "http://"}' "$url/v1/cluster/members")
 expect_match "a URL with no host is 422" '"status":422.*"pointer":"/url"' "$body"
+pool='{"name": "p1", "ranges": [{"start": "02:00:00:00:01:00", "end": "02:00:00:00:01:ff"}]'
+body=$(curl -s "${A[@]}" -X POST -H 'Content-Type: application/json' -d "$pool, \"blocksize\": 8}" "$url/v1/mac-pools")
+expect_match "a POST member its schema does not list is 422 unknown-field" '/unknown-field".*"status":422' "$body"
+expect_match "  with its pointer" '"pointer":"/blocksize"' "$body"
+expect_match "  and the fields it takes" "it takes: [a-z_, ]*block_size" "$body"
+expect_eq "  and nothing was created" 404 "$(status "${R[@]}" "$url/v1/mac-pools/p1")"
+expect_eq "  the same body without it is created" 201 \
+    "$(status "${A[@]}" -X POST -H 'Content-Type: application/json' -d "$pool}" "$url/v1/mac-pools")"
 body=$(curl -s "${A[@]}" -X POST -H 'Content-Type: application/json' -d '{"id": null}' "$url/v1/migrations/00000000-0000-0000-0000-000000000000/prepare")
 expect_match "a prepare whose id is null gets a problem (503: no hypervisor here)" '"status":(422|503)' "$body"
 expect_eq "  and the agent still answers" 200 "$(status "${R[@]}" "$url/v1/host")"
