@@ -18,6 +18,7 @@ cleanup() {
         [ -e "$pidfile" ] && kill -9 "$(cat "$pidfile")" 2>/dev/null
     done
     rm -rf "$dir"
+    cleanup_test_dir # this trap replaces lib.sh's, which removes LMNET_TEST_DIR
 }
 trap cleanup EXIT
 
