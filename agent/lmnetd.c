@@ -67,11 +67,6 @@ static void usage(FILE *out)
             CONFIG_DEFAULT_PATH, CONFIG_DEFAULT_LISTEN, CONFIG_DEFAULT_DATABASE);
 }
 
-static bool is_loopback(const char *address)
-{
-    return strncmp(address, "127.", 4) == 0 || strcmp(address, "::1") == 0;
-}
-
 /* Creates the database's directory (mode 0750) when it is missing. */
 static int ensure_parent_dir(const char *path)
 {
@@ -275,7 +270,7 @@ static int load_tokens(struct agent *agent)
             return r;
         }
         log_info("tokens loaded count=%zu", token_set_count(agent->tokens));
-    } else if (!is_loopback(config->listen_address)) {
+    } else if (!config_listen_is_loopback(config)) {
         fprintf(stderr,
                 "lmnetd: refusing to listen on %s without authentication: set token_file "
                 "(see deploy/tokens.example)\n",
