@@ -493,18 +493,8 @@ static int refuse_unknown_field(const struct server *server, const struct route 
     if (body_schema_check(server->bodies, req->method, route->pattern, req->json, field,
                           sizeof(field), allowed, sizeof(allowed)) == 0)
         return 0;
-    /* RFC 6901: '~' is written ~0 and '/' ~1 inside a pointer's token. */
-    char pointer[2 * sizeof(field) + 2] = "/";
-    size_t at = 1;
-    for (const char *c = field; *c && at + 3 < sizeof(pointer); c++) {
-        if (*c == '~' || *c == '/') {
-            pointer[at++] = '~';
-            pointer[at++] = *c == '~' ? '0' : '1';
-        } else {
-            pointer[at++] = *c;
-        }
-    }
-    pointer[at] = '\0';
+    char pointer[2 * sizeof(field) + 2] = "";
+    pointer_append(pointer, sizeof(pointer), field);
     return response_problem(resp, 422, "unknown-field", pointer,
                             "'%s' is not a field of %s %s; it takes: %s", field, method_name,
                             route->pattern, allowed);
