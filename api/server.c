@@ -44,6 +44,7 @@
 #include "api/body_schema.h"
 #include "api/problem.h"
 #include "api/router.h"
+#include "api/secret_file.h"
 #include "api/routes.h"
 #include "api/token.h"
 #include "db/db.h"
@@ -215,9 +216,39 @@ static bool find_nul(struct json_object *obj, char *pointer, size_t size)
     }
 }
 
+/* Finds a NUL (\u0000) inside an object key of BODY, which already parsed
+ * as JSON: json-c keeps keys as C strings, so such a key arrives cut short
+ * ("a\u0000b" as "a") and find_nul() cannot see it.  Returns the byte
+ * offset of the escape, or -1. */
+static long find_nul_in_key(const char *body, size_t length)
+{
+    long nul = -1;
+    bool in_string = false;
+    for (size_t i = 0; i < length; i++) {
+        if (!in_string) {
+            if (body[i] == '"') {
+                in_string = true;
+                nul = -1;
+            } else if (body[i] == ':' && nul >= 0) {
+                return nul; /* the string just closed was a key */
+            } else if (!strchr(" \t\r\n", body[i])) {
+                nul = -1;
+            }
+        } else if (body[i] == '\\') {
+            if (i + 5 < length && memcmp(body + i + 1, "u0000", 5) == 0 && nul < 0)
+                nul = (long)i;
+            i++; /* the escaped character cannot close the string */
+        } else if (body[i] == '"') {
+            in_string = false;
+        }
+    }
+    return -1;
+}
+
 /* Parses the body strictly (RFC 8259: no comments, single quotes, NaN or
  * other json-c leniencies).  Malformed JSON is a 400 naming where it
- * broke; invalid UTF-8 or a NUL inside a string is a 422. */
+ * broke; invalid UTF-8 or a NUL inside a string or an object key is a
+ * 422. */
 static int parse_body(struct request *req, struct response *resp)
 {
     struct json_tokener *tok = json_tokener_new();
@@ -251,6 +282,12 @@ static int parse_body(struct request *req, struct response *resp)
         if (r == 0 && find_nul(obj, pointer, sizeof(pointer)))
             r = response_problem(resp, 422, "invalid", pointer,
                                  "a string holds a NUL character (\\u0000); none may");
+        long at = r == 0 ? find_nul_in_key(req->body, req->body_length) : -1;
+        if (at >= 0)
+            r = response_problem(resp, 422, "invalid", NULL,
+                                 "an object key holds a NUL character (\\u0000 at byte %ld); "
+                                 "none may",
+                                 at);
     }
     json_tokener_free(tok);
     if (r < 0) {
@@ -938,10 +975,12 @@ int server_start(struct agent *agent, struct server **out)
             server_stop(server);
             return log_errno(LOG_LEVEL_ERROR, r, "cannot read tls_cert path=%s", config->tls_cert);
         }
-        r = read_file(config->tls_key, &server->tls_key);
+        char err[512];
+        r = secret_file_read(config->tls_key, "tls_key", "the private key", &server->tls_key, err,
+                             sizeof(err));
         if (r < 0) {
             server_stop(server);
-            return log_errno(LOG_LEVEL_ERROR, r, "cannot read tls_key path=%s", config->tls_key);
+            return log_errno(LOG_LEVEL_ERROR, r, "cannot use tls_key reason=\"%s\"", err);
         }
         flags |= MHD_USE_TLS;
     }

@@ -377,13 +377,24 @@ static void test_strict_json(void **state)
     assert_int_equal(post_vlan(f, "{\"id\": 14, \"name\": \"a\\u0000b\"}", buf, sizeof(buf)), 422);
     assert_contains(buf, "\"pointer\":\"/name\"");
     assert_contains(buf, "NUL");
+    /* json-c keeps keys as C strings: "name\u0000x" would arrive as
+     * "name", and a key the schema does not list could pass as one it
+     * does. */
+    assert_int_equal(post_vlan(f, "{\"id\": 16, \"name\\u0000x\": \"sixteen\"}", buf, sizeof(buf)),
+                     422);
+    assert_contains(buf, "object key holds a NUL");
+    assert_int_equal(post_vlan(f, "{\"id\\u0000\" : 17, \"name\": \"a\\\\u0000\"}", buf, sizeof(buf)),
+                     422);
+    /* An escaped backslash before "u0000" is no NUL. */
+    assert_int_equal(post_vlan(f, "{\"id\": 18, \"name\": \"a\\\\u0000\"}", buf, sizeof(buf)),
+                     201);
     /* Nothing of the refused ones was stored; strict JSON (UTF-8, a
      * trailing newline) still is. */
     assert_int_equal(post_vlan(f, "{\"id\": 15, \"name\": \"caf\xc3\xa9\"}\n", buf, sizeof(buf)),
                      201);
     assert_int_equal(exchange(f, GET_VLANS, buf, sizeof(buf)), 200);
     if (strstr(buf, "\"id\":11") || strstr(buf, "\"id\":12") || strstr(buf, "\"id\":13") ||
-        strstr(buf, "\"id\":14"))
+        strstr(buf, "\"id\":14") || strstr(buf, "\"id\":16") || strstr(buf, "\"id\":17"))
         fail_msg("a refused VLAN was stored: %s", buf);
     assert_contains(buf, "\"id\":15");
 }
