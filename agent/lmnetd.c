@@ -28,6 +28,7 @@
 #include "agent/membership.h"
 #include "agent/metrics.h"
 #include "api/client.h"
+#include "api/secret_file.h"
 #include "api/server.h"
 #include "api/token.h"
 #include "db/db.h"
@@ -310,8 +311,15 @@ static int check_startable(struct agent *agent)
     int r = load_tokens(agent);
     if (r == 0)
         r = check_readable("tls_cert", config->tls_cert);
-    if (r == 0)
-        r = check_readable("tls_key", config->tls_key);
+    if (r == 0 && config->tls_key) {
+        FILE *key = NULL;
+        char err[512];
+        r = secret_file_open(config->tls_key, "tls_key", "the private key", &key, err, sizeof(err));
+        if (r < 0)
+            fprintf(stderr, "lmnetd: tls_key %s\n", err);
+        else
+            fclose(key);
+    }
     if (r == 0 && config->log_file) {
         FILE *f = fopen(config->log_file, "a");
         if (!f) {

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "agent/cleanup.h"
+#include "api/secret_file.h"
 
 #define TOKEN_MAX 256
 
@@ -53,29 +54,7 @@ static int fail(char *err, size_t size, int r, const char *fmt, ...)
 
 int token_file_open(const char *path, FILE **out, char *err, size_t size)
 {
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return fail(err, size, -errno, "%s: cannot open token file: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) < 0)
-        return fail(err, size, -errno, "%s: cannot stat: %s", path, strerror(errno));
-    if (!S_ISREG(st.st_mode))
-        return fail(err, size, -EINVAL, "%s: not a regular file", path);
-    if (st.st_uid != geteuid() && st.st_uid != 0)
-        return fail(err, size, -EPERM,
-                    "%s: owned by uid %u, not by this user (uid %u) or root: whoever owns it "
-                    "can change the tokens; run 'chown %u %s'",
-                    path, (unsigned)st.st_uid, (unsigned)geteuid(), (unsigned)geteuid(), path);
-    if (st.st_mode & (S_IRWXG | S_IRWXO))
-        return fail(err, size, -EPERM,
-                    "%s: mode %04o lets others read the tokens; run 'chmod 600 %s'", path,
-                    (unsigned)(st.st_mode & 07777), path);
-    FILE *f = fdopen(fd, "r");
-    if (!f)
-        return fail(err, size, -errno, "%s: %s", path, strerror(errno));
-    fd = -1; /* now owned by f */
-    *out = f;
-    return 0;
+    return secret_file_open(path, "token file", "the tokens", out, err, size);
 }
 
 void token_line_strip_comment(char *line)

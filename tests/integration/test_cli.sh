@@ -37,6 +37,17 @@ chmod 644 open-tokens
 refuses "a token file others can read" "token_file = $LMNET_TEST_DIR/open-tokens" "chmod 600"
 refuses "a peer token file that is missing" "peer_token_file = $LMNET_TEST_DIR/none" "peer_token_file"
 refuses "TLS files that are missing" "$(printf 'tls_cert = %s/none\ntls_key = %s/none' "$LMNET_TEST_DIR" "$LMNET_TEST_DIR")" "tls_cert .* cannot be read"
+openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -days 1 -keyout open.key \
+    -out open.crt 2>/dev/null
+chmod 644 open.key
+refuses "a tls_key others can read" "$(printf 'tls_cert = %s/open.crt\ntls_key = %s/open.key' "$LMNET_TEST_DIR" "$LMNET_TEST_DIR")" "tls_key .*mode 0644 lets others read the private key; run 'chmod 600"
+printf 'listen = 127.0.0.1:0\ndatabase = %s/k.db\ntls_cert = %s/open.crt\ntls_key = %s/open.key\n' \
+    "$LMNET_TEST_DIR" "$LMNET_TEST_DIR" "$LMNET_TEST_DIR" > key.conf
+out=$(timeout 10 "$LMNETD" -c key.conf 2>&1); rc=$?
+expect_match "the agent does not start with a tls_key others can read" "^1 .*chmod 600" "$rc $out"
+chmod 600 open.key
+out=$("$LMNETD" -c key.conf --check-config 2>&1); rc=$?
+expect_match "a tls_key of mode 0600 passes" "^0 .*configuration ok" "$rc $out"
 refuses "a log file that cannot be opened" "log_file = $LMNET_TEST_DIR/no/such/dir/log" "cannot open log file"
 printf 'listen = 127.0.0.1:0\ndatabase = %s/c.db\n' "$LMNET_TEST_DIR" > good.conf
 out=$("$LMNETD" -c good.conf --check-config 2>&1); rc=$?
