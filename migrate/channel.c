@@ -707,6 +707,35 @@ int channel_connect(const char *source_address, const char *destination, uint16_
     return fd;
 }
 
+/* Binds FD to the unix socket PATH with MODE, without touching the
+ * process-wide umask (which every other thread's new files would share).
+ * bind() creates the socket file with 0777 & ~umask; so it binds inside a
+ * fresh private directory next to PATH (mkdtemp: 0700, reachable by this
+ * user only), sets MODE there and renames the socket into place: at PATH
+ * it appears with MODE already.  Returns 0 or a negative errno. */
+static int bind_unix_private(int fd, const char *path, mode_t mode)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[sizeof(((struct sockaddr_un *)0)->sun_path) - 2]; /* room for "/s" */
+    int n = slash ? snprintf(dir, sizeof(dir), "%.*s/.lmnet-XXXXXX", (int)(slash - path), path)
+                  : snprintf(dir, sizeof(dir), ".lmnet-XXXXXX");
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    if (n < 0 || (size_t)n >= sizeof(dir))
+        return -ENAMETOOLONG;
+    if (!mkdtemp(dir))
+        return -errno;
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/s", dir);
+    int r = 0;
+    if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+        r = -errno;
+    else if (chmod(sun.sun_path, mode) < 0 || rename(sun.sun_path, path) < 0)
+        r = -errno;
+    if (r < 0)
+        unlink(sun.sun_path);
+    rmdir(dir);
+    return r;
+}
+
 int channel_forward(const char *local_socket, const char *source_address, const char *destination,
                     uint16_t port, const char *token, struct channel **out)
 {
@@ -724,15 +753,11 @@ int channel_forward(const char *local_socket, const char *source_address, const 
         return r;
     }
     c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_un sun = { .sun_family = AF_UNIX };
-    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", local_socket);
-    unlink(local_socket);
     /* 0660: a QEMU running as qemu_user connects through run_dir's group. */
-    mode_t old = umask(0117);
-    int b = c->listen_fd < 0 ? -1 : bind(c->listen_fd, (struct sockaddr *)&sun, sizeof(sun));
-    umask(old);
-    if (b < 0 || listen(c->listen_fd, 16) < 0) {
+    r = c->listen_fd < 0 ? -errno : bind_unix_private(c->listen_fd, local_socket, 0660);
+    if (r == 0 && listen(c->listen_fd, 16) < 0)
         r = -errno;
+    if (r < 0) {
         channel_destroy(c);
         return log_errno(LOG_LEVEL_ERROR, r, "migration channel: cannot listen path=%s", local_socket);
     }

@@ -1,7 +1,8 @@
 /* migrate/channel.c: bytes cross the listener/forwarder pair intact in both
  * directions, a wrong token or a replayed hello is refused without closing
  * the listener, the token is good for max_connections only, probes and
- * silent clients neither burn nor delay the listener, and destroy never
+ * silent clients neither burn nor delay the listener, the forwarder's unix
+ * socket is 0660 without touching the process-wide umask, and destroy never
  * hangs.  Real sockets on
  * loopback; a thread plays QEMU on each side. */
 #include <errno.h>
@@ -16,11 +17,24 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <dirent.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include "migrate/channel.h"
+
+/* The umask is the whole process's: a thread that changes it, even for a
+ * moment, changes the mode of every file other threads create meanwhile.
+ * This test binary's umask() counts the calls made from the library. */
+static int umask_calls;
+mode_t umask(mode_t mask)
+{
+    umask_calls++;
+    return (mode_t)syscall(SYS_umask, mask);
+}
 
 struct qemu_sink {
     int listen_fd;
@@ -529,6 +543,49 @@ static void test_replayed_hello_refused(void **state)
     sink_stop(&sink);
 }
 
+/* The forwarder's socket is 0660 whatever the umask, appears at its path
+ * with that mode (bound in a private directory, renamed into place), and
+ * leaves nothing else behind; the umask is never changed. */
+static void test_forwarder_socket_mode_without_umask(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/lmnet-test-umask-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[108];
+    snprintf(path, sizeof(path), "%s/mig-0123abcd.sock", dir);
+    mode_t saved = (mode_t)syscall(SYS_umask, 022);
+    const mode_t masks[] = { 0, 022, 077 };
+    for (size_t i = 0; i < sizeof(masks) / sizeof(masks[0]); i++) {
+        syscall(SYS_umask, masks[i]);
+        umask_calls = 0;
+        char token[CHANNEL_TOKEN_HEX + 1];
+        assert_int_equal(channel_token_generate(token), 0);
+        struct channel *forwarder = NULL;
+        assert_int_equal(channel_forward(path, NULL, "127.0.0.1", 9, token, &forwarder), 0);
+        assert_int_equal(umask_calls, 0);
+        assert_int_equal((mode_t)syscall(SYS_umask, masks[i]), masks[i]);
+        struct stat st;
+        assert_int_equal(stat(path, &st), 0);
+        assert_true(S_ISSOCK(st.st_mode));
+        assert_int_equal(st.st_mode & 07777, 0660);
+        int fd = connect_unix(path);
+        assert_true(fd >= 0);
+        close(fd);
+        DIR *d = opendir(dir);
+        assert_non_null(d);
+        int entries = 0;
+        for (struct dirent *e; (e = readdir(d));)
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+                entries++;
+        closedir(d);
+        assert_int_equal(entries, 1); /* the socket, no private directory left */
+        channel_destroy(forwarder);
+        assert_int_equal(access(path, F_OK), -1);
+    }
+    syscall(SYS_umask, saved);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
     /* SIGPIPE keeps its default action: the channel must not die of it. */
@@ -544,6 +601,7 @@ int main(void)
         cmocka_unit_test(test_connect_and_close_does_not_burn),
         cmocka_unit_test(test_silent_client_does_not_delay),
         cmocka_unit_test(test_replayed_hello_refused),
+        cmocka_unit_test(test_forwarder_socket_mode_without_umask),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
