@@ -14,7 +14,7 @@
 
 #include <stddef.h>
 #include <json-c/json.h>
-#include "agent/network.h"
+#include "model/network.h"
 
 struct advice_member {
     char node[37];

@@ -40,7 +40,7 @@ struct agent {
     struct membership *membership;
     struct vswitch *vswitch;       /* the virtual switch, or NULL (no 'ovsdb' set) */
     struct switchport *switchport; /* switches and ports over it, or NULL */
-    struct hypervisor *hypervisor; /* runs the VMs (migrate/hypervisor.h) */
+    struct hypervisor *hypervisor; /* runs the VMs (hypervisor/hypervisor.h) */
     const struct ports *ports;     /* the switch ports VMs plug into; NULL when
                                       this host has no virtual switch */
     struct lifecycle *lifecycle;   /* the VMs this host runs */

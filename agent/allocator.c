@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 #include "agent/agent.h"
-#include "agent/cleanup.h"
-#include "agent/log.h"
+#include "base/cleanup.h"
+#include "base/log.h"
 #include "agent/membership.h"
 #include "agent/metrics.h"
 #include "agent/registry.h"

@@ -7,16 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include "agent/agent.h"
-#include "agent/cleanup.h"
+#include "base/cleanup.h"
 #include "agent/inventory.h"
-#include "agent/log.h"
+#include "base/log.h"
 #include "agent/registry.h"
-#include "api/client.h"
+#include "client/client.h"
 #include "agent/reachability.h"
 #include "db/event.h"
 #include "db/member.h"
 #include "db/network.h"
-#include "migrate/planner.h"
+#include "migrate/plan/planner.h"
 
 /* The host part of each member's URL: the addresses agents talk on, whose
  * subnets start with the role management. */

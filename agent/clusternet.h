@@ -1,7 +1,7 @@
 /* The cluster networks as this agent knows them.
  *
  * On the registry they are built on demand from the stored settings, the
- * members' inventories and the heartbeat reports (agent/network.h does the
+ * members' inventories and the heartbeat reports (model/network.h does the
  * rules).  Every other agent asks the registry and keeps its last answer in
  * the database, so heartbeats and migrations carry on while the registry is
  * away; the answer then says it came from that copy. */
@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <json-c/json.h>
-#include "agent/network.h"
+#include "model/network.h"
 
 struct agent;
 struct planner_network;

@@ -12,9 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "agent/cleanup.h"
-#include "agent/mac.h"
-#include "migrate/convergence.h"
+#include "base/cleanup.h"
+#include "model/mac.h"
+#include "migrate/plan/convergence.h"
 
 enum config_kind {
     CONFIG_STRING,

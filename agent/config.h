@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "agent/log.h"
+#include "base/log.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/lmnet/lmnetd.conf"
 #define CONFIG_DEFAULT_LISTEN "127.0.0.1:8470"
@@ -65,7 +65,7 @@ struct config {
     unsigned migration_stall_timeout; /* seconds without progress before a
                                          migration is abandoned */
     char *migration_downtime_schedule;             /* "300,1000,2000": the convergence
-                                                      policy's defaults (migrate/convergence.h) */
+                                                      policy's defaults (migrate/plan/convergence.h) */
     unsigned migration_auto_converge;              /* 0 or 1 */
     unsigned migration_allow_postcopy;             /* 0 or 1 */
     unsigned migration_completion_timeout_per_gib; /* seconds; 0: none */

@@ -19,7 +19,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <json-c/json.h>
-#include "agent/cleanup.h"
+#include "base/cleanup.h"
 
 #define ETCD_MAX_ENDPOINTS      16
 #define ETCD_MAX_HANDLES        16

@@ -17,14 +17,14 @@
 #include <time.h>
 #include <unistd.h>
 #include "agent/agent.h"
-#include "agent/cleanup.h"
-#include "agent/clock.h"
+#include "base/cleanup.h"
+#include "base/clock.h"
 #include "agent/clusternet.h"
 #include "agent/inventory.h"
-#include "agent/log.h"
+#include "base/log.h"
 #include "agent/registry.h"
 #include "agent/reachability.h"
-#include "agent/siphash.h"
+#include "base/siphash.h"
 #include "db/heartbeat_key.h"
 
 #define PACKET_V1 84 /* unsigned: a cluster with no key yet */

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "agent/agent.h"
-#include "agent/log.h"
-#include "agent/nic.h"
+#include "base/log.h"
+#include "model/nic.h"
 #include "db/db.h"
 #include "db/switch.h"
 

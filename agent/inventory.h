@@ -1,4 +1,4 @@
-/* The host inventory as members share it: this host's NICs (agent/nic.h)
+/* The host inventory as members share it: this host's NICs (model/nic.h)
  * with the VM switch each one carries, sent to the registry, and the
  * registry's reading of everyone's inventory as network endpoints.
  *
@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 #include <json-c/json.h>
-#include "agent/network.h"
+#include "model/network.h"
 
 struct agent;
 

@@ -11,10 +11,10 @@
 #include <string.h>
 #include <time.h>
 #include "agent/agent.h"
-#include "agent/cleanup.h"
-#include "agent/clock.h"
+#include "base/cleanup.h"
+#include "base/clock.h"
 #include "agent/credential.h"
-#include "agent/log.h"
+#include "base/log.h"
 #include "agent/registry.h"
 #include "db/db.h"
 #include "db/member.h"

@@ -1,9 +1,9 @@
-/* Calls from this agent to another agent: a REST client (api/client.h)
+/* Calls from this agent to another agent: a REST client (client/client.h)
  * aimed at the peer's base URL and presenting this agent's peer token. */
 #ifndef LMNET_AGENT_PEER_H
 #define LMNET_AGENT_PEER_H
 
-#include "api/client.h"
+#include "client/client.h"
 
 struct agent;
 

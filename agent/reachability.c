@@ -5,7 +5,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include "agent/clock.h"
+#include "base/clock.h"
 
 struct report {
     char reporter[37];

@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include "agent/agent.h"
-#include "agent/cleanup.h"
+#include "base/cleanup.h"
 #include "agent/credential.h"
-#include "agent/mac.h"
+#include "model/mac.h"
 #include "agent/membership.h"
-#include "agent/network.h"
+#include "model/network.h"
 #include "agent/peer.h"
 
 #define CLAIM_TIMEOUT_MS     5000

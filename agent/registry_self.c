@@ -9,10 +9,10 @@
 #include <string.h>
 #include "agent/agent.h"
 #include "agent/allocator.h"
-#include "agent/cleanup.h"
-#include "agent/clock.h"
+#include "base/cleanup.h"
+#include "base/clock.h"
 #include "agent/clusternet.h"
-#include "agent/mac.h"
+#include "model/mac.h"
 #include "agent/reachability.h"
 #include "db/event.h"
 

@@ -15,10 +15,10 @@
 #include <time.h>
 #include "agent/agent.h"
 #include "agent/allocator.h"
-#include "agent/cleanup.h"
-#include "agent/clock.h"
-#include "agent/log.h"
-#include "agent/vswitch.h"
+#include "base/cleanup.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "vswitch/vswitch.h"
 #include "db/event.h"
 
 struct switchport {

@@ -1,5 +1,5 @@
 /* Switches and VM ports as a whole: the stored intent (db/switch.h,
- * db/port.h) made real on the virtual switch (agent/vswitch.h), with MACs
+ * db/port.h) made real on the virtual switch (vswitch/vswitch.h), with MACs
  * from the pools (agent/allocator.h); the driver makes each VM port's tap.
  *
  * Every change stores the intent and applies it in one call; if the switch
@@ -8,7 +8,7 @@
  * puts back on the switch whatever drifted (at start, and when asked), and
  * records an event per repair.
  *
- * switchport_ports() is the port table (migrate/ports.h) that VMs and live
+ * switchport_ports() is the port table (migrate/plan/ports.h) that VMs and live
  * migration use: a port's JSON travels to a migration's destination, is
  * created there inactive, and is activated at switchover. */
 #ifndef LMNET_AGENT_SWITCHPORT_H
@@ -17,7 +17,7 @@
 #include <json-c/json.h>
 #include "db/port.h"
 #include "db/switch.h"
-#include "migrate/ports.h"
+#include "migrate/plan/ports.h"
 
 struct agent;
 struct vswitch;

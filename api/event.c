@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "agent/agent.h"
-#include "agent/clock.h"
+#include "base/clock.h"
 #include "db/event.h"
 
 static int parse_number(const char *s, long long min, long long max, long long *out)

@@ -13,7 +13,7 @@
 #include <string.h>
 #include "agent/agent.h"
 #include "agent/allocator.h"
-#include "agent/cleanup.h"
+#include "base/cleanup.h"
 #include "agent/membership.h"
 #include "agent/registry.h"
 #include "api/relay.h"

@@ -20,8 +20,8 @@
 #include <string.h>
 #include <time.h>
 #include "agent/agent.h"
-#include "agent/cleanup.h"
-#include "agent/clock.h"
+#include "base/cleanup.h"
+#include "base/clock.h"
 #include "agent/credential.h"
 #include "agent/membership.h"
 #include "agent/registry.h"

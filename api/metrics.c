@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "agent/agent.h"
-#include "agent/cleanup.h"
+#include "base/cleanup.h"
 #include "agent/heartbeat.h"
 #include "agent/metrics.h"
 #include "db/db.h"

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "agent/agent.h"
-#include "agent/cleanup.h"
+#include "base/cleanup.h"
 #include "agent/peer.h"
 #include "api/relay.h"
 #include "db/db.h"
@@ -131,7 +131,7 @@ static int parse_request(struct request *req, struct response *resp,
             else
                 rq->convert_dynamic_macs = json_object_get_boolean(val);
         } else if (strcmp(key, "convergence") == 0) {
-            /* Refines this agent's defaults (migrate/convergence.h). */
+            /* Refines this agent's defaults (migrate/plan/convergence.h). */
             migrator_convergence_defaults(req->agent, &rq->convergence);
             char name[64], why[300];
             if (convergence_policy_apply_json(&rq->convergence, val, name, sizeof(name), why,

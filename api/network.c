@@ -13,8 +13,8 @@
 #include <strings.h>
 #include "agent/advice.h"
 #include "agent/agent.h"
-#include "agent/cleanup.h"
-#include "agent/clock.h"
+#include "base/cleanup.h"
+#include "base/clock.h"
 #include "agent/clusternet.h"
 #include "agent/heartbeat.h"
 #include "agent/membership.h"

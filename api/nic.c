@@ -1,4 +1,4 @@
-/* /v1/host/nics: the host inventory (agent/nic.h).  PATCH changes offloads
+/* /v1/host/nics: the host inventory (model/nic.h).  PATCH changes offloads
  * and answers with what the kernel then reports: a driver may refuse or
  * tie one offload to another, and the answer lists what did not take. */
 #include "api/nic.h"
@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "agent/agent.h"
-#include "agent/cleanup.h"
-#include "agent/nic.h"
+#include "base/cleanup.h"
+#include "model/nic.h"
 #include "db/event.h"
 
 static int list_nics(struct request *req, struct response *resp)

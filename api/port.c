@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "agent/agent.h"
-#include "agent/cleanup.h"
+#include "base/cleanup.h"
 #include "agent/switchport.h"
 
 static int no_switch(struct response *resp)

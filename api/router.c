@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "agent/log.h"
+#include "base/log.h"
 
 struct router {
     size_t n_routes;

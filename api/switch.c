@@ -7,7 +7,7 @@
 #include <string.h>
 #include "agent/agent.h"
 #include "agent/switchport.h"
-#include "agent/vlan.h"
+#include "model/vlan.h"
 
 static int no_switch(struct response *resp)
 {

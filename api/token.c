@@ -9,8 +9,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "agent/cleanup.h"
-#include "api/secret_file.h"
+#include "base/cleanup.h"
+#include "base/secret_file.h"
 
 #define TOKEN_MAX 256
 

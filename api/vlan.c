@@ -9,7 +9,7 @@
 #include "agent/agent.h"
 #include "agent/membership.h"
 #include "agent/registry.h"
-#include "agent/vlan.h"
+#include "model/vlan.h"
 #include "api/relay.h"
 #include "db/event.h"
 #include "db/vlan.h"

@@ -21,16 +21,16 @@
 #include <unistd.h>
 #include <uuid/uuid.h>
 #include "agent/agent.h"
-#include "agent/cleanup.h"
-#include "agent/imagedir.h"
-#include "agent/log.h"
+#include "base/cleanup.h"
+#include "hypervisor/imagedir.h"
+#include "base/log.h"
 #include "agent/peer.h"
 #include "db/db.h"
 #include "db/event.h"
 #include "db/member.h"
 #include "db/vm.h"
 #include "migrate/lifecycle.h"
-#include "migrate/ports.h"
+#include "migrate/plan/ports.h"
 
 #define LEGACY_MODEL "e1000"
 #define SYNTHETIC_MODEL "virtio-net-pci"

@@ -19,7 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "agent/log.h"
+#include "base/log.h"
 #include "db/schema.h"
 
 #define STMT_CACHE_SLOTS 256 /* power of two; far more than the SQL we have */

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "agent/clock.h"
-#include "agent/log.h"
+#include "base/clock.h"
+#include "base/log.h"
 
 int64_t event_record(struct db *db, const char *node, const char *actor, const char *kind,
                      const char *subject, struct json_object *detail)

@@ -2,7 +2,7 @@
 #include "db/join_token.h"
 
 #include <errno.h>
-#include "agent/clock.h"
+#include "base/clock.h"
 
 int join_token_add(struct db *db, const char *hash, int64_t expires_ms, const char *actor)
 {

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "agent/clock.h"
+#include "base/clock.h"
 
 static void copy_text(char *dst, size_t size, sqlite3_stmt *stmt, int col)
 {

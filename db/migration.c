@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "agent/clock.h"
-#include "agent/log.h"
+#include "base/clock.h"
+#include "base/log.h"
 
 static const char *const phase_names[MIGRATION_PHASE_COUNT] = {
     [MIGRATION_QUEUED] = "queued",

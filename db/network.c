@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "agent/clock.h"
+#include "base/clock.h"
 
 static int step_done(sqlite3_stmt *stmt)
 {

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <json-c/json.h>
-#include "agent/network.h"
+#include "model/network.h"
 #include "db/db.h"
 
 /* Stores a new network.  Returns 0, -EEXIST when its id, number, name or

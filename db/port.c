@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "agent/clock.h"
-#include "agent/mac.h"
+#include "base/clock.h"
+#include "model/mac.h"
 #include "db/switch.h"
 
 static const char *const source_names[] = {

@@ -1,7 +1,7 @@
 /* VM ports as lmnet means them to be (schema/0004_switches.sql): switch,
  * adapter type, MAC and where it came from, VLAN, guards, bandwidth cap,
  * active.  Its JSON form is also what travels to a migration's destination
- * (migrate/ports.h). */
+ * (migrate/plan/ports.h). */
 #ifndef LMNET_DB_PORT_H
 #define LMNET_DB_PORT_H
 
@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <json-c/json.h>
-#include "agent/vlan.h"
+#include "model/vlan.h"
 #include "db/db.h"
 
 enum mac_source {

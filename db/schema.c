@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <time.h>
-#include "agent/log.h"
+#include "base/log.h"
 #include "db/db.h"
 
 static int exec_sql(sqlite3 *db, const char *sql)

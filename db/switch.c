@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "agent/clock.h"
+#include "base/clock.h"
 
 static const char *const type_names[] = {
     [SWITCH_EXTERNAL] = "external",

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "agent/clock.h"
+#include "base/clock.h"
 
 static void read_row(sqlite3_stmt *stmt, struct vlan *v)
 {

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "agent/clock.h"
+#include "base/clock.h"
 
 static const char *const state_names[VM_STATE_COUNT] = {
     [VM_STOPPED] = "stopped",     [VM_RUNNING] = "running",   [VM_PAUSED] = "paused",

@@ -24,8 +24,8 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
-#include "agent/clock.h"
-#include "agent/log.h"
+#include "base/clock.h"
+#include "base/log.h"
 
 #define PIPE_BYTES (1 << 20)
 /* How long a source waits for the listener's "OK" (the listener may be

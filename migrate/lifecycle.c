@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "agent/agent.h"
-#include "agent/cleanup.h"
-#include "agent/log.h"
+#include "base/cleanup.h"
+#include "base/log.h"
 #include "db/event.h"
 
 struct entry {

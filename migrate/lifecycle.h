@@ -4,7 +4,7 @@
  *
  * The database (db/vm.h) says what a VM is and what state it should be in;
  * this module makes the hypervisor match and keeps the handles.  A VM's
- * adapters are switch ports (migrate/ports.h): the port's name is the tap
+ * adapters are switch ports (migrate/plan/ports.h): the port's name is the tap
  * QEMU opens, the port's MAC is the adapter's MAC.
  *
  * QEMU outlives an agent restart; lifecycle_attach_all() finds again every
@@ -17,8 +17,8 @@
 #define LMNET_MIGRATE_LIFECYCLE_H
 
 #include "db/vm.h"
-#include "migrate/hypervisor.h"
-#include "migrate/ports.h"
+#include "hypervisor/hypervisor.h"
+#include "migrate/plan/ports.h"
 
 struct agent;
 struct lifecycle;

@@ -46,9 +46,9 @@
 #include <time.h>
 #include <uuid/uuid.h>
 #include "agent/agent.h"
-#include "agent/cleanup.h"
-#include "agent/clock.h"
-#include "agent/log.h"
+#include "base/cleanup.h"
+#include "base/clock.h"
+#include "base/log.h"
 #include "agent/metrics.h"
 #include "agent/peer.h"
 #include "db/db.h"
@@ -58,9 +58,9 @@
 #include "db/vm.h"
 #include "migrate/channel.h"
 #include "migrate/direct.h"
-#include "migrate/hypervisor.h"
+#include "hypervisor/hypervisor.h"
 #include "migrate/lifecycle.h"
-#include "migrate/ports.h"
+#include "migrate/plan/ports.h"
 
 #define PEER_TIMEOUT_MS 10000
 #define PREPARE_TIMEOUT_MS 60000

@@ -26,8 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <json-c/json.h>
-#include "migrate/convergence.h"
-#include "migrate/planner.h"
+#include "migrate/plan/convergence.h"
+#include "migrate/plan/planner.h"
 
 struct agent;
 struct lifecycle;

@@ -14,8 +14,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include "agent/clock.h"
-#include "agent/log.h"
+#include "base/clock.h"
+#include "base/log.h"
 #include "migrate/channel.h"
 
 static int take(void *ctx, int fd)

@@ -4,7 +4,7 @@
 Connects to a QEMU monitor socket, negotiates capabilities, runs each
 command in turn and prints each return value as one JSON line; an error
 is printed on stderr and exits 1.  For the bench scripts only: lmnet itself
-speaks QMP in migrate/qmp.c."""
+speaks QMP in hypervisor/qmp.c."""
 import json
 import socket
 import sys

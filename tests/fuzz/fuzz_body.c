@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <json-c/json.h>
-#include "agent/mac.h"
-#include "agent/vlan.h"
+#include "model/mac.h"
+#include "model/vlan.h"
 #include "db/macpool.h"
 #include "db/port.h"
 

@@ -1,7 +1,7 @@
 /* libFuzzer target: whatever an Open vSwitch bridge sends on its OpenFlow
  * management socket (hello, errors, echo requests, port status, port
  * descriptions, bundle and barrier replies, garbage) is read by
- * agent/openflow.c without crashing, leaking or hanging.  The input is the
+ * vswitch/openflow.c without crashing, leaking or hanging.  The input is the
  * whole stream from "the switch", then it stops sending.  The session's
  * reader thread may read it before or after a request's waiter is in place,
  * so whether openflow_open_fd() succeeds can vary between runs of one
@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
-#include "agent/openflow.h"
+#include "vswitch/openflow.h"
 #include "tests/fuzz/stream.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

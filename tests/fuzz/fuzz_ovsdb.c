@@ -1,5 +1,5 @@
 /* libFuzzer target: whatever an OVSDB server sends (replies, echo requests,
- * monitor updates, garbage) is read by agent/ovsdb.c without crashing,
+ * monitor updates, garbage) is read by vswitch/ovsdb.c without crashing,
  * leaking or hanging, and the value readers the Open vSwitch driver uses
  * (sets, maps, uuids) and its reading of a listing take any JSON value.  The input is the whole
  * stream from "the server", then it stops sending; the calls go in a fixed order, so replies carry
@@ -7,8 +7,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
-#include "agent/ovsdb.h"
-#include "agent/vswitch.h"
+#include "vswitch/ovsdb.h"
+#include "vswitch/vswitch.h"
 #include "tests/fuzz/stream.h"
 
 /* Every reader on every value inside V, as the driver may meet them. */

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <json-c/json.h>
-#include "agent/network.h"
-#include "api/client.h"
+#include "model/network.h"
+#include "client/client.h"
 #include "db/member.h"
 #include "db/vm.h"
 

@@ -1,5 +1,5 @@
 /* libFuzzer target: whatever a QEMU monitor sends (greeting, replies,
- * events, garbage) is read by migrate/qmp.c without crashing, leaking or
+ * events, garbage) is read by hypervisor/qmp.c without crashing, leaking or
  * hanging: the input is the whole stream from "QEMU", then it stops
  * sending.  The calls are made in a fixed order, so replies carry ids 1
  * (qmp_capabilities), 2 (query-status), 3 (query-kvm), 4... (query-migrate,
@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
-#include "migrate/qmp.h"
+#include "hypervisor/qmp.h"
 #include "tests/fuzz/stream.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -18,8 +18,8 @@
 #include <unistd.h>
 #include "agent/agent.h"
 #include "agent/credential.h"
-#include "agent/log.h"
-#include "agent/network.h"
+#include "base/log.h"
+#include "model/network.h"
 #include "agent/registry.h"
 
 #define NODE "6f1c8a52-3b7e-4d2a-9c1f-0123456789ab"

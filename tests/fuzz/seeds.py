@@ -11,7 +11,7 @@ import sys
 
 
 def siphash24(key: bytes, data: bytes) -> int:
-    """SipHash-2-4 (agent/siphash.c), for signed heartbeat seeds."""
+    """SipHash-2-4 (base/siphash.c), for signed heartbeat seeds."""
     mask = (1 << 64) - 1
 
     def rotl(x, b):

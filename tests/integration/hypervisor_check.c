@@ -1,4 +1,4 @@
-/* Drives the QEMU hypervisor driver (migrate/hypervisor_qemu.h) against
+/* Drives the QEMU hypervisor driver (hypervisor/hypervisor_qemu.h) against
  * real QEMU under TCG, through the driver's interface only:
  *
  *   1. start a VM, migrate it to a second QEMU over a unix socket with
@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "agent/log.h"
-#include "migrate/hypervisor.h"
-#include "migrate/hypervisor_qemu.h"
+#include "base/log.h"
+#include "hypervisor/hypervisor.h"
+#include "hypervisor/hypervisor_qemu.h"
 
 static int failures;
 

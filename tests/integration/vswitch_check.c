@@ -1,4 +1,4 @@
-/* A command-line door to the Open vSwitch driver (agent/vswitch.h) for
+/* A command-line door to the Open vSwitch driver (vswitch/vswitch.h) for
  * test_vswitch.sh: one driver call per run, its result as the exit code.
  *
  *   vswitch_check SOCKET bridge-ensure BRIDGE
@@ -12,9 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "agent/log.h"
-#include "agent/mac.h"
-#include "agent/vswitch.h"
+#include "base/log.h"
+#include "model/mac.h"
+#include "vswitch/vswitch.h"
 
 static int code(int r)
 {

@@ -1,4 +1,4 @@
-/* agent/batch.c: each caller gets its own job's result; callers that come
+/* base/batch.c: each caller gets its own job's result; callers that come
  * while a batch runs are run together in the next one; jobs that do not
  * join the oldest wait for a batch of their own kind. */
 #include <pthread.h>
@@ -8,8 +8,8 @@
 #include <stdint.h>
 #include <string.h>
 #include <cmocka.h>
-#include "agent/batch.h"
-#include "agent/clock.h"
+#include "base/batch.h"
+#include "base/clock.h"
 
 #define CALLERS 12
 

@@ -1,4 +1,4 @@
-/* api/cli.c: the "did you mean" suggestion for a mistyped command, and the
+/* cli/cli.c: the "did you mean" suggestion for a mistyped command, and the
  * list filters (--role, --state, --host ...). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-#include "api/cli.h"
+#include "cli/cli.h"
 
 static const char *const nouns[] = {"host",    "health", "version", "cluster",   "events",
                                     "macpool", "vlan",   "network", "nic",       "switch",

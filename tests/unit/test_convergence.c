@@ -1,4 +1,4 @@
-/* migrate/convergence.c: the downtime schedule, the last resort, the
+/* migrate/plan/convergence.c: the downtime schedule, the last resort, the
  * completion timeout and the policy's parsing. */
 #include <errno.h>
 #include <setjmp.h>
@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
-#include "migrate/convergence.h"
+#include "migrate/plan/convergence.h"
 
 #define MIB (1024ull * 1024ull)
 

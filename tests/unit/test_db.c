@@ -16,7 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "agent/log.h"
+#include "base/log.h"
 #include "db/db.h"
 #include "db/schema.h"
 #include "db/event.h"

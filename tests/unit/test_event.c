@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include "agent/log.h"
+#include "base/log.h"
 #include "db/event.h"
 
 #define NODE "6f1c2d3e-0000-4000-8000-000000000001"

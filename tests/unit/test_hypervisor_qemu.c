@@ -1,4 +1,4 @@
-/* migrate/hypervisor_qemu.c without running QEMU: the command line drops
+/* hypervisor/hypervisor_qemu.c without running QEMU: the command line drops
  * QEMU's privileges (-runas) and sandboxes it (-sandbox), and a VM whose
  * kernel, initrd or disk lies outside the image directories is refused
  * before any QEMU starts. */
@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include "migrate/hypervisor_qemu.h"
+#include "hypervisor/hypervisor_qemu.h"
 
 /* The argument after FLAG in ARGV, or NULL. */
 static const char *after(char **argv, const char *flag)

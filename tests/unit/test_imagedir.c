@@ -1,4 +1,4 @@
-/* agent/imagedir.c: which image paths a VM may use.  Real files and links
+/* hypervisor/imagedir.c: which image paths a VM may use.  Real files and links
  * in a temporary directory: inside, outside, escapes through "..", through
  * a symbolic link, and a sibling whose name starts like an allowed one. */
 #include <errno.h>
@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include "agent/imagedir.h"
+#include "hypervisor/imagedir.h"
 
 static char root[64];
 

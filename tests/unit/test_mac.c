@@ -1,4 +1,4 @@
-/* agent/mac.c: the three spellings, printing, multicast and ranges. */
+/* model/mac.c: the three spellings, printing, multicast and ranges. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <cmocka.h>
-#include "agent/mac.h"
+#include "model/mac.h"
 
 static void test_parse_three_spellings(void **state)
 {

@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "agent/credential.h"
-#include "agent/log.h"
+#include "base/log.h"
 #include "db/join_token.h"
 #include "db/member.h"
 

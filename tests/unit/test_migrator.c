@@ -19,10 +19,10 @@
 #include "db/migration.h"
 #include "db/node.h"
 #include "db/vm.h"
-#include "migrate/hypervisor.h"
+#include "hypervisor/hypervisor.h"
 #include "migrate/lifecycle.h"
 #include "migrate/migrator.h"
-#include "migrate/ports.h"
+#include "migrate/plan/ports.h"
 
 #define MIG_ID "7d3f1c2e-0000-4000-8000-000000000001"
 #define MIG_ID2    "7d3f1c2e-0000-4000-8000-000000000002"

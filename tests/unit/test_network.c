@@ -1,4 +1,4 @@
-/* agent/network.c and db/network.c: subnet grouping, naming that survives
+/* model/network.c and db/network.c: subnet grouping, naming that survives
  * restarts, the state rules, the automatic metric, the view and its JSON. */
 #include <errno.h>
 #include <setjmp.h>
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include "agent/network.h"
+#include "model/network.h"
 #include "db/db.h"
 #include "db/network.h"
 

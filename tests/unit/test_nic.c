@@ -1,4 +1,4 @@
-/* agent/nic.c: what the kernel's ethtool speed fields mean, and its reading
+/* model/nic.c: what the kernel's ethtool speed fields mean, and its reading
  * of rtnetlink replies (nic_parse_rtnetlink()).  Reading real NICs needs a
  * host (tests/integration/test_nics.sh); this checks the arithmetic on the
  * values drivers really report, under UBSan too, and that a well-formed
@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-#include "agent/nic.h"
+#include "model/nic.h"
 
 static void test_link_speed(void **state)
 {

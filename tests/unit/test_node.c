@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <uuid/uuid.h>
-#include "agent/log.h"
+#include "base/log.h"
 #include "db/node.h"
 
 static long long count_rows(struct db *db)

@@ -1,4 +1,4 @@
-/* agent/openflow.c against a fake switch on a unix socket: the session
+/* vswitch/openflow.c against a fake switch on a unix socket: the session
  * opens (hello, port-status messages asked for, port table read), learns
  * ports that come and go, encodes flows, bundles and port flags as
  * OpenFlow 1.4 has them, reports the switch's refusals, answers echoes,
@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include "agent/openflow.h"
+#include "vswitch/openflow.h"
 
 #define MAX_RECORDED 16
 

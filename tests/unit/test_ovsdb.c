@@ -1,4 +1,4 @@
-/* agent/ovsdb.c against a scripted peer on a socketpair: replies matched by
+/* vswitch/ovsdb.c against a scripted peer on a socketpair: replies matched by
  * id, the server's echo answered, updates queued while a call waits,
  * messages split across reads or glued together, per-operation errors,
  * a peer that hangs up, and the value helpers. */
@@ -14,7 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include "agent/ovsdb.h"
+#include "vswitch/ovsdb.h"
 
 struct peer {
     int fd;

@@ -1,4 +1,4 @@
-/* migrate/planner.c: which network memory travels on, and every refusal. */
+/* migrate/plan/planner.c: which network memory travels on, and every refusal. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
-#include "migrate/planner.h"
+#include "migrate/plan/planner.h"
 
 static struct planner_network net(const char *id, enum planner_role role, enum planner_state state,
                                   int metric, const char *src, const char *dst)

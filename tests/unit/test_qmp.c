@@ -1,4 +1,4 @@
-/* migrate/qmp.c against a fake QEMU: a thread on the other end of a
+/* hypervisor/qmp.c against a fake QEMU: a thread on the other end of a
  * socketpair plays a script (read a command, answer it, send events, stall,
  * close).  Checks the greeting and negotiation, typed calls in and out,
  * QEMU's errors, events interleaved with replies, timeouts and the late
@@ -18,8 +18,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include <json-c/json.h>
-#include "agent/clock.h"
-#include "migrate/qmp.h"
+#include "base/clock.h"
+#include "hypervisor/qmp.h"
 
 #define GREETING                                                                                   \
     "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 22, \"minor\": 2, \"major\": 7}, "            \

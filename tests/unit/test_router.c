@@ -10,7 +10,7 @@
 
 #include <errno.h>
 #include <string.h>
-#include "agent/log.h"
+#include "base/log.h"
 #include "api/router.h"
 
 static int handler_a(struct request *req, struct response *resp)

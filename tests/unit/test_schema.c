@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include "agent/log.h"
+#include "base/log.h"
 #include "db/schema.h"
 
 static const struct schema_step steps[] = {

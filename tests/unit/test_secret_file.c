@@ -1,4 +1,4 @@
-/* Secret files (api/secret_file.c): the TLS key and token files are read
+/* Secret files (base/secret_file.c): the TLS key and token files are read
  * only when nobody else can read or replace them. */
 #include <errno.h>
 #include <stdarg.h>
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "api/secret_file.h"
+#include "base/secret_file.h"
 
 static char dir[] = "/tmp/lmnet-secret-XXXXXX";
 

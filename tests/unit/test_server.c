@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "agent/agent.h"
-#include "agent/log.h"
+#include "base/log.h"
 #include "api/server.h"
 #include "api/token.h"
 #include "db/db.h"

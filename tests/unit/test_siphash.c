@@ -1,4 +1,4 @@
-/* agent/siphash.c against the reference's test vectors (key 00 01 .. 0f,
+/* base/siphash.c against the reference's test vectors (key 00 01 .. 0f,
  * message 00 01 .. len-1), and that the key and every byte matter. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <cmocka.h>
-#include "agent/siphash.h"
+#include "base/siphash.h"
 
 static void test_reference_vectors(void **state)
 {

@@ -1,4 +1,4 @@
-/* agent/subnet.c: canonical subnets, containment, what is never a cluster
+/* model/subnet.c: canonical subnets, containment, what is never a cluster
  * network, Get-ClusterNetwork's AddressMask. */
 #include <errno.h>
 #include <setjmp.h>
@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <cmocka.h>
-#include "agent/subnet.h"
+#include "model/subnet.h"
 
 static void test_canonical_form(void **state)
 {

@@ -20,7 +20,7 @@
 #include "agent/config.h"
 #include "agent/registry.h"
 #include "agent/switchport.h"
-#include "agent/vswitch.h"
+#include "vswitch/vswitch.h"
 #include "db/db.h"
 #include "db/event.h"
 #include "db/node.h"

@@ -1,4 +1,4 @@
-/* Unit tests for api/table.c: column widths, the dashes under the headers,
+/* Unit tests for cli/table.c: column widths, the dashes under the headers,
  * NULL cells, and the last column left unpadded. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "api/table.h"
+#include "cli/table.h"
 
 /* Prints TABLE into a new string the caller frees. */
 static char *render(const struct table *table)

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "api/client.h"
+#include "client/client.h"
 #include "api/token.h"
 
 #define ADMIN_TOKEN "0123456789abcdef0123456789abcdef"

@@ -1,4 +1,4 @@
-/* agent/vlan.c: access and trunk assignments and the field paths of their
+/* model/vlan.c: access and trunk assignments and the field paths of their
  * errors. */
 #include <errno.h>
 #include <setjmp.h>
@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <cmocka.h>
-#include "agent/vlan.h"
+#include "model/vlan.h"
 
 static int parse(const char *text, struct vlan_assignment *a, char *pointer, char *detail)
 {

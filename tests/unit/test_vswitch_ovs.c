@@ -1,4 +1,4 @@
-/* agent/vswitch_ovs.c's reading of its listing's answer
+/* vswitch/vswitch_ovs.c's reading of its listing's answer
  * (vswitch_ovs_list_parse()): lmnet's bridges and ports come out of a
  * well-formed answer; an answer of the wrong shape (rows that are no array,
  * rows without names) or one whose bridges list the same port many times
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <cmocka.h>
 #include <json-c/json.h>
-#include "agent/vswitch.h"
+#include "vswitch/vswitch.h"
 
 #define P1 "[\"uuid\", \"2a0b5c1e-0000-4000-8000-000000000001\"]"
 

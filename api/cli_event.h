@@ -1,9 +1,0 @@
-/* lmnetctl events [--kind K] [--after CURSOR] [--limit N] [--all]. */
-#ifndef LMNET_API_CLI_EVENT_H
-#define LMNET_API_CLI_EVENT_H
-
-#include "api/cli.h"
-
-int cli_event(struct cli *cli, int argc, char **argv);
-
-#endif

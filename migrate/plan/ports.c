@@ -1,0 +1,43 @@
+/* The port table of a host without a virtual switch: see migrate/plan/ports.h. */
+#include "migrate/plan/ports.h"
+
+#include <errno.h>
+
+static int none_describe(void *ctx, const char *name, struct json_object **out)
+{
+    (void)ctx;
+    (void)name;
+    (void)out;
+    return -ENOENT;
+}
+
+static int none_create(void *ctx, struct json_object *settings)
+{
+    (void)ctx;
+    (void)settings;
+    return -ENODEV;
+}
+
+static int none_set_active(void *ctx, const char *name, bool active)
+{
+    (void)ctx;
+    (void)name;
+    (void)active;
+    return -ENOENT;
+}
+
+static int none_remove(void *ctx, const char *name)
+{
+    (void)ctx;
+    (void)name;
+    return -ENOENT;
+}
+
+static const struct port_ops none_ops = {
+    .describe = none_describe,
+    .create_inactive = none_create,
+    .set_active = none_set_active,
+    .remove = none_remove,
+};
+
+const struct ports ports_none = { .ops = &none_ops, .ctx = NULL };
