@@ -52,21 +52,6 @@ static int fail(char *err, size_t size, int r, const char *fmt, ...)
     return r;
 }
 
-int token_file_open(const char *path, FILE **out, char *err, size_t size)
-{
-    return secret_file_open(path, "token file", "the tokens", out, err, size);
-}
-
-void token_line_strip_comment(char *line)
-{
-    for (char *p = line; *p; p++) {
-        if (*p == '#' && (p == line || p[-1] == ' ' || p[-1] == '\t')) {
-            *p = '\0';
-            return;
-        }
-    }
-}
-
 int token_set_load(const char *path, struct token_set **out, char *err, size_t size)
 {
     FILE *f = NULL;

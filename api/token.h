@@ -27,14 +27,6 @@ struct token_set;
 int token_set_load(const char *path, struct token_set **out, char *err, size_t err_size);
 void token_set_destroy(struct token_set *set);
 
-/* Opens the token file PATH for reading after checking it as above (a
- * regular file, owner, mode).  Returns 0 and *out (the caller fcloses it),
- * or a negative errno with the reason and what to run in ERR. */
-int token_file_open(const char *path, FILE **out, char *err, size_t err_size);
-
-/* Cuts the comment off one LINE of a token file, in place. */
-void token_line_strip_comment(char *line);
-
 /* Number of tokens loaded. */
 size_t token_set_count(const struct token_set *set);
 

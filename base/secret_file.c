@@ -75,3 +75,18 @@ int secret_file_read(const char *path, const char *what, const char *holds, char
     *out = buf;
     return 0;
 }
+
+int token_file_open(const char *path, FILE **out, char *err, size_t size)
+{
+    return secret_file_open(path, "token file", "the tokens", out, err, size);
+}
+
+void token_line_strip_comment(char *line)
+{
+    for (char *p = line; *p; p++) {
+        if (*p == '#' && (p == line || p[-1] == ' ' || p[-1] == '\t')) {
+            *p = '\0';
+            return;
+        }
+    }
+}

@@ -26,4 +26,15 @@ int secret_file_open(const char *path, const char *what, const char *holds, FILE
 int secret_file_read(const char *path, const char *what, const char *holds, char **out, char *err,
                      size_t err_size);
 
+/* Token files (their format: api/token.h) are read by lmnetd and by the
+ * REST client (lmnetctl, peers), so opening one lives here, below both.
+ *
+ * Opens the token file PATH for reading after checking it as above (a
+ * regular file, owner, mode).  Returns 0 and *out (the caller fcloses it),
+ * or a negative errno with the reason and what to run in ERR. */
+int token_file_open(const char *path, FILE **out, char *err, size_t err_size);
+
+/* Cuts the comment off one LINE of a token file, in place. */
+void token_line_strip_comment(char *line);
+
 #endif

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "base/cleanup.h"
-#include "api/token.h"
+#include "base/secret_file.h"
 
 struct client {
     CURL *curl;
