@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "base/cleanup.h"
-#include "model/mac.h"
+#include "base/mac.h"
 #include "migrate/plan/convergence.h"
 
 enum config_kind {

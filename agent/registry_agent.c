@@ -10,7 +10,7 @@
 #include "agent/agent.h"
 #include "base/cleanup.h"
 #include "agent/credential.h"
-#include "model/mac.h"
+#include "base/mac.h"
 #include "agent/membership.h"
 #include "model/network.h"
 #include "agent/peer.h"

@@ -55,7 +55,7 @@
 #include "agent/etcd.h"
 #include "agent/inventory.h"
 #include "base/log.h"
-#include "model/mac.h"
+#include "base/mac.h"
 #include "model/network.h"
 #include "agent/reachability.h"
 #include "client/client.h"

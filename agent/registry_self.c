@@ -12,7 +12,7 @@
 #include "base/cleanup.h"
 #include "base/clock.h"
 #include "agent/clusternet.h"
-#include "model/mac.h"
+#include "base/mac.h"
 #include "agent/reachability.h"
 #include "db/event.h"
 

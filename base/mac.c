@@ -1,5 +1,5 @@
-/* MAC addresses as integers: see model/mac.h. */
-#include "model/mac.h"
+/* MAC addresses as integers: see base/mac.h. */
+#include "base/mac.h"
 
 #include <ctype.h>
 #include <errno.h>

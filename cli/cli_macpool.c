@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "base/cleanup.h"
-#include "model/mac.h"
+#include "base/mac.h"
 #include "cli/table.h"
 
 static const char usage_text[] =

@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <json-c/json.h>
-#include "model/mac.h"
+#include "base/mac.h"
 #include "db/db.h"
 
 #define MACPOOL_MAX_RANGES 16

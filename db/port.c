@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include "base/clock.h"
-#include "model/mac.h"
+#include "base/mac.h"
 #include "db/switch.h"
 
 static const char *const source_names[] = {

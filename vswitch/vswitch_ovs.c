@@ -27,7 +27,7 @@
 #include "base/clock.h"
 #include "base/cleanup.h"
 #include "base/log.h"
-#include "model/mac.h"
+#include "base/mac.h"
 #include "vswitch/openflow.h"
 #include "vswitch/ovsdb.h"
 #include "vswitch/tap.h"

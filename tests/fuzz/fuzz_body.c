@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <json-c/json.h>
-#include "model/mac.h"
+#include "base/mac.h"
 #include "model/vlan.h"
 #include "db/macpool.h"
 #include "db/port.h"

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "base/log.h"
-#include "model/mac.h"
+#include "base/mac.h"
 #include "vswitch/vswitch.h"
 
 static int code(int r)

@@ -1,4 +1,4 @@
-/* model/mac.c: the three spellings, printing, multicast and ranges. */
+/* base/mac.c: the three spellings, printing, multicast and ranges. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <cmocka.h>
-#include "model/mac.h"
+#include "base/mac.h"
 
 static void test_parse_three_spellings(void **state)
 {
