@@ -257,10 +257,8 @@ static int delete_pool(struct request *req, struct response *resp)
 
 /* PATCH /v1/mac-pools/{name} {"ranges"?, "description"?}: grows a static
  * pool, or shrinks it where no block is claimed; the block size stays. */
-static int patch_pool(struct request *req, struct response *resp)
+static int patch_fields_check(struct json_object *body, struct response *resp)
 {
-    const char *name = request_param(req, "name");
-    struct json_object *body = req->json;
     if (!body || !json_object_is_type(body, json_type_object))
         return response_problem(resp, 422, "invalid", "",
                                 "body is {\"ranges\"?: [{\"start\": MAC, \"end\": MAC}], "
@@ -275,6 +273,37 @@ static int patch_pool(struct request *req, struct response *resp)
                                     "'%s' cannot be changed; ranges and description can", key);
         }
     }
+    return 0;
+}
+
+int macpool_patch_parse(const struct macpool *pool, struct json_object *body, struct macpool *changed,
+                        struct response *resp)
+{
+    int r = patch_fields_check(body, resp);
+    if (r < 0)
+        return r;
+    /* The changed pool, checked as a new one would be. */
+    _cleanup_json_ struct json_object *merged = macpool_to_json(pool, -1);
+    json_object_object_del(merged, "kind");
+    json_object_object_del(merged, "size");
+    json_object_object_del(merged, "generation");
+    json_object_object_foreach(body, k, val)
+    {
+        json_object_object_add(merged, k, json_object_get(val));
+    }
+    char pointer[64], detail[256];
+    if (macpool_from_json(merged, changed, pointer, sizeof(pointer), detail, sizeof(detail)) < 0)
+        return response_problem(resp, 422, "invalid", pointer, "%s", detail);
+    return 0;
+}
+
+static int patch_pool(struct request *req, struct response *resp)
+{
+    const char *name = request_param(req, "name");
+    struct json_object *body = req->json;
+    int r = patch_fields_check(body, resp);
+    if (r < 0)
+        return r;
     if (registry_is_shared(req->agent->registry))
         return response_problem(resp, 409, "not-supported", NULL,
                                 "a pool's ranges are changed with 'registry = self' only; the "
@@ -286,7 +315,7 @@ static int patch_pool(struct request *req, struct response *resp)
     }
     struct db *db = db_pool_get(req->agent->db);
     struct macpool pool;
-    int r = macpool_get(db, name, &pool);
+    r = macpool_get(db, name, &pool);
     if (r == -ENOENT)
         return response_problem(resp, 404, "not-found", NULL, "no MAC pool '%s'", name);
     if (r < 0)
@@ -294,19 +323,10 @@ static int patch_pool(struct request *req, struct response *resp)
     if (pool.kind != MACPOOL_STATIC)
         return response_problem(resp, 409, "conflict", NULL,
                                 "the dynamic pool is set by dynamic_mac_range in lmnetd.conf");
-    /* The changed pool, checked as a new one would be. */
-    _cleanup_json_ struct json_object *merged = macpool_to_json(&pool, -1);
-    json_object_object_del(merged, "kind");
-    json_object_object_del(merged, "size");
-    json_object_object_del(merged, "generation");
-    json_object_object_foreach(body, k, val)
-    {
-        json_object_object_add(merged, k, json_object_get(val));
-    }
     struct macpool changed;
-    char pointer[64], detail[256];
-    if (macpool_from_json(merged, &changed, pointer, sizeof(pointer), detail, sizeof(detail)) < 0)
-        return response_problem(resp, 422, "invalid", pointer, "%s", detail);
+    r = macpool_patch_parse(&pool, body, &changed, resp);
+    if (r < 0)
+        return r;
     char clash[64] = "";
     struct mac_block in_the_way;
     r = macpool_update(db, &changed, clash, &in_the_way);
@@ -346,26 +366,34 @@ static int copy_field(struct json_object *body, const char *key, char *out, size
     return 0;
 }
 
-static int allocate(struct request *req, struct response *resp)
+int allocation_request_parse(struct json_object *body, struct allocation_request *rq,
+                             struct response *resp)
 {
-    const char *pool = request_param(req, "name");
-    struct allocation_request rq;
-    memset(&rq, 0, sizeof(rq));
-    struct json_object *body = req->json;
+    memset(rq, 0, sizeof(*rq));
     if (body && !json_object_is_type(body, json_type_object))
         return response_problem(resp, 422, "invalid", "",
                                 "body is {\"mac\"?: MAC, \"vm\"?: NAME, \"adapter\"?: NAME}");
-    if (copy_field(body, "vm", rq.vm, sizeof(rq.vm)) < 0)
+    if (copy_field(body, "vm", rq->vm, sizeof(rq->vm)) < 0)
         return response_problem(resp, 422, "invalid", "/vm", "'vm' is a name of at most 63 bytes");
-    if (copy_field(body, "adapter", rq.adapter, sizeof(rq.adapter)) < 0)
+    if (copy_field(body, "adapter", rq->adapter, sizeof(rq->adapter)) < 0)
         return response_problem(resp, 422, "invalid", "/adapter",
                                 "'adapter' is a name of at most 63 bytes");
     char mac_text[32];
     if (copy_field(body, "mac", mac_text, sizeof(mac_text)) < 0 ||
-        (mac_text[0] && mac_parse(mac_text, &rq.mac) < 0))
+        (mac_text[0] && mac_parse(mac_text, &rq->mac) < 0))
         return response_problem(resp, 422, "invalid", "/mac",
                                 "'mac' is aa:bb:cc:dd:ee:ff, aa-bb-cc-dd-ee-ff or aabbccddeeff");
-    rq.has_mac = mac_text[0] != '\0';
+    rq->has_mac = mac_text[0] != '\0';
+    return 0;
+}
+
+static int allocate(struct request *req, struct response *resp)
+{
+    const char *pool = request_param(req, "name");
+    struct allocation_request rq;
+    int r = allocation_request_parse(req->json, &rq, resp);
+    if (r < 0)
+        return r;
     const char *key = request_header(req, "Idempotency-Key");
     if (key) {
         if (strlen(key) == 0 || strlen(key) >= sizeof(rq.key))
@@ -375,7 +403,7 @@ static int allocate(struct request *req, struct response *resp)
     }
     struct mac_allocation a;
     struct allocator_error err;
-    int r = allocator_allocate(req->agent, pool, &rq, req->token_name, &a, &err);
+    r = allocator_allocate(req->agent, pool, &rq, req->token_name, &a, &err);
     if (r < 0)
         return allocator_problem(resp, &err);
     char mac[MAC_STRING_SIZE], location[160];

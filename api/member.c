@@ -219,26 +219,34 @@ static int create_join_token(struct request *req, struct response *resp)
 /* POST /v1/cluster/members {"join_token", "id", "name", "url"}: an agent
  * joins.  No bearer token: the join token is the proof.  Nothing is called
  * at the URL, so the answer says nothing about what listens there. */
-static int join_member(struct request *req, struct response *resp)
+int member_join_parse(struct request *req, struct response *resp, char *token, size_t token_size,
+                      struct member *m)
 {
+    token[0] = '\0';
     if (!req->json || !json_object_is_type(req->json, json_type_object))
         return response_problem(resp, 422, "invalid", "",
                                 "body must be {\"join_token\", \"id\", \"name\", \"url\"}");
-    struct json_object *v = NULL;
-    if (!json_object_object_get_ex(req->json, "join_token", &v))
+    if (!json_object_object_get_ex(req->json, "join_token", NULL))
         return response_problem(resp, 422, "invalid", "/join_token",
                                 "agents join by themselves: make a join token on the registry "
                                 "(lmnetctl cluster join-token), then on the new agent run "
                                 "'lmnetctl cluster join TOKEN'");
-    char token[CREDENTIAL_SIZE + 8];
-    struct member m = {0};
-    int r = body_string(req, resp, "join_token", token, sizeof(token), "a join token, lmj_...");
+    memset(m, 0, sizeof(*m));
+    int r = body_string(req, resp, "join_token", token, token_size, "a join token, lmj_...");
     if (r == 0)
-        r = body_string(req, resp, "id", m.uuid, sizeof(m.uuid), "the agent's node id");
-    if (r == 0 && !is_uuid(m.uuid))
+        r = body_string(req, resp, "id", m->uuid, sizeof(m->uuid), "the agent's node id");
+    if (r == 0 && !is_uuid(m->uuid))
         r = response_problem(resp, 422, "invalid", "/id", "'id' must be a node id (a UUID)");
     if (r == 0)
-        r = member_fields(req, resp, &m);
+        r = member_fields(req, resp, m);
+    return r;
+}
+
+static int join_member(struct request *req, struct response *resp)
+{
+    char token[CREDENTIAL_SIZE + 8];
+    struct member m = {0};
+    int r = member_join_parse(req, resp, token, sizeof(token), &m);
     if (r < 0) {
         explicit_bzero(token, sizeof(token));
         return r;

@@ -70,8 +70,8 @@ static int find_vm_host(struct request *req, const char *vm, char *url, size_t s
     return r;
 }
 
-static int parse_request(struct request *req, struct response *resp,
-                         struct migration_request *rq)
+int migration_request_parse(struct request *req, struct response *resp,
+                            struct migration_request *rq)
 {
     struct json_object *body = req->json, *v = NULL;
     if (!body || !json_object_is_type(body, json_type_object))
@@ -155,7 +155,7 @@ static int parse_request(struct request *req, struct response *resp,
 static int create_migration(struct request *req, struct response *resp)
 {
     struct migration_request rq;
-    int r = parse_request(req, resp, &rq);
+    int r = migration_request_parse(req, resp, &rq);
     if (r < 0)
         return r;
     struct vm vm;

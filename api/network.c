@@ -73,8 +73,10 @@ static int get_network(struct request *req, struct response *resp)
 
 /* Applies the PATCH body to *s; sets a problem and returns its errno on bad
  * input, before anything is stored. */
-static int apply_patch(struct response *resp, struct json_object *body, struct network_settings *s)
+int network_patch_parse(struct response *resp, struct json_object *body, struct network_settings *s)
 {
+    if (!body || !json_object_is_type(body, json_type_object))
+        return response_problem(resp, 422, "invalid", "", "body is a JSON object of the fields to change");
     json_object_object_foreach(body, key, v) {
         if (strcmp(key, "name") == 0) {
             if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) == 0 ||
@@ -142,7 +144,7 @@ static int patch_network(struct request *req, struct response *resp)
     }
     struct network_settings before = *s, after = *s;
     free(all);
-    r = apply_patch(resp, req->json, &after);
+    r = network_patch_parse(resp, req->json, &after);
     if (r < 0)
         return r;
     if (shared) {

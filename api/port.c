@@ -98,6 +98,29 @@ static int get_port(struct request *req, struct response *resp)
     return r;
 }
 
+int port_patch_parse(struct json_object *current, struct json_object *patch,
+                     struct port_record *changed, struct response *resp)
+{
+    if (!patch || !json_object_is_type(patch, json_type_object))
+        return response_problem(resp, 422, "invalid", "", "body is a JSON object of the fields to change");
+    json_object_object_foreach(patch, key, val) {
+        if (strcmp(key, "name") == 0 || strcmp(key, "switch") == 0 || strcmp(key, "mac") == 0 ||
+            strcmp(key, "mac_pool") == 0 || strcmp(key, "mac_source") == 0) {
+            char pointer[40];
+            snprintf(pointer, sizeof(pointer), "/%s", key);
+            return response_problem(resp, 422, "read-only", pointer,
+                                    "'%s' is kept for the port's life; delete and re-create "
+                                    "the port to change it",
+                                    key);
+        }
+        json_object_object_add(current, key, json_object_get(val));
+    }
+    char pointer[64], detail[256];
+    if (port_from_json(current, true, changed, pointer, sizeof(pointer), detail, sizeof(detail)) < 0)
+        return response_problem(resp, 422, "invalid", pointer, "%s", detail);
+    return 0;
+}
+
 static int patch_port(struct request *req, struct response *resp)
 {
     if (!req->agent->switchport)
@@ -111,25 +134,8 @@ static int patch_port(struct request *req, struct response *resp)
         char etag[40];
         etag_of_json(current, etag, sizeof(etag));
         r = request_check_if_match(req, resp, etag);
-        json_object_object_foreach(req->json, key, val) {
-            if (r < 0)
-                break;
-            if (strcmp(key, "name") == 0 || strcmp(key, "switch") == 0 || strcmp(key, "mac") == 0 ||
-                strcmp(key, "mac_pool") == 0 || strcmp(key, "mac_source") == 0) {
-                char pointer[40];
-                snprintf(pointer, sizeof(pointer), "/%s", key);
-                r = response_problem(resp, 422, "read-only", pointer,
-                                     "'%s' is kept for the port's life; delete and re-create "
-                                     "the port to change it",
-                                     key);
-                break;
-            }
-            json_object_object_add(current, key, json_object_get(val));
-        }
-        char pointer[64], detail[256];
-        if (r == 0 && port_from_json(current, true, changed, pointer, sizeof(pointer), detail,
-                                     sizeof(detail)) < 0)
-            r = response_problem(resp, 422, "invalid", pointer, "%s", detail);
+        if (r == 0)
+            r = port_patch_parse(current, req->json, changed, resp);
         if (r == 0) {
             struct switchport_error err;
             r = switchport_port_change(req->agent->switchport, changed, req->token_name, &err);

@@ -39,18 +39,14 @@ static int list_switches(struct request *req, struct response *resp)
     return response_json(resp, 200, body);
 }
 
-static int create_switch(struct request *req, struct response *resp)
+int switch_request_parse(struct json_object *body, struct vswitch_record *s, struct response *resp)
 {
-    if (!req->agent->switchport)
-        return no_switch(resp);
-    struct json_object *body = req->json, *v = NULL;
+    struct json_object *v = NULL;
     if (!body || !json_object_is_type(body, json_type_object))
         return response_problem(resp, 422, "invalid", "",
                                 "body is {\"name\", \"type\": \"external\"|\"internal\"|\"private\", "
                                 "\"uplink\"?, \"vlans\"?, \"management_vlan\"?}");
-    struct vswitch_record *s = calloc(1, sizeof(*s));
-    if (!s)
-        return -ENOMEM;
+    memset(s, 0, sizeof(*s));
     int r = 0;
     if (!json_object_object_get_ex(body, "name", &v) || !json_object_is_type(v, json_type_string) ||
         json_object_get_string_len(v) >= (int)sizeof(s->name))
@@ -92,6 +88,17 @@ static int create_switch(struct request *req, struct response *resp)
         else
             s->management_vlan = (uint16_t)json_object_get_int(v);
     }
+    return r;
+}
+
+static int create_switch(struct request *req, struct response *resp)
+{
+    if (!req->agent->switchport)
+        return no_switch(resp);
+    struct vswitch_record *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    int r = switch_request_parse(req->json, s, resp);
     if (r == 0) {
         struct switchport_error err;
         r = switchport_switch_add(req->agent->switchport, s, req->token_name, &err);

@@ -103,33 +103,70 @@ static int list_vlans(struct request *req, struct response *resp)
     return response_json(resp, 200, body);
 }
 
+int vlan_request_parse(struct json_object *body, struct vlan *vlan, struct response *resp)
+{
+    struct json_object *v = NULL;
+    if (!body || !json_object_is_type(body, json_type_object))
+        return response_problem(resp, 422, "invalid", "",
+                                "body is {\"id\": 1-4094, \"name\": NAME, \"description\"?: TEXT}");
+    memset(vlan, 0, sizeof(*vlan));
+    if (!json_object_object_get_ex(body, "id", &v) || !json_object_is_type(v, json_type_int) ||
+        !vlan_id_valid(json_object_get_int64(v)))
+        return response_problem(resp, 422, "invalid", "/id", "'id' is a VLAN id from 1 to 4094");
+    vlan->id = (unsigned)json_object_get_int(v);
+    if (!json_object_object_get_ex(body, "name", &v) || !json_object_is_type(v, json_type_string) ||
+        json_object_get_string_len(v) == 0 || json_object_get_string_len(v) >= (int)sizeof(vlan->name))
+        return response_problem(resp, 422, "invalid", "/name", "'name' is 1 to 63 characters");
+    snprintf(vlan->name, sizeof(vlan->name), "%s", json_object_get_string(v));
+    if (json_object_object_get_ex(body, "description", &v) && v) {
+        if (!json_object_is_type(v, json_type_string) ||
+            json_object_get_string_len(v) >= (int)sizeof(vlan->description))
+            return response_problem(resp, 422, "invalid", "/description",
+                                    "'description' is at most 255 characters");
+        snprintf(vlan->description, sizeof(vlan->description), "%s", json_object_get_string(v));
+    }
+    return 0;
+}
+
+int vlan_patch_parse(struct json_object *body, struct vlan *vlan, struct response *resp)
+{
+    if (!body || !json_object_is_type(body, json_type_object))
+        return response_problem(resp, 422, "invalid", "",
+                                "body is {\"name\"?: NAME, \"description\"?: TEXT}");
+    json_object_object_foreach(body, key, v)
+    {
+        if (strcmp(key, "name") == 0) {
+            if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) == 0 ||
+                json_object_get_string_len(v) >= (int)sizeof(vlan->name))
+                return response_problem(resp, 422, "invalid", "/name",
+                                        "'name' is 1 to 63 characters");
+            snprintf(vlan->name, sizeof(vlan->name), "%s", json_object_get_string(v));
+        } else if (strcmp(key, "description") == 0) {
+            if (!json_object_is_type(v, json_type_string) ||
+                json_object_get_string_len(v) >= (int)sizeof(vlan->description))
+                return response_problem(resp, 422, "invalid", "/description",
+                                        "'description' is at most 255 characters");
+            snprintf(vlan->description, sizeof(vlan->description), "%s", json_object_get_string(v));
+        } else {
+            char pointer[80];
+            snprintf(pointer, sizeof(pointer), "/%s", key);
+            return response_problem(resp, 422, "invalid", pointer,
+                                    "'%s' cannot be changed; name and description can", key);
+        }
+    }
+    return 0;
+}
+
 static int create_vlan(struct request *req, struct response *resp)
 {
     if (!agent_is_registry(req->agent) && !shared(req))
         return relay_self(req, resp, "POST");
-    struct json_object *body = req->json, *v = NULL;
-    if (!body || !json_object_is_type(body, json_type_object))
-        return response_problem(resp, 422, "invalid", "",
-                                "body is {\"id\": 1-4094, \"name\": NAME, \"description\"?: TEXT}");
     struct vlan vlan;
-    memset(&vlan, 0, sizeof(vlan));
-    if (!json_object_object_get_ex(body, "id", &v) || !json_object_is_type(v, json_type_int) ||
-        !vlan_id_valid(json_object_get_int64(v)))
-        return response_problem(resp, 422, "invalid", "/id", "'id' is a VLAN id from 1 to 4094");
-    vlan.id = (unsigned)json_object_get_int(v);
-    if (!json_object_object_get_ex(body, "name", &v) || !json_object_is_type(v, json_type_string) ||
-        json_object_get_string_len(v) == 0 || json_object_get_string_len(v) >= (int)sizeof(vlan.name))
-        return response_problem(resp, 422, "invalid", "/name", "'name' is 1 to 63 characters");
-    snprintf(vlan.name, sizeof(vlan.name), "%s", json_object_get_string(v));
-    if (json_object_object_get_ex(body, "description", &v) && v) {
-        if (!json_object_is_type(v, json_type_string) ||
-            json_object_get_string_len(v) >= (int)sizeof(vlan.description))
-            return response_problem(resp, 422, "invalid", "/description",
-                                    "'description' is at most 255 characters");
-        snprintf(vlan.description, sizeof(vlan.description), "%s", json_object_get_string(v));
-    }
+    int r = vlan_request_parse(req->json, &vlan, resp);
+    if (r < 0)
+        return r;
     struct db *db = db_pool_get(req->agent->db);
-    int r = catalogue_insert(req, &vlan);
+    r = catalogue_insert(req, &vlan);
     if (r == -EEXIST) {
         struct vlan existing;
         bool id_taken = catalogue_get(req, vlan.id, &existing) == 0;
@@ -189,27 +226,9 @@ static int patch_vlan(struct request *req, struct response *resp)
                                 id);
     if (r < 0)
         return r;
-    json_object_object_foreach(body, key, v)
-    {
-        if (strcmp(key, "name") == 0) {
-            if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) == 0 ||
-                json_object_get_string_len(v) >= (int)sizeof(vlan.name))
-                return response_problem(resp, 422, "invalid", "/name",
-                                        "'name' is 1 to 63 characters");
-            snprintf(vlan.name, sizeof(vlan.name), "%s", json_object_get_string(v));
-        } else if (strcmp(key, "description") == 0) {
-            if (!json_object_is_type(v, json_type_string) ||
-                json_object_get_string_len(v) >= (int)sizeof(vlan.description))
-                return response_problem(resp, 422, "invalid", "/description",
-                                        "'description' is at most 255 characters");
-            snprintf(vlan.description, sizeof(vlan.description), "%s", json_object_get_string(v));
-        } else {
-            char pointer[80];
-            snprintf(pointer, sizeof(pointer), "/%s", key);
-            return response_problem(resp, 422, "invalid", pointer,
-                                    "'%s' cannot be changed; name and description can", key);
-        }
-    }
+    r = vlan_patch_parse(body, &vlan, resp);
+    if (r < 0)
+        return r;
     r = vlan_update(db, &vlan);
     if (r == -EEXIST)
         return response_problem(resp, 409, "conflict", "/name", "a VLAN named '%s' exists",

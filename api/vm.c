@@ -127,7 +127,7 @@ static int check_file(struct request *req, struct response *resp, const char *pa
     return 0;
 }
 
-static int parse_vm(struct request *req, struct response *resp, struct vm *vm)
+int vm_request_parse(struct request *req, struct response *resp, struct vm *vm)
 {
     struct json_object *body = req->json;
     if (!body || !json_object_is_type(body, json_type_object))
@@ -266,7 +266,7 @@ static int create_vm(struct request *req, struct response *resp)
     if (!agent->lifecycle)
         return no_hypervisor(resp);
     struct vm vm;
-    int r = parse_vm(req, resp, &vm);
+    int r = vm_request_parse(req, resp, &vm);
     if (r < 0)
         return r;
     struct json_object *start = NULL;
