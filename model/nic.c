@@ -275,27 +275,42 @@ int64_t nic_link_speed_mbps(uint16_t speed, uint16_t speed_hi)
     return mbps;
 }
 
-static void read_ethtool(int fd, struct nic *nic)
+void nic_apply_ethtool(struct nic *nic, const struct nic_ethtool_reply *reply)
 {
     nic->speed_mbps = -1;
     for (unsigned i = 0; i < NIC_OFFLOAD_COUNT; i++)
         nic->offloads[i] = -1;
-    struct ethtool_drvinfo info = { .cmd = ETHTOOL_GDRVINFO };
-    if (ethtool(fd, nic->name, &info) == 0)
-        snprintf(nic->driver, sizeof(nic->driver), "%s", info.driver);
-    struct ethtool_cmd set = { .cmd = ETHTOOL_GSET };
-    if (ethtool(fd, nic->name, &set) == 0) {
-        nic->speed_mbps = nic_link_speed_mbps(set.speed, set.speed_hi);
-        if (set.duplex == DUPLEX_FULL)
+    /* The kernel ends the driver's name with a NUL; a driver that fills all
+     * 32 bytes would run the copy into the version field after it. */
+    if (reply->has_drvinfo)
+        snprintf(nic->driver, sizeof(nic->driver), "%.*s",
+                 (int)strnlen(reply->drvinfo.driver, sizeof(reply->drvinfo.driver)),
+                 reply->drvinfo.driver);
+    if (reply->has_settings) {
+        nic->speed_mbps = nic_link_speed_mbps(reply->settings.speed, reply->settings.speed_hi);
+        if (reply->settings.duplex == DUPLEX_FULL)
             snprintf(nic->duplex, sizeof(nic->duplex), "full");
-        else if (set.duplex == DUPLEX_HALF)
+        else if (reply->settings.duplex == DUPLEX_HALF)
             snprintf(nic->duplex, sizeof(nic->duplex), "half");
     }
+    for (unsigned i = 0; i < NIC_OFFLOAD_COUNT; i++)
+        if (reply->has_offload[i])
+            nic->offloads[i] = reply->offload[i].data ? 1 : 0;
+}
+
+static void read_ethtool(int fd, struct nic *nic)
+{
+    struct nic_ethtool_reply reply;
+    memset(&reply, 0, sizeof(reply));
+    reply.drvinfo.cmd = ETHTOOL_GDRVINFO;
+    reply.has_drvinfo = ethtool(fd, nic->name, &reply.drvinfo) == 0;
+    reply.settings.cmd = ETHTOOL_GSET;
+    reply.has_settings = ethtool(fd, nic->name, &reply.settings) == 0;
     for (unsigned i = 0; i < NIC_OFFLOAD_COUNT; i++) {
-        struct ethtool_value v = { .cmd = offload_get[i] };
-        if (ethtool(fd, nic->name, &v) == 0)
-            nic->offloads[i] = v.data ? 1 : 0;
+        reply.offload[i].cmd = offload_get[i];
+        reply.has_offload[i] = ethtool(fd, nic->name, &reply.offload[i]) == 0;
     }
+    nic_apply_ethtool(nic, &reply);
 }
 
 int nic_list(struct nic **out, size_t *n)

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <json-c/json.h>
+#include <linux/ethtool.h>
 
 #define NIC_MAX_ADDRESSES 16
 
@@ -64,6 +65,23 @@ int nic_list(struct nic **out, size_t *n);
  * or a default route fills in the NIC of its index.  Returns 0 (also at the
  * dump's end), or a negative errno for bytes that are not rtnetlink. */
 int nic_parse_rtnetlink(const void *buf, size_t len, struct nic **nics, size_t *n);
+
+/* What the ethtool ioctl answered for one NIC: each has_ flag says whether
+ * that command succeeded (ETHTOOL_GDRVINFO, ETHTOOL_GSET, and the legacy
+ * get command of each offload). */
+struct nic_ethtool_reply {
+    bool has_drvinfo;
+    struct ethtool_drvinfo drvinfo;
+    bool has_settings;
+    struct ethtool_cmd settings;
+    bool has_offload[NIC_OFFLOAD_COUNT];
+    struct ethtool_value offload[NIC_OFFLOAD_COUNT];
+};
+
+/* Fills NIC's driver, speed_mbps, duplex and offloads from REPLY as
+ * nic_list() does (unknown where a command failed), whatever bytes the
+ * driver put in it. */
+void nic_apply_ethtool(struct nic *nic, const struct nic_ethtool_reply *reply);
 
 /* Reads one NIC by name.  Returns 0, -ENOENT, or a negative errno. */
 int nic_get(const char *name, struct nic *out);

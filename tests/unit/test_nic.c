@@ -15,6 +15,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -147,6 +148,50 @@ static void test_huge_length_refused(void **state)
     free(nics);
 }
 
+/* The ethtool answers as nic_list() reads them: what failed stays unknown,
+ * and a driver name that fills its 32 bytes without a NUL is cut there, not
+ * run on into the version field. */
+static void test_ethtool_reply(void **state)
+{
+    (void)state;
+    struct nic_ethtool_reply reply;
+    memset(&reply, 0, sizeof(reply));
+    struct nic nic;
+    memset(&nic, 0, sizeof(nic));
+    nic_apply_ethtool(&nic, &reply);
+    assert_string_equal(nic.driver, "");
+    assert_int_equal(nic.speed_mbps, -1);
+    assert_string_equal(nic.duplex, "");
+    for (unsigned i = 0; i < NIC_OFFLOAD_COUNT; i++)
+        assert_int_equal(nic.offloads[i], -1);
+
+    reply.has_drvinfo = true;
+    snprintf(reply.drvinfo.driver, sizeof(reply.drvinfo.driver), "virtio_net");
+    reply.has_settings = true;
+    reply.settings.speed = 25000 & 0xffff;
+    reply.settings.speed_hi = 25000 >> 16;
+    reply.settings.duplex = DUPLEX_FULL;
+    reply.has_offload[NIC_OFFLOAD_TSO] = true;
+    reply.offload[NIC_OFFLOAD_TSO].data = 7;
+    reply.has_offload[NIC_OFFLOAD_GRO] = true;
+    nic_apply_ethtool(&nic, &reply);
+    assert_string_equal(nic.driver, "virtio_net");
+    assert_int_equal(nic.speed_mbps, 25000);
+    assert_string_equal(nic.duplex, "full");
+    assert_int_equal(nic.offloads[NIC_OFFLOAD_TSO], 1);
+    assert_int_equal(nic.offloads[NIC_OFFLOAD_GRO], 0);
+    assert_int_equal(nic.offloads[NIC_OFFLOAD_GSO], -1);
+
+    memset(reply.drvinfo.driver, 'x', sizeof(reply.drvinfo.driver));
+    snprintf(reply.drvinfo.version, sizeof(reply.drvinfo.version), "VERSION");
+    reply.settings.duplex = 0xff;
+    memset(nic.duplex, 0, sizeof(nic.duplex));
+    nic_apply_ethtool(&nic, &reply);
+    assert_int_equal(strlen(nic.driver), sizeof(nic.driver) - 1);
+    assert_null(strstr(nic.driver, "VERSION"));
+    assert_string_equal(nic.duplex, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -154,6 +199,7 @@ int main(void)
         cmocka_unit_test(test_dump),
         cmocka_unit_test(test_short_attributes_skipped),
         cmocka_unit_test(test_huge_length_refused),
+        cmocka_unit_test(test_ethtool_reply),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
