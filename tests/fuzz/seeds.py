@@ -205,6 +205,54 @@ def seeds():
         reply(6, 0, {"items": []}),
         reply(9, 0, {"key": "00112233445566778899aabbccddeeff"}),
     ]
+    # What each handler's own parsing reads (tests/fuzz/fuzz_request.c).
+    s["fuzz_request"] = [
+        sel(0, {"name": "sw0", "type": "external", "uplink": "eth0", "vlans": [100, 200]}),
+        sel(0, {"name": "mgmt", "type": "internal", "management_vlan": 10}),
+        sel(1, {"vlan": {"mode": "trunk", "allowed": [100, 200], "native": 100},
+                "spoofing_allowed": True, "max_bandwidth_kbps": 5000}),
+        sel(1, {"mac": "02:00:00:00:00:02"}),
+        sel(2, {"name": "vm1", "memory_mib": 512, "vcpus": 2, "kernel": "/tmp/lmnet-fuzz-images/vmlinuz",
+                "initrd": "/tmp/lmnet-fuzz-images/vmlinuz", "append": "console=ttyS0",
+                "adapters": [{"port": "vm1-eth0"}]}),
+        sel(2, {"name": "vm2", "disk": "/tmp/lmnet-fuzz-images/vmlinuz"}),
+        sel(2, {"name": "vm3", "disk": "/tmp/lmnet-fuzz-images/../lmnet-fuzz-images/vmlinuz"}),
+        sel(3, {"vm": "vm1", "destination": "h2", "mode": "live",
+                "options": {"downtime_limit_ms": 300, "max_bandwidth": 0, "channels": 4,
+                            "allow_management_network": False, "convert_dynamic_macs": True,
+                            "convergence": {"downtime_schedule_ms": [300, 1000, 2000],
+                                            "auto_converge": True, "allow_postcopy": True,
+                                            "completion_timeout_per_gib_s": 30,
+                                            "timeout_action": "postcopy"}}}),
+        sel(3, {"vm": "vm1", "destination": "h2", "mode": "quick"}),
+        sel(4, {"name": "storage net", "role": "storage", "metric": 500}),
+        sel(4, {"auto_metric": True}),
+        sel(5, {"join_token": "lmj_" + "a" * 40, "id": NODE.decode(), "name": "h2",
+                "url": "http://10.0.0.6:8470"}),
+        sel(6, {"id": 100, "name": "storage", "description": "the storage VLAN"}),
+        sel(7, {"name": "storage2", "description": ""}),
+        sel(8, {"ranges": [{"start": "02:00:00:00:00:00", "end": "02:00:00:01:ff:ff"}],
+                "description": "grown"}),
+        sel(9, {"mac": "02:00:00:00:00:05", "vm": "vm1", "adapter": "eth0"}),
+        sel(9, {}),
+    ]
+    # ethtool answers: flags (drvinfo, settings, 5 offloads), then the
+    # structs' bytes (linux/ethtool.h layouts).
+    drvinfo = struct.pack("=I32s32s32s32s32s12sIIIII", 3, b"virtio_net", b"1.0.0", b"",
+                          b"0000:00:03.0", b"", b"", 0, 0, 0, 0, 0)
+    def ethtool_cmd(mbps, duplex):
+        # cmd supported advertising speed duplex port phy_address transceiver
+        # autoneg mdio_support maxtxpkt maxrxpkt speed_hi eth_tp_mdix
+        # eth_tp_mdix_ctrl lp_advertising reserved[2]
+        return struct.pack("=IIIHBBBBBBIIHBBIII", 1, 0, 0, mbps & 0xffff, duplex, 0, 0, 0, 0, 0,
+                           0, 0, mbps >> 16, 0, 0, 0, 0, 0)
+    settings = ethtool_cmd(10000, 1)
+    settings_40g = ethtool_cmd(100000, 0)
+    offload = b"".join(struct.pack("=II", 0, on) for on in (1, 1, 0, 1, 1))
+    s["fuzz_ethtool"] = [bytes([0x7f]) + drvinfo + settings + offload,
+                         bytes([0x03]) + drvinfo + settings_40g,
+                         bytes([0x01]) + b"\x03\0\0\0" + b"x" * 64,
+                         bytes([0x00])]
     s["fuzz_config"] = [b"listen = 127.0.0.1:8470\ndatabase = /var/lib/lmnet/lmnet.db\n"
                         b"log_level = info\n"]
     s["fuzz_router"] = [b"\x00/v1/mac-pools/fleet/allocations/02:00:00:00:00:01",
