@@ -23,9 +23,9 @@
 #include "agent/agent.h"
 #include "agent/allocator.h"
 #include "agent/config.h"
-#include "agent/mac.h"
-#include "agent/network.h"
-#include "agent/vlan.h"
+#include "base/mac.h"
+#include "model/network.h"
+#include "model/vlan.h"
 #include "db/switch.h"
 #include "api/macpool.h"
 #include "api/member.h"
@@ -41,7 +41,7 @@
 #include "db/vlan.h"
 #include "db/vm.h"
 #include "migrate/migrator.h"
-#include "migrate/ports.h"
+#include "migrate/plan/ports.h"
 
 static struct agent agent;
 
