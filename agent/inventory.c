@@ -80,7 +80,11 @@ int inventory_endpoints(struct json_object *all, struct network_endpoint **out, 
                 continue;
             for (size_t k = 0; k < json_object_array_length(addresses); k++) {
                 struct json_object *a = json_object_array_get_idx(addresses, k), *prefix = NULL;
-                if (!json_object_object_get_ex(a, "prefix", &prefix) || strlen(str_of(a, "address")) == 0)
+                /* A prefix that is no bit count (a member's own word: -3, 200)
+                 * is an unreadable entry, not 4294967293 bits. */
+                if (!json_object_object_get_ex(a, "prefix", &prefix) ||
+                    !json_object_is_type(prefix, json_type_int) || json_object_get_int64(prefix) < 0 ||
+                    json_object_get_int64(prefix) > 128 || strlen(str_of(a, "address")) == 0)
                     continue;
                 if (db_grow((void **)out, &cap, *n, sizeof(**out)) < 0) {
                     free(*out);
