@@ -253,6 +253,19 @@ def seeds():
                          bytes([0x03]) + drvinfo + settings_40g,
                          bytes([0x01]) + b"\x03\0\0\0" + b"x" * 64,
                          bytes([0x00])]
+    inventory = {"node": NODE.decode(), "name": "h1", "nics": [
+        {"name": "eth0", "mac": "02:00:00:00:00:01", "mtu": 1500, "state": "up",
+         "driver": "virtio_net", "speed_mbps": 10000, "duplex": "full", "default_gateway": True,
+         "offloads": {"tso": True, "gro": False}, "switch": "sw0",
+         "addresses": [{"family": "inet", "address": "10.0.0.5", "prefix": 24},
+                       {"family": "inet6", "address": "fd00::5", "prefix": 64}]},
+        {"name": "eth1", "switch": None,
+         "addresses": [{"family": "inet", "address": "192.168.7.5", "prefix": 24}]}]}
+    s["fuzz_inventory"] = [
+        sel(0, inventory),
+        sel(1, {NODE.decode(): {"reported": 1, "inventory": inventory}}),
+        sel(2, {NET.decode(): [NODE.decode(), "0b8e2c4d-1a2b-4c3d-8e9f-fedcba987654"]}),
+    ]
     s["fuzz_config"] = [b"listen = 127.0.0.1:8470\ndatabase = /var/lib/lmnet/lmnet.db\n"
                         b"log_level = info\n"]
     s["fuzz_router"] = [b"\x00/v1/mac-pools/fleet/allocations/02:00:00:00:00:01",
