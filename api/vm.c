@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <uuid/uuid.h>
 #include "agent/agent.h"
@@ -112,6 +113,12 @@ static int check_file(struct request *req, struct response *resp, const char *pa
     if (access(path, R_OK) != 0)
         return response_problem(resp, 422, "invalid", pointer, "cannot read '%s' on this host: %s",
                                 path, strerror(errno));
+    /* access() passes a directory (an image directory itself lies "in"
+     * image_dirs): QEMU would only fail on it when the VM starts. */
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return response_problem(resp, 422, "invalid", pointer,
+                                "'%s' is a directory; name the image file in it", path);
     char resolved[PATH_MAX];
     const char *dirs = req->agent->config.image_dirs;
     int r = imagedir_check(dirs, path, resolved);
