@@ -81,9 +81,19 @@ struct running {
     atomic_bool done;
 };
 
-/* A destination migration between prepare and finish/abort. */
+/* A destination migration between prepare and finish/abort.
+ *
+ * Ownership: the list m->incoming holds one reference; each caller that
+ * uses an incoming without m->lock (switchover, finish, the scheduler's
+ * check) holds another, from incoming_get() to incoming_put().  Whoever
+ * ends it (finish, abort, stop) unlinks it with incoming_take(), which
+ * marks it removed and waits until the other holders have put theirs
+ * back: after that the taker alone owns it, handle and channel included.
+ * A holder that sees REMOVED stops using it as soon as it can. */
 struct incoming {
     struct incoming *next;
+    unsigned refs; /* guarded by m->lock */
+    bool removed;  /* guarded by m->lock: incoming_take() has begun */
     char uuid[37];
     char vm[37];
     char vm_name[64];
@@ -100,8 +110,9 @@ struct migrator {
     struct agent *agent;
     struct migrator_deps deps;
     struct ports ports;
-    pthread_mutex_t lock; /* guards running, incoming, stopping */
+    pthread_mutex_t lock; /* guards running, incoming (and their refs), stopping */
     pthread_cond_t wake;
+    pthread_cond_t incoming_released; /* an incoming's reference was put back */
     bool stopping;
     pthread_t scheduler;
     bool scheduler_started;
@@ -1370,25 +1381,86 @@ int migrator_cancel(struct migrator *m, const char *uuid)
 
 /* ---- destination ---- */
 
-static struct incoming *incoming_find(struct migrator *m, const char *uuid)
+/* The incoming migration UUID with a reference for the caller (give it
+ * back with incoming_put()), or NULL when none is prepared or it is being
+ * ended. */
+static struct incoming *incoming_find_locked(struct migrator *m, const char *uuid)
 {
     struct incoming *in = m->incoming;
     while (in && strcmp(in->uuid, uuid) != 0)
         in = in->next;
+    return in && !in->removed ? in : NULL;
+}
+
+static struct incoming *incoming_get(struct migrator *m, const char *uuid)
+{
+    pthread_mutex_lock(&m->lock);
+    struct incoming *in = incoming_find_locked(m, uuid);
+    if (in)
+        in->refs++;
+    pthread_mutex_unlock(&m->lock);
     return in;
 }
 
+static void incoming_put(struct migrator *m, struct incoming *in)
+{
+    pthread_mutex_lock(&m->lock);
+    in->refs--;
+    pthread_cond_broadcast(&m->incoming_released);
+    pthread_mutex_unlock(&m->lock);
+}
+
+/* Whether incoming_take() has begun on IN, which the caller holds. */
+static bool incoming_removed(struct migrator *m, struct incoming *in)
+{
+    pthread_mutex_lock(&m->lock);
+    bool removed = in->removed;
+    pthread_mutex_unlock(&m->lock);
+    return removed;
+}
+
+/* Unlinks IN (m->lock held) and waits until no one but the caller (who
+ * holds HELD references, 0 or 1) holds it. */
+static void incoming_unlink_locked(struct migrator *m, struct incoming *in, unsigned held)
+{
+    struct incoming **p = &m->incoming;
+    while (*p && *p != in)
+        p = &(*p)->next;
+    if (*p)
+        *p = in->next;
+    in->next = NULL;
+    in->removed = true;
+    while (in->refs > 1 + held)
+        pthread_cond_wait(&m->incoming_released, &m->lock);
+}
+
+/* Ends the incoming migration UUID for the caller: unlinked, and returned
+ * once every other holder has let go; the caller owns it (incoming_free()).
+ * NULL when none is prepared, or another caller ends it already. */
 static struct incoming *incoming_take(struct migrator *m, const char *uuid)
 {
     pthread_mutex_lock(&m->lock);
-    struct incoming **p = &m->incoming;
-    while (*p && strcmp((*p)->uuid, uuid) != 0)
-        p = &(*p)->next;
-    struct incoming *in = *p;
+    struct incoming *in = incoming_find_locked(m, uuid);
     if (in)
-        *p = in->next;
+        incoming_unlink_locked(m, in, 0);
     pthread_mutex_unlock(&m->lock);
     return in;
+}
+
+/* incoming_take() for a caller that holds IN already (incoming_get()): its
+ * reference becomes the ownership.  False when another caller ends it. */
+static bool incoming_take_held(struct migrator *m, struct incoming *in)
+{
+    pthread_mutex_lock(&m->lock);
+    bool mine = !in->removed;
+    if (mine) {
+        incoming_unlink_locked(m, in, 1);
+    } else {
+        in->refs--; /* the other taker waits for it */
+        pthread_cond_broadcast(&m->incoming_released);
+    }
+    pthread_mutex_unlock(&m->lock);
+    return mine;
 }
 
 /* Undoes the destination's journaled steps for MIGRATION (what is in IN,
@@ -1657,6 +1729,7 @@ int migrator_dest_prepare(struct migrator *m, struct json_object *body,
         json_object_object_add(*answer, "direct", json_object_new_boolean(true));
     explicit_bzero(token, sizeof(token));
     pthread_mutex_lock(&m->lock);
+    in->refs = 1; /* the list's */
     in->next = m->incoming;
     m->incoming = in;
     pthread_mutex_unlock(&m->lock);
@@ -1675,16 +1748,18 @@ fail:
 
 int migrator_dest_switchover(struct migrator *m, const char *uuid)
 {
-    pthread_mutex_lock(&m->lock);
-    struct incoming *in = incoming_find(m, uuid);
-    pthread_mutex_unlock(&m->lock);
+    struct incoming *in = incoming_get(m, uuid);
     if (!in)
         return -ENOENT;
-    for (size_t i = 0; i < in->n_ports; i++) {
-        int r = m->ports.ops->set_active(m->ports.ctx, in->ports[i], true);
+    int r = 0;
+    for (size_t i = 0; i < in->n_ports && r >= 0; i++) {
+        r = m->ports.ops->set_active(m->ports.ctx, in->ports[i], true);
         if (r < 0)
-            return log_errno(LOG_LEVEL_ERROR, r, "cannot activate port=%s", in->ports[i]);
+            log_errno(LOG_LEVEL_ERROR, r, "cannot activate port=%s", in->ports[i]);
     }
+    incoming_put(m, in);
+    if (r < 0)
+        return r;
     journal(m, uuid, "ports-active", STEP_DONE, NULL);
     migration_set_phase(db_of(m), uuid, MIGRATION_SWITCHOVER, NULL);
     return 0;
@@ -1692,14 +1767,16 @@ int migrator_dest_switchover(struct migrator *m, const char *uuid)
 
 int migrator_dest_finish(struct migrator *m, const char *uuid, int64_t downtime_ms, int64_t gap_ms)
 {
-    pthread_mutex_lock(&m->lock);
-    struct incoming *in = incoming_find(m, uuid);
-    pthread_mutex_unlock(&m->lock);
+    struct incoming *in = incoming_get(m, uuid);
     if (!in)
         return -ENOENT;
     int64_t deadline = clock_mono_ms() + FINISH_TIMEOUT_MS / 2;
     struct hypervisor_vm_status status = { .state = HYPERVISOR_VM_INCOMING };
     while (clock_mono_ms() < deadline) {
+        if (incoming_removed(m, in)) { /* aborted meanwhile: it is not ours to take */
+            incoming_put(m, in);
+            return -ENOENT;
+        }
         if (hypervisor_vm_query(in->handle, &status) == 0 && status.state == HYPERVISOR_VM_RUNNING)
             break;
         /* A quick migration moved a paused VM, and QEMU keeps the state it
@@ -1708,19 +1785,19 @@ int migrator_dest_finish(struct migrator *m, const char *uuid, int64_t downtime_
             log_warning("cannot resume the arrived VM migration=%s", uuid);
         clock_sleep_ms(20);
     }
-    if (status.state != HYPERVISOR_VM_RUNNING)
+    if (status.state != HYPERVISOR_VM_RUNNING) {
+        incoming_put(m, in);
         return log_errno(LOG_LEVEL_ERROR, -ETIMEDOUT,
                          "the migrated VM does not run here migration=%s state=%s", uuid,
                          hypervisor_vm_state_to_string(status.state));
+    }
     /* No announce-self here: QEMU announces the VM itself as the incoming
      * migration completes (1 ms after, see the driver), and a second
      * announcement overlapping the first was seen to leave a 2 GiB TCG
      * guest unresponsive. */
-    int r;
-    in = incoming_take(m, uuid);
-    if (!in)
+    if (!incoming_take_held(m, in))
         return -ENOENT;
-    r = lifecycle_adopt(m->deps.lifecycle, in->vm, in->handle);
+    int r = lifecycle_adopt(m->deps.lifecycle, in->vm, in->handle);
     if (r < 0)
         log_errno(LOG_LEVEL_ERROR, r, "cannot keep the VM's handle vm=%s", in->vm_name);
     in->handle = NULL;
@@ -1765,19 +1842,32 @@ int migrator_dest_abort(struct migrator *m, const char *uuid, const char *reason
  * crashed) is undone without waiting for the source. */
 static void check_incoming(struct migrator *m)
 {
-    char gone[16][37];
+    /* References under the lock, QMP without it. */
+    struct incoming *held[16];
     size_t n = 0;
     pthread_mutex_lock(&m->lock);
-    for (struct incoming *in = m->incoming; in && n < 16; in = in->next) {
-        struct hypervisor_vm_status status;
-        if (in->handle && hypervisor_vm_query(in->handle, &status) == 0 &&
-            status.state != HYPERVISOR_VM_EXITED && status.state != HYPERVISOR_VM_FAILED)
-            continue;
-        snprintf(gone[n++], sizeof(gone[0]), "%s", in->uuid);
-    }
+    for (struct incoming *in = m->incoming; in && n < 16; in = in->next)
+        if (!in->removed) {
+            in->refs++;
+            held[n++] = in;
+        }
     pthread_mutex_unlock(&m->lock);
-    for (size_t i = 0; i < n; i++)
-        migrator_dest_abort(m, gone[i], "the incoming QEMU ended before switchover");
+    char gone[16][37];
+    size_t n_gone = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct incoming *in = held[i];
+        struct hypervisor_vm_status status;
+        bool ended = !in->handle || hypervisor_vm_query(in->handle, &status) < 0 ||
+                     status.state == HYPERVISOR_VM_EXITED || status.state == HYPERVISOR_VM_FAILED;
+        if (ended)
+            snprintf(gone[n_gone++], sizeof(gone[0]), "%s", in->uuid);
+        incoming_put(m, in);
+    }
+    for (size_t i = 0; i < n_gone; i++) {
+        int r = migrator_dest_abort(m, gone[i], "the incoming QEMU ended before switchover");
+        if (r < 0 && r != -ENOENT)
+            log_errno(LOG_LEVEL_ERROR, r, "cannot undo the incoming migration=%s", gone[i]);
+    }
 }
 
 /* ---- recovery at start ---- */
@@ -1916,9 +2006,11 @@ int migrator_start(struct agent *agent, const struct migrator_deps *deps, struct
     m->deps.ports = &m->ports;
     pthread_mutex_init(&m->lock, NULL);
     pthread_cond_init(&m->wake, NULL);
+    pthread_cond_init(&m->incoming_released, NULL);
     recover(m);
     int r = pthread_create(&m->scheduler, NULL, scheduler_thread, m);
     if (r != 0) {
+        pthread_cond_destroy(&m->incoming_released);
         pthread_cond_destroy(&m->wake);
         pthread_mutex_destroy(&m->lock);
         free(m);
@@ -1958,13 +2050,15 @@ void migrator_stop(struct migrator *m)
         free(run);
     }
     while (m->incoming) {
-        struct incoming *in = m->incoming;
-        m->incoming = in->next;
+        struct incoming *in = incoming_take(m, m->incoming->uuid);
+        if (!in)
+            break; /* no other caller is left to end it: the scheduler is joined */
         channel_done(m, in->channel); /* its taker may be using the handle */
         in->channel = NULL;
         hypervisor_vm_detach(in->handle); /* the journal lets the next start undo it */
         incoming_free(in);
     }
+    pthread_cond_destroy(&m->incoming_released);
     pthread_cond_destroy(&m->wake);
     pthread_mutex_destroy(&m->lock);
     free(m);

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -45,6 +47,12 @@ static struct {
     int fd_listening;       /* and whether it was a listening socket */
     bool postcopy;          /* the options the incoming QEMU started with */
 } hv_calls;
+
+/* The race of test_finish_races_incoming_check: the first query the finish
+ * thread makes ends the incoming QEMU, which the scheduler's check then
+ * sees. */
+static pthread_t finisher;
+static atomic_bool finisher_set, qemu_exited;
 
 static void fake_destroy(struct hypervisor *hv) { (void)hv; }
 
@@ -95,7 +103,11 @@ static int fake_pass_fd(struct hypervisor_vm *vm, const char *name, int fd)
 static int fake_query(struct hypervisor_vm *base, struct hypervisor_vm_status *out)
 {
     struct fake_vm *vm = (struct fake_vm *)base;
-    if (hv_calls.runs)
+    if (atomic_load(&finisher_set) && pthread_equal(pthread_self(), finisher))
+        atomic_store(&qemu_exited, true);
+    if (atomic_load(&qemu_exited))
+        vm->state = HYPERVISOR_VM_EXITED;
+    else if (hv_calls.runs)
         vm->state = HYPERVISOR_VM_RUNNING;
     out->state = vm->state;
     out->pid = 4242;
@@ -271,6 +283,8 @@ static int setup(void **state)
     assert_int_equal(lifecycle_create(&f->agent, &fake_hv, &fake_ports, &f->agent.lifecycle), 0);
     memset(&hv_calls, 0, sizeof(hv_calls));
     memset(&sw, 0, sizeof(sw));
+    atomic_store(&finisher_set, false);
+    atomic_store(&qemu_exited, false);
     start_migrator(f);
     *state = f;
     return 0;
@@ -331,6 +345,16 @@ static struct json_object *prepare_body_with(const char *id, const char *key,
     if (options)
         json_object_object_add(o, "options", json_tokener_parse(options));
     return o;
+}
+
+/* Prepares migration ID from PREPARE_BODY, which must succeed. */
+static void prepare_ok(struct fixture *f, const char *id)
+{
+    struct json_object *body = prepare_body(id), *answer = NULL;
+    struct planner_refusal refusal;
+    assert_int_equal(migrator_dest_prepare(f->migrator, body, &answer, &refusal), 0);
+    json_object_put(body);
+    json_object_put(answer);
 }
 
 static void test_prepare_direct_multifd(void **state)
@@ -526,11 +550,7 @@ static void test_no_free_slot(void **state)
 static void test_restart_undoes_incoming(void **state)
 {
     struct fixture *f = *state;
-    struct json_object *body = prepare_body(MIG_ID), *answer = NULL;
-    struct planner_refusal refusal;
-    assert_int_equal(migrator_dest_prepare(f->migrator, body, &answer, &refusal), 0);
-    json_object_put(body);
-    json_object_put(answer);
+    prepare_ok(f, MIG_ID);
     /* The agent stops mid-transfer (QEMU is left alone) and starts again. */
     migrator_stop(f->migrator);
     assert_int_equal(hv_calls.detached, 1);
@@ -579,6 +599,44 @@ static void test_bad_prepare_and_submit_refusals(void **state)
     assert_string_equal(refusal.type, "destination-unknown");
 }
 
+struct finish_call {
+    struct migrator *migrator;
+    int result;
+};
+
+static void *finish_thread(void *arg)
+{
+    struct finish_call *call = arg;
+    finisher = pthread_self();
+    atomic_store(&finisher_set, true);
+    call->result = migrator_dest_finish(call->migrator, MIG_ID, -1, -1);
+    return NULL;
+}
+
+/* The source's finish waits for the VM to run while the scheduler's check
+ * finds the incoming QEMU ended and aborts the migration: the abort must not
+ * free what finish still uses (under ASan this was a use after free), and
+ * finish gives up with "no longer prepared here". */
+static void test_finish_races_incoming_check(void **state)
+{
+    struct fixture *f = *state;
+    prepare_ok(f, MIG_ID);
+    assert_int_equal(migrator_dest_switchover(f->migrator, MIG_ID), 0);
+
+    struct finish_call call = { .migrator = f->migrator, .result = 1 };
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, finish_thread, &call), 0);
+    assert_int_equal(pthread_join(thread, NULL), 0);
+    assert_int_equal(call.result, -ENOENT);
+    /* The scheduler's abort has run to its end once the migrator stops. */
+    migrator_stop(f->migrator);
+    assert_int_equal(phase_of(f, MIG_ID), MIGRATION_FAILED);
+    assert_int_equal(port_count(), 0);
+    assert_int_equal(hv_calls.destroyed, 1);
+    assert_int_equal(hv_calls.detached, 0);
+    start_migrator(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -591,6 +649,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_free_slot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_undoes_incoming, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_prepare_and_submit_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_finish_races_incoming_check, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
