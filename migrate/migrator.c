@@ -170,10 +170,63 @@ static void journal_name(struct migrator *m, const char *uuid, const char *step,
     journal(m, uuid, step, STEP_DONE, detail);
 }
 
+/* Events are the audit trail, not the migration's state: one that cannot
+ * be written is logged and the migration goes on. */
 static void record_event(struct migrator *m, const char *actor, const char *kind,
                          const char *subject, struct json_object *detail)
 {
-    event_record(db_of(m), m->agent->node_id, actor ? actor : "agent", kind, subject, detail);
+    int64_t r =
+        event_record(db_of(m), m->agent->node_id, actor ? actor : "agent", kind, subject, detail);
+    if (r < 0)
+        log_errno(LOG_LEVEL_WARNING, (int)r, "cannot record event kind=%s subject=%s", kind,
+                  subject);
+}
+
+/* The state writes: each returns what the db/ call did and logs a failure
+ * once, here, so that callers act on it or go on knowingly. */
+static int set_phase(struct migrator *m, const char *uuid, enum migration_phase phase,
+                     const char *reason)
+{
+    int r = migration_set_phase(db_of(m), uuid, phase, reason);
+    if (r < 0)
+        log_errno(LOG_LEVEL_ERROR, r, "cannot record phase migration=%s phase=%s", uuid,
+                  migration_phase_to_string(phase));
+    return r;
+}
+
+static int set_vm_state(struct migrator *m, const char *vm, enum vm_state state)
+{
+    int r = vm_set_state(db_of(m), vm, state);
+    if (r < 0)
+        log_errno(LOG_LEVEL_ERROR, r, "cannot record the VM's state vm=%s state=%s", vm,
+                  vm_state_to_string(state));
+    return r;
+}
+
+static int set_vm_host(struct migrator *m, const char *vm, const char *host, enum vm_state state)
+{
+    int r = vm_set_host(db_of(m), vm, host, state);
+    if (r < 0)
+        log_errno(LOG_LEVEL_ERROR, r, "cannot record the VM's host vm=%s host=%s", vm, host);
+    return r;
+}
+
+static int set_measurements(struct migrator *m, const char *uuid, int64_t downtime_ms,
+                            int64_t gap_ms)
+{
+    int r = migration_set_measurements(db_of(m), uuid, downtime_ms, gap_ms);
+    if (r < 0)
+        log_errno(LOG_LEVEL_WARNING, r, "cannot record the downtime migration=%s", uuid);
+    return r;
+}
+
+static int set_progress(struct migrator *m, const char *uuid, struct json_object *progress,
+                        struct json_object *timings)
+{
+    int r = migration_set_progress(db_of(m), uuid, progress, timings);
+    if (r < 0)
+        log_errno(LOG_LEVEL_WARNING, r, "cannot record the progress migration=%s", uuid);
+    return r;
 }
 
 /* ---- options ---- */
@@ -627,7 +680,8 @@ static void store_progress(struct source_run *s, const struct hypervisor_migrati
     _cleanup_json_ struct json_object *o = progress_to_json(p, s->channel ? &stats : NULL);
     if (s->converging)
         json_object_object_add(o, "convergence", convergence_to_json(&s->conv));
-    migration_set_progress(db_of(s->m), s->mig.uuid, o, s->timings);
+    /* A sample lost is only a gap in what GET shows: the next one follows. */
+    (void)set_progress(s->m, s->mig.uuid, o, s->timings);
 }
 
 /* Takes the step STEP of S's convergence policy.  Returns 0 (the transfer
@@ -734,10 +788,15 @@ static void source_rollback(struct source_run *s, bool cancelled, const char *re
     struct migrator *m = s->m;
     log_warning("migration rolling back migration=%s vm=%s reason=\"%s\"", s->mig.uuid,
                 s->mig.vm_name, reason);
+    /* The rollback goes on whatever the database says: the VM must end up
+     * running here, and each step it undoes is journaled (logged when that
+     * fails), so the results of the state writes below are not acted on. */
     if (cancelled && migration_phase_can_move(s->mig.phase, MIGRATION_CANCELLING))
-        migration_set_phase(db_of(m), s->mig.uuid, MIGRATION_CANCELLING, reason);
+        (void)set_phase(m, s->mig.uuid, MIGRATION_CANCELLING, reason);
     if (s->qemu_migrating && s->handle) {
-        hypervisor_vm_migration_cancel(s->handle);
+        int c = hypervisor_vm_migration_cancel(s->handle);
+        if (c < 0) /* the wait below sees where QEMU's migration stands anyway */
+            log_errno(LOG_LEVEL_WARNING, c, "migrate_cancel failed migration=%s", s->mig.uuid);
         enum hypervisor_migration_status st = HYPERVISOR_MIGRATION_NONE;
         for (int i = 0; i < 25; i++) {
             if (hypervisor_vm_migration_wait(s->handle, POLL_MS, &st) < 0)
@@ -788,13 +847,13 @@ static void source_rollback(struct source_run *s, bool cancelled, const char *re
     channel_done(m, s->channel);
     s->channel = NULL;
     if (s->vm_migrating) {
-        vm_set_state(db_of(m), s->vm.uuid, VM_RUNNING);
+        (void)set_vm_state(m, s->vm.uuid, VM_RUNNING);
         journal(m, s->mig.uuid, "vm-migrating", STEP_UNDONE, NULL);
     }
     if (cancelled)
-        migration_set_phase(db_of(m), s->mig.uuid, MIGRATION_CANCELLED, reason);
+        (void)set_phase(m, s->mig.uuid, MIGRATION_CANCELLED, reason);
     else
-        migration_set_phase(db_of(m), s->mig.uuid, MIGRATION_FAILED, reason);
+        (void)set_phase(m, s->mig.uuid, MIGRATION_FAILED, reason);
     _cleanup_json_ struct json_object *detail = json_object_new_object();
     json_object_object_add(detail, "migration", json_object_new_string(s->mig.uuid));
     json_object_object_add(detail, "reason", json_object_new_string(reason));
@@ -836,7 +895,9 @@ static void source_release(struct migrator *m, const struct migration *mig, cons
             log_errno(LOG_LEVEL_ERROR, r, "cannot remove source port=%s", vm->adapters[i].port);
     }
     journal(m, mig->uuid, "source-released", STEP_DONE, NULL);
-    vm_set_host(db_of(m), vm->uuid, mig->destination, VM_RUNNING);
+    /* Past switchover there is nothing to undo: a failed write is logged,
+     * and the destination's record is the one that says where the VM runs. */
+    (void)set_vm_host(m, vm->uuid, mig->destination, VM_RUNNING);
 }
 
 /* Post-copy broke after the destination began running the VM: its newest
@@ -852,8 +913,9 @@ static void postcopy_lost(struct source_run *s, const struct hypervisor_migratio
              "is split between the hosts and it is lost; stop it on both hosts and start it again",
              p->error[0] ? p->error : hypervisor_migration_status_to_string(p->status));
     journal(m, s->mig.uuid, "postcopy", STEP_FAILED, NULL);
-    vm_set_state(db_of(m), s->vm.uuid, VM_FAILED);
-    migration_set_phase(db_of(m), s->mig.uuid, MIGRATION_FAILED, reason);
+    /* Nothing is left to do on failure but the log lines these leave. */
+    (void)set_vm_state(m, s->vm.uuid, VM_FAILED);
+    (void)set_phase(m, s->mig.uuid, MIGRATION_FAILED, reason);
     _cleanup_json_ struct json_object *detail = json_object_new_object();
     json_object_object_add(detail, "migration", json_object_new_string(s->mig.uuid));
     json_object_object_add(detail, "reason", json_object_new_string(reason));
@@ -942,7 +1004,11 @@ static void *source_thread(void *arg)
     }
     s->prepared = true;
     journal(m, s->mig.uuid, "prepare-destination", STEP_DONE, NULL);
-    vm_set_state(db_of(m), s->vm.uuid, VM_MIGRATING);
+    r = set_vm_state(m, s->vm.uuid, VM_MIGRATING);
+    if (r < 0) {
+        source_rollback(s, false, "cannot record the VM as migrating in this host's database");
+        goto out;
+    }
     s->vm_migrating = true;
     journal(m, s->mig.uuid, "vm-migrating", STEP_DONE, NULL);
 
@@ -1022,7 +1088,8 @@ static void *source_thread(void *arg)
             goto out;
         }
         memset(&progress, 0, sizeof(progress));
-        hypervisor_vm_migration_progress(s->handle, &progress);
+        /* A sample QEMU did not give stays zero; the status above decides. */
+        (void)hypervisor_vm_migration_progress(s->handle, &progress);
         if (clock_mono_ms() - last_store >= 500 || st == HYPERVISOR_MIGRATION_PRE_SWITCHOVER) {
             store_progress(s, &progress);
             last_store = clock_mono_ms();
@@ -1131,7 +1198,9 @@ static void *source_thread(void *arg)
                       s->vm.adapters[i].port);
     }
     journal(m, s->mig.uuid, "source-ports-inactive", STEP_DONE, NULL);
-    migration_set_measurements(db_of(m), s->mig.uuid, -1, gap);
+    /* The measurements are figures for the operator, stored again below:
+     * losing one does not change the move. */
+    (void)set_measurements(m, s->mig.uuid, -1, gap);
 
     enum hypervisor_migration_status st = HYPERVISOR_MIGRATION_NONE;
     int64_t deadline = clock_mono_ms() + COMPLETE_TIMEOUT_MS;
@@ -1146,7 +1215,7 @@ static void *source_thread(void *arg)
             break;
     }
     memset(&progress, 0, sizeof(progress));
-    hypervisor_vm_migration_progress(s->handle, &progress);
+    (void)hypervisor_vm_migration_progress(s->handle, &progress); /* zero: figures unknown */
     if (postcopy && st != HYPERVISOR_MIGRATION_COMPLETED) {
         postcopy_lost(s, &progress);
         goto out;
@@ -1165,7 +1234,7 @@ static void *source_thread(void *arg)
     }
     enter_phase(s, MIGRATION_FINISHING);
     store_progress(s, &progress);
-    migration_set_measurements(db_of(m), s->mig.uuid, progress.downtime_ms, gap);
+    (void)set_measurements(m, s->mig.uuid, progress.downtime_ms, gap); /* logged; see above */
     r = finish_destination(m, &s->mig, s->dest_url, progress.downtime_ms, gap, why, sizeof(why));
     channel_done(m, s->channel);
     s->channel = NULL;
@@ -1174,7 +1243,7 @@ static void *source_thread(void *arg)
         char reason[700];
         snprintf(reason, sizeof(reason),
                  "the destination did not confirm the VM after switchover: %s", why);
-        migration_set_phase(db_of(m), s->mig.uuid, MIGRATION_FAILED, reason);
+        (void)set_phase(m, s->mig.uuid, MIGRATION_FAILED, reason); /* logged; nothing to undo */
         goto out;
     }
     enter_phase(s, MIGRATION_COMPLETED);
@@ -1182,7 +1251,7 @@ static void *source_thread(void *arg)
         _cleanup_json_ struct json_object *final = progress_to_json(&progress, NULL);
         if (s->converging) /* the steps taken stay in the record */
             json_object_object_add(final, "convergence", convergence_to_json(&s->conv));
-        migration_set_progress(db_of(m), s->mig.uuid, final, s->timings);
+        (void)set_progress(m, s->mig.uuid, final, s->timings); /* figures only; logged */
     }
     {
         _cleanup_json_ struct json_object *detail = json_object_new_object();
@@ -1258,7 +1327,7 @@ static int start_worker(struct migrator *m, const struct migration *queued)
         free(run);
         return -r;
     }
-    pthread_setname_np(run->thread, "lmnet-mig");
+    (void)pthread_setname_np(run->thread, "lmnet-mig"); /* a name only helps debugging */
     pthread_mutex_lock(&m->lock);
     run->next = m->running;
     m->running = run;
@@ -1303,9 +1372,14 @@ static void schedule(struct migrator *m)
 {
     struct migration *list = NULL;
     size_t n = 0;
-    if (migration_list(db_of(m), NULL, 1000, true, &list, &n) < 0)
-        return;
+    int r = migration_list(db_of(m), NULL, 1000, true, &list, &n);
+    if (r < 0) {
+        log_errno(LOG_LEVEL_ERROR, r, "cannot read the queued migrations");
+        return; /* the next round tries again */
+    }
     int active = migration_count_active(db_of(m), MIGRATION_ROLE_SOURCE);
+    if (active < 0)
+        log_errno(LOG_LEVEL_ERROR, active, "cannot count the running migrations");
     for (size_t i = 0; i < n && active >= 0; i++) {
         const struct migration *q = &list[i];
         if (q->role != MIGRATION_ROLE_SOURCE || q->phase != MIGRATION_QUEUED)
@@ -1317,7 +1391,7 @@ static void schedule(struct migrator *m)
         char url[256];
         if (destination_url(m, q, url, sizeof(url)) < 0 || !destination_has_slot(m, url))
             continue;
-        int r = start_worker(m, q);
+        r = start_worker(m, q);
         if (r < 0)
             log_errno(LOG_LEVEL_ERROR, r, "cannot start migration=%s", q->uuid);
         else
@@ -1341,7 +1415,8 @@ static void *scheduler_thread(void *arg)
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += 1;
-        pthread_cond_timedwait(&m->wake, &m->lock, &until);
+        /* Woken or timed out, the loop does the same: look again. */
+        (void)pthread_cond_timedwait(&m->wake, &m->lock, &until);
     }
     pthread_mutex_unlock(&m->lock);
     return NULL;
@@ -1473,35 +1548,47 @@ static void dest_undo(struct migrator *m, const char *uuid, struct incoming *in,
     }
     struct migration_step *steps = NULL;
     size_t n = 0;
-    if (migration_steps_to_undo(db_of(m), uuid, &steps, &n) < 0)
+    int r = migration_steps_to_undo(db_of(m), uuid, &steps, &n);
+    if (r < 0) {
+        log_errno(LOG_LEVEL_ERROR, r, "cannot read the journal to undo migration=%s", uuid);
         return;
+    }
     for (size_t i = 0; i < n; i++) {
         const struct migration_step *st = &steps[i];
         _cleanup_json_ struct json_object *detail =
             st->detail ? json_tokener_parse(st->detail) : NULL;
+        r = 0;
         if (strcmp(st->step, "qemu-started") == 0) {
             struct hypervisor_vm *h = in ? in->handle : NULL;
             if (!h && hypervisor_vm_attach(m->deps.hypervisor, vm_name, &h) < 0)
-                h = NULL;
+                h = NULL; /* no QEMU of that name is left to end */
             hypervisor_vm_destroy(h);
             if (in)
                 in->handle = NULL;
         } else if (strncmp(st->step, "port-created:", 13) == 0) {
             const char *name = get_string(detail, "name");
             if (name) {
-                int r = m->ports.ops->remove(m->ports.ctx, name);
-                if (r < 0 && r != -ENOENT)
+                r = m->ports.ops->remove(m->ports.ctx, name);
+                if (r == -ENOENT)
+                    r = 0;
+                if (r < 0)
                     log_errno(LOG_LEVEL_ERROR, r, "cannot remove prepared port=%s", name);
             }
         } else if (strcmp(st->step, "vm-record") == 0) {
             const char *vm = get_string(detail, "vm");
             const char *previous = get_string(detail, "previous_host");
             if (vm && previous && previous[0])
-                vm_set_host(db_of(m), vm, previous, VM_RUNNING);
-            else if (vm)
-                vm_delete(db_of(m), vm);
+                r = set_vm_host(m, vm, previous, VM_RUNNING);
+            else if (vm) {
+                r = vm_delete(db_of(m), vm);
+                if (r < 0 && r != -ENOENT)
+                    log_errno(LOG_LEVEL_ERROR, r, "cannot forget the incoming VM vm=%s", vm);
+                else
+                    r = 0;
+            }
         }
-        journal(m, uuid, st->step, STEP_UNDONE, NULL);
+        /* A step that could not be undone says so in the journal. */
+        journal(m, uuid, st->step, r < 0 ? STEP_FAILED : STEP_UNDONE, NULL);
     }
     migration_steps_free(steps, n);
 }
@@ -1630,17 +1717,22 @@ int migrator_dest_prepare(struct migrator *m, struct json_object *body,
     }
     if (r < 0)
         return r;
-    const char *network = get_string(body, "network");
-    migration_set_network(db, id, network ? network : "", get_string(body, "source_address"),
-                          address);
-
     struct incoming *in = calloc(1, sizeof(*in));
-    if (!in)
+    if (!in) {
+        (void)set_phase(m, id, MIGRATION_FAILED, "out of memory"); /* logged; refused anyway */
         return -ENOMEM;
+    }
     snprintf(in->uuid, sizeof(in->uuid), "%s", id);
     snprintf(in->vm, sizeof(in->vm), "%s", vm.uuid);
     snprintf(in->vm_name, sizeof(in->vm_name), "%s", vm.name);
     char why[512] = "";
+    const char *network = get_string(body, "network");
+    r = migration_set_network(db, id, network ? network : "", get_string(body, "source_address"),
+                              address);
+    if (r < 0) {
+        snprintf(why, sizeof(why), "cannot record the migration network here: %s", strerror(-r));
+        goto fail;
+    }
 
     /* The VM row: new here, or back to a host it once left. */
     {
@@ -1719,7 +1811,12 @@ int migrator_dest_prepare(struct migrator *m, struct json_object *body,
         goto fail;
     }
     journal(m, id, "channel-listening", STEP_DONE, NULL);
-    migration_set_phase(db, id, MIGRATION_TRANSFERRING, NULL);
+    r = set_phase(m, id, MIGRATION_TRANSFERRING, NULL);
+    if (r < 0) {
+        snprintf(why, sizeof(why), "cannot record the migration's phase here: %s", strerror(-r));
+        explicit_bzero(token, sizeof(token));
+        goto fail;
+    }
     uint16_t listen_port = in->channel ? channel_port(in->channel) : in->direct_port;
     *answer = json_object_new_object();
     json_object_object_add(*answer, "port", json_object_new_int(listen_port));
@@ -1740,7 +1837,7 @@ int migrator_dest_prepare(struct migrator *m, struct json_object *body,
 fail:
     log_warning("migration prepare failed migration=%s vm=%s: %s", id, vm.name, why);
     dest_undo(m, id, in, vm.name);
-    migration_set_phase(db, id, MIGRATION_FAILED, why);
+    (void)set_phase(m, id, MIGRATION_FAILED, why); /* logged; the refusal says it all */
     incoming_free(in);
     refuse(refusal, 409, "destination-prepare-failed", "%s", why);
     return -EPERM;
@@ -1761,8 +1858,8 @@ int migrator_dest_switchover(struct migrator *m, const char *uuid)
     if (r < 0)
         return r;
     journal(m, uuid, "ports-active", STEP_DONE, NULL);
-    migration_set_phase(db_of(m), uuid, MIGRATION_SWITCHOVER, NULL);
-    return 0;
+    /* Not recorded: the source rolls back, and its abort undoes the ports. */
+    return set_phase(m, uuid, MIGRATION_SWITCHOVER, NULL);
 }
 
 int migrator_dest_finish(struct migrator *m, const char *uuid, int64_t downtime_ms, int64_t gap_ms)
@@ -1801,12 +1898,13 @@ int migrator_dest_finish(struct migrator *m, const char *uuid, int64_t downtime_
     if (r < 0)
         log_errno(LOG_LEVEL_ERROR, r, "cannot keep the VM's handle vm=%s", in->vm_name);
     in->handle = NULL;
-    struct db *db = db_of(m);
-    vm_set_host(db, in->vm, m->agent->node_id, VM_RUNNING);
+    /* The VM runs here now, whatever the database says: a write that fails
+     * is logged, and the answer stays "taken" so the source lets go. */
+    (void)set_vm_host(m, in->vm, m->agent->node_id, VM_RUNNING);
     if (downtime_ms >= 0 || gap_ms >= 0)
-        migration_set_measurements(db, uuid, downtime_ms, gap_ms);
-    migration_set_phase(db, uuid, MIGRATION_FINISHING, NULL);
-    migration_set_phase(db, uuid, MIGRATION_COMPLETED, NULL);
+        (void)set_measurements(m, uuid, downtime_ms, gap_ms);
+    (void)set_phase(m, uuid, MIGRATION_FINISHING, NULL);
+    (void)set_phase(m, uuid, MIGRATION_COMPLETED, NULL);
     _cleanup_json_ struct json_object *detail = json_object_new_object();
     json_object_object_add(detail, "migration", json_object_new_string(uuid));
     record_event(m, NULL, "migration.arrive", in->vm_name, detail);
@@ -1830,12 +1928,13 @@ int migrator_dest_abort(struct migrator *m, const char *uuid, const char *reason
         return 0;
     }
     dest_undo(m, uuid, in, mig.vm_name);
-    migration_set_phase(db_of(m), uuid, MIGRATION_FAILED, reason ? reason : "aborted by the source");
+    /* Not recorded: the next start finds it unfinished and ends it again. */
+    r = set_phase(m, uuid, MIGRATION_FAILED, reason ? reason : "aborted by the source");
     log_info("migration undone here migration=%s vm=%s reason=\"%s\"", uuid, mig.vm_name,
              reason ? reason : "aborted by the source");
     migration_release(&mig);
     incoming_free(in);
-    return 0;
+    return r < 0 ? r : 0;
 }
 
 /* An incoming QEMU that ended before switchover (the stream broke, it
@@ -1878,8 +1977,11 @@ static bool journal_has(struct migrator *m, const char *uuid, const char *step,
     struct migration_step *steps = NULL;
     size_t n = 0;
     bool found = false;
-    if (migration_steps(db_of(m), uuid, &steps, &n) < 0)
+    int r = migration_steps(db_of(m), uuid, &steps, &n);
+    if (r < 0) {
+        log_errno(LOG_LEVEL_ERROR, r, "cannot read the journal migration=%s", uuid);
         return false;
+    }
     for (size_t i = 0; i < n; i++)
         if (strcmp(steps[i].step, step) == 0 && steps[i].status == status)
             found = true;
@@ -1903,31 +2005,37 @@ static void wait_postcopy(struct hypervisor_vm *h, const struct migration *mig)
 
 static void recover_source(struct migrator *m, const struct migration *mig)
 {
+    /* Recovery goes on with the next migration whatever one write says:
+     * the failures are logged, and an unrecorded end is tried again at the
+     * next start. */
     struct vm vm;
     if (vm_get(db_of(m), mig->vm, &vm) < 0) {
-        migration_set_phase(db_of(m), mig->uuid, MIGRATION_FAILED, "the VM is gone");
+        (void)set_phase(m, mig->uuid, MIGRATION_FAILED, "the VM is gone");
         return;
     }
     char url[256] = "";
-    destination_url(m, mig, url, sizeof(url));
+    int r = destination_url(m, mig, url, sizeof(url));
+    if (r < 0) /* the peer calls below fail with a clear reason */
+        log_errno(LOG_LEVEL_WARNING, r, "the destination's address is unknown migration=%s",
+                  mig->uuid);
     if (journal_has(m, mig->uuid, "continue", STEP_DONE) ||
         journal_has(m, mig->uuid, "continue", STEP_BEGUN)) {
         /* Past switchover, or maybe: QEMU tells. */
         struct hypervisor_vm_status status = { .state = HYPERVISOR_VM_EXITED };
         struct hypervisor_vm *h = lifecycle_handle(m->deps.lifecycle, vm.uuid);
-        if (h)
-            hypervisor_vm_query(h, &status);
+        if (h && hypervisor_vm_query(h, &status) < 0)
+            status.state = HYPERVISOR_VM_EXITED; /* no answer: it does not run here */
         if (status.state != HYPERVISOR_VM_RUNNING) {
             if (h && journal_has(m, mig->uuid, "postcopy", STEP_BEGUN))
                 wait_postcopy(h, mig);
             char why[512];
-            int r = finish_destination(m, mig, url, mig->downtime_ms, mig->switchover_gap_ms, why,
-                                       sizeof(why));
+            r = finish_destination(m, mig, url, mig->downtime_ms, mig->switchover_gap_ms, why,
+                                   sizeof(why));
             source_release(m, mig, &vm);
-            migration_set_phase(db_of(m), mig->uuid, r < 0 ? MIGRATION_FAILED : MIGRATION_COMPLETED,
-                                r < 0 ? "agent restarted after switchover; destination did not "
-                                        "confirm"
-                                      : NULL);
+            (void)set_phase(m, mig->uuid, r < 0 ? MIGRATION_FAILED : MIGRATION_COMPLETED,
+                            r < 0 ? "agent restarted after switchover; destination did not "
+                                    "confirm"
+                                  : NULL);
             log_info("recovered migration by rolling forward migration=%s", mig->uuid);
             return;
         }
@@ -1953,28 +2061,31 @@ static void recover_destination(struct migrator *m, const struct migration *mig)
 {
     if (migration_phase_before_switchover(mig->phase)) {
         dest_undo(m, mig->uuid, NULL, mig->vm_name);
-        migration_set_phase(db_of(m), mig->uuid, MIGRATION_FAILED,
-                            "the destination agent restarted during the migration");
+        (void)set_phase(m, mig->uuid, MIGRATION_FAILED,
+                        "the destination agent restarted during the migration");
         log_info("recovered incoming migration by undoing it migration=%s", mig->uuid);
         return;
     }
     /* Past switchover: the VM should run here; take it. */
     struct hypervisor_vm *h = NULL;
     struct hypervisor_vm_status status = { .state = HYPERVISOR_VM_EXITED };
-    if (hypervisor_vm_attach(m->deps.hypervisor, mig->vm_name, &h) == 0)
-        hypervisor_vm_query(h, &status);
+    if (hypervisor_vm_attach(m->deps.hypervisor, mig->vm_name, &h) == 0 &&
+        hypervisor_vm_query(h, &status) < 0)
+        status.state = HYPERVISOR_VM_EXITED;
     if (h && status.state == HYPERVISOR_VM_RUNNING) {
-        hypervisor_vm_announce(h);
+        int r = hypervisor_vm_announce(h);
+        if (r < 0) /* the switches learn the MACs from the VM's own traffic */
+            log_errno(LOG_LEVEL_WARNING, r, "cannot announce the VM vm=%s", mig->vm_name);
         if (lifecycle_adopt(m->deps.lifecycle, mig->vm, h) < 0)
             hypervisor_vm_detach(h);
-        vm_set_host(db_of(m), mig->vm, m->agent->node_id, VM_RUNNING);
-        migration_set_phase(db_of(m), mig->uuid, MIGRATION_COMPLETED, NULL);
+        (void)set_vm_host(m, mig->vm, m->agent->node_id, VM_RUNNING);
+        (void)set_phase(m, mig->uuid, MIGRATION_COMPLETED, NULL);
     } else {
         hypervisor_vm_detach(h);
-        vm_set_state(db_of(m), mig->vm, VM_FAILED);
-        migration_set_phase(db_of(m), mig->uuid, MIGRATION_FAILED,
-                            "the destination agent restarted after switchover and the VM does "
-                            "not run here");
+        (void)set_vm_state(m, mig->vm, VM_FAILED);
+        (void)set_phase(m, mig->uuid, MIGRATION_FAILED,
+                        "the destination agent restarted after switchover and the VM does "
+                        "not run here");
     }
 }
 
@@ -1982,8 +2093,11 @@ static void recover(struct migrator *m)
 {
     struct migration *list = NULL;
     size_t n = 0;
-    if (migration_list(db_of(m), NULL, 1000, true, &list, &n) < 0)
+    int r = migration_list(db_of(m), NULL, 1000, true, &list, &n);
+    if (r < 0) {
+        log_errno(LOG_LEVEL_ERROR, r, "cannot read the unfinished migrations to recover them");
         return;
+    }
     for (size_t i = 0; i < n; i++) {
         if (list[i].phase == MIGRATION_QUEUED)
             continue;
@@ -2016,7 +2130,7 @@ int migrator_start(struct agent *agent, const struct migrator_deps *deps, struct
         free(m);
         return -r;
     }
-    pthread_setname_np(m->scheduler, "lmnet-migsched");
+    (void)pthread_setname_np(m->scheduler, "lmnet-migsched"); /* as above */
     m->scheduler_started = true;
     *out = m;
     return 0;
