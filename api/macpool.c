@@ -489,6 +489,21 @@ static int release(struct request *req, struct response *resp)
 
 /* POST /v1/mac-pools/{name}/blocks {"node", "mac"?}: the registry hands a
  * block (or one requested address) to an agent. */
+int claim_request_parse(struct json_object *body, char node[64], bool *has_mac, uint64_t *mac,
+                        struct response *resp)
+{
+    char mac_text[32];
+    *has_mac = false;
+    *mac = 0;
+    if (!body || copy_field(body, "node", node, 64) < 0 || strlen(node) != 36)
+        return response_problem(resp, 422, "invalid", "/node", "'node' is the claiming node's id");
+    if (copy_field(body, "mac", mac_text, sizeof(mac_text)) < 0 ||
+        (mac_text[0] && mac_parse(mac_text, mac) < 0))
+        return response_problem(resp, 422, "invalid", "/mac", "'mac' is a MAC address");
+    *has_mac = mac_text[0] != '\0';
+    return 0;
+}
+
 static int claim(struct request *req, struct response *resp)
 {
     const char *pool = request_param(req, "name");
@@ -497,18 +512,17 @@ static int claim(struct request *req, struct response *resp)
         snprintf(path, sizeof(path), "/v1/mac-pools/%s/blocks", pool);
         return relay_to_registry(req, resp, "POST", path, req->json);
     }
-    char node[64], mac_text[32];
-    if (!req->json || copy_field(req->json, "node", node, sizeof(node)) < 0 || strlen(node) != 36)
-        return response_problem(resp, 422, "invalid", "/node", "'node' is the claiming node's id");
+    char node[64];
     uint64_t mac = 0;
-    if (copy_field(req->json, "mac", mac_text, sizeof(mac_text)) < 0 ||
-        (mac_text[0] && mac_parse(mac_text, &mac) < 0))
-        return response_problem(resp, 422, "invalid", "/mac", "'mac' is a MAC address");
+    bool has_mac = false;
+    int r = claim_request_parse(req->json, node, &has_mac, &mac, resp);
+    if (r < 0)
+        return r;
     struct mac_block block;
     uint64_t reserved[MACPOOL_MAX_RESERVED];
     size_t n_reserved = 0;
     struct allocator_error err;
-    int r = allocator_claim(req->agent, pool, node, mac_text[0] != '\0', mac, req->token_name,
+    r = allocator_claim(req->agent, pool, node, has_mac, mac, req->token_name,
                             &block, reserved, &n_reserved, &err);
     if (r < 0)
         return allocator_problem(resp, &err);

@@ -42,22 +42,15 @@ static int get_nic(struct request *req, struct response *resp)
     return response_json(resp, 200, nic_to_json(&nic));
 }
 
-static int patch_nic(struct request *req, struct response *resp)
+int nic_patch_parse(struct json_object *body, struct json_object **offloads, struct response *resp)
 {
-    const char *name = request_param(req, "name");
-    struct json_object *offloads = NULL;
-    if (!req->json || !json_object_object_get_ex(req->json, "offloads", &offloads) ||
-        !json_object_is_type(offloads, json_type_object))
+    *offloads = NULL;
+    if (!body || !json_object_object_get_ex(body, "offloads", offloads) ||
+        !json_object_is_type(*offloads, json_type_object))
         return response_problem(resp, 422, "invalid", "/offloads",
                                 "body is {\"offloads\": {\"rx_checksum\"|\"tx_checksum\"|\"tso\"|"
                                 "\"gso\"|\"gro\": true|false}}");
-    struct nic nic;
-    int r = nic_get(name, &nic);
-    if (r == -ENOENT)
-        return response_problem(resp, 404, "not-found", NULL, "no NIC '%s' on this host", name);
-    if (r < 0)
-        return r;
-    json_object_object_foreach(offloads, key, val) {
+    json_object_object_foreach(*offloads, key, val) {
         enum nic_offload o;
         char pointer[48];
         snprintf(pointer, sizeof(pointer), "/offloads/%s", key);
@@ -68,6 +61,22 @@ static int patch_nic(struct request *req, struct response *resp)
         if (!json_object_is_type(val, json_type_boolean))
             return response_problem(resp, 422, "invalid", pointer, "'%s' is true or false", key);
     }
+    return 0;
+}
+
+static int patch_nic(struct request *req, struct response *resp)
+{
+    const char *name = request_param(req, "name");
+    struct json_object *offloads = NULL;
+    int r = nic_patch_parse(req->json, &offloads, resp);
+    if (r < 0)
+        return r;
+    struct nic nic;
+    r = nic_get(name, &nic);
+    if (r == -ENOENT)
+        return response_problem(resp, 404, "not-found", NULL, "no NIC '%s' on this host", name);
+    if (r < 0)
+        return r;
     struct json_object *refused = json_object_new_array();
     json_object_object_foreach(offloads, key2, val2) {
         enum nic_offload o;

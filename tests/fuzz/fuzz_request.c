@@ -5,7 +5,8 @@
  * image_dirs, its ports exist), a migration (POST /v1/migrations with
  * options and options.convergence), a cluster network PATCH, a member's
  * join (POST /v1/cluster/members), a VLAN (POST and PATCH /v1/vlans), a
- * MAC pool PATCH and an allocation (POST /v1/mac-pools/{name}/allocations).
+ * MAC pool PATCH, an allocation (POST /v1/mac-pools/{name}/allocations), a
+ * NIC PATCH (offloads) and a member's block claim (POST .../blocks).
  * The first byte picks the reader; the rest is the body.
  *
  * A refusal must be a 422 problem+json with a type, a detail and a JSON
@@ -25,11 +26,13 @@
 #include "agent/config.h"
 #include "base/mac.h"
 #include "model/network.h"
+#include "model/nic.h"
 #include "model/vlan.h"
 #include "db/switch.h"
 #include "api/macpool.h"
 #include "api/member.h"
 #include "api/migration.h"
+#include "api/nic.h"
 #include "api/network.h"
 #include "api/port.h"
 #include "api/switch.h"
@@ -250,6 +253,33 @@ static void parse_allocation(struct json_object *body, struct response *resp)
     }
 }
 
+static void parse_nic_patch(struct json_object *body, struct response *resp)
+{
+    struct json_object *offloads = NULL;
+    if (nic_patch_parse(body, &offloads, resp) == 0) {
+        json_object_object_foreach(offloads, key, val) {
+            enum nic_offload o;
+            if (nic_offload_from_string(key, &o) < 0 || !json_object_is_type(val, json_type_boolean))
+                abort();
+        }
+    } else {
+        check_refusal(resp);
+    }
+}
+
+static void parse_claim(struct json_object *body, struct response *resp)
+{
+    char node[64];
+    bool has_mac;
+    uint64_t mac;
+    if (claim_request_parse(body, node, &has_mac, &mac, resp) == 0) {
+        if (strlen(node) != 36 || (has_mac && mac > MAC_MAX))
+            abort();
+    } else {
+        check_refusal(resp);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -263,7 +293,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     struct response resp;
     memset(&resp, 0, sizeof(resp));
-    switch (data[0] % 10) {
+    switch (data[0] % 12) {
     case 0: parse_switch(body, &resp); break;
     case 1: parse_port_patch(body, &resp); break;
     case 2: parse_vm(body, &resp); break;
@@ -274,6 +304,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 7: parse_vlan(body, &resp, true); break;
     case 8: parse_pool_patch(body, &resp); break;
     case 9: parse_allocation(body, &resp); break;
+    case 10: parse_nic_patch(body, &resp); break;
+    case 11: parse_claim(body, &resp); break;
     }
     json_object_put(resp.body);
     free(resp.text);

@@ -235,6 +235,9 @@ def seeds():
                 "description": "grown"}),
         sel(9, {"mac": "02:00:00:00:00:05", "vm": "vm1", "adapter": "eth0"}),
         sel(9, {}),
+        sel(10, {"offloads": {"tso": False, "gro": True, "rx_checksum": True}}),
+        sel(11, {"node": NODE.decode(), "mac": "02:00:00:00:01:00"}),
+        sel(11, {"node": NODE.decode()}),
     ]
     # ethtool answers: flags (drvinfo, settings, 5 offloads), then the
     # structs' bytes (linux/ethtool.h layouts).
