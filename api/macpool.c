@@ -19,6 +19,7 @@
 #include "api/relay.h"
 #include "db/event.h"
 #include "db/macpool.h"
+#include "api/problem.h"
 
 static int allocator_problem(struct response *resp, const struct allocator_error *err)
 {
@@ -268,7 +269,8 @@ static int patch_fields_check(struct json_object *body, struct response *resp)
         (void)v;
         if (strcmp(key, "ranges") != 0 && strcmp(key, "description") != 0) {
             char pointer[80];
-            snprintf(pointer, sizeof(pointer), "/%s", key);
+            pointer[0] = '\0';
+            problem_pointer_append(pointer, sizeof(pointer), key);
             return response_problem(resp, 422, "invalid", pointer,
                                     "'%s' cannot be changed; ranges and description can", key);
         }

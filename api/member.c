@@ -30,6 +30,7 @@
 #include "db/event.h"
 #include "db/join_token.h"
 #include "db/member.h"
+#include "api/problem.h"
 
 #define JOIN_TOKEN_TTL_DEFAULT_S 3600
 #define JOIN_TOKEN_TTL_MAX_S     (7 * 24 * 3600)
@@ -87,7 +88,8 @@ static int body_string(struct request *req, struct response *resp, const char *k
         printable = (unsigned char)*c >= 0x20 && *c != 0x7f;
     if (!text || !*text || strlen(text) >= size || !printable) {
         char pointer[40];
-        snprintf(pointer, sizeof(pointer), "/%s", key);
+        pointer[0] = '\0';
+        problem_pointer_append(pointer, sizeof(pointer), key);
         return response_problem(resp, 422, "invalid", pointer, "'%s' (%s) is required", key, what);
     }
     memcpy(out, text, strlen(text) + 1);

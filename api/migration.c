@@ -23,6 +23,7 @@
 #include "db/migration.h"
 #include "db/vm.h"
 #include "migrate/migrator.h"
+#include "api/problem.h"
 
 static int no_migrator(struct response *resp)
 {
@@ -105,7 +106,8 @@ int migration_request_parse(struct request *req, struct response *resp,
         return response_problem(resp, 422, "invalid", "/options", "'options' must be an object");
     json_object_object_foreach(options, key, val) {
         char pointer[80];
-        snprintf(pointer, sizeof(pointer), "/options/%s", key);
+        snprintf(pointer, sizeof(pointer), "/options");
+        problem_pointer_append(pointer, sizeof(pointer), key);
         int64_t x = json_object_get_int64(val);
         bool is_int = json_object_is_type(val, json_type_int);
         if (strcmp(key, "downtime_limit_ms") == 0) {
@@ -137,7 +139,9 @@ int migration_request_parse(struct request *req, struct response *resp,
             if (convergence_policy_apply_json(&rq->convergence, val, name, sizeof(name), why,
                                               sizeof(why)) < 0) {
                 char at[160];
-                snprintf(at, sizeof(at), "/options/convergence%s%s", name[0] ? "/" : "", name);
+                snprintf(at, sizeof(at), "/options/convergence");
+                if (name[0])
+                    problem_pointer_append(at, sizeof(at), name);
                 return response_problem(resp, 422, "invalid", at, "%s", why);
             }
             rq->has_convergence = true;

@@ -25,6 +25,7 @@
 #include "db/heartbeat_key.h"
 #include "db/member.h"
 #include "db/network.h"
+#include "api/problem.h"
 
 static int load_view(struct request *req, struct response *resp, struct network_view *view, bool *cached)
 {
@@ -103,7 +104,8 @@ int network_patch_parse(struct response *resp, struct json_object *body, struct 
             s->auto_metric = true;
         } else {
             char pointer[80];
-            snprintf(pointer, sizeof(pointer), "/%s", key);
+            pointer[0] = '\0';
+            problem_pointer_append(pointer, sizeof(pointer), key);
             return response_problem(resp, 422, "invalid", pointer,
                                     "'%s' cannot be changed; name, role, metric and auto_metric can", key);
         }

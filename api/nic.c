@@ -11,6 +11,7 @@
 #include "base/cleanup.h"
 #include "model/nic.h"
 #include "db/event.h"
+#include "api/problem.h"
 
 static int list_nics(struct request *req, struct response *resp)
 {
@@ -53,7 +54,8 @@ int nic_patch_parse(struct json_object *body, struct json_object **offloads, str
     json_object_object_foreach(*offloads, key, val) {
         enum nic_offload o;
         char pointer[48];
-        snprintf(pointer, sizeof(pointer), "/offloads/%s", key);
+        snprintf(pointer, sizeof(pointer), "/offloads");
+        problem_pointer_append(pointer, sizeof(pointer), key);
         if (nic_offload_from_string(key, &o) < 0)
             return response_problem(resp, 422, "invalid", pointer,
                                     "unknown offload '%s' (rx_checksum, tx_checksum, tso, gso, gro)",

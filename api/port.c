@@ -10,6 +10,7 @@
 #include "agent/agent.h"
 #include "base/cleanup.h"
 #include "agent/switchport.h"
+#include "api/problem.h"
 
 static int no_switch(struct response *resp)
 {
@@ -107,7 +108,8 @@ int port_patch_parse(struct json_object *current, struct json_object *patch,
         if (strcmp(key, "name") == 0 || strcmp(key, "switch") == 0 || strcmp(key, "mac") == 0 ||
             strcmp(key, "mac_pool") == 0 || strcmp(key, "mac_source") == 0) {
             char pointer[40];
-            snprintf(pointer, sizeof(pointer), "/%s", key);
+            pointer[0] = '\0';
+            problem_pointer_append(pointer, sizeof(pointer), key);
             return response_problem(resp, 422, "read-only", pointer,
                                     "'%s' is kept for the port's life; delete and re-create "
                                     "the port to change it",

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 struct json_object *problem_new(int status, const char *type, const char *detail,
                                 const char *pointer)
@@ -83,4 +84,20 @@ int problem_status_to_errno(int status)
     case 504: return -ETIMEDOUT;
     default: return -EIO;
     }
+}
+
+void problem_pointer_append(char *buf, size_t size, const char *token)
+{
+    size_t n = strlen(buf);
+    if (n + 1 < size)
+        buf[n++] = '/';
+    for (; *token && n + 2 < size; token++) {
+        if (*token == '~' || *token == '/') {
+            buf[n++] = '~';
+            buf[n++] = *token == '~' ? '0' : '1';
+        } else {
+            buf[n++] = *token;
+        }
+    }
+    buf[n] = '\0';
 }

@@ -7,6 +7,7 @@
 #ifndef LMNET_API_PROBLEM_H
 #define LMNET_API_PROBLEM_H
 
+#include <stddef.h>
 #include <json-c/json.h>
 
 #define PROBLEM_TYPE_BASE "https://lmnet.dev/problems/"
@@ -25,6 +26,11 @@ const char *problem_title(int status);
  * precondition-failed, -ETIMEDOUT 504 timeout, -EHOSTUNREACH 502 unreachable,
  * anything else 500 internal. */
 int problem_status_from_errno(int err, const char **type);
+
+/* Appends "/TOKEN" to the JSON pointer in BUF (SIZE bytes, cut short when
+ * full), escaped as RFC 6901 says ('~' as ~0, '/' as ~1), so a member named
+ * "a/b" is "/a~1b" and not the member b of a. */
+void problem_pointer_append(char *buf, size_t size, const char *token);
 
 /* The negative errno that stands for STATUS (the inverse of the above). */
 int problem_status_to_errno(int status);

@@ -166,23 +166,6 @@ static bool is_json_type(const char *content_type)
            (n == 28 && strncasecmp(content_type, "application/merge-patch+json", 28) == 0);
 }
 
-/* Appends "/TOKEN" (RFC 6901: '~' as ~0, '/' as ~1) to the pointer in BUF. */
-static void pointer_append(char *buf, size_t size, const char *token)
-{
-    size_t n = strlen(buf);
-    if (n + 1 < size)
-        buf[n++] = '/';
-    for (; *token && n + 2 < size; token++) {
-        if (*token == '~' || *token == '/') {
-            buf[n++] = '~';
-            buf[n++] = *token == '~' ? '0' : '1';
-        } else {
-            buf[n++] = *token;
-        }
-    }
-    buf[n] = '\0';
-}
-
 /* Finds a string in OBJ that holds a NUL (sent as \u0000): C code would
  * read it cut short there.  Leaves the JSON pointer of the first one in
  * POINTER and returns true. */
@@ -195,7 +178,7 @@ static bool find_nul(struct json_object *obj, char *pointer, size_t size)
     case json_type_object: {
         json_object_object_foreach(obj, key, val)
         {
-            pointer_append(pointer, size, key);
+            problem_pointer_append(pointer, size, key);
             if (find_nul(val, pointer, size))
                 return true;
             pointer[mark] = '\0';
@@ -206,7 +189,7 @@ static bool find_nul(struct json_object *obj, char *pointer, size_t size)
         for (size_t i = 0; i < json_object_array_length(obj); i++) {
             char index[24];
             snprintf(index, sizeof(index), "%zu", i);
-            pointer_append(pointer, size, index);
+            problem_pointer_append(pointer, size, index);
             if (find_nul(json_object_array_get_idx(obj, i), pointer, size))
                 return true;
             pointer[mark] = '\0';
@@ -531,7 +514,7 @@ static int refuse_unknown_field(const struct server *server, const struct route 
                           sizeof(field), allowed, sizeof(allowed)) == 0)
         return 0;
     char pointer[2 * sizeof(field) + 2] = "";
-    pointer_append(pointer, sizeof(pointer), field);
+    problem_pointer_append(pointer, sizeof(pointer), field);
     return response_problem(resp, 422, "unknown-field", pointer,
                             "'%s' is not a field of %s %s; it takes: %s", field, method_name,
                             route->pattern, allowed);

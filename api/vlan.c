@@ -13,6 +13,7 @@
 #include "api/relay.h"
 #include "db/event.h"
 #include "db/vlan.h"
+#include "api/problem.h"
 
 static int relay_self(struct request *req, struct response *resp, const char *method)
 {
@@ -149,7 +150,8 @@ int vlan_patch_parse(struct json_object *body, struct vlan *vlan, struct respons
             snprintf(vlan->description, sizeof(vlan->description), "%s", json_object_get_string(v));
         } else {
             char pointer[80];
-            snprintf(pointer, sizeof(pointer), "/%s", key);
+            pointer[0] = '\0';
+            problem_pointer_append(pointer, sizeof(pointer), key);
             return response_problem(resp, 422, "invalid", pointer,
                                     "'%s' cannot be changed; name and description can", key);
         }

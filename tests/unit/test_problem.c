@@ -17,6 +17,10 @@
 #include <strings.h>
 #include "api/problem.h"
 #include "api/route.h"
+#include "api/migration.h"
+#include "api/network.h"
+#include "migrate/migrator.h"
+#include "model/network.h"
 
 static const char *member_string(struct json_object *obj, const char *key)
 {
@@ -431,10 +435,63 @@ static void test_request_accessors(void **state)
     assert_null(request_param(&req, "id"));
 }
 
+/* A refusal names the member at fault by an RFC 6901 pointer: a member
+ * called "a/b" is "/a~1b" ("/a/b" would be member b of a).  The PATCH and
+ * option readers built their pointers with "/%s" (found by
+ * tests/fuzz/fuzz_request). */
+static void test_pointer_escaped(void **state)
+{
+    (void)state;
+    char buf[16] = "";
+    problem_pointer_append(buf, sizeof(buf), "a/b~c");
+    assert_string_equal(buf, "/a~1b~0c");
+    problem_pointer_append(buf, sizeof(buf), "0");
+    assert_string_equal(buf, "/a~1b~0c/0");
+    problem_pointer_append(buf, sizeof(buf), "0123456789");
+    assert_true(strlen(buf) < sizeof(buf));
+
+    struct {
+        const char *body;
+        const char *pointer;
+    } cases[] = {
+        {"{\"a/b\": 1}", "/a~1b"},
+        {"{\"x~y\": 1}", "/x~0y"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct json_object *body = json_tokener_parse(cases[i].body);
+        struct network_settings s;
+        memset(&s, 0, sizeof(s));
+        struct response resp;
+        memset(&resp, 0, sizeof(resp));
+        assert_true(network_patch_parse(&resp, body, &s) < 0);
+        struct json_object *v = NULL;
+        assert_true(json_object_object_get_ex(resp.body, "pointer", &v));
+        assert_string_equal(json_object_get_string(v), cases[i].pointer);
+        json_object_put(resp.body);
+
+        struct json_object *mig = json_object_new_object();
+        json_object_object_add(mig, "vm", json_object_new_string("vm1"));
+        json_object_object_add(mig, "destination", json_object_new_string("h2"));
+        json_object_object_add(mig, "options", json_object_get(body));
+        struct request req = {.method = HTTP_POST, .path = "/v1/migrations", .json = mig};
+        struct migration_request rq;
+        memset(&resp, 0, sizeof(resp));
+        assert_true(migration_request_parse(&req, &resp, &rq) < 0);
+        assert_true(json_object_object_get_ex(resp.body, "pointer", &v));
+        char want[32];
+        snprintf(want, sizeof(want), "/options%s", cases[i].pointer);
+        assert_string_equal(json_object_get_string(v), want);
+        json_object_put(resp.body);
+        json_object_put(mig);
+        json_object_put(body);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_problem_new),
+        cmocka_unit_test(test_pointer_escaped),
         cmocka_unit_test(test_titles),
         cmocka_unit_test(test_status_from_errno),
         cmocka_unit_test(test_status_to_errno),
