@@ -797,13 +797,17 @@ static int watch_message(struct etcd_watch_parser *p, struct json_object *o)
     if (json_object_object_get_ex(result, "canceled", &v) && json_object_get_boolean(v)) {
         struct json_object *why = NULL;
         return set_error(-EIO, "etcd canceled the watch: %s",
-                         json_object_object_get_ex(result, "cancel_reason", &why)
+                         json_object_object_get_ex(result, "cancel_reason", &why) &&
+                                 json_object_is_type(why, json_type_string)
                              ? json_object_get_string(why)
                              : "(no reason)");
     }
     struct json_object *events = NULL, *header = NULL;
-    if (!json_object_object_get_ex(result, "events", &events) ||
-        json_object_array_length(events) == 0) {
+    /* json-c asserts (aborts the agent) on the length of what is no list. */
+    if (json_object_object_get_ex(result, "events", &events) && events &&
+        !json_object_is_type(events, json_type_array))
+        return set_error(-EPROTO, "etcd sent 'events' that is not a list");
+    if (!events || json_object_array_length(events) == 0) {
         /* Created from now: the watcher has seen up to the store's
          * revision.  (Created from a revision, or a progress report while
          * events may still be on their way: nothing is known.) */
@@ -812,14 +816,13 @@ static int watch_message(struct etcd_watch_parser *p, struct json_object *o)
             p->revision = get_int64(header, "revision");
         return 0;
     }
-    if (!json_object_is_type(events, json_type_array))
-        return set_error(-EPROTO, "etcd sent 'events' that is not a list");
     for (size_t i = 0; i < json_object_array_length(events); i++) {
         struct json_object *ev = json_object_array_get_idx(events, i), *kv = NULL;
         if (!json_object_object_get_ex(ev, "kv", &kv))
             return set_error(-EPROTO, "etcd sent an event with no key");
         struct etcd_event event = {0};
         event.deleted = json_object_object_get_ex(ev, "type", &v) &&
+                        json_object_is_type(v, json_type_string) &&
                         strcmp(json_object_get_string(v), "DELETE") == 0;
         int r = kv_from_json(kv, &event.kv);
         if (r < 0)

@@ -406,6 +406,39 @@ static void test_watch_parser(void **state)
     etcd_watch_parser_release(&q);
 }
 
+/* Members of the wrong type are refused or ignored, never read as what
+ * they are not: "events" that is no list (json-c's length assertion
+ * aborted the agent), a null "type" (strcmp of NULL), a null
+ * "cancel_reason" (found by tests/fuzz/fuzz_etcd). */
+static void test_watch_wrong_types(void **state)
+{
+    (void)state;
+    const char *refused[] = {
+        "{\"result\": {\"header\": {\"revision\": \"7\"}, \"events\": \"8\"}}",
+        "{\"result\": {\"events\": {\"kv\": {}}}}",
+        "{\"result\": {\"events\": 3}}",
+    };
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        struct etcd_watch_parser p = {0};
+        assert_int_equal(etcd_watch_parser_feed(&p, refused[i], strlen(refused[i])), -EPROTO);
+        etcd_watch_parser_release(&p);
+    }
+    const char *null_type = "{\"result\": {\"events\": [{\"type\": null, \"kv\": "
+                            "{\"key\": \"YQ==\", \"value\": \"Yg==\", \"mod_revision\": \"9\"}}]}}";
+    struct etcd_watch_parser p = {0};
+    assert_int_equal(etcd_watch_parser_feed(&p, null_type, strlen(null_type)), 0);
+    assert_int_equal(p.revision, 9);
+    etcd_watch_parser_release(&p);
+    const char *null_reason = "{\"result\": {\"canceled\": true, \"cancel_reason\": null}}";
+    struct etcd_watch_parser q = {0};
+    assert_int_equal(etcd_watch_parser_feed(&q, null_reason, strlen(null_reason)), -EIO);
+    etcd_watch_parser_release(&q);
+    const char *none = "{\"result\": {\"events\": null}}";
+    struct etcd_watch_parser r = {0};
+    assert_int_equal(etcd_watch_parser_feed(&r, none, strlen(none)), 0);
+    etcd_watch_parser_release(&r);
+}
+
 static void test_watch_stream(void **state)
 {
     (void)state;
@@ -468,6 +501,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_base64),
+        cmocka_unit_test(test_watch_wrong_types),
         cmocka_unit_test(test_prefix_end),
         cmocka_unit_test(test_endpoint_lists),
         cmocka_unit_test(test_get_after_failover),
