@@ -269,6 +269,30 @@ def seeds():
         sel(1, {NODE.decode(): {"reported": 1, "inventory": inventory}}),
         sel(2, {NET.decode(): [NODE.decode(), "0b8e2c4d-1a2b-4c3d-8e9f-fedcba987654"]}),
     ]
+    # etcd's watch stream: a created response, a put and a delete, a
+    # progress notification; then a compaction and a cancel.
+    import base64
+    def b64(t):
+        return base64.b64encode(t.encode()).decode()
+    kv = {"key": b64("/lmnet/members/" + NODE.decode()), "create_revision": "5",
+          "mod_revision": "7", "version": "2", "value": b64('{"name": "h1"}'), "lease": "694d"}
+    watch = [{"result": {"header": {"revision": "6"}, "created": True}},
+             {"result": {"header": {"revision": "7"}, "events": [{"kv": kv}]}},
+             {"result": {"header": {"revision": "8"},
+                         "events": [{"type": "DELETE", "kv": {"key": kv["key"],
+                                                              "mod_revision": "8"}}]}},
+             {"result": {"header": {"revision": "9"}}}]
+    s["fuzz_etcd"] = [
+        bytes([7]) + "".join(json.dumps(m) for m in watch).encode(),
+        bytes([0]) + "\n".join(json.dumps(m) for m in watch).encode(),
+        bytes([3]) + json.dumps({"result": {"header": {"revision": "9"}, "compact_revision": "5",
+                                            "canceled": True}}).encode(),
+        bytes([9]) + json.dumps({"result": {"canceled": True,
+                                            "cancel_reason": "permission denied"}}).encode(),
+        bytes([5]) + json.dumps({"error": {"grpc_code": 14, "message": "unavailable"}}).encode(),
+        bytes([255]) + b64("/lmnet/networks/x").encode(),
+        bytes([255]) + b"YQ==",
+    ]
     s["fuzz_config"] = [b"listen = 127.0.0.1:8470\ndatabase = /var/lib/lmnet/lmnet.db\n"
                         b"log_level = info\n"]
     s["fuzz_router"] = [b"\x00/v1/mac-pools/fleet/allocations/02:00:00:00:00:01",
