@@ -449,6 +449,9 @@ static int network_from_json(struct json_object *o, struct cluster_network *net)
     for (size_t i = 0; i < n; i++) {
         struct json_object *pairs = NULL;
         json_object_object_get_ex(json_object_array_get_idx(list, i), "reachability", &pairs);
+        /* json-c asserts (aborts the agent) on the length of what is no list. */
+        if (pairs && !json_object_is_type(pairs, json_type_array))
+            return -EINVAL;
         for (size_t p = 0; pairs && p < json_object_array_length(pairs); p++) {
             struct json_object *pair = json_object_array_get_idx(pairs, p);
             const char *node = str_of(pair, "node");

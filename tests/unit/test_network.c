@@ -277,6 +277,19 @@ static void test_view_and_json(void **state)
     assert_int_equal(network_view_from_json(bad, &back), -EINVAL);
     json_object_put(bad);
     assert_int_equal(network_view_from_json(NULL, &back), -EINVAL);
+    /* An interface's "reachability" that is no list, from a peer's reply,
+     * is refused; json-c's length assertion aborted the agent (found by
+     * tests/fuzz/fuzz_peer_reply with a seed that has the field). */
+    bad = network_view_to_json(&view);
+    struct json_object *items = NULL, *interfaces = NULL;
+    assert_true(json_object_object_get_ex(bad, "items", &items));
+    assert_true(json_object_object_get_ex(json_object_array_get_idx(items, 0), "interfaces",
+                                          &interfaces));
+    json_object_object_add(json_object_array_get_idx(interfaces, 0), "reachability",
+                           json_object_new_int(5));
+    assert_int_equal(network_view_from_json(bad, &back), -EINVAL);
+    network_view_release(&back);
+    json_object_put(bad);
     network_view_release(&view);
 }
 
