@@ -47,6 +47,13 @@ void metrics_count_channel(struct metrics *metrics, uint64_t forward, uint64_t b
     add(&metrics->channel_bytes_backward, backward);
 }
 
+void metrics_count_migration(struct metrics *metrics, enum metrics_migration_path path,
+                             uint64_t bytes)
+{
+    if (metrics && (unsigned)path < METRICS_PATHS)
+        add(&metrics->migration_bytes[path], bytes);
+}
+
 void metrics_count_relay(struct metrics *metrics, bool answered, uint64_t sent, uint64_t received)
 {
     if (!metrics)

@@ -23,6 +23,14 @@
 #define METRICS_STATUS_MIN 100
 #define METRICS_STATUS_MAX 599
 
+/* How a migration's memory crossed the migration network. */
+enum metrics_migration_path {
+    METRICS_PATH_STREAM, /* one authenticated connection handed to QEMU */
+    METRICS_PATH_DIRECT, /* QEMU's own multifd connections (migrate/direct.h) */
+    METRICS_PATH_RELAY,  /* several channels through the agents' relay */
+    METRICS_PATHS
+};
+
 struct metrics {
     _Atomic uint64_t requests[METRICS_METHODS][METRICS_STATUS_MAX - METRICS_STATUS_MIN + 1];
     _Atomic uint64_t mac_allocations;
@@ -34,6 +42,7 @@ struct metrics {
     _Atomic uint64_t relay_failures;       /* the peer did not answer */
     _Atomic uint64_t relay_bytes_sent;     /* request bodies relayed */
     _Atomic uint64_t relay_bytes_received; /* answers relayed back */
+    _Atomic uint64_t migration_bytes[METRICS_PATHS]; /* what QEMU sent, by path */
 };
 
 /* Allocates zeroed counters.  Returns NULL on out of memory. */
@@ -50,6 +59,13 @@ void metrics_count_release(struct metrics *metrics);
 
 /* Adds a finished channel's byte counts. */
 void metrics_count_channel(struct metrics *metrics, uint64_t forward, uint64_t backward);
+
+/* Adds BYTES, what QEMU says a migration that ended sent (its RAM
+ * "transferred"), under PATH (out of range: not counted).  The agent sees
+ * no byte of the stream and direct paths itself, so this is their only
+ * count. */
+void metrics_count_migration(struct metrics *metrics, enum metrics_migration_path path,
+                             uint64_t bytes);
 
 /* One request relayed to another agent, with the bytes it sent and got
  * back; ANSWERED false when the peer did not answer. */

@@ -113,6 +113,13 @@ static void print_process(FILE *out, struct metrics *m)
             (unsigned long long)(m ? load(&m->channel_bytes_forward) : 0));
     fprintf(out, "lmnet_channel_bytes_total{direction=\"backward\"} %llu\n",
             (unsigned long long)(m ? load(&m->channel_bytes_backward) : 0));
+    family(out, "lmnet_migration_bytes_total", "counter",
+           "Bytes QEMU sent in migrations this host was the source of, once each ended, by path: "
+           "stream (one connection), direct (QEMU's own multifd connections), relay.");
+    static const char *const paths[METRICS_PATHS] = {"stream", "direct", "relay"};
+    for (unsigned i = 0; i < METRICS_PATHS; i++)
+        fprintf(out, "lmnet_migration_bytes_total{path=\"%s\"} %llu\n", paths[i],
+                (unsigned long long)(m ? load(&m->migration_bytes[i]) : 0));
     family(
         out, "lmnet_relay_requests_total", "counter",
         "Requests relayed to another agent (the registry, a VM's host), by whether it answered.");

@@ -623,6 +623,7 @@ struct source_run {
     bool prepared, vm_migrating, paused, qemu_migrating, ports_inactive;
     bool converging; /* live: the convergence policy follows the transfer */
     struct convergence conv;
+    enum metrics_migration_path path; /* for /metrics, once QEMU migrates */
 };
 
 static void enter_phase(struct source_run *s, enum migration_phase phase)
@@ -806,6 +807,10 @@ static void source_rollback(struct source_run *s, bool cancelled, const char *re
                 break;
         }
         journal(m, s->mig.uuid, "qemu-migrate", STEP_UNDONE, NULL);
+        struct hypervisor_migration_progress sent;
+        memset(&sent, 0, sizeof(sent));
+        if (hypervisor_vm_migration_progress(s->handle, &sent) == 0)
+            metrics_count_migration(m->agent->metrics, s->path, sent.bytes_transferred);
     }
     if (s->handle) {
         struct hypervisor_vm_status status;
@@ -1045,6 +1050,7 @@ static void *source_thread(void *arg)
         s->paused = true;
         journal(m, s->mig.uuid, "vm-paused", STEP_DONE, NULL);
     }
+    s->path = stream >= 0 ? METRICS_PATH_STREAM : direct ? METRICS_PATH_DIRECT : METRICS_PATH_RELAY;
     char uri[160];
     if (stream >= 0) {
         r = hypervisor_vm_pass_fd(s->handle, STREAM_FD_NAME, stream);
@@ -1216,6 +1222,8 @@ static void *source_thread(void *arg)
     }
     memset(&progress, 0, sizeof(progress));
     (void)hypervisor_vm_migration_progress(s->handle, &progress); /* zero: figures unknown */
+    /* Past switchover QEMU is done sending whichever way this ends. */
+    metrics_count_migration(m->agent->metrics, s->path, progress.bytes_transferred);
     if (postcopy && st != HYPERVISOR_MIGRATION_COMPLETED) {
         postcopy_lost(s, &progress);
         goto out;

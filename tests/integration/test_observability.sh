@@ -77,6 +77,7 @@ want_types = {
     "lmnet_migration_switchover_gap_seconds": "histogram",
     "lmnet_heartbeat_peers_lost": "gauge", "lmnet_heartbeat_datagrams": "counter",
     "lmnet_channel_bytes": "counter", "lmnet_relay_bytes": "counter",
+    "lmnet_migration_bytes": "counter",
 }
 for name, t in want_types.items():
     if name not in fa or fa[name].type != t:

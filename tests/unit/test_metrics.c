@@ -175,6 +175,7 @@ static void test_empty_agent_has_every_family(void **state)
         "lmnet_heartbeat_peers_lost",
         "lmnet_heartbeat_datagrams_total",
         "lmnet_channel_bytes_total",
+        "lmnet_migration_bytes_total",
         "lmnet_relay_bytes_total",
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -201,6 +202,10 @@ static void test_counters_move(void **state)
     metrics_count_release(m);
     metrics_count_channel(m, 1000, 10);
     metrics_count_channel(m, 24, 0);
+    metrics_count_migration(m, METRICS_PATH_DIRECT, 1 << 20);
+    metrics_count_migration(m, METRICS_PATH_DIRECT, 5);
+    metrics_count_migration(m, METRICS_PATH_STREAM, 7);
+    metrics_count_migration(m, METRICS_PATHS, 9); /* not a path: not counted */
     metrics_count_relay(m, true, 100, 200);
     metrics_count_relay(m, false, 5, 0);
     metrics_count_request(NULL, HTTP_GET, 200); /* no counters: nothing happens */
@@ -215,6 +220,9 @@ static void test_counters_move(void **state)
     assert_true(sample(text, "lmnet_mac_releases_total") == 1);
     assert_true(sample(text, "lmnet_channel_bytes_total{direction=\"forward\"}") == 1024);
     assert_true(sample(text, "lmnet_channel_bytes_total{direction=\"backward\"}") == 10);
+    assert_true(sample(text, "lmnet_migration_bytes_total{path=\"direct\"}") == (1 << 20) + 5);
+    assert_true(sample(text, "lmnet_migration_bytes_total{path=\"stream\"}") == 7);
+    assert_true(sample(text, "lmnet_migration_bytes_total{path=\"relay\"}") == 0);
     assert_true(sample(text, "lmnet_relay_requests_total{result=\"answered\"}") == 1);
     assert_true(sample(text, "lmnet_relay_requests_total{result=\"unanswered\"}") == 1);
     assert_true(sample(text, "lmnet_relay_bytes_total{direction=\"sent\"}") == 105);
