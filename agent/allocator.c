@@ -83,6 +83,19 @@ static void record_block(struct agent *agent, const char *actor, const char *poo
                  detail);
 }
 
+static void record_release(struct agent *agent, const char *actor, const char *pool,
+                           const struct mac_block *b)
+{
+    char a[MAC_STRING_SIZE], e[MAC_STRING_SIZE], subject[64];
+    _cleanup_json_ struct json_object *detail = json_object_new_object();
+    json_object_object_add(detail, "pool", json_object_new_string(pool));
+    json_object_object_add(detail, "node", json_object_new_string(agent->node_id));
+    json_object_object_add(detail, "single", json_object_new_boolean(b->single));
+    snprintf(subject, sizeof(subject), "%s-%s", mac_format(b->start, a), mac_format(b->end, e));
+    event_record(db_pool_get(agent->db), agent->node_id, actor ? actor : "lmnetd",
+                 "mac.block.release", subject, detail);
+}
+
 /* The two octets of the management IPv4 address for the dynamic pool. */
 static void management_octets(const struct agent *agent, uint8_t *o3, uint8_t *o4)
 {
@@ -209,9 +222,14 @@ static int write_one(struct agent *agent, struct db *db, struct pending *p)
     int r = db_begin(db); /* a savepoint inside the batch */
     if (r < 0)
         return r;
-    r = p->rq->has_mac ? macpool_allocate_at(db, p->pool, p->rq->mac, p->holder, p->rq->key, p->out)
-                       : macpool_allocate_next(db, p->pool, agent->node_id, p->holder, p->rq->key,
-                                               p->out);
+    /* Checked again inside the transaction: the block holding the
+     * requested address may have gone back to the registry since. */
+    if (p->rq->has_mac && !macpool_owns(db, p->pool, agent->node_id, p->rq->mac))
+        r = -EAGAIN;
+    else
+        r = p->rq->has_mac
+                ? macpool_allocate_at(db, p->pool, p->rq->mac, p->holder, p->rq->key, p->out)
+                : macpool_allocate_next(db, p->pool, agent->node_id, p->holder, p->rq->key, p->out);
     if (r == 0 && record_in(db, agent, p->actor, "mac.allocate", p->out->mac, p->pool,
                             p->holder) < 0)
         r = -EIO;
@@ -339,13 +357,19 @@ static int allocate(struct agent *agent, const char *pool, const struct allocati
                 return fail(err, -EINVAL, 422, "invalid", "%s is not in this host's dynamic pool",
                             mac_format(rq->mac, text));
             }
+            /* Under claim_lock: a block of ours that is going back to the
+             * registry (give_back) is not claimed again in between. */
+            pthread_mutex_lock(&claim_lock);
             r = claim_here(agent, pool, true, rq->mac, actor, err);
+            pthread_mutex_unlock(&claim_lock);
             if (r < 0)
                 return r;
         }
         r = write_batched(agent, pool, rq, &holder, actor, out);
         if (r == -EEXIST && rq->has_mac)
             return held_by(err, out);
+        if (r == -EAGAIN && rq->has_mac)
+            continue; /* its block went back to the registry meanwhile: claim it again */
         if (r == -ENOSPC && !rq->has_mac) {
             if (dynamic)
                 return fail(err, r, 409, "mac-pool-exhausted",
@@ -388,6 +412,70 @@ int allocator_allocate(struct agent *agent, const char *pool,
     return r;
 }
 
+/* Gives the block of POOL that held MAC back to the registry when no
+ * address in it is allocated any more, so that pools can shrink and be
+ * deleted.  On the registry itself (self) its release checks and deletes
+ * in one transaction; elsewhere the block is first removed here, in the
+ * transaction that finds it empty, so no allocation lands in it while the
+ * registry is asked, and put back when the registry keeps it (unreachable:
+ * the block is still ours and serves on).  Failures are logged, never the
+ * release's: the address is free either way.  Returns 1 and *GIVEN when a
+ * block went back, 0 when none did, or a negative errno. */
+static int give_back_one(struct agent *agent, const char *pool, uint64_t mac, const char *actor,
+                         struct mac_block *given)
+{
+    struct db *db = db_pool_get(agent->db);
+    bool self = registry_is_self(agent->registry);
+    char a[MAC_STRING_SIZE], e[MAC_STRING_SIZE];
+    struct mac_block block;
+    given->single = false;
+    /* claim_lock: no claim of ours (which could adopt the block from the
+     * registry, or record a requested address in it) runs in between. */
+    pthread_mutex_lock(&claim_lock);
+    pthread_mutex_lock(&write_lock);
+    int r = macpool_empty_block(db, pool, agent->node_id, mac, !self, &block);
+    pthread_mutex_unlock(&write_lock);
+    if (r <= 0) {
+        pthread_mutex_unlock(&claim_lock);
+        if (r < 0)
+            log_warning("cannot look at the block of a released address pool=%s mac=%s: %s", pool,
+                        mac_format(mac, a), strerror(-r));
+        return r;
+    }
+    struct registry_error rerr;
+    r = registry_release_block(agent->registry, pool, agent->node_id, &block, actor, &rerr);
+    if (r < 0 && r != -ENOENT && !self) {
+        pthread_mutex_lock(&write_lock);
+        int k = macpool_add_block(db, pool, &block, NULL, 0);
+        pthread_mutex_unlock(&write_lock);
+        if (k < 0)
+            log_error("block %s-%s of pool %s stays claimed at the registry but is lost here: "
+                      "%s",
+                      mac_format(block.start, a), mac_format(block.end, e), pool, strerror(-k));
+    }
+    pthread_mutex_unlock(&claim_lock);
+    if (r < 0 && r != -ENOENT) {
+        log_warning("an empty block stays claimed pool=%s block=%s-%s: %s", pool,
+                    mac_format(block.start, a), mac_format(block.end, e), rerr.detail);
+        return r;
+    }
+    log_info("block given back pool=%s block=%s-%s single=%d", pool, mac_format(block.start, a),
+             mac_format(block.end, e), block.single);
+    if (!self) /* the registry agent records its side itself */
+        record_release(agent, actor, pool, &block);
+    *given = block;
+    return 1;
+}
+
+static void give_back(struct agent *agent, const char *pool, uint64_t mac, const char *actor)
+{
+    struct mac_block given;
+    /* A requested address inside a block of ours may be noted as a single
+     * claim too: after the single, the block around it. */
+    if (give_back_one(agent, pool, mac, actor, &given) == 1 && given.single)
+        give_back_one(agent, pool, mac, actor, &given);
+}
+
 int allocator_release(struct agent *agent, const char *pool, uint64_t mac, const char *actor,
                       struct allocator_error *err)
 {
@@ -418,5 +506,7 @@ int allocator_release(struct agent *agent, const char *pool, uint64_t mac, const
     if (r < 0)
         return fail(err, r, 500, "database", "cannot release: %s", strerror(-r));
     metrics_count_release(agent->metrics);
+    if (strcmp(pool, MACPOOL_DYNAMIC_NAME) != 0) /* the dynamic pool's block is the host's */
+        give_back(agent, pool, mac, actor);
     return 0;
 }

@@ -108,8 +108,9 @@ struct registry_ops {
     /* -EEXIST (name taken), -EADDRINUSE (overlap; the other pool in CLASH,
      * 64 bytes). */
     int (*pool_create)(struct registry *registry, const struct macpool *pool, char *clash);
-    /* -ENOENT, -EBUSY (blocks of it are claimed). */
-    int (*pool_delete)(struct registry *registry, const char *pool);
+    /* -ENOENT, -EBUSY (blocks of it are claimed: one of them, with its
+     * owner, into *HELD when not NULL). */
+    int (*pool_delete)(struct registry *registry, const char *pool, struct mac_block *held);
     int (*network_list)(struct registry *registry, struct network_settings **out, size_t *n);
     /* Stores AFTER in place of BEFORE (same id): -EEXIST (name taken),
      * -EAGAIN (changed in between: read again). */

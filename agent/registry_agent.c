@@ -176,6 +176,51 @@ static int agent_claim_address(struct registry *registry, const char *pool, cons
     return claim(registry, pool, node, true, mac, out, NULL, &n, err);
 }
 
+/* DELETE /v1/mac-pools/{pool}/blocks/{start}?single=..., presenting this
+ * member's own credential: the registry gives back only the caller's own
+ * blocks. */
+static int agent_release_block(struct registry *registry, const char *pool, const char *node,
+                               const struct mac_block *block, const char *actor,
+                               struct registry_error *err)
+{
+    (void)actor; /* the registry records the member's name */
+    (void)node;  /* the credential says who we are */
+    char credential[CREDENTIAL_SIZE];
+    if (membership_credential(registry->agent->membership, credential) < 0)
+        return registry_fail(err, -EACCES, 503, "not-joined",
+                             "this agent has no member credential yet, so it cannot give the block "
+                             "back to the registry %s; it keeps the block",
+                             of(registry)->url);
+    char path[192], start[MAC_STRING_SIZE];
+    snprintf(path, sizeof(path), "/v1/mac-pools/%s/blocks/%s%s", pool,
+             mac_format(block->start, start), block->single ? "?single=true" : "");
+    struct client_reply reply;
+    int r = call_with(registry, credential, CLAIM_TIMEOUT_MS, "DELETE", path, NULL, &reply);
+    explicit_bzero(credential, sizeof(credential));
+    char msg[512];
+    if (r < 0) {
+        registry_fail(err, r, 503, "registry-unreachable",
+                      "cannot give a block of pool '%s' back: the registry %s did not answer: %s",
+                      pool, of(registry)->url, reply.error);
+        client_reply_release(&reply);
+        return r;
+    }
+    long status = reply.status;
+    if (status != 204 && status != 200)
+        registry_fail(err, 0, status == 404 || status == 409 ? (int)status : 502,
+                      status == 404   ? "not-found"
+                      : status == 409 ? "block-in-use"
+                                      : "registry-refused",
+                      "%s", client_reply_message(&reply, msg, sizeof(msg)));
+    client_reply_release(&reply);
+    if (status == 204 || status == 200)
+        return 0;
+    return status == 404                    ? -ENOENT
+           : status == 409                  ? -ENOTEMPTY
+           : status == 401 || status == 403 ? -EACCES
+                                            : -EPROTO;
+}
+
 /* With a join token: POST /v1/cluster/members {"join_token", "id", "name",
  * "url"}, which answers with this member's credential.  With the member's
  * credential: PUT /v1/cluster/members/ID {"name", "url"}, presenting it. */
@@ -322,7 +367,7 @@ static const struct registry_ops agent_ops = {
     .pool_get = agent_pool_get,
     .claim_block = agent_claim_block,
     .claim_address = agent_claim_address,
-    .release_block = NULL, /* the registry agent has no route for it yet */
+    .release_block = agent_release_block,
     .join = agent_join,
     .members = agent_members,
     .networks = agent_networks,

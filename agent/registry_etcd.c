@@ -261,7 +261,21 @@ static int e_pool_create(struct registry *registry, const struct macpool *pool, 
     return -EAGAIN;
 }
 
-static int e_pool_delete(struct registry *registry, const char *pool)
+/* The claim at KV (under the blocks/ or singles/ PREFIX) as a block. */
+static void block_at(const struct etcd_kv *kv, const char *prefix, bool single,
+                     struct mac_block *out)
+{
+    _cleanup_json_ struct json_object *o = parse(kv->value);
+    memset(out, 0, sizeof(*out));
+    out->start = strtoull(kv->key + strlen(prefix), NULL, 16);
+    out->end = out->start;
+    out->single = single;
+    if (!single && mac_parse(str_field(o, "end"), &out->end) < 0)
+        out->end = out->start;
+    snprintf(out->owner, sizeof(out->owner), "%s", str_field(o, "owner"));
+}
+
+static int e_pool_delete(struct registry *registry, const char *pool, struct mac_block *held)
 {
     char key[256], blocks[256], singles[256];
     key_of(registry, key, sizeof(key), "pools/%s", pool);
@@ -282,6 +296,8 @@ static int e_pool_delete(struct registry *registry, const char *pool)
         return r;
     }
     bool used = rb.n || rs.n;
+    if (used && held)
+        block_at(rb.n ? &rb.kvs[0] : &rs.kvs[0], rb.n ? blocks : singles, rb.n == 0, held);
     int64_t revision = rs.revision;
     etcd_range_release(&rb);
     etcd_range_release(&rs);
@@ -444,6 +460,15 @@ static int e_claim_block(struct registry *registry, const char *pool, const char
             attempt--; /* progress, not contention */
             continue;
         }
+        if (!found && below > 0) {
+            /* Nothing above the mark: blocks given back may have left gaps
+             * below it (fresh space first, then gaps, as registry_self). */
+            pthread_mutex_lock(&e->lock);
+            *mark_of(e, pool) = 0;
+            pthread_mutex_unlock(&e->lock);
+            attempt--;
+            continue;
+        }
         if (!found)
             return registry_fail(err, -ENOSPC, 409, "mac-pool-exhausted",
                                  "every block of pool '%s' is claimed; add a range to the pool",
@@ -600,12 +625,8 @@ static int e_release_block(struct registry *registry, const char *pool, const ch
         return unreachable(err, r, "release the block");
     if (r == 0)
         return registry_fail(err, -EAGAIN, 409, "conflict", "the block changed meanwhile");
-    struct registry_etcd *e = of(registry);
-    pthread_mutex_lock(&e->lock);
-    uint64_t *mark = mark_of(e, pool);
-    if (!block->single && *mark > block->start)
-        *mark = block->start; /* may be claimed again */
-    pthread_mutex_unlock(&e->lock);
+    /* The scan mark stays: the gap is claimed again once no fresh space is
+     * left above it (e_claim_block), not by the next claim. */
     return 0;
 }
 

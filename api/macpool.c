@@ -37,6 +37,43 @@ static int parse_mac_param(struct request *req, struct response *resp, uint64_t 
     return 0;
 }
 
+/* "node UUID (host NAME)" for the holder of a block, as far as the member
+ * list knows it, into OUT (320 bytes). */
+static const char *holder_text(struct request *req, const char *node, char *out, size_t size)
+{
+    struct member *members = NULL;
+    size_t n = 0;
+    struct registry_error err;
+    const char *name = NULL;
+    if (registry_members(req->agent->registry, &members, &n, &err) == 0)
+        for (size_t i = 0; i < n && !name; i++)
+            if (strcmp(members[i].uuid, node) == 0)
+                name = members[i].name;
+    if (name && name[0])
+        snprintf(out, size, "node %s (host %s)", node, name);
+    else
+        snprintf(out, size, "node %s", node);
+    free(members);
+    return out;
+}
+
+/* The 409 for a pool that blocks still hold: which block, and whose. */
+static int pool_in_use(struct request *req, struct response *resp, const char *name, size_t n,
+                       const struct mac_block *held)
+{
+    char a[MAC_STRING_SIZE], e[MAC_STRING_SIZE], who[320];
+    holder_text(req, held->owner, who, sizeof(who));
+    char count[48] = "";
+    if (n > 1)
+        snprintf(count, sizeof(count), " (and %zu more)", n - 1);
+    return response_problem(resp, 409, "pool-in-use", NULL,
+                            "pool '%s' stays: %s %s-%s is held by %s%s; a node gives a block "
+                            "back when the last address in it is released, so release that "
+                            "host's allocations (GET /v1/mac-pools/%s/allocations there) first",
+                            name, held->single ? "address claim" : "block",
+                            mac_format(held->start, a), mac_format(held->end, e), who, count, name);
+}
+
 /* ---- an etcd registry: every agent reads and writes the pools there ---- */
 
 static int shared_list_pools(struct request *req, struct response *resp)
@@ -90,14 +127,12 @@ static int shared_create_pool(struct request *req, struct response *resp)
 
 static int shared_delete_pool(struct request *req, struct response *resp, const char *name)
 {
-    int r = req->agent->registry->ops->pool_delete(req->agent->registry, name);
+    struct mac_block held;
+    int r = req->agent->registry->ops->pool_delete(req->agent->registry, name, &held);
     if (r == -ENOENT)
         return response_problem(resp, 404, "not-found", NULL, "no MAC pool '%s'", name);
     if (r == -EBUSY)
-        return response_problem(resp, 409, "pool-in-use", NULL,
-                                "pool '%s' has claimed blocks; its addresses may be on adapters, "
-                                "so it stays",
-                                name);
+        return pool_in_use(req, resp, name, 1, &held);
     if (r < 0)
         return registry_problem(req, resp, r, "delete the MAC pool");
     struct db *db = db_pool_get(req->agent->db);
@@ -234,15 +269,12 @@ static int delete_pool(struct request *req, struct response *resp)
     int r = macpool_blocks(db, name, NULL, &blocks, &n);
     if (r < 0)
         return r;
-    bool others = false;
-    for (size_t i = 0; i < n; i++)
-        others = others || strcmp(blocks[i].owner, req->agent->node_id) != 0;
+    if (n > 0 && strcmp(name, MACPOOL_DYNAMIC_NAME) != 0) {
+        struct mac_block held = blocks[0];
+        free(blocks);
+        return pool_in_use(req, resp, name, n, &held);
+    }
     free(blocks);
-    if (n > 0 && strcmp(name, MACPOOL_DYNAMIC_NAME) != 0)
-        return response_problem(resp, 409, "pool-in-use", NULL,
-                                "pool '%s' has %zu claimed block(s)%s; its addresses may be on "
-                                "adapters, so it stays",
-                                name, n, others ? ", some on other hosts" : "");
     r = macpool_delete(db, name);
     if (r == -ENOENT)
         return response_problem(resp, 404, "not-found", NULL, "no MAC pool '%s'", name);
@@ -337,12 +369,13 @@ static int patch_pool(struct request *req, struct response *resp)
                                 "the ranges overlap pool '%s'; pools may not share addresses",
                                 clash);
     if (r == -EBUSY) {
-        char a[MAC_STRING_SIZE], e[MAC_STRING_SIZE];
+        char a[MAC_STRING_SIZE], e[MAC_STRING_SIZE], who[320];
         return response_problem(resp, 409, "range-in-use", "/ranges",
-                                "block %s-%s is claimed by node %s and would fall outside the "
-                                "ranges; a pool shrinks only where no block is claimed",
+                                "block %s-%s is held by %s and would fall outside the ranges; a "
+                                "pool shrinks only where no block is claimed (a node gives a "
+                                "block back when the last address in it is released)",
                                 mac_format(in_the_way.start, a), mac_format(in_the_way.end, e),
-                                in_the_way.owner);
+                                holder_text(req, in_the_way.owner, who, sizeof(who)));
     }
     if (r == -ENOENT)
         return response_problem(resp, 404, "not-found", NULL, "no MAC pool '%s'", name);
@@ -538,6 +571,39 @@ static int claim(struct request *req, struct response *resp)
     return response_json(resp, 201, body);
 }
 
+/* DELETE /v1/mac-pools/{name}/blocks/{start}[?single=true]: a member gives
+ * its block (or single-address claim) starting at START back to the
+ * registry.  Only the member itself, with its own credential: the block is
+ * the one that member holds, never another's. */
+static int give_back(struct request *req, struct response *resp)
+{
+    const char *pool = request_param(req, "name");
+    if (!agent_is_registry(req->agent))
+        return response_problem(resp, 409, "not-registry", NULL,
+                                "this agent is not the registry (registry = %s); a member gives "
+                                "blocks back to the registry itself",
+                                req->agent->config.registry);
+    struct mac_block block;
+    memset(&block, 0, sizeof(block));
+    const char *start = request_param(req, "start");
+    if (mac_parse(start, &block.start) < 0)
+        return response_problem(resp, 400, "invalid", NULL,
+                                "'%s' is not a MAC address: the block's first address", start);
+    const char *single = request_query(req, "single");
+    if (single && strcmp(single, "true") != 0 && strcmp(single, "false") != 0)
+        return response_problem(resp, 400, "invalid-query", NULL, "'single' is true or false");
+    block.single = single && strcmp(single, "true") == 0;
+    block.end = block.start;
+    snprintf(block.owner, sizeof(block.owner), "%s", req->member);
+    struct registry_error err;
+    int r = registry_release_block(req->agent->registry, pool, req->member, &block, req->token_name,
+                                   &err);
+    if (r < 0)
+        return response_problem(resp, err.status, err.type, NULL, "%s", err.detail);
+    resp->status = 204;
+    return 0;
+}
+
 static int list_blocks(struct request *req, struct response *resp)
 {
     struct mac_block *blocks = NULL;
@@ -575,5 +641,6 @@ const struct route macpool_routes[] = {
     {HTTP_DELETE, "/v1/mac-pools/{name}/allocations/{mac}", SCOPE_ADMIN, release},
     {HTTP_GET, "/v1/mac-pools/{name}/blocks", SCOPE_READ, list_blocks},
     {HTTP_POST, "/v1/mac-pools/{name}/blocks", SCOPE_ADMIN, claim},
+    {HTTP_DELETE, "/v1/mac-pools/{name}/blocks/{start}", SCOPE_MEMBER, give_back},
     {0, NULL, 0, NULL},
 };

@@ -510,6 +510,39 @@ static int reserved_in(struct db *db, const char *pool, const struct mac_block *
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_errno(rc);
 }
 
+/* The lowest gap of RANGE that no non-single block of POOL covers, as a
+ * block of at most BLOCK_SIZE addresses in *OUT: 1, 0 when the range has
+ * none, or a negative errno.  Gaps are what blocks given back leave. */
+static int lowest_gap(struct db *db, const char *pool, const struct mac_range *range,
+                      unsigned block_size, struct mac_block *out)
+{
+    sqlite3_stmt *stmt = db_stmt(db, "SELECT start, end FROM mac_block WHERE pool = ? AND "
+                                     "single = 0 AND start BETWEEN ? AND ? ORDER BY start");
+    if (!stmt)
+        return -EIO;
+    sqlite3_bind_text(stmt, 1, pool, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(stmt, 2, (sqlite3_int64)range->start);
+    sqlite3_bind_int64(stmt, 3, (sqlite3_int64)range->end);
+    uint64_t next = range->start; /* every address below it is covered */
+    bool found = false;
+    int rc = SQLITE_DONE;
+    while (!found && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        uint64_t start = (uint64_t)sqlite3_column_int64(stmt, 0);
+        uint64_t end = (uint64_t)sqlite3_column_int64(stmt, 1);
+        if (start > next) {
+            out->start = next;
+            out->end = start - next > block_size ? next + block_size - 1 : start - 1;
+            found = true;
+        } else if (end >= next) {
+            next = end + 1;
+        }
+    }
+    sqlite3_reset(stmt);
+    if (!found && rc != SQLITE_DONE)
+        return db_errno(rc);
+    return found;
+}
+
 int macpool_claim_block(struct db *db, const char *pool_name, const char *owner,
                         struct mac_block *out, uint64_t *reserved, size_t *n_reserved)
 {
@@ -521,8 +554,14 @@ int macpool_claim_block(struct db *db, const char *pool_name, const char *owner,
     r = macpool_get(db, pool_name, &pool);
     if (r < 0)
         goto fail;
-    r = -ENOSPC;
-    for (size_t i = 0; i < pool.n_ranges; i++) {
+    memset(out, 0, sizeof(*out));
+    snprintf(out->owner, sizeof(out->owner), "%s", owner);
+    bool found = false;
+    /* Fresh space first: above the highest block of each range.  Only when
+     * no range has any does a claim take the lowest gap a returned block
+     * left, so the addresses of a block just given back are not handed out
+     * again at once (the block-level form of the cursor that moves on). */
+    for (size_t i = 0; i < pool.n_ranges && !found; i++) {
         const struct mac_range *range = &pool.ranges[i];
         sqlite3_stmt *stmt = db_stmt(db, "SELECT max(end) FROM mac_block WHERE pool = ? AND "
                                          "single = 0 AND start BETWEEN ? AND ?");
@@ -544,15 +583,23 @@ int macpool_claim_block(struct db *db, const char *pool_name, const char *owner,
         uint64_t next = none ? range->start : last + 1;
         if (!none && last >= range->end)
             continue;
-        memset(out, 0, sizeof(*out));
         out->start = next;
         out->end = range->end - next + 1 > pool.block_size ? next + pool.block_size - 1 : range->end;
-        snprintf(out->owner, sizeof(out->owner), "%s", owner);
-        r = insert_block(db, pool_name, out);
-        if (r >= 0)
-            r = reserved_in(db, pool_name, out, reserved, n_reserved);
-        break;
+        found = true;
     }
+    for (size_t i = 0; i < pool.n_ranges && !found; i++) {
+        r = lowest_gap(db, pool_name, &pool.ranges[i], pool.block_size, out);
+        if (r < 0)
+            goto fail;
+        found = r == 1;
+    }
+    if (!found) {
+        r = -ENOSPC;
+        goto fail;
+    }
+    r = insert_block(db, pool_name, out);
+    if (r >= 0)
+        r = reserved_in(db, pool_name, out, reserved, n_reserved);
     if (r < 0)
         goto fail;
     return db_commit(db);
@@ -620,6 +667,76 @@ int macpool_release_block(struct db *db, const char *pool, const char *owner,
     sqlite3_bind_int(stmt, 3, block->single);
     sqlite3_bind_text(stmt, 4, owner, -1, SQLITE_TRANSIENT);
     return step_done(stmt);
+}
+
+int macpool_empty_block(struct db *db, const char *pool, const char *owner, uint64_t mac,
+                        bool forget, struct mac_block *out)
+{
+    int r = db_begin(db);
+    if (r < 0)
+        return r;
+    /* A single claim of MAC first: a requested address inside a block of
+     * ours is not recorded as one, so this is the claim MAC came from. */
+    sqlite3_stmt *stmt = db_stmt(db, "SELECT start, end, single FROM mac_block WHERE pool = ?1 "
+                                     "AND owner = ?2 AND start <= ?3 AND end >= ?3 "
+                                     "ORDER BY single DESC LIMIT 1");
+    if (!stmt) {
+        db_rollback(db);
+        return -EIO;
+    }
+    sqlite3_bind_text(stmt, 1, pool, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 2, owner, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(stmt, 3, (sqlite3_int64)mac);
+    int rc = sqlite3_step(stmt);
+    memset(out, 0, sizeof(*out));
+    if (rc == SQLITE_ROW) {
+        out->start = (uint64_t)sqlite3_column_int64(stmt, 0);
+        out->end = (uint64_t)sqlite3_column_int64(stmt, 1);
+        out->single = sqlite3_column_int(stmt, 2) != 0;
+        snprintf(out->owner, sizeof(out->owner), "%s", owner);
+    }
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_ROW) {
+        db_rollback(db);
+        return rc == SQLITE_DONE ? 0 : db_errno(rc);
+    }
+    stmt = db_stmt(db, "SELECT 1 FROM mac_allocation WHERE pool = ? AND mac BETWEEN ? AND ? "
+                       "LIMIT 1");
+    if (!stmt) {
+        db_rollback(db);
+        return -EIO;
+    }
+    sqlite3_bind_text(stmt, 1, pool, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(stmt, 2, (sqlite3_int64)out->start);
+    sqlite3_bind_int64(stmt, 3, (sqlite3_int64)out->end);
+    rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_DONE) {
+        db_rollback(db);
+        return rc == SQLITE_ROW ? 0 : db_errno(rc);
+    }
+    if (forget) {
+        /* The block, and what we noted of other nodes' claims inside it
+         * (they are asked for again when the block comes back). */
+        stmt = db_stmt(db, "DELETE FROM mac_block WHERE pool = ?1 AND ((start = ?2 AND single = "
+                           "?3 AND owner = ?4) OR (single = 1 AND owner = 'elsewhere' AND start "
+                           "BETWEEN ?2 AND ?5))");
+        r = stmt ? 0 : -EIO;
+        if (r == 0) {
+            sqlite3_bind_text(stmt, 1, pool, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(stmt, 2, (sqlite3_int64)out->start);
+            sqlite3_bind_int(stmt, 3, out->single);
+            sqlite3_bind_text(stmt, 4, owner, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(stmt, 5, (sqlite3_int64)out->end);
+            r = step_done(stmt);
+        }
+        if (r < 0) {
+            db_rollback(db);
+            return r;
+        }
+    }
+    r = db_commit(db);
+    return r < 0 ? r : 1;
 }
 
 bool macpool_has_room(struct db *db, const char *pool, const char *owner)

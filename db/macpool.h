@@ -108,7 +108,9 @@ struct mac_block {
 
 #define MACPOOL_MAX_RESERVED 64
 
-/* Registry: claims the next unclaimed block of POOL for OWNER.  *out is the
+/* Registry: claims an unclaimed block of POOL for OWNER: the next one above
+ * the highest claimed block of a range, or, when no range has room there,
+ * the lowest gap that a block given back left.  *out is the
  * block; RESERVED (up to MACPOOL_MAX_RESERVED, *n_reserved of them) lists
  * addresses inside it that other nodes hold as single claims.  Returns 0,
  * -ENOENT for no such pool, -ENOSPC when every block is claimed, or a
@@ -134,6 +136,16 @@ int macpool_add_block(struct db *db, const char *pool, const struct mac_block *b
  * inside it is allocated here, or a negative errno. */
 int macpool_release_block(struct db *db, const char *pool, const char *owner,
                           const struct mac_block *block);
+
+/* The block (or single claim) of OWNER covering MAC in POOL, when no
+ * address inside it is allocated here: 1 and *out, and with FORGET the
+ * block is removed from this database in the same transaction (with the
+ * other nodes' single claims noted inside it), so nothing more is
+ * allocated from it while it goes back to the registry.  0 when OWNER
+ * holds no such block or an address in it is allocated; or a negative
+ * errno. */
+int macpool_empty_block(struct db *db, const char *pool, const char *owner, uint64_t mac,
+                        bool forget, struct mac_block *out);
 
 /* True when OWNER has a block of POOL not known to be full. */
 bool macpool_has_room(struct db *db, const char *pool, const char *owner);

@@ -263,6 +263,62 @@ static void test_busy_changes_nothing(void **state)
     unlink(side);
 }
 
+/* Issue 17: a claim takes fresh space above the highest block first, and
+ * only then the gap a returned block left (its addresses are not handed out
+ * again at once); -ENOSPC only when neither is left. */
+static void test_claim_fresh_then_gaps(void **state)
+{
+    struct db *db = *state;
+    make_pool(db, "{\"name\":\"p\",\"block_size\":4,\"ranges\":[{\"start\":\"02:00:00:00:00:00\","
+                  "\"end\":\"02:00:00:00:00:0b\"}]}");
+    struct mac_block b1, b2, b3, again;
+    uint64_t reserved[MACPOOL_MAX_RESERVED];
+    size_t n = 0;
+    assert_int_equal(macpool_claim_block(db, "p", NODE_A, &b1, reserved, &n), 0);
+    assert_int_equal(macpool_claim_block(db, "p", NODE_B, &b2, reserved, &n), 0);
+    assert_int_equal(macpool_release_block(db, "p", NODE_A, &b1), 0);
+    /* Fresh space is left above b2: the gap at b1 waits. */
+    assert_int_equal(macpool_claim_block(db, "p", NODE_B, &b3, reserved, &n), 0);
+    assert_int_equal(b3.start, UINT64_C(0x020000000008));
+    /* Now only the gap is left: it is claimed again, whole. */
+    assert_int_equal(macpool_claim_block(db, "p", NODE_B, &again, reserved, &n), 0);
+    assert_int_equal(again.start, b1.start);
+    assert_int_equal(again.end, b1.end);
+    assert_int_equal(macpool_claim_block(db, "p", NODE_B, &again, reserved, &n), -ENOSPC);
+}
+
+/* macpool_empty_block: only a block with nothing allocated in it, and with
+ * FORGET it leaves this database (with the other nodes' claims noted in it). */
+static void test_empty_block(void **state)
+{
+    struct db *db = *state;
+    make_pool(db, "{\"name\":\"p\",\"block_size\":4,\"ranges\":[{\"start\":\"02:00:00:00:00:00\","
+                  "\"end\":\"02:00:00:00:00:0b\"}]}");
+    struct mac_block b = { .start = UINT64_C(0x020000000000), .end = UINT64_C(0x020000000003) };
+    snprintf(b.owner, sizeof(b.owner), "%s", NODE_A);
+    uint64_t elsewhere = UINT64_C(0x020000000002);
+    assert_int_equal(macpool_add_block(db, "p", &b, &elsewhere, 1), 0);
+    struct mac_allocation a;
+    assert_int_equal(macpool_allocate_next(db, "p", NODE_A, &holder_a, NULL, &a), 0);
+    struct mac_block out;
+    assert_int_equal(macpool_empty_block(db, "p", NODE_A, a.mac, true, &out), 0); /* in use */
+    assert_int_equal(macpool_empty_block(db, "p", NODE_B, a.mac, true, &out), 0); /* not B's */
+    assert_int_equal(macpool_release(db, "p", a.mac, NULL), 0);
+    assert_int_equal(macpool_empty_block(db, "p", NODE_A, a.mac, false, &out), 1);
+    assert_true(macpool_owns(db, "p", NODE_A, a.mac)); /* without FORGET it stays */
+    assert_int_equal(macpool_empty_block(db, "p", NODE_A, a.mac, true, &out), 1);
+    assert_int_equal(out.start, b.start);
+    assert_int_equal(out.end, b.end);
+    assert_false(out.single);
+    assert_false(macpool_owns(db, "p", NODE_A, a.mac));
+    struct mac_block *blocks = NULL;
+    size_t n = 0;
+    assert_int_equal(macpool_blocks(db, "p", NULL, &blocks, &n), 0);
+    assert_int_equal(n, 0); /* the 'elsewhere' note went with it */
+    free(blocks);
+    assert_int_equal(macpool_allocate_next(db, "p", NODE_A, &holder_a, NULL, &a), -ENOSPC);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -273,6 +329,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_requested_and_idempotent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reserved_skipped_on_other_agent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dynamic_pool, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_claim_fresh_then_gaps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_empty_block, setup, teardown),
         cmocka_unit_test(test_busy_changes_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

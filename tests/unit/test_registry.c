@@ -77,11 +77,13 @@ static void test_setting_picks_implementation(void **state)
     assert_int_equal(registry_create(&other, &r), 0);
     assert_false(registry_is_self(r));
     assert_string_equal(r->ops->name, "agent");
-    /* The agent registry cannot take blocks back: a clear refusal. */
+    /* The agent registry takes blocks back with this member's credential:
+     * with none yet (not joined) a clear refusal, and the block stays. */
     struct mac_block b = {0};
     struct registry_error err;
-    assert_int_equal(registry_release_block(r, "fleet", NODE_B, &b, "t", &err), -EOPNOTSUPP);
-    assert_int_equal(err.status, 501);
+    assert_int_equal(registry_release_block(r, "fleet", NODE_B, &b, "t", &err), -EACCES);
+    assert_int_equal(err.status, 503);
+    assert_string_equal(err.type, "not-joined");
     registry_destroy(r);
     other.config.registry = "ftp://192.0.2.1";
     assert_int_equal(registry_create(&other, &r), -EINVAL);
@@ -132,14 +134,94 @@ static void test_claims_and_release(void **state)
     assert_int_equal(registry_release_block(reg, "fleet", f->agent.node_id, &b, "t", &err),
                      -ENOTEMPTY);
     assert_int_equal(err.status, 409);
+    /* Releasing the last address gives the block back by itself. */
     assert_int_equal(allocator_release(&f->agent, "fleet", out.mac, "t", &aerr), 0);
-    assert_int_equal(registry_release_block(reg, "fleet", f->agent.node_id, &b, "t", &err), 0);
+    assert_int_equal(registry_release_block(reg, "fleet", f->agent.node_id, &b, "t", &err),
+                     -ENOENT);
     struct mac_block *blocks = NULL;
     size_t n_blocks = 0;
     assert_int_equal(
         macpool_blocks(db_pool_get(f->agent.db), "fleet", f->agent.node_id, &blocks, &n_blocks), 0);
     for (size_t i = 0; i < n_blocks; i++)
         assert_true(blocks[i].single); /* only the single claim is left */
+    free(blocks);
+}
+
+static size_t count_blocks(struct fixture *f, const char *owner, bool single)
+{
+    struct mac_block *blocks = NULL;
+    size_t n = 0, k = 0;
+    assert_int_equal(macpool_blocks(db_pool_get(f->agent.db), "fleet", owner, &blocks, &n), 0);
+    for (size_t i = 0; i < n; i++)
+        k += blocks[i].single == single;
+    free(blocks);
+    return k;
+}
+
+/* Issue 17: a block goes back when its last address is released, a gap is
+ * claimed again once the pool has no fresh space, and a requested address
+ * (a single claim) goes back too; the pool can then be deleted. */
+static void test_empty_block_goes_back(void **state)
+{
+    struct fixture *f = *state;
+    struct registry *reg = f->agent.registry;
+    struct registry_error err;
+    struct allocator_error aerr;
+    struct mac_block a;
+    uint64_t reserved[MACPOOL_MAX_RESERVED];
+    size_t n = 0;
+    struct allocation_request rq = {.has_mac = false};
+    snprintf(rq.vm, sizeof(rq.vm), "vm1");
+    struct mac_allocation one, two;
+    /* This node's first block, 02:..:00-03: two addresses from it. */
+    assert_int_equal(allocator_allocate(&f->agent, "fleet", &rq, "t", &one, &aerr), 1);
+    assert_int_equal(allocator_allocate(&f->agent, "fleet", &rq, "t", &two, &aerr), 1);
+    assert_int_equal(one.mac, UINT64_C(0x020000000000));
+    assert_int_equal(count_blocks(f, f->agent.node_id, false), 1);
+    /* The other node takes the rest: the pool is exhausted. */
+    assert_int_equal(registry_claim_block(reg, "fleet", NODE_B, "t", &a, reserved, &n, &err), 0);
+    assert_int_equal(a.start, UINT64_C(0x020000000004));
+    assert_int_equal(registry_claim_block(reg, "fleet", NODE_B, "t", &a, reserved, &n, &err),
+                     -ENOSPC);
+    /* One address released: the block stays (the other is allocated). */
+    assert_int_equal(allocator_release(&f->agent, "fleet", one.mac, "t", &aerr), 0);
+    assert_int_equal(count_blocks(f, f->agent.node_id, false), 1);
+    /* The last one: the block goes back, and NODE_B can claim the gap. */
+    assert_int_equal(allocator_release(&f->agent, "fleet", two.mac, "t", &aerr), 0);
+    assert_int_equal(count_blocks(f, f->agent.node_id, false), 0);
+    assert_int_equal(registry_claim_block(reg, "fleet", NODE_B, "t", &a, reserved, &n, &err), 0);
+    assert_int_equal(a.start, UINT64_C(0x020000000000));
+    assert_int_equal(a.end, UINT64_C(0x020000000003));
+    assert_int_equal(registry_release_block(reg, "fleet", NODE_B, &a, "t", &err), 0);
+    /* A requested address outside the ranges is a single claim; its
+     * release gives the claim back as well. */
+    struct allocation_request at = {.has_mac = true, .mac = UINT64_C(0x020000000100)};
+    snprintf(at.vm, sizeof(at.vm), "vm2");
+    assert_int_equal(allocator_allocate(&f->agent, "fleet", &at, "t", &one, &aerr), 1);
+    assert_int_equal(count_blocks(f, f->agent.node_id, true), 1);
+    assert_int_equal(allocator_release(&f->agent, "fleet", one.mac, "t", &aerr), 0);
+    assert_int_equal(count_blocks(f, f->agent.node_id, true), 0);
+    /* Only NODE_B's block 04-07 is left; once it goes, nothing holds the pool. */
+    a.start = UINT64_C(0x020000000004);
+    a.single = false;
+    assert_int_equal(registry_release_block(reg, "fleet", NODE_B, &a, "t", &err), 0);
+    assert_int_equal(count_blocks(f, NULL, false) + count_blocks(f, NULL, true), 0);
+    assert_int_equal(macpool_delete(db_pool_get(f->agent.db), "fleet"), 0);
+}
+
+/* The dynamic pool's block is the host's own: it never goes back. */
+static void test_dynamic_block_stays(void **state)
+{
+    struct fixture *f = *state;
+    struct allocation_request rq = {.has_mac = false};
+    struct mac_allocation out;
+    struct allocator_error aerr;
+    assert_int_equal(allocator_allocate(&f->agent, "dynamic", &rq, "t", &out, &aerr), 1);
+    assert_int_equal(allocator_release(&f->agent, "dynamic", out.mac, "t", &aerr), 0);
+    struct mac_block *blocks = NULL;
+    size_t n = 0;
+    assert_int_equal(macpool_blocks(db_pool_get(f->agent.db), "dynamic", NULL, &blocks, &n), 0);
+    assert_int_equal(n, 1);
     free(blocks);
 }
 
@@ -178,6 +260,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_setting_picks_implementation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_claims_and_release, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_empty_block_goes_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dynamic_block_stays, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool_get, setup, teardown),
         cmocka_unit_test_setup_teardown(test_join_and_members, setup, teardown),
     };
