@@ -79,6 +79,19 @@ expect_eq "  and a stale If-Match is 412" 412 \
     "$(status -X PATCH "${J[@]}" -H 'If-Match: "0000000000000000"' -d '{"description": "x"}' "$U/v1/mac-pools/tiny")"
 out=$(ctl macpool delete tiny 2>&1); rc=$?
 expect_match "a pool with claimed blocks cannot be deleted" '^1 .*pool-in-use' "$rc $out"
+me=$(curl -s "$U/v1/host" | sed -n 's/.*"node_id":"\([0-9a-f-]*\)".*/\1/p')
+expect_match "  and the refusal names the node holding a block" "held by node $me" "$out"
+echo "# blocks go back when their last address is released (issue 17)"
+macs=$(curl -s "$U/v1/mac-pools/tiny/allocations" | python3 -c 'import json,sys; print(" ".join(a["mac"] for a in json.load(sys.stdin)["items"]))')
+first=${macs%% *}
+ctl macpool release tiny "$first" >/dev/null
+blocks() { curl -s "$U/v1/mac-pools/tiny/blocks" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))'; }
+expect_eq "one address released: its block (two addresses) stays" 3 "$(blocks)"
+for m in $macs; do [[ $m == "$first" ]] || ctl macpool release tiny "$m" >/dev/null; done
+expect_eq "every address released: every block went back" 0 "$(blocks)"
+check "  so the first range can now be removed" ctl macpool set tiny --remove-range 02:00:00:00:40:00-02:00:00:00:40:03
+check "  and the pool deleted" ctl macpool delete tiny
+expect_eq "  and gone" 404 "$(status "$U/v1/mac-pools/tiny")"
 check "a pool never allocated from is deleted" ctl macpool delete third
 expect_eq "  and gone" 404 "$(status "$U/v1/mac-pools/third")"
 check "a VLAN" ctl vlan create 43 web

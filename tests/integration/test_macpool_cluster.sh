@@ -117,6 +117,42 @@ expect_eq "a new allocation on agent 3 lands in its own block" mine "$owner"
 held2=$(curl -s "${urls[1]}/v1/mac-pools/fleet/allocations?limit=1000" | grep -c "\"$mac\"")
 expect_eq "and no other agent holds it" 0 "$held2"
 
+echo "# blocks go back to the registry agent when empty (issue 17)"
+id2=$(curl -s "${urls[1]}/v1/host" | sed -n 's/.*"node_id":"\([0-9a-f-]*\)".*/\1/p')
+curl -s -o /dev/null "${J[@]}" -d '{"name":"cycle","block_size":2,"ranges":[{"start":"02:00:00:00:50:00","end":"02:00:00:00:50:03"}]}' "$url1/v1/mac-pools"
+get_mac() { sed -n 's/.*"mac":"\([0-9a-f:]*\)".*/\1/p'; }
+a2=$(curl -s "${J[@]}" -d '{"vm":"c1"}' "${urls[1]}/v1/mac-pools/cycle/allocations" | get_mac)
+a3=$(curl -s "${J[@]}" -d '{"vm":"c2"}' "${urls[2]}/v1/mac-pools/cycle/allocations" | get_mac)
+b2=$(curl -s "${J[@]}" -d '{"vm":"c3"}' "${urls[1]}/v1/mac-pools/cycle/allocations" | get_mac)
+check "agents 2 and 3 hold a block of two each ($a2 $b2, $a3)" test -n "$a2" -a -n "$a3" -a -n "$b2"
+code=$(curl -s -o full.json -w '%{http_code}' "${J[@]}" -d '{"vm":"c4"}' "${urls[1]}/v1/mac-pools/cycle/allocations")
+expect_eq "the pool is exhausted" 409 "$code"
+code=$(curl -s -o del.json -w '%{http_code}' -X DELETE "${urls[1]}/v1/mac-pools/cycle")
+expect_eq "a pool with blocks held cannot be deleted (through agent 2)" 409 "$code"
+expect_match "  and the refusal names the node holding a block" "held by node $id2 \\(host " "$(cat del.json)"
+code=$(curl -s -o shrink.json -w '%{http_code}' -X PATCH "${J[@]}" \
+    -d '{"ranges":[{"start":"02:00:00:00:50:00","end":"02:00:00:00:50:01"}]}' "${urls[1]}/v1/mac-pools/cycle")
+expect_eq "nor shrunk over agent 3's block" 409 "$code"
+expect_match "  and that refusal names agent 3" "range-in-use.*held by node $id3" "$(cat shrink.json)"
+start3=$(curl -s "$url1/v1/mac-pools/cycle/blocks?owner=$id3" | sed -n 's/.*"start":"\([0-9a-f:]*\)".*/\1/p')
+code=$(curl -s -o anon.json -w '%{http_code}' -X DELETE "$url1/v1/mac-pools/cycle/blocks/$start3")
+expect_eq "giving a block back needs a member credential" 401 "$code"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "${urls[2]}/v1/mac-pools/cycle/allocations/$a3")
+expect_eq "agent 3 releases its only address" 204 "$code"
+expect_eq "  and its block is back at the registry" "" \
+    "$(curl -s "$url1/v1/mac-pools/cycle/blocks?owner=$id3" | grep -o '"start"')"
+expect_eq "  and gone from agent 3's own list" "" \
+    "$(curl -s "${urls[2]}/v1/mac-pools/cycle/blocks?owner=$id3" | grep -o '"start"')"
+c4=$(curl -s "${J[@]}" -d '{"vm":"c4"}' "${urls[1]}/v1/mac-pools/cycle/allocations" | get_mac)
+expect_eq "agent 2 claims the block agent 3 gave back (a gap below the highest block)" "$a3" "$c4"
+for m in "$a2" "$b2" "$c4"; do
+    curl -s -o /dev/null -X DELETE "${urls[1]}/v1/mac-pools/cycle/allocations/$m"
+done
+expect_eq "every address released: no block is claimed" "" \
+    "$(curl -s "$url1/v1/mac-pools/cycle/blocks" | grep -o '"start"')"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "${urls[1]}/v1/mac-pools/cycle")
+expect_eq "  and the pool is deleted (through agent 2)" 204 "$code"
+
 echo "# the registry away: agents go on from the blocks they hold"
 agent_stop "$pid1"
 code=$(curl -s -o /dev/null -w '%{http_code}' "${J[@]}" -d '{"vm":"registry-away"}' "${urls[1]}/v1/mac-pools/fleet/allocations")
