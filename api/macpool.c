@@ -578,6 +578,11 @@ static int claim(struct request *req, struct response *resp)
 static int give_back(struct request *req, struct response *resp)
 {
     const char *pool = request_param(req, "name");
+    if (registry_is_shared(req->agent->registry))
+        return response_problem(resp, 409, "registry-is-etcd", NULL,
+                                "this cluster's registry is etcd (%s): every agent gives its "
+                                "blocks back there itself",
+                                req->agent->config.registry);
     if (!agent_is_registry(req->agent))
         return response_problem(resp, 409, "not-registry", NULL,
                                 "this agent is not the registry (registry = %s); a member gives "
