@@ -9,6 +9,7 @@
 #include <string.h>
 #include "agent/agent.h"
 #include "base/cleanup.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "agent/membership.h"
 #include "agent/metrics.h"
@@ -474,6 +475,34 @@ static void give_back(struct agent *agent, const char *pool, uint64_t mac, const
      * claim too: after the single, the block around it. */
     if (give_back_one(agent, pool, mac, actor, &given) == 1 && given.single)
         give_back_one(agent, pool, mac, actor, &given);
+}
+
+#define GIVE_BACK_BATCH 16
+
+int allocator_give_back_empty(struct agent *agent, int64_t min_age_ms)
+{
+    struct db *db = db_pool_get(agent->db);
+    if (!db)
+        return -EIO;
+    struct macpool_block_ref *refs = NULL;
+    size_t n = 0;
+    int r = macpool_empty_blocks(db, agent->node_id, clock_wall_ms() - min_age_ms, GIVE_BACK_BATCH,
+                                 &refs, &n);
+    if (r < 0)
+        return r;
+    int given = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct mac_block b;
+        /* Found again under the locks (it may have been allocated from
+         * since); one that stays claimed is tried again next time. */
+        r = give_back_one(agent, refs[i].pool, refs[i].block.start, "lmnetd", &b);
+        if (r == 1)
+            given++;
+        else if (r < 0 && r != -ENOENT)
+            break; /* the registry is away: the rest waits too */
+    }
+    free(refs);
+    return given;
 }
 
 int allocator_release(struct agent *agent, const char *pool, uint64_t mac, const char *actor,

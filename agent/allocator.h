@@ -50,6 +50,14 @@ int allocator_allocate(struct agent *agent, const char *pool,
 int allocator_release(struct agent *agent, const char *pool, uint64_t mac, const char *actor,
                       struct allocator_error *err);
 
+/* Gives back to the registry this agent's blocks of static pools that have
+ * no address allocated and were claimed at least MIN_AGE_MS ago (a claim
+ * younger than that may be about to be allocated from), at most a few per
+ * call: what a release could not give back (the registry away, the agent
+ * stopped in between, blocks emptied by an older lmnetd).  Returns how
+ * many went back, or a negative errno. */
+int allocator_give_back_empty(struct agent *agent, int64_t min_age_ms);
+
 /* Registry side of a claim: a block of POOL for NODE (HAS_MAC false) or the
  * single address MAC.  On success *block is the claim and RESERVED
  * (MACPOOL_MAX_RESERVED) the addresses other nodes hold inside it.  Returns

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 #include "agent/agent.h"
+#include "agent/allocator.h"
 #include "base/cleanup.h"
 #include "base/clock.h"
 #include "agent/credential.h"
@@ -20,6 +21,7 @@
 #include "db/member.h"
 
 #define MEMBERSHIP_INTERVAL_MS 5000
+#define GIVE_BACK_MIN_AGE_MS   60000 /* an empty block older than this goes back */
 
 struct membership {
     struct agent *agent;
@@ -115,6 +117,12 @@ static void sync_once(struct membership *m)
     if (r < 0)
         log_errno(LOG_LEVEL_WARNING, r, "cannot store the member list");
     set_status(m, true, NULL);
+    /* The registry answers: empty blocks a release could not give back go
+     * now (only those claimed a while ago: a fresh claim is about to be
+     * allocated from). */
+    r = allocator_give_back_empty(agent, GIVE_BACK_MIN_AGE_MS);
+    if (r < 0)
+        log_errno(LOG_LEVEL_WARNING, r, "cannot look for empty blocks to give back");
 }
 
 static void *membership_thread(void *arg)
@@ -264,6 +272,11 @@ int membership_start(struct agent *agent, struct membership **out)
             membership_stop(m);
             return r;
         }
+        /* Blocks this registry holds itself that emptied before blocks
+         * went back (an older lmnetd): nothing is claimed yet, so all. */
+        r = allocator_give_back_empty(agent, 0);
+        if (r > 0)
+            log_info("empty blocks given back at start count=%d", r);
     } else {
         int r = joins_with_token(agent) ? load_credential(m) : 0;
         if (r < 0) {

@@ -739,6 +739,47 @@ int macpool_empty_block(struct db *db, const char *pool, const char *owner, uint
     return r < 0 ? r : 1;
 }
 
+int macpool_empty_blocks(struct db *db, const char *owner, int64_t claimed_before_ms, int limit,
+                         struct macpool_block_ref **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (limit <= 0)
+        return -EINVAL;
+    sqlite3_stmt *stmt = db_stmt(
+        db, "SELECT b.pool, b.start, b.end, b.single FROM mac_block b JOIN mac_pool p ON "
+            "p.name = b.pool WHERE p.kind = 'static' AND b.owner = ?1 AND b.claimed_ms <= ?2 AND "
+            "NOT EXISTS (SELECT 1 FROM mac_allocation a WHERE a.pool = b.pool AND a.mac BETWEEN "
+            "b.start AND b.end) ORDER BY b.pool, b.start LIMIT ?3");
+    if (!stmt)
+        return -EIO;
+    sqlite3_bind_text(stmt, 1, owner, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(stmt, 2, claimed_before_ms);
+    sqlite3_bind_int(stmt, 3, limit);
+    struct macpool_block_ref *list = calloc((size_t)limit, sizeof(*list));
+    if (!list) {
+        sqlite3_reset(stmt);
+        return -ENOMEM;
+    }
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        struct macpool_block_ref *ref = &list[(*n)++];
+        copy_text(ref->pool, sizeof(ref->pool), stmt, 0);
+        ref->block.start = (uint64_t)sqlite3_column_int64(stmt, 1);
+        ref->block.end = (uint64_t)sqlite3_column_int64(stmt, 2);
+        ref->block.single = sqlite3_column_int(stmt, 3) != 0;
+        snprintf(ref->block.owner, sizeof(ref->block.owner), "%s", owner);
+    }
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_DONE) {
+        free(list);
+        *n = 0;
+        return db_errno(rc);
+    }
+    *out = list;
+    return 0;
+}
+
 bool macpool_has_room(struct db *db, const char *pool, const char *owner)
 {
     sqlite3_stmt *stmt = db_stmt(db, "SELECT 1 FROM mac_block WHERE pool = ? AND owner = ? AND "

@@ -147,6 +147,20 @@ int macpool_release_block(struct db *db, const char *pool, const char *owner,
 int macpool_empty_block(struct db *db, const char *pool, const char *owner, uint64_t mac,
                         bool forget, struct mac_block *out);
 
+/* A block and the pool it belongs to. */
+struct macpool_block_ref {
+    char pool[64];
+    struct mac_block block;
+};
+
+/* OWNER's blocks and single claims of static pools with no address
+ * allocated inside, claimed at or before CLAIMED_BEFORE_MS (wall clock), at most
+ * LIMIT of them: what should have gone back to the registry (a release
+ * while it was away, an agent stopped in between, or blocks emptied before
+ * blocks went back at all).  *out is the caller's to free(). */
+int macpool_empty_blocks(struct db *db, const char *owner, int64_t claimed_before_ms, int limit,
+                         struct macpool_block_ref **out, size_t *n);
+
 /* True when OWNER has a block of POOL not known to be full. */
 bool macpool_has_room(struct db *db, const char *pool, const char *owner);
 

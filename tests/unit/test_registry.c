@@ -209,6 +209,34 @@ static void test_empty_block_goes_back(void **state)
     assert_int_equal(macpool_delete(db_pool_get(f->agent.db), "fleet"), 0);
 }
 
+/* Empty blocks a release could not give back (or emptied by an older
+ * lmnetd) go back in the sweep: only this node's, only empty ones, only
+ * those claimed long enough ago. */
+static void test_sweep_gives_back_empty(void **state)
+{
+    struct fixture *f = *state;
+    struct registry *reg = f->agent.registry;
+    struct registry_error err;
+    struct mac_block mine, other;
+    uint64_t reserved[MACPOOL_MAX_RESERVED];
+    size_t n = 0;
+    assert_int_equal(
+        registry_claim_block(reg, "fleet", f->agent.node_id, "t", &mine, reserved, &n, &err), 0);
+    assert_int_equal(registry_claim_block(reg, "fleet", NODE_B, "t", &other, reserved, &n, &err),
+                     0);
+    assert_int_equal(allocator_give_back_empty(&f->agent, 3600 * 1000), 0); /* too fresh */
+    assert_int_equal(count_blocks(f, f->agent.node_id, false), 1);
+    struct allocation_request rq = {.has_mac = false};
+    struct mac_allocation out;
+    struct allocator_error aerr;
+    assert_int_equal(allocator_allocate(&f->agent, "fleet", &rq, "t", &out, &aerr), 1);
+    assert_int_equal(allocator_give_back_empty(&f->agent, 0), 0); /* in use */
+    assert_int_equal(macpool_release(db_pool_get(f->agent.db), "fleet", out.mac, NULL), 0);
+    assert_int_equal(allocator_give_back_empty(&f->agent, 0), 1);
+    assert_int_equal(count_blocks(f, f->agent.node_id, false), 0);
+    assert_int_equal(count_blocks(f, NODE_B, false), 1); /* another node's stays */
+}
+
 /* The dynamic pool's block is the host's own: it never goes back. */
 static void test_dynamic_block_stays(void **state)
 {
@@ -262,6 +290,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_claims_and_release, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_block_goes_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dynamic_block_stays, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sweep_gives_back_empty, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool_get, setup, teardown),
         cmocka_unit_test_setup_teardown(test_join_and_members, setup, teardown),
     };
