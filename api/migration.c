@@ -24,6 +24,7 @@
 #include "db/vm.h"
 #include "migrate/migrator.h"
 #include "api/problem.h"
+#include "migrate/peer_protocol.h"
 
 static int no_migrator(struct response *resp)
 {
@@ -381,15 +382,12 @@ static int peer_finish(struct request *req, struct response *resp)
     if (!req->agent->migrator)
         return no_migrator(resp);
     /* The source sends its measurements along; older or absent: -1. */
-    int64_t downtime = -1, gap = -1;
-    struct json_object *v = NULL;
-    if (req->json && json_object_object_get_ex(req->json, "downtime_ms", &v) &&
-        json_object_is_type(v, json_type_int))
-        downtime = json_object_get_int64(v);
-    if (req->json && json_object_object_get_ex(req->json, "switchover_gap_ms", &v) &&
-        json_object_is_type(v, json_type_int))
-        gap = json_object_get_int64(v);
-    int r = migrator_dest_finish(req->agent->migrator, request_param(req, "id"), downtime, gap);
+    struct peer_finish finish;
+    char why[200];
+    if (peer_finish_decode(req->json, &finish, why, sizeof(why)) < 0)
+        return response_problem(resp, 422, "invalid", NULL, "%s", why);
+    int r = migrator_dest_finish(req->agent->migrator, request_param(req, "id"),
+                                 finish.downtime_ms, finish.switchover_gap_ms);
     if (r == -ENOENT)
         return response_problem(resp, 404, "not-found", NULL,
                                 "no incoming migration '%s' is prepared here",
@@ -406,11 +404,12 @@ static int peer_abort(struct request *req, struct response *resp)
 {
     if (!req->agent->migrator)
         return no_migrator(resp);
-    struct json_object *reason = NULL;
-    const char *why = req->json && json_object_object_get_ex(req->json, "reason", &reason)
-                          ? json_object_get_string(reason)
-                          : NULL;
-    int r = migrator_dest_abort(req->agent->migrator, request_param(req, "id"), why);
+    struct peer_abort abort_;
+    char why[200];
+    if (peer_abort_decode(req->json, &abort_, why, sizeof(why)) < 0)
+        return response_problem(resp, 422, "invalid", NULL, "%s", why);
+    int r = migrator_dest_abort(req->agent->migrator, request_param(req, "id"),
+                                abort_.reason[0] ? abort_.reason : NULL);
     if (r == -ENOENT)
         return response_problem(resp, 404, "not-found", NULL, "no migration '%s' here",
                                 request_param(req, "id"));

@@ -60,6 +60,7 @@
 #include "migrate/direct.h"
 #include "hypervisor/hypervisor.h"
 #include "migrate/lifecycle.h"
+#include "migrate/peer_protocol.h"
 #include "migrate/plan/ports.h"
 
 #define PEER_TIMEOUT_MS 10000
@@ -231,18 +232,18 @@ static int set_progress(struct migrator *m, const char *uuid, struct json_object
 
 /* ---- options ---- */
 
-static struct json_object *options_to_json(const struct migration_request *rq)
+/* The options of request RQ as the migration record keeps them and the
+ * prepare request carries them. */
+static void options_of_request(const struct migration_request *rq, struct peer_options *out)
 {
-    struct json_object *o = json_object_new_object();
-    json_object_object_add(o, "downtime_limit_ms", json_object_new_int64(rq->downtime_limit_ms));
-    json_object_object_add(o, "max_bandwidth", json_object_new_int64((int64_t)rq->max_bandwidth));
-    json_object_object_add(o, "channels", json_object_new_int((int)rq->channels));
-    json_object_object_add(o, "allow_management_network",
-                           json_object_new_boolean(rq->allow_management_network));
-    json_object_object_add(o, "convert_dynamic_macs",
-                           json_object_new_boolean(rq->convert_dynamic_macs));
-    json_object_object_add(o, "convergence", convergence_policy_to_json(&rq->convergence));
-    return o;
+    memset(out, 0, sizeof(*out));
+    out->downtime_limit_ms = rq->downtime_limit_ms;
+    out->max_bandwidth = rq->max_bandwidth;
+    out->channels = rq->channels;
+    out->allow_management_network = rq->allow_management_network;
+    out->convert_dynamic_macs = rq->convert_dynamic_macs;
+    out->has_convergence = true;
+    out->convergence = rq->convergence;
 }
 
 void migrator_convergence_defaults(const struct agent *agent, struct convergence_policy *out)
@@ -280,27 +281,17 @@ static const char *get_string(struct json_object *obj, const char *key)
     return json_object_get_string(v);
 }
 
-static void options_from_json(struct json_object *o, bool quick, struct options *out)
+/* What the hypervisor and the worker take of a migration's options O. */
+static void options_apply(const struct peer_options *o, bool quick, struct options *out)
 {
     memset(out, 0, sizeof(*out));
-    out->hv.downtime_limit_ms = get_int64(o, "downtime_limit_ms", -1);
-    out->hv.max_bandwidth = (uint64_t)get_int64(o, "max_bandwidth", 0);
-    int64_t channels = get_int64(o, "channels", 1);
-    out->hv.channels = channels < 1 ? 1 : (unsigned)channels;
+    out->hv.downtime_limit_ms = o->downtime_limit_ms;
+    out->hv.max_bandwidth = o->max_bandwidth;
+    out->hv.channels = o->channels;
     out->hv.pause_before_switchover = true;
     out->quick = quick;
-    /* A record without a policy (made before there was one) keeps the old
-     * behaviour: its one downtime limit, no timeout. */
-    struct convergence_policy *p = &out->convergence;
-    convergence_policy_defaults(p);
-    p->n_downtime = 0;
-    p->timeout_per_gib_s = 0;
-    struct json_object *policy = NULL;
-    char key[64], why[200];
-    if (o && json_object_object_get_ex(o, "convergence", &policy) &&
-        convergence_policy_apply_json(p, policy, key, sizeof(key), why, sizeof(why)) < 0)
-        log_warning("a migration's convergence policy is unreadable (%s: %s); none applies", key,
-                    why);
+    out->convergence = o->convergence;
+    const struct convergence_policy *p = &out->convergence;
     if (p->n_downtime)
         out->hv.downtime_limit_ms = p->downtime_ms[0];
     out->hv.auto_converge = p->auto_converge && !quick;
@@ -570,12 +561,14 @@ int migrator_submit(struct migrator *m, const struct migration_request *rq, cons
     mig.phase = MIGRATION_QUEUED;
     mig.downtime_ms = -1;
     mig.switchover_gap_ms = -1;
-    _cleanup_json_ struct json_object *options = options_to_json(rq);
+    struct peer_options peer_options;
+    options_of_request(rq, &peer_options);
     if (channels_note[0]) {
-        json_object_object_add(options, "channels_requested",
-                               json_object_new_int((int)requested_channels));
-        json_object_object_add(options, "channels_note", json_object_new_string(channels_note));
+        peer_options.channels_requested = requested_channels;
+        snprintf(peer_options.channels_note, sizeof(peer_options.channels_note), "%s",
+                 channels_note);
     }
+    _cleanup_json_ struct json_object *options = peer_options_encode(&peer_options);
     mig.options = (char *)json_object_to_json_string_ext(options, JSON_C_TO_STRING_PLAIN);
     r = db_begin(db);
     if (r < 0)
@@ -771,15 +764,19 @@ static int watch_destination(struct source_run *s, char *why, size_t why_size)
     int r = peer_call(s->m, s->dest_url, "GET", path, NULL, DEST_WATCH_MS, &reply, why, why_size);
     if (r < 0)
         return r;
-    const char *phase = get_string(reply.body, "phase");
-    r = 0;
-    if (phase && (strcmp(phase, "failed") == 0 || strcmp(phase, "cancelled") == 0)) {
-        const char *error = get_string(reply.body, "error");
-        snprintf(why, why_size, "the destination gave up: %s", error ? error : phase);
-        r = 1;
-    }
+    struct peer_status status;
+    char bad[200];
+    r = peer_status_decode(reply.body, &status, bad, sizeof(bad));
     client_reply_release(&reply);
-    return r;
+    if (r < 0) { /* counts as no answer: the stall timeout decides */
+        snprintf(why, why_size, "the destination's migration record does not read: %s", bad);
+        return -EPROTO;
+    }
+    if (!status.gave_up)
+        return 0;
+    snprintf(why, why_size, "the destination gave up: %s",
+             status.error[0] ? status.error : status.phase);
+    return 1;
 }
 
 /* Undoes, in reverse, what the source did; the VM goes on running here.
@@ -833,8 +830,9 @@ static void source_rollback(struct source_run *s, bool cancelled, const char *re
         journal(m, s->mig.uuid, "source-ports-inactive", STEP_UNDONE, NULL);
     }
     if (s->prepared) {
-        _cleanup_json_ struct json_object *body = json_object_new_object();
-        json_object_object_add(body, "reason", json_object_new_string(reason));
+        struct peer_abort abort_;
+        snprintf(abort_.reason, sizeof(abort_.reason), "%s", reason);
+        _cleanup_json_ struct json_object *body = peer_abort_encode(&abort_);
         char path[128];
         snprintf(path, sizeof(path), "/v1/migrations/%s/abort", s->mig.uuid);
         struct client_reply reply;
@@ -874,9 +872,8 @@ static int finish_destination(struct migrator *m, const struct migration *mig, c
     char path[128];
     snprintf(path, sizeof(path), "/v1/migrations/%s/finish", mig->uuid);
     /* The figures go along, so the destination's record has them too. */
-    _cleanup_json_ struct json_object *body = json_object_new_object();
-    json_object_object_add(body, "downtime_ms", json_object_new_int64(downtime_ms));
-    json_object_object_add(body, "switchover_gap_ms", json_object_new_int64(gap_ms));
+    struct peer_finish finish = { .downtime_ms = downtime_ms, .switchover_gap_ms = gap_ms };
+    _cleanup_json_ struct json_object *body = peer_finish_encode(&finish);
     int r = -EIO;
     for (int attempt = 0; attempt < 3; attempt++) {
         struct client_reply reply;
@@ -929,56 +926,62 @@ static void postcopy_lost(struct source_run *s, const struct hypervisor_migratio
               s->mig.vm_name, reason);
 }
 
-static int prepare_destination(struct source_run *s, char *token, size_t token_size, uint16_t *port,
-                               bool *direct, char *why, size_t why_size)
+/* Asks the destination to prepare S.  Returns 0 with ANSWER, or a negative
+ * errno with WHY. */
+static int prepare_destination(struct source_run *s, struct peer_prepare_answer *answer,
+                               char *why, size_t why_size)
 {
     struct migrator *m = s->m;
-    _cleanup_json_ struct json_object *body = json_object_new_object();
-    json_object_object_add(body, "id", json_object_new_string(s->mig.uuid));
-    json_object_object_add(body, "source", json_object_new_string(s->mig.source));
-    json_object_object_add(body, "destination", json_object_new_string(s->mig.destination));
-    json_object_object_add(body, "network", json_object_new_string(s->mig.network));
-    json_object_object_add(body, "source_address",
-                           json_object_new_string(s->mig.source_address));
-    json_object_object_add(body, "destination_address",
-                           json_object_new_string(s->mig.destination_address));
-    json_object_object_add(body, "quick", json_object_new_boolean(s->mig.quick));
-    /* This agent can have QEMU's channels go directly (migrate/direct.h). */
-    json_object_object_add(body, "multifd", json_object_new_string("direct"));
-    json_object_object_add(body, "options", json_tokener_parse(s->mig.options));
-    json_object_object_add(body, "vm", vm_to_json(&s->vm));
-    struct json_object *ports = json_object_new_array();
-    json_object_object_add(body, "ports", ports);
-    for (size_t i = 0; i < s->vm.n_adapters; i++) {
-        struct json_object *settings = NULL;
-        int r = m->ports.ops->describe(m->ports.ctx, s->vm.adapters[i].port, &settings);
+    _cleanup_free_ struct peer_prepare *p = calloc(1, sizeof(*p));
+    if (!p) {
+        snprintf(why, why_size, "out of memory");
+        return -ENOMEM;
+    }
+    snprintf(p->id, sizeof(p->id), "%s", s->mig.uuid);
+    snprintf(p->source, sizeof(p->source), "%s", s->mig.source);
+    snprintf(p->destination, sizeof(p->destination), "%s", s->mig.destination);
+    snprintf(p->network, sizeof(p->network), "%s", s->mig.network);
+    snprintf(p->source_address, sizeof(p->source_address), "%s", s->mig.source_address);
+    snprintf(p->destination_address, sizeof(p->destination_address), "%s",
+             s->mig.destination_address);
+    p->quick = s->mig.quick;
+    p->multifd_direct = true; /* this agent can have QEMU's channels go directly */
+    _cleanup_json_ struct json_object *stored = json_tokener_parse(s->mig.options);
+    int r = peer_options_decode(stored, &p->options, why, why_size);
+    if (r < 0)
+        return r;
+    p->vm = s->vm;
+    p->n_ports = s->vm.n_adapters;
+    for (size_t i = 0; i < p->n_ports; i++) {
+        const char *name = s->vm.adapters[i].port;
+        _cleanup_json_ struct json_object *settings = NULL;
+        r = m->ports.ops->describe(m->ports.ctx, name, &settings);
+        char pointer[64], detail[256];
+        if (r >= 0 && port_from_json(settings, true, &p->ports[i], pointer, sizeof(pointer),
+                                     detail, sizeof(detail)) < 0) {
+            snprintf(why, why_size, "port '%s' here does not read at %s: %s", name, pointer,
+                     detail);
+            return -EINVAL;
+        }
         if (r < 0) {
-            snprintf(why, why_size, "cannot read port '%s' here: %s", s->vm.adapters[i].port,
-                     strerror(-r));
+            snprintf(why, why_size, "cannot read port '%s' here: %s", name, strerror(-r));
             return r;
         }
-        json_object_array_add(ports, settings);
     }
+    _cleanup_json_ struct json_object *body = peer_prepare_encode(p);
     char path[128];
     snprintf(path, sizeof(path), "/v1/migrations/%s/prepare", s->mig.uuid);
     struct client_reply reply;
-    int r = peer_call(m, s->dest_url, "POST", path, body, PREPARE_TIMEOUT_MS, &reply, why,
-                      why_size);
+    r = peer_call(m, s->dest_url, "POST", path, body, PREPARE_TIMEOUT_MS, &reply, why, why_size);
     if (r < 0)
         return r;
-    const char *t = get_string(reply.body, "token");
-    int64_t p = get_int64(reply.body, "port", 0);
-    struct json_object *d = NULL;
-    *direct = json_object_object_get_ex(reply.body, "direct", &d) && json_object_get_boolean(d);
-    if ((!*direct && (!t || strlen(t) != CHANNEL_TOKEN_HEX)) || p <= 0 || p > 65535 ||
-        (*direct && s->options.hv.channels <= 1)) {
-        snprintf(why, why_size, "the destination's prepare answer has no token or port");
-        client_reply_release(&reply);
+    char bad[200];
+    r = peer_prepare_answer_decode(reply.body, s->options.hv.channels, answer, bad, sizeof(bad));
+    client_reply_release(&reply);
+    if (r < 0) {
+        snprintf(why, why_size, "the destination's prepare answer does not read: %s", bad);
         return -EPROTO;
     }
-    snprintf(token, token_size, "%s", t ? t : "");
-    *port = (uint16_t)p;
-    client_reply_release(&reply);
     return 0;
 }
 
@@ -987,9 +990,7 @@ static void *source_thread(void *arg)
     struct source_run *s = arg;
     struct migrator *m = s->m;
     char why[600] = "";
-    char token[CHANNEL_TOKEN_HEX + 1] = "";
-    uint16_t port = 0;
-    bool direct = false;
+    struct peer_prepare_answer answer = { 0 };
     s->timings = json_object_new_object();
     s->phase_started = 0;
     enter_phase(s, MIGRATION_PREFLIGHT);
@@ -999,7 +1000,7 @@ static void *source_thread(void *arg)
         goto out;
     }
     enter_phase(s, MIGRATION_PREPARING);
-    int r = prepare_destination(s, token, sizeof(token), &port, &direct, why, sizeof(why));
+    int r = prepare_destination(s, &answer, why, sizeof(why));
     if (r < 0) {
         char reason[700];
         snprintf(reason, sizeof(reason), "the destination could not prepare: %s", why);
@@ -1021,20 +1022,20 @@ static void *source_thread(void *arg)
     int stream = -1;
     if (s->options.hv.channels <= 1) {
         /* One stream: the authenticated connection goes to QEMU itself. */
-        stream = channel_connect(from, s->mig.destination_address, port, token);
+        stream = channel_connect(from, s->mig.destination_address, answer.port, answer.token);
         r = stream < 0 ? stream : 0;
-    } else if (direct) {
+    } else if (answer.direct) {
         r = 0; /* QEMU connects itself, to a socket only this host can reach */
     } else {
         snprintf(s->socket, sizeof(s->socket), "%s/mig-%.8s.sock", m->agent->config.run_dir,
                  s->mig.uuid);
-        r = channel_forward(s->socket, from, s->mig.destination_address, port, token,
+        r = channel_forward(s->socket, from, s->mig.destination_address, answer.port, answer.token,
                             &s->channel);
     }
-    explicit_bzero(token, sizeof(token));
+    explicit_bzero(answer.token, sizeof(answer.token));
     if (r < 0) {
         snprintf(why, sizeof(why), "cannot open the migration channel from %s to %s:%u: %s",
-                 s->mig.source_address, s->mig.destination_address, port, strerror(-r));
+                 s->mig.source_address, s->mig.destination_address, answer.port, strerror(-r));
         source_rollback(s, false, why);
         goto out;
     }
@@ -1050,16 +1051,16 @@ static void *source_thread(void *arg)
         s->paused = true;
         journal(m, s->mig.uuid, "vm-paused", STEP_DONE, NULL);
     }
-    s->path = stream >= 0 ? METRICS_PATH_STREAM : direct ? METRICS_PATH_DIRECT : METRICS_PATH_RELAY;
+    s->path = stream >= 0 ? METRICS_PATH_STREAM : answer.direct ? METRICS_PATH_DIRECT : METRICS_PATH_RELAY;
     char uri[160];
     if (stream >= 0) {
         r = hypervisor_vm_pass_fd(s->handle, STREAM_FD_NAME, stream);
         close(stream); /* QEMU holds its own copy now, or none */
         snprintf(uri, sizeof(uri), "fd:%s", STREAM_FD_NAME);
-    } else if (direct) {
+    } else if (answer.direct) {
         bool v6 = strchr(s->mig.destination_address, ':') != NULL;
         snprintf(uri, sizeof(uri), "tcp:%s%s%s:%u", v6 ? "[" : "", s->mig.destination_address,
-                 v6 ? "]" : "", port);
+                 v6 ? "]" : "", answer.port);
     } else {
         snprintf(uri, sizeof(uri), "unix:%s", s->socket);
     }
@@ -1327,7 +1328,18 @@ static int start_worker(struct migrator *m, const struct migration *queued)
         return r;
     }
     _cleanup_json_ struct json_object *options = json_tokener_parse(s->mig.options);
-    options_from_json(options, s->mig.quick, &s->options);
+    struct peer_options peer_options;
+    char why[256];
+    r = peer_options_decode(options, &peer_options, why, sizeof(why));
+    if (r < 0) { /* this host wrote them: only a damaged record gets here */
+        log_error("a migration's options are unreadable migration=%s: %s", s->mig.uuid, why);
+        (void)set_phase(m, s->mig.uuid, MIGRATION_FAILED, "its options are unreadable"); /* logged */
+        migration_release(&s->mig);
+        free(s);
+        free(run);
+        return r;
+    }
+    options_apply(&peer_options, s->mig.quick, &s->options);
     r = pthread_create(&run->thread, NULL, source_thread, s);
     if (r != 0) {
         migration_release(&s->mig);
@@ -1650,24 +1662,18 @@ int migrator_dest_prepare(struct migrator *m, struct json_object *body,
                           struct json_object **answer, struct planner_refusal *refusal)
 {
     struct db *db = db_of(m);
-    const char *id = get_string(body, "id");
-    const char *source = get_string(body, "source");
-    const char *address = get_string(body, "destination_address");
-    struct json_object *vm_json = NULL, *ports = NULL, *options_json = NULL;
-    struct vm vm;
-    if (!id || strlen(id) != 36 || !source || !address ||
-        !json_object_object_get_ex(body, "vm", &vm_json) || vm_from_json(vm_json, &vm) < 0 ||
-        !json_object_object_get_ex(body, "ports", &ports) ||
-        !json_object_is_type(ports, json_type_array) ||
-        json_object_array_length(ports) != vm.n_adapters) {
-        refuse(refusal, 422, "bad-prepare",
-               "the prepare request needs id, source, destination_address, vm and one port "
-               "per adapter");
+    _cleanup_free_ struct peer_prepare *p = calloc(1, sizeof(*p));
+    if (!p)
+        return -ENOMEM;
+    char bad[400];
+    if (peer_prepare_decode(body, p, bad, sizeof(bad)) < 0) {
+        refuse(refusal, 422, "bad-prepare", "the prepare request does not read: %s", bad);
         return -EPERM;
     }
-    json_object_object_get_ex(body, "options", &options_json);
-    const char *multifd = get_string(body, "multifd");
-    bool direct = multifd && strcmp(multifd, "direct") == 0;
+    const char *id = p->id;
+    const char *address = p->destination_address;
+    const char *source_address = p->source_address[0] ? p->source_address : NULL;
+    struct vm vm = p->vm;
     int active = migration_count_active(db, MIGRATION_ROLE_DESTINATION);
     if (active < 0)
         return active;
@@ -1708,15 +1714,14 @@ int migrator_dest_prepare(struct migrator *m, struct json_object *body,
     snprintf(mig.vm, sizeof(mig.vm), "%s", vm.uuid);
     snprintf(mig.vm_name, sizeof(mig.vm_name), "%s", vm.name);
     mig.role = MIGRATION_ROLE_DESTINATION;
-    snprintf(mig.source, sizeof(mig.source), "%s", source);
+    snprintf(mig.source, sizeof(mig.source), "%s", p->source);
     snprintf(mig.destination, sizeof(mig.destination), "%s", m->agent->node_id);
     mig.phase = MIGRATION_PREPARING;
-    mig.quick = json_object_get_boolean(json_object_object_get(body, "quick"));
+    mig.quick = p->quick;
     mig.downtime_ms = -1;
     mig.switchover_gap_ms = -1;
-    mig.options = options_json ? (char *)json_object_to_json_string_ext(
-                                     options_json, JSON_C_TO_STRING_PLAIN)
-                               : NULL;
+    _cleanup_json_ struct json_object *options_json = peer_options_encode(&p->options);
+    mig.options = (char *)json_object_to_json_string_ext(options_json, JSON_C_TO_STRING_PLAIN);
     int r = migration_insert(db, &mig);
     mig.options = NULL;
     if (r == -EEXIST) {
@@ -1734,9 +1739,7 @@ int migrator_dest_prepare(struct migrator *m, struct json_object *body,
     snprintf(in->vm, sizeof(in->vm), "%s", vm.uuid);
     snprintf(in->vm_name, sizeof(in->vm_name), "%s", vm.name);
     char why[512] = "";
-    const char *network = get_string(body, "network");
-    r = migration_set_network(db, id, network ? network : "", get_string(body, "source_address"),
-                              address);
+    r = migration_set_network(db, id, p->network, source_address, address);
     if (r < 0) {
         snprintf(why, sizeof(why), "cannot record the migration network here: %s", strerror(-r));
         goto fail;
@@ -1758,7 +1761,7 @@ int migrator_dest_prepare(struct migrator *m, struct json_object *body,
         journal(m, id, "vm-record", STEP_DONE, detail);
     }
     for (size_t i = 0; i < vm.n_adapters; i++) {
-        struct json_object *settings = json_object_array_get_idx(ports, i);
+        _cleanup_json_ struct json_object *settings = port_to_json(&p->ports[i]);
         r = m->ports.ops->create_inactive(m->ports.ctx, settings);
         if (r < 0) {
             snprintf(why, sizeof(why), "cannot create port '%s' here: %s", vm.adapters[i].port,
@@ -1771,7 +1774,7 @@ int migrator_dest_prepare(struct migrator *m, struct json_object *body,
         snprintf(in->ports[in->n_ports++], sizeof(in->ports[0]), "%s", vm.adapters[i].port);
     }
     struct options options;
-    options_from_json(options_json, mig.quick, &options);
+    options_apply(&p->options, mig.quick, &options);
     struct hypervisor_vm_config config;
     r = lifecycle_vm_config(m->deps.lifecycle, &vm, &config);
     if (r < 0) {
@@ -1792,8 +1795,8 @@ int migrator_dest_prepare(struct migrator *m, struct json_object *body,
     if (r >= 0 && options.hv.channels <= 1) {
         /* One stream: QEMU gets the connection itself once it is here. */
         r = channel_listen_handoff(address, 0, token, incoming_stream, in, &in->channel);
-    } else if (r >= 0 && direct) {
-        r = listen_direct(in, address, get_string(body, "source_address"), why, sizeof(why));
+    } else if (r >= 0 && p->multifd_direct) {
+        r = listen_direct(in, address, source_address, why, sizeof(why));
         if (r < 0) {
             explicit_bzero(token, sizeof(token));
             goto fail;
@@ -1825,13 +1828,15 @@ int migrator_dest_prepare(struct migrator *m, struct json_object *body,
         explicit_bzero(token, sizeof(token));
         goto fail;
     }
-    uint16_t listen_port = in->channel ? channel_port(in->channel) : in->direct_port;
-    *answer = json_object_new_object();
-    json_object_object_add(*answer, "port", json_object_new_int(listen_port));
+    struct peer_prepare_answer reply = {
+        .port = in->channel ? channel_port(in->channel) : in->direct_port,
+        .direct = !in->channel,
+    };
+    uint16_t listen_port = reply.port;
     if (in->channel)
-        json_object_object_add(*answer, "token", json_object_new_string(token));
-    else
-        json_object_object_add(*answer, "direct", json_object_new_boolean(true));
+        memcpy(reply.token, token, sizeof(reply.token));
+    *answer = peer_prepare_answer_encode(&reply);
+    explicit_bzero(reply.token, sizeof(reply.token));
     explicit_bzero(token, sizeof(token));
     pthread_mutex_lock(&m->lock);
     in->refs = 1; /* the list's */

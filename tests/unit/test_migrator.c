@@ -184,6 +184,7 @@ static int fake_describe(void *ctx, const char *name, struct json_object **out)
         return -ENOENT;
     *out = json_object_new_object();
     json_object_object_add(*out, "name", json_object_new_string(name));
+    json_object_object_add(*out, "switch", json_object_new_string("sw0"));
     json_object_object_add(*out, "mac", json_object_new_string("00:1d:d8:b7:1c:01"));
     return 0;
 }
@@ -316,8 +317,8 @@ static struct json_object *prepare_body(const char *id)
         "\"kernel\":\"/boot/k\",\"state\":\"running\",\"host\":\"" OTHER_NODE "\","
         "\"adapters\":[{\"port\":\"p1\",\"model\":\"virtio-net-pci\"},"
         "{\"port\":\"p2\",\"model\":\"e1000\"}]},"
-        "\"ports\":[{\"name\":\"p1\",\"mac\":\"00:1d:d8:b7:1c:01\"},"
-        "{\"name\":\"p2\",\"mac\":\"00:1d:d8:b7:1c:02\"}]}";
+        "\"ports\":[{\"name\":\"p1\",\"switch\":\"sw0\",\"mac\":\"00:1d:d8:b7:1c:01\"},"
+        "{\"name\":\"p2\",\"switch\":\"sw0\",\"mac\":\"00:1d:d8:b7:1c:02\"}]}";
     char buf[2048];
     snprintf(buf, sizeof(buf), text, id);
     struct json_object *o = json_tokener_parse(buf);
