@@ -94,6 +94,8 @@ static int apply_switch(struct switchport *sp, const struct vswitch_record *s)
     return r;
 }
 
+static int apply_guards(struct switchport *sp, const struct port_record *p, bool fresh);
+
 static int apply_port(struct switchport *sp, const struct port_record *p, bool fresh)
 {
     struct vswitch_port_spec spec = { .tap = true };
@@ -109,6 +111,11 @@ static int apply_port(struct switchport *sp, const struct port_record *p, bool f
     int r = vswitch_port_ensure(sp->vs, p->switch_name, &spec);
     if (r < 0)
         return r;
+    return apply_guards(sp, p, fresh);
+}
+
+static int apply_guards(struct switchport *sp, const struct port_record *p, bool fresh)
+{
     struct vswitch_port_guards g = {
         .mac = p->mac,
         .spoofing_allowed = p->spoofing_allowed,
@@ -354,6 +361,31 @@ int switchport_port_change(struct switchport *sp, const struct port_record *p, c
     _cleanup_json_ struct json_object *detail = port_to_json(p);
     record(sp, actor, "port.change", p->name, detail);
     return 0;
+}
+
+int switchport_port_set_forwarding(struct switchport *sp, const char *name, bool forward)
+{
+    port_lock(sp, name);
+    struct port_record *p = malloc(sizeof(*p));
+    int r = p ? port_get(db_of(sp), name, p) : -ENOMEM;
+    if (r == 0 && p->active != forward) {
+        p->active = forward;
+        r = port_update(db_of(sp), p);
+        /* Only the guards carry the flag: no OVSDB port transaction. */
+        if (r == 0 && (r = apply_guards(sp, p, false)) < 0) {
+            p->active = !forward; /* the record says what the switch does */
+            int u = port_update(db_of(sp), p);
+            if (u < 0)
+                log_errno(LOG_LEVEL_ERROR, u, "cannot put back the forwarding of port=%s", name);
+            r = -EREMOTEIO;
+        }
+    }
+    port_unlock(sp, name);
+    free(p);
+    if (r < 0 && r != -ENOENT)
+        log_errno(LOG_LEVEL_ERROR, r, "cannot turn forwarding %s on port=%s", forward ? "on" : "off",
+                  name);
+    return r;
 }
 
 int switchport_port_remove(struct switchport *sp, const char *name, bool release_mac,
@@ -656,20 +688,9 @@ static int ops_create_inactive(void *ctx, struct json_object *settings)
     return r;
 }
 
-static int ops_set_active(void *ctx, const char *name, bool active)
+static int ops_set_forwarding(void *ctx, const char *name, bool forward)
 {
-    struct switchport *sp = ctx;
-    struct port_record *p = malloc(sizeof(*p));
-    if (!p)
-        return -ENOMEM;
-    int r = port_get(db_of(sp), name, p);
-    if (r == 0 && p->active != active) {
-        p->active = active;
-        struct switchport_error err;
-        r = switchport_port_change(sp, p, "migration", &err);
-    }
-    free(p);
-    return r;
+    return switchport_port_set_forwarding(ctx, name, forward);
 }
 
 static int ops_remove(void *ctx, const char *name)
@@ -682,7 +703,7 @@ static int ops_remove(void *ctx, const char *name)
 static const struct port_ops switchport_port_ops = {
     .describe = ops_describe,
     .create_inactive = ops_create_inactive,
-    .set_active = ops_set_active,
+    .set_forwarding = ops_set_forwarding,
     .remove = ops_remove,
 };
 

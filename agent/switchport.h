@@ -48,6 +48,13 @@ int switchport_port_add(struct switchport *sp, struct port_record *p, const char
 /* Replaces port P->name's settings with P (same switch and MAC). */
 int switchport_port_change(struct switchport *sp, const struct port_record *p, const char *actor,
                            struct switchport_error *err);
+/* Lets port NAME pass traffic (FORWARD) or not, and changes nothing else:
+ * a migration's switch-over.  Its other settings are neither checked nor
+ * programmed again (no OVSDB transaction, only its guard flows and
+ * OpenFlow's no-forward flag), so the call stays short while the VM is
+ * paused.  Returns 0 (also when it already was so), -ENOENT, or a negative
+ * errno, -EREMOTEIO when the switch refused (the stored flag is put back). */
+int switchport_port_set_forwarding(struct switchport *sp, const char *name, bool forward);
 /* Removes port NAME; RELEASE_MAC gives its pool address back (not when a
  * migration moves the port away: the address travels with the VM). */
 int switchport_port_remove(struct switchport *sp, const char *name, bool release_mac,

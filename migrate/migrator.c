@@ -822,7 +822,7 @@ static void source_rollback(struct source_run *s, bool cancelled, const char *re
     }
     if (s->ports_inactive) {
         for (size_t i = 0; i < s->vm.n_adapters; i++) {
-            int r = m->ports.ops->set_active(m->ports.ctx, s->vm.adapters[i].port, true);
+            int r = m->ports.ops->set_forwarding(m->ports.ctx, s->vm.adapters[i].port, true);
             if (r < 0)
                 log_errno(LOG_LEVEL_ERROR, r, "cannot reactivate source port=%s",
                           s->vm.adapters[i].port);
@@ -1199,7 +1199,7 @@ static void *source_thread(void *arg)
      * lengthen the downtime. */
     s->ports_inactive = true;
     for (size_t i = 0; i < s->vm.n_adapters; i++) {
-        r = m->ports.ops->set_active(m->ports.ctx, s->vm.adapters[i].port, false);
+        r = m->ports.ops->set_forwarding(m->ports.ctx, s->vm.adapters[i].port, false);
         if (r < 0)
             log_errno(LOG_LEVEL_WARNING, r, "cannot deactivate source port=%s",
                       s->vm.adapters[i].port);
@@ -1863,7 +1863,7 @@ int migrator_dest_switchover(struct migrator *m, const char *uuid)
         return -ENOENT;
     int r = 0;
     for (size_t i = 0; i < in->n_ports && r >= 0; i++) {
-        r = m->ports.ops->set_active(m->ports.ctx, in->ports[i], true);
+        r = m->ports.ops->set_forwarding(m->ports.ctx, in->ports[i], true);
         if (r < 0)
             log_errno(LOG_LEVEL_ERROR, r, "cannot activate port=%s", in->ports[i]);
     }

@@ -18,11 +18,11 @@ static int none_create(void *ctx, struct json_object *settings)
     return -ENODEV;
 }
 
-static int none_set_active(void *ctx, const char *name, bool active)
+static int none_set_forwarding(void *ctx, const char *name, bool forward)
 {
     (void)ctx;
     (void)name;
-    (void)active;
+    (void)forward;
     return -ENOENT;
 }
 
@@ -36,7 +36,7 @@ static int none_remove(void *ctx, const char *name)
 static const struct port_ops none_ops = {
     .describe = none_describe,
     .create_inactive = none_create,
-    .set_active = none_set_active,
+    .set_forwarding = none_set_forwarding,
     .remove = none_remove,
 };
 

@@ -26,9 +26,10 @@ struct port_ops {
      * when this host lacks the switch or a VLAN). */
     int (*create_inactive)(void *ctx, struct json_object *settings);
 
-    /* Lets the port pass traffic (ACTIVE) or not.  Returns 0, -ENOENT or a
-     * negative errno. */
-    int (*set_active)(void *ctx, const char *name, bool active);
+    /* Lets the port pass traffic (FORWARD) or not, and changes nothing
+     * else of it (the switch-over's operation: it runs while the VM is
+     * paused).  Returns 0, -ENOENT or a negative errno. */
+    int (*set_forwarding)(void *ctx, const char *name, bool forward);
 
     /* Deletes the port (its MAC stays allocated: the address travels with
      * the VM).  Returns 0, -ENOENT or a negative errno. */

@@ -210,7 +210,7 @@ static int fake_create_inactive(void *ctx, struct json_object *settings)
     return -ENOSPC;
 }
 
-static int fake_set_active(void *ctx, const char *name, bool active)
+static int fake_set_forwarding(void *ctx, const char *name, bool active)
 {
     (void)ctx;
     struct fake_port *p = port_find(name);
@@ -233,7 +233,7 @@ static int fake_remove(void *ctx, const char *name)
 static const struct port_ops fake_port_ops = {
     .describe = fake_describe,
     .create_inactive = fake_create_inactive,
-    .set_active = fake_set_active,
+    .set_forwarding = fake_set_forwarding,
     .remove = fake_remove,
 };
 

@@ -35,6 +35,7 @@ struct fake {
     struct vswitch_object objects[MAX_OBJECTS]; /* what is "on the switch" */
     size_t n;
     int refuse_port_ensure;  /* returned by the next port_ensure, then 0 */
+    int ensure_calls;
     int guards_calls;
     struct vswitch_port_guards last_guards;
     atomic_int changed;      /* wait_change reports 1 while set */
@@ -114,6 +115,7 @@ static int fake_port_ensure(struct vswitch *vs, const char *bridge, const struct
 {
     struct fake *f = (struct fake *)vs;
     pthread_mutex_lock(&f->mu);
+    f->ensure_calls++;
     int r = fake_port_ensure_locked(vs, bridge, spec);
     pthread_mutex_unlock(&f->mu);
     return r;
@@ -308,6 +310,40 @@ static void test_port_stored_and_applied(void **state)
     assert_null(fake_find(&f->fake, "vmsw", "web1-0"));
 }
 
+/* The switch-over's operation flips forwarding only: the guards (which
+ * carry the flag) are programmed again, the port itself is not, and no
+ * port change is recorded. */
+static void test_set_forwarding_touches_only_forwarding(void **state)
+{
+    struct fixture *f = *state;
+    struct port_record p = port("web1-0", 0x020000000001ULL, 100);
+    p.active = false;
+    p.router_guard = true;
+    struct switchport_error err;
+    assert_int_equal(switchport_port_add(f->sp, &p, "test", &err), 0);
+    int changes = count_events(f, "port.change");
+    f->fake.ensure_calls = 0;
+    f->fake.guards_calls = 0;
+
+    assert_int_equal(switchport_port_set_forwarding(f->sp, "web1-0", true), 0);
+    assert_int_equal(f->fake.ensure_calls, 0);
+    assert_int_equal(f->fake.guards_calls, 1);
+    assert_true(f->fake.last_guards.active);
+    assert_true(f->fake.last_guards.router_guard); /* the other guards stay */
+    struct port_record now;
+    assert_int_equal(port_get(db_pool_get(f->agent.db), "web1-0", &now), 0);
+    assert_true(now.active);
+    assert_int_equal(now.vlan.id, 100);
+    /* Already so: nothing to do. */
+    assert_int_equal(switchport_port_set_forwarding(f->sp, "web1-0", true), 0);
+    assert_int_equal(f->fake.guards_calls, 1);
+    assert_int_equal(switchport_port_set_forwarding(f->sp, "web1-0", false), 0);
+    assert_false(f->fake.last_guards.active);
+    assert_int_equal(f->fake.ensure_calls, 0);
+    assert_int_equal(count_events(f, "port.change"), changes);
+    assert_int_equal(switchport_port_set_forwarding(f->sp, "nosuch", true), -ENOENT);
+}
+
 static void test_refused_port_leaves_nothing(void **state)
 {
     struct fixture *f = *state;
@@ -459,6 +495,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_port_stored_and_applied, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_port_leaves_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_set_forwarding_touches_only_forwarding, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_watcher_puts_back_drift, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scrub_lists_then_removes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_port_changes_side_by_side_and_in_order, setup, teardown),
