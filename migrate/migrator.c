@@ -985,213 +985,257 @@ static int prepare_destination(struct source_run *s, struct peer_prepare_answer 
     return 0;
 }
 
-static void *source_thread(void *arg)
+/* The source worker's steps, in order.  Each returns 0 to go on, or a
+ * negative errno with the reason the move ends in WHY (WHY_SIZE bytes);
+ * source_thread() then rolls back, once, from what S records as done.
+ * *CANCELLED tells a user's cancel from a failure. */
+
+/* Preflight and prepare: the destination has made its ports and QEMU and
+ * listens; ANSWER says where. */
+static int source_prepare(struct source_run *s, struct peer_prepare_answer *answer, char *why,
+                          size_t why_size)
 {
-    struct source_run *s = arg;
     struct migrator *m = s->m;
-    char why[600] = "";
-    struct peer_prepare_answer answer = { 0 };
-    s->timings = json_object_new_object();
-    s->phase_started = 0;
     enter_phase(s, MIGRATION_PREFLIGHT);
     s->handle = lifecycle_handle(m->deps.lifecycle, s->vm.uuid);
     if (!s->handle) {
-        source_rollback(s, false, "the VM has no running hypervisor on this host");
-        goto out;
+        snprintf(why, why_size, "the VM has no running hypervisor on this host");
+        return -ENOENT;
     }
     enter_phase(s, MIGRATION_PREPARING);
-    int r = prepare_destination(s, &answer, why, sizeof(why));
+    char detail[600];
+    int r = prepare_destination(s, answer, detail, sizeof(detail));
+    s->prepared = true; /* even a failed prepare may have done part: its abort undoes that */
     if (r < 0) {
-        char reason[700];
-        snprintf(reason, sizeof(reason), "the destination could not prepare: %s", why);
-        s->prepared = true; /* it may have done part of it: let it undo that */
-        source_rollback(s, false, reason);
-        goto out;
+        snprintf(why, why_size, "the destination could not prepare: %s", detail);
+        return r;
     }
-    s->prepared = true;
     journal(m, s->mig.uuid, "prepare-destination", STEP_DONE, NULL);
     r = set_vm_state(m, s->vm.uuid, VM_MIGRATING);
     if (r < 0) {
-        source_rollback(s, false, "cannot record the VM as migrating in this host's database");
-        goto out;
+        snprintf(why, why_size, "cannot record the VM as migrating in this host's database");
+        return r;
     }
     s->vm_migrating = true;
     journal(m, s->mig.uuid, "vm-migrating", STEP_DONE, NULL);
+    return 0;
+}
 
+/* Opens the migration channel ANSWER names and starts QEMU's migration
+ * over it (pausing the VM first for a quick one). */
+static int source_start_stream(struct source_run *s, struct peer_prepare_answer *answer,
+                               char *why, size_t why_size)
+{
+    struct migrator *m = s->m;
     const char *from = s->mig.source_address[0] ? s->mig.source_address : NULL;
-    int stream = -1;
+    _cleanup_close_ int stream = -1;
+    int r;
     if (s->options.hv.channels <= 1) {
         /* One stream: the authenticated connection goes to QEMU itself. */
-        stream = channel_connect(from, s->mig.destination_address, answer.port, answer.token);
+        stream = channel_connect(from, s->mig.destination_address, answer->port, answer->token);
         r = stream < 0 ? stream : 0;
-    } else if (answer.direct) {
+    } else if (answer->direct) {
         r = 0; /* QEMU connects itself, to a socket only this host can reach */
     } else {
         snprintf(s->socket, sizeof(s->socket), "%s/mig-%.8s.sock", m->agent->config.run_dir,
                  s->mig.uuid);
-        r = channel_forward(s->socket, from, s->mig.destination_address, answer.port, answer.token,
-                            &s->channel);
+        r = channel_forward(s->socket, from, s->mig.destination_address, answer->port,
+                            answer->token, &s->channel);
     }
-    explicit_bzero(answer.token, sizeof(answer.token));
+    explicit_bzero(answer->token, sizeof(answer->token));
     if (r < 0) {
-        snprintf(why, sizeof(why), "cannot open the migration channel from %s to %s:%u: %s",
-                 s->mig.source_address, s->mig.destination_address, answer.port, strerror(-r));
-        source_rollback(s, false, why);
-        goto out;
+        snprintf(why, why_size, "cannot open the migration channel from %s to %s:%u: %s",
+                 s->mig.source_address, s->mig.destination_address, answer->port, strerror(-r));
+        return r;
     }
     journal(m, s->mig.uuid, "channel", STEP_DONE, NULL);
     if (s->options.quick) {
         r = hypervisor_vm_stop(s->handle);
         if (r < 0) {
-            if (stream >= 0)
-                close(stream);
-            source_rollback(s, false, "cannot pause the VM for a quick migration");
-            goto out;
+            snprintf(why, why_size, "cannot pause the VM for a quick migration");
+            return r;
         }
         s->paused = true;
         journal(m, s->mig.uuid, "vm-paused", STEP_DONE, NULL);
     }
-    s->path = stream >= 0 ? METRICS_PATH_STREAM : answer.direct ? METRICS_PATH_DIRECT : METRICS_PATH_RELAY;
+    s->path = stream >= 0 ? METRICS_PATH_STREAM
+              : answer->direct ? METRICS_PATH_DIRECT
+                               : METRICS_PATH_RELAY;
     char uri[160];
     if (stream >= 0) {
         r = hypervisor_vm_pass_fd(s->handle, STREAM_FD_NAME, stream);
-        close(stream); /* QEMU holds its own copy now, or none */
         snprintf(uri, sizeof(uri), "fd:%s", STREAM_FD_NAME);
-    } else if (answer.direct) {
+    } else if (answer->direct) {
         bool v6 = strchr(s->mig.destination_address, ':') != NULL;
         snprintf(uri, sizeof(uri), "tcp:%s%s%s:%u", v6 ? "[" : "", s->mig.destination_address,
-                 v6 ? "]" : "", answer.port);
+                 v6 ? "]" : "", answer->port);
     } else {
         snprintf(uri, sizeof(uri), "unix:%s", s->socket);
     }
     if (r >= 0)
         r = hypervisor_vm_migrate(s->handle, uri, &s->options.hv);
     if (r < 0) {
-        source_rollback(s, false, "QEMU refused to start the migration (see the agent's log)");
-        goto out;
+        snprintf(why, why_size, "QEMU refused to start the migration (see the agent's log)");
+        return r;
     }
     s->qemu_migrating = true;
     journal(m, s->mig.uuid, "qemu-migrate", STEP_DONE, NULL);
+    return 0;
+}
+
+/* What the transfer loop keeps between samples. */
+struct transfer_watch {
+    int64_t stall_ms;
+    uint64_t last_bytes;
+    int64_t last_move, last_store, last_heard, last_asked;
+};
+
+/* Asks after the destination agent every DEST_WATCH_MS: the stream runs
+ * QEMU to QEMU, so a dead destination agent does not break it, but nobody
+ * would switch the ports over there. */
+static int check_destination(struct source_run *s, struct transfer_watch *w, char *why,
+                             size_t why_size)
+{
+    if (clock_mono_ms() - w->last_asked < DEST_WATCH_MS)
+        return 0;
+    w->last_asked = clock_mono_ms();
+    char detail[600];
+    int r = watch_destination(s, detail, sizeof(detail));
+    if (r > 0) {
+        snprintf(why, why_size, "%s", detail);
+        return -ECONNABORTED;
+    }
+    if (r == 0)
+        w->last_heard = clock_mono_ms();
+    else if (clock_mono_ms() - w->last_heard > w->stall_ms) {
+        snprintf(why, why_size, "the destination agent has not answered for %u s: %s",
+                 s->m->agent->config.migration_stall_timeout, detail);
+        return -ETIMEDOUT;
+    }
+    return 0;
+}
+
+/* Bytes QEMU sent, or (relayed) the channel carried: either stops growing
+ * when the link is down. */
+static int check_stall(struct source_run *s, struct transfer_watch *w,
+                       const struct hypervisor_migration_progress *p, char *why, size_t why_size)
+{
+    struct channel_stats cs;
+    memset(&cs, 0, sizeof(cs));
+    if (s->channel)
+        channel_stats(s->channel, &cs);
+    uint64_t moved = cs.bytes_forward + p->bytes_transferred;
+    if (moved != w->last_bytes) {
+        w->last_bytes = moved;
+        w->last_move = clock_mono_ms();
+    } else if (clock_mono_ms() - w->last_move > w->stall_ms) {
+        snprintf(why, why_size,
+                 "no byte crossed the migration network for %u s (link down or destination gone)",
+                 s->m->agent->config.migration_stall_timeout);
+        return -ETIMEDOUT;
+    }
+    return 0;
+}
+
+/* The transfer: samples QEMU until it stops at pre-switchover, applying
+ * the convergence policy and watching the destination and the link. */
+static int source_wait_pre_switchover(struct source_run *s, char *why, size_t why_size,
+                                      bool *cancelled)
+{
     enter_phase(s, MIGRATION_TRANSFERRING);
     s->converging = !s->options.quick;
     if (s->converging)
         convergence_start(&s->conv, &s->options.convergence, (uint64_t)s->vm.memory_mib << 20,
                           clock_mono_ms());
-
-    int64_t stall_ms = (int64_t)m->agent->config.migration_stall_timeout * 1000;
-    uint64_t last_bytes = 0;
-    int64_t last_move = clock_mono_ms();
-    int64_t last_store = 0;
-    int64_t last_heard = clock_mono_ms(), last_asked = clock_mono_ms();
-    struct hypervisor_migration_progress progress;
+    int64_t now = clock_mono_ms();
+    struct transfer_watch w = {
+        .stall_ms = (int64_t)s->m->agent->config.migration_stall_timeout * 1000,
+        .last_move = now,
+        .last_heard = now,
+        .last_asked = now,
+    };
     for (;;) {
         enum hypervisor_migration_status st = HYPERVISOR_MIGRATION_NONE;
-        r = hypervisor_vm_migration_wait(s->handle, POLL_MS, &st);
+        int r = hypervisor_vm_migration_wait(s->handle, POLL_MS, &st);
         if (r < 0 && r != -ETIMEDOUT) {
-            snprintf(why, sizeof(why), "lost QEMU on the source during the transfer: %s",
+            snprintf(why, why_size, "lost QEMU on the source during the transfer: %s",
                      strerror(-r));
             s->qemu_migrating = false;
-            source_rollback(s, false, why);
-            goto out;
+            return r;
         }
+        struct hypervisor_migration_progress progress;
         memset(&progress, 0, sizeof(progress));
         /* A sample QEMU did not give stays zero; the status above decides. */
         (void)hypervisor_vm_migration_progress(s->handle, &progress);
-        if (clock_mono_ms() - last_store >= 500 || st == HYPERVISOR_MIGRATION_PRE_SWITCHOVER) {
+        if (clock_mono_ms() - w.last_store >= 500 || st == HYPERVISOR_MIGRATION_PRE_SWITCHOVER) {
             store_progress(s, &progress);
-            last_store = clock_mono_ms();
+            w.last_store = clock_mono_ms();
         }
         if (atomic_load(&s->running->cancel)) {
-            source_rollback(s, true, "cancelled");
-            goto out;
+            snprintf(why, why_size, "cancelled");
+            *cancelled = true;
+            return -ECANCELED;
         }
         if (st == HYPERVISOR_MIGRATION_FAILED || st == HYPERVISOR_MIGRATION_CANCELLED) {
-            snprintf(why, sizeof(why), "QEMU's migration %s: %s",
+            snprintf(why, why_size, "QEMU's migration %s: %s",
                      hypervisor_migration_status_to_string(st),
                      progress.error[0] ? progress.error : "no reason given");
-            source_rollback(s, false, why);
-            goto out;
+            return -EIO;
         }
         if (st == HYPERVISOR_MIGRATION_PRE_SWITCHOVER)
-            break;
-        r = converge(s, &progress, why, sizeof(why));
-        if (r < 0) {
-            source_rollback(s, false, why);
-            goto out;
-        }
-        /* The stream runs QEMU to QEMU, so a dead destination agent does
-         * not break it; but nobody would switch the ports over there. */
-        if (clock_mono_ms() - last_asked >= DEST_WATCH_MS) {
-            last_asked = clock_mono_ms();
-            int w = watch_destination(s, why, sizeof(why));
-            if (w > 0) {
-                source_rollback(s, false, why);
-                goto out;
-            }
-            if (w == 0)
-                last_heard = clock_mono_ms();
-            else if (clock_mono_ms() - last_heard > stall_ms) {
-                char reason[700];
-                snprintf(reason, sizeof(reason),
-                         "the destination agent has not answered for %u s: %s",
-                         m->agent->config.migration_stall_timeout, why);
-                source_rollback(s, false, reason);
-                goto out;
-            }
-        }
-        /* Bytes QEMU sent, or (relayed) the channel carried: either stops
-         * growing when the link is down. */
-        struct channel_stats cs;
-        memset(&cs, 0, sizeof(cs));
-        if (s->channel)
-            channel_stats(s->channel, &cs);
-        uint64_t moved = cs.bytes_forward + progress.bytes_transferred;
-        if (moved != last_bytes) {
-            last_bytes = moved;
-            last_move = clock_mono_ms();
-        } else if (clock_mono_ms() - last_move > stall_ms) {
-            snprintf(why, sizeof(why),
-                     "no byte crossed the migration network for %u s (link down or "
-                     "destination gone)",
-                     m->agent->config.migration_stall_timeout);
-            source_rollback(s, false, why);
-            goto out;
-        }
+            return 0;
+        r = converge(s, &progress, why, why_size);
+        if (r >= 0)
+            r = check_destination(s, &w, why, why_size);
+        if (r >= 0)
+            r = check_stall(s, &w, &progress, why, why_size);
+        if (r < 0)
+            return r;
     }
+}
 
-    /* Switchover: the source is paused at pre-switchover. */
+/* Switchover, with the source paused at pre-switchover: the destination's
+ * ports go active, then QEMU continues (the point of no return), then the
+ * source's ports go quiet.  *GAP is the time from the pause to the
+ * destination's ports being active; *POSTCOPY whether QEMU went on in
+ * post-copy. */
+static int source_switchover(struct source_run *s, int64_t *gap, bool *postcopy, char *why,
+                             size_t why_size, bool *cancelled)
+{
+    struct migrator *m = s->m;
     int64_t paused_at = clock_mono_ms();
     enter_phase(s, MIGRATION_SWITCHOVER);
     char path[128];
     snprintf(path, sizeof(path), "/v1/migrations/%s/switchover", s->mig.uuid);
     struct client_reply reply;
-    r = peer_call(m, s->dest_url, "POST", path, NULL, PEER_TIMEOUT_MS, &reply, why, sizeof(why));
+    char detail[600];
+    int r = peer_call(m, s->dest_url, "POST", path, NULL, PEER_TIMEOUT_MS, &reply, detail,
+                      sizeof(detail));
     if (r < 0) {
-        char reason[700];
-        snprintf(reason, sizeof(reason), "the destination could not activate its ports: %s", why);
-        source_rollback(s, false, reason);
-        goto out;
+        snprintf(why, why_size, "the destination could not activate its ports: %s", detail);
+        return r;
     }
     client_reply_release(&reply);
-    int64_t gap = clock_mono_ms() - paused_at;
+    *gap = clock_mono_ms() - paused_at;
     journal(m, s->mig.uuid, "destination-ports", STEP_DONE, NULL);
     if (atomic_load(&s->running->cancel)) {
-        source_rollback(s, true, "cancelled");
-        goto out;
+        snprintf(why, why_size, "cancelled");
+        *cancelled = true;
+        return -ECANCELED;
     }
     journal(m, s->mig.uuid, "continue", STEP_BEGUN, NULL);
-    bool postcopy = s->converging && s->conv.postcopy;
-    if (postcopy)
+    *postcopy = s->converging && s->conv.postcopy;
+    if (*postcopy)
         journal(m, s->mig.uuid, "postcopy", STEP_BEGUN, NULL);
     atomic_store(&s->running->past_switchover, true);
     r = hypervisor_vm_migration_continue(s->handle);
     if (r < 0) {
         atomic_store(&s->running->past_switchover, false);
         journal(m, s->mig.uuid, "continue", STEP_FAILED, NULL);
-        if (postcopy)
+        if (*postcopy)
             journal(m, s->mig.uuid, "postcopy", STEP_FAILED, NULL);
-        source_rollback(s, false, "QEMU refused to continue at switchover");
-        goto out;
+        snprintf(why, why_size, "QEMU refused to continue at switchover");
+        return r;
     }
     journal(m, s->mig.uuid, "continue", STEP_DONE, NULL);
     /* The source ports go quiet while QEMU sends the last state, not
@@ -1205,46 +1249,41 @@ static void *source_thread(void *arg)
                       s->vm.adapters[i].port);
     }
     journal(m, s->mig.uuid, "source-ports-inactive", STEP_DONE, NULL);
-    /* The measurements are figures for the operator, stored again below:
-     * losing one does not change the move. */
-    (void)set_measurements(m, s->mig.uuid, -1, gap);
+    /* The measurements are figures for the operator, stored again at the
+     * end: losing one does not change the move. */
+    (void)set_measurements(m, s->mig.uuid, -1, *gap);
+    return 0;
+}
 
+/* Waits for QEMU to end the migration after continue: COMPLETED, FAILED or
+ * CANCELLED, or NONE-like when it did not say in time.  Post-copy takes as
+ * long as the rest of the memory takes to cross; QEMU says when its stream
+ * breaks (failed, or postcopy-paused). */
+static enum hypervisor_migration_status source_wait_complete(struct source_run *s, bool postcopy)
+{
     enum hypervisor_migration_status st = HYPERVISOR_MIGRATION_NONE;
     int64_t deadline = clock_mono_ms() + COMPLETE_TIMEOUT_MS;
-    /* Post-copy takes as long as the rest of the memory takes to cross;
-     * QEMU says when its stream breaks (failed, or postcopy-paused). */
     while (postcopy || clock_mono_ms() < deadline) {
-        r = hypervisor_vm_migration_wait(s->handle, 1000, &st);
+        int r = hypervisor_vm_migration_wait(s->handle, 1000, &st);
         if (r < 0 && r != -ETIMEDOUT)
             break;
         if (st == HYPERVISOR_MIGRATION_COMPLETED || st == HYPERVISOR_MIGRATION_FAILED ||
             st == HYPERVISOR_MIGRATION_CANCELLED)
             break;
     }
-    memset(&progress, 0, sizeof(progress));
-    (void)hypervisor_vm_migration_progress(s->handle, &progress); /* zero: figures unknown */
-    /* Past switchover QEMU is done sending whichever way this ends. */
-    metrics_count_migration(m->agent->metrics, s->path, progress.bytes_transferred);
-    if (postcopy && st != HYPERVISOR_MIGRATION_COMPLETED) {
-        postcopy_lost(s, &progress);
-        goto out;
-    }
-    if (postcopy)
-        journal(m, s->mig.uuid, "postcopy", STEP_DONE, NULL);
-    if (st == HYPERVISOR_MIGRATION_FAILED || st == HYPERVISOR_MIGRATION_CANCELLED) {
-        /* QEMU gave up in its last step and resumed the VM here: still a
-         * rollback, not a loss. */
-        atomic_store(&s->running->past_switchover, false);
-        snprintf(why, sizeof(why), "QEMU failed after switchover began: %s",
-                 progress.error[0] ? progress.error : "no reason given");
-        s->qemu_migrating = false;
-        source_rollback(s, false, why);
-        goto out;
-    }
+    return st;
+}
+
+/* After QEMU completed: the destination takes the VM, this host lets go. */
+static void source_finish(struct source_run *s, const struct hypervisor_migration_progress *p,
+                          int64_t gap)
+{
+    struct migrator *m = s->m;
     enter_phase(s, MIGRATION_FINISHING);
-    store_progress(s, &progress);
-    (void)set_measurements(m, s->mig.uuid, progress.downtime_ms, gap); /* logged; see above */
-    r = finish_destination(m, &s->mig, s->dest_url, progress.downtime_ms, gap, why, sizeof(why));
+    store_progress(s, p);
+    (void)set_measurements(m, s->mig.uuid, p->downtime_ms, gap); /* logged; figures only */
+    char why[600];
+    int r = finish_destination(m, &s->mig, s->dest_url, p->downtime_ms, gap, why, sizeof(why));
     channel_done(m, s->channel);
     s->channel = NULL;
     source_release(m, &s->mig, &s->vm);
@@ -1253,25 +1292,74 @@ static void *source_thread(void *arg)
         snprintf(reason, sizeof(reason),
                  "the destination did not confirm the VM after switchover: %s", why);
         (void)set_phase(m, s->mig.uuid, MIGRATION_FAILED, reason); /* logged; nothing to undo */
-        goto out;
+        return;
     }
     enter_phase(s, MIGRATION_COMPLETED);
-    {
-        _cleanup_json_ struct json_object *final = progress_to_json(&progress, NULL);
-        if (s->converging) /* the steps taken stay in the record */
-            json_object_object_add(final, "convergence", convergence_to_json(&s->conv));
-        (void)set_progress(m, s->mig.uuid, final, s->timings); /* figures only; logged */
-    }
-    {
-        _cleanup_json_ struct json_object *detail = json_object_new_object();
-        json_object_object_add(detail, "migration", json_object_new_string(s->mig.uuid));
-        json_object_object_add(detail, "downtime_ms", json_object_new_int64(progress.downtime_ms));
-        json_object_object_add(detail, "switchover_gap_ms", json_object_new_int64(gap));
-        record_event(m, NULL, "migration.complete", s->mig.vm_name, detail);
-    }
+    _cleanup_json_ struct json_object *final = progress_to_json(p, NULL);
+    if (s->converging) /* the steps taken stay in the record */
+        json_object_object_add(final, "convergence", convergence_to_json(&s->conv));
+    (void)set_progress(m, s->mig.uuid, final, s->timings); /* figures only; logged */
+    _cleanup_json_ struct json_object *detail = json_object_new_object();
+    json_object_object_add(detail, "migration", json_object_new_string(s->mig.uuid));
+    json_object_object_add(detail, "downtime_ms", json_object_new_int64(p->downtime_ms));
+    json_object_object_add(detail, "switchover_gap_ms", json_object_new_int64(gap));
+    record_event(m, NULL, "migration.complete", s->mig.vm_name, detail);
     log_info("migration completed migration=%s vm=%s downtime_ms=%lld switchover_gap_ms=%lld",
-             s->mig.uuid, s->mig.vm_name, (long long)progress.downtime_ms, (long long)gap);
-out:
+             s->mig.uuid, s->mig.vm_name, (long long)p->downtime_ms, (long long)gap);
+}
+
+/* After continue: QEMU completes (finish), fails and resumes the VM here
+ * (a rollback, not a loss), or breaks in post-copy (the VM is lost). */
+static void source_after_switchover(struct source_run *s, int64_t gap, bool postcopy)
+{
+    enum hypervisor_migration_status st = source_wait_complete(s, postcopy);
+    struct hypervisor_migration_progress progress;
+    memset(&progress, 0, sizeof(progress));
+    (void)hypervisor_vm_migration_progress(s->handle, &progress); /* zero: figures unknown */
+    /* Past switchover QEMU is done sending whichever way this ends. */
+    metrics_count_migration(s->m->agent->metrics, s->path, progress.bytes_transferred);
+    if (postcopy && st != HYPERVISOR_MIGRATION_COMPLETED) {
+        postcopy_lost(s, &progress);
+        return;
+    }
+    if (postcopy)
+        journal(s->m, s->mig.uuid, "postcopy", STEP_DONE, NULL);
+    if (st == HYPERVISOR_MIGRATION_FAILED || st == HYPERVISOR_MIGRATION_CANCELLED) {
+        atomic_store(&s->running->past_switchover, false);
+        char why[700];
+        snprintf(why, sizeof(why), "QEMU failed after switchover began: %s",
+                 progress.error[0] ? progress.error : "no reason given");
+        s->qemu_migrating = false;
+        source_rollback(s, false, why);
+        return;
+    }
+    source_finish(s, &progress, gap);
+}
+
+static void *source_thread(void *arg)
+{
+    struct source_run *s = arg;
+    struct migrator *m = s->m;
+    char why[700] = "";
+    bool cancelled = false;
+    struct peer_prepare_answer answer = { 0 };
+    int64_t gap = -1;
+    bool postcopy = false;
+    s->timings = json_object_new_object();
+    s->phase_started = 0;
+    int r = source_prepare(s, &answer, why, sizeof(why));
+    if (r >= 0)
+        r = source_start_stream(s, &answer, why, sizeof(why));
+    explicit_bzero(answer.token, sizeof(answer.token));
+    if (r >= 0)
+        r = source_wait_pre_switchover(s, why, sizeof(why), &cancelled);
+    if (r >= 0)
+        r = source_switchover(s, &gap, &postcopy, why, sizeof(why), &cancelled);
+    if (r < 0)
+        source_rollback(s, cancelled, why);
+    else
+        source_after_switchover(s, gap, postcopy);
+
     channel_done(m, s->channel);
     json_object_put(s->timings);
     atomic_store(&s->running->done, true);
