@@ -26,6 +26,17 @@ static struct json_object *parse(const char *text)
     return o;
 }
 
+static void sample_port(struct port_record *p, const char *name, uint64_t mac,
+                        enum mac_source source, enum vlan_mode mode)
+{
+    snprintf(p->name, sizeof(p->name), "%s", name);
+    snprintf(p->switch_name, sizeof(p->switch_name), "sw0");
+    p->mac = mac;
+    p->mac_source = source;
+    p->has_vlan = true;
+    p->vlan.mode = mode;
+}
+
 /* A prepare request with a two-adapter VM, a trunk port and a guarded one. */
 static struct peer_prepare *sample_prepare(void)
 {
@@ -64,24 +75,14 @@ static struct peer_prepare *sample_prepare(void)
 
     p->n_ports = 2;
     struct port_record *a = &p->ports[0], *b = &p->ports[1];
-    snprintf(a->name, sizeof(a->name), "p1");
-    snprintf(a->switch_name, sizeof(a->switch_name), "sw0");
-    a->mac = 0x001dd8b71c01ULL;
-    a->mac_source = MAC_SOURCE_STATIC;
-    a->has_vlan = true;
-    a->vlan.mode = VLAN_MODE_TRUNK;
+    sample_port(a, "p1", 0x001dd8b71c01ULL, MAC_SOURCE_STATIC, VLAN_MODE_TRUNK);
     a->vlan.native = 10;
     a->vlan.n_allowed = 3;
     a->vlan.allowed[0] = 10;
     a->vlan.allowed[1] = 20;
     a->vlan.allowed[2] = 30;
     a->active = true;
-    snprintf(b->name, sizeof(b->name), "p2");
-    snprintf(b->switch_name, sizeof(b->switch_name), "sw0");
-    b->mac = 0x001dd8b71c02ULL;
-    b->mac_source = MAC_SOURCE_GIVEN;
-    b->has_vlan = true;
-    b->vlan.mode = VLAN_MODE_ACCESS;
+    sample_port(b, "p2", 0x001dd8b71c02ULL, MAC_SOURCE_GIVEN, VLAN_MODE_ACCESS);
     b->vlan.id = 42;
     b->dhcp_guard = true;
     b->router_guard = true;
