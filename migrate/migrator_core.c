@@ -213,3 +213,32 @@ int migrator_destination_url(struct migrator *m, const struct migration *mig, ch
     }
     return member_url(m, mig->destination, url, size);
 }
+
+int migrator_undo_journal(struct migrator *m, const char *uuid, const struct migrator_undo *table,
+                          size_t n, void *ctx)
+{
+    struct migration_step *steps = NULL;
+    size_t n_steps = 0;
+    int r = migration_steps_to_undo(migrator_db(m), uuid, &steps, &n_steps);
+    if (r < 0)
+        return log_errno(LOG_LEVEL_ERROR, r, "cannot read the journal to undo migration=%s",
+                         uuid);
+    for (size_t i = 0; i < n_steps; i++) {
+        const struct migration_step *st = &steps[i];
+        const struct migrator_undo *u = NULL;
+        for (size_t k = 0; k < n && !u; k++) {
+            size_t len = strlen(table[k].step);
+            bool prefix = len > 0 && table[k].step[len - 1] == ':';
+            if (prefix ? strncmp(st->step, table[k].step, len) == 0
+                       : strcmp(st->step, table[k].step) == 0)
+                u = &table[k];
+        }
+        _cleanup_json_ struct json_object *detail =
+            st->detail ? json_tokener_parse(st->detail) : NULL;
+        int u_r = u ? u->undo(ctx, detail) : 0;
+        /* A step that could not be undone says so in the journal. */
+        migrator_journal(m, uuid, st->step, u_r < 0 ? STEP_FAILED : STEP_UNDONE, NULL);
+    }
+    migration_steps_free(steps, n_steps);
+    return 0;
+}

@@ -117,6 +117,22 @@ int migrator_set_measurements(struct migrator *m, const char *uuid, int64_t down
 int migrator_set_progress(struct migrator *m, const char *uuid, struct json_object *progress,
                           struct json_object *timings);
 
+/* How one journaled step is undone: STEP is its name, or a prefix ending
+ * in ':' for steps named per object ("port-created:NAME").  UNDO gets the
+ * step's detail (NULL when it has none) and returns 0 or a negative errno. */
+struct migrator_undo {
+    const char *step;
+    int (*undo)(void *ctx, struct json_object *detail);
+};
+
+/* The one undo mechanism of both roles: walks migration UUID's journal
+ * from the latest step back, undoes each step done and not undone with the
+ * matching entry of TABLE (N entries; a step none matches has nothing to
+ * undo), and journals it undone, or failed when its undo failed.  Returns
+ * 0, or a negative errno when the journal cannot be read (logged). */
+int migrator_undo_journal(struct migrator *m, const char *uuid, const struct migrator_undo *table,
+                          size_t n, void *ctx);
+
 /* What the hypervisor and the worker take of a migration's options O. */
 void migrator_options_apply(const struct peer_options *o, bool quick, struct options *out);
 

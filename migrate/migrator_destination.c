@@ -116,8 +116,63 @@ static bool incoming_take_held(struct migrator *m, struct incoming *in)
     return mine;
 }
 
-/* Undoes the destination's journaled steps for MIGRATION (what is in IN,
- * when it is still in memory, else found again by name). */
+/* What the destination's undo steps work with. */
+struct dest_undo_ctx {
+    struct migrator *m;
+    struct incoming *in; /* NULL once the agent restarted */
+    const char *vm_name;
+};
+
+static int undo_qemu_started(void *ctx, struct json_object *detail)
+{
+    (void)detail;
+    struct dest_undo_ctx *u = ctx;
+    struct hypervisor_vm *h = u->in ? u->in->handle : NULL;
+    if (!h && hypervisor_vm_attach(u->m->deps.hypervisor, u->vm_name, &h) < 0)
+        h = NULL; /* no QEMU of that name is left to end */
+    hypervisor_vm_destroy(h);
+    if (u->in)
+        u->in->handle = NULL;
+    return 0;
+}
+
+static int undo_port_created(void *ctx, struct json_object *detail)
+{
+    struct dest_undo_ctx *u = ctx;
+    const char *name = migrator_json_string(detail, "name");
+    if (!name)
+        return 0;
+    int r = u->m->ports.ops->remove(u->m->ports.ctx, name);
+    if (r < 0 && r != -ENOENT)
+        return log_errno(LOG_LEVEL_ERROR, r, "cannot remove prepared port=%s", name);
+    return 0;
+}
+
+static int undo_vm_record(void *ctx, struct json_object *detail)
+{
+    struct dest_undo_ctx *u = ctx;
+    const char *vm = migrator_json_string(detail, "vm");
+    const char *previous = migrator_json_string(detail, "previous_host");
+    if (vm && previous && previous[0])
+        return migrator_set_vm_host(u->m, vm, previous, VM_RUNNING);
+    if (!vm)
+        return 0;
+    int r = vm_delete(migrator_db(u->m), vm);
+    if (r < 0 && r != -ENOENT)
+        return log_errno(LOG_LEVEL_ERROR, r, "cannot forget the incoming VM vm=%s", vm);
+    return 0;
+}
+
+static const struct migrator_undo dest_undo_steps[] = {
+    { "qemu-started", undo_qemu_started },
+    { "port-created:", undo_port_created },
+    { "vm-record", undo_vm_record },
+    /* channel-listening: the listener is in memory (closed first, below);
+     * ports-active: switchover reached, nothing of its own to undo. */
+};
+
+/* Undoes the destination's journaled steps for UUID (what is in IN, when
+ * it is still in memory, else found again by name). */
 static void dest_undo(struct migrator *m, const char *uuid, struct incoming *in,
                       const char *vm_name)
 {
@@ -125,51 +180,10 @@ static void dest_undo(struct migrator *m, const char *uuid, struct incoming *in,
         migrator_channel_done(m, in->channel);
         in->channel = NULL;
     }
-    struct migration_step *steps = NULL;
-    size_t n = 0;
-    int r = migration_steps_to_undo(migrator_db(m), uuid, &steps, &n);
-    if (r < 0) {
-        log_errno(LOG_LEVEL_ERROR, r, "cannot read the journal to undo migration=%s", uuid);
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        const struct migration_step *st = &steps[i];
-        _cleanup_json_ struct json_object *detail =
-            st->detail ? json_tokener_parse(st->detail) : NULL;
-        r = 0;
-        if (strcmp(st->step, "qemu-started") == 0) {
-            struct hypervisor_vm *h = in ? in->handle : NULL;
-            if (!h && hypervisor_vm_attach(m->deps.hypervisor, vm_name, &h) < 0)
-                h = NULL; /* no QEMU of that name is left to end */
-            hypervisor_vm_destroy(h);
-            if (in)
-                in->handle = NULL;
-        } else if (strncmp(st->step, "port-created:", 13) == 0) {
-            const char *name = migrator_json_string(detail, "name");
-            if (name) {
-                r = m->ports.ops->remove(m->ports.ctx, name);
-                if (r == -ENOENT)
-                    r = 0;
-                if (r < 0)
-                    log_errno(LOG_LEVEL_ERROR, r, "cannot remove prepared port=%s", name);
-            }
-        } else if (strcmp(st->step, "vm-record") == 0) {
-            const char *vm = migrator_json_string(detail, "vm");
-            const char *previous = migrator_json_string(detail, "previous_host");
-            if (vm && previous && previous[0])
-                r = migrator_set_vm_host(m, vm, previous, VM_RUNNING);
-            else if (vm) {
-                r = vm_delete(migrator_db(m), vm);
-                if (r < 0 && r != -ENOENT)
-                    log_errno(LOG_LEVEL_ERROR, r, "cannot forget the incoming VM vm=%s", vm);
-                else
-                    r = 0;
-            }
-        }
-        /* A step that could not be undone says so in the journal. */
-        migrator_journal(m, uuid, st->step, r < 0 ? STEP_FAILED : STEP_UNDONE, NULL);
-    }
-    migration_steps_free(steps, n);
+    struct dest_undo_ctx u = { .m = m, .in = in, .vm_name = vm_name };
+    (void)migrator_undo_journal(m, uuid, dest_undo_steps,
+                                sizeof(dest_undo_steps) / sizeof(dest_undo_steps[0]),
+                                &u); /* logged; the record's phase tells the rest */
 }
 
 static void incoming_free(struct incoming *in)

@@ -334,7 +334,7 @@ struct source_run {
     char socket[128];
     struct json_object *timings;
     int64_t phase_started;
-    bool prepared, vm_migrating, paused, qemu_migrating, ports_inactive;
+    const char *undo_reason; /* while rolling back: what the destination's abort says */
     bool converging; /* live: the convergence policy follows the transfer */
     struct convergence conv;
     enum metrics_migration_path path; /* for /metrics, once QEMU migrates */
@@ -428,8 +428,7 @@ static int take_step(struct source_run *s, const struct convergence_event *step,
     case CONVERGENCE_PAUSE:
         r = hypervisor_vm_stop(s->handle);
         if (r >= 0) {
-            s->paused = true; /* a rollback resumes it here */
-            migrator_journal(m, s->mig.uuid, "vm-paused", STEP_DONE, NULL);
+            migrator_journal(m, s->mig.uuid, "vm-paused", STEP_DONE, NULL); /* resumed on undo */
             return 0;
         }
         snprintf(why, why_size, "cannot pause the VM to force the move to complete (%s): %s",
@@ -501,8 +500,122 @@ static int watch_destination(struct source_run *s, char *why, size_t why_size)
     return 1;
 }
 
-/* Undoes, in reverse, what the source did; the VM goes on running here.
- * CANCELLED tells a user's cancel from a failure (REASON). */
+/* Resumes S's VM when it is paused (by QEMU at pre-switchover, by a quick
+ * move or by the convergence policy). */
+static int resume_if_paused(struct source_run *s)
+{
+    struct hypervisor_vm_status status;
+    if (!s->handle || hypervisor_vm_query(s->handle, &status) < 0 ||
+        status.state != HYPERVISOR_VM_PAUSED)
+        return 0;
+    int r = hypervisor_vm_resume(s->handle);
+    if (r < 0)
+        log_errno(LOG_LEVEL_ERROR, r, "cannot resume the VM on the source vm=%s", s->mig.vm_name);
+    return r;
+}
+
+static int undo_source_ports_inactive(void *ctx, struct json_object *detail)
+{
+    (void)detail;
+    struct source_run *s = ctx;
+    const struct ports *ports = &s->m->ports;
+    int failed = 0;
+    for (size_t i = 0; i < s->vm.n_adapters; i++) {
+        int r = ports->ops->set_forwarding(ports->ctx, s->vm.adapters[i].port, true);
+        if (r < 0) {
+            log_errno(LOG_LEVEL_ERROR, r, "cannot reactivate source port=%s",
+                      s->vm.adapters[i].port);
+            failed = r;
+        }
+    }
+    return failed;
+}
+
+/* migrate_cancel, and the VM resumed: QEMU leaves it paused when it had
+ * stopped at pre-switchover. */
+static int undo_qemu_migrate(void *ctx, struct json_object *detail)
+{
+    (void)detail;
+    struct source_run *s = ctx;
+    if (!s->handle)
+        return 0;
+    int c = hypervisor_vm_migration_cancel(s->handle);
+    if (c < 0) /* the wait below sees where QEMU's migration stands anyway */
+        log_errno(LOG_LEVEL_WARNING, c, "migrate_cancel failed migration=%s", s->mig.uuid);
+    enum hypervisor_migration_status st = HYPERVISOR_MIGRATION_NONE;
+    for (int i = 0; i < 25; i++) {
+        if (hypervisor_vm_migration_wait(s->handle, POLL_MS, &st) < 0)
+            break;
+        if (st == HYPERVISOR_MIGRATION_CANCELLED || st == HYPERVISOR_MIGRATION_FAILED ||
+            st == HYPERVISOR_MIGRATION_COMPLETED || st == HYPERVISOR_MIGRATION_NONE)
+            break;
+    }
+    struct hypervisor_migration_progress sent; /* what QEMU sent before it stopped */
+    memset(&sent, 0, sizeof(sent));
+    if (hypervisor_vm_migration_progress(s->handle, &sent) == 0)
+        metrics_count_migration(s->m->agent->metrics, s->path, sent.bytes_transferred);
+    return resume_if_paused(s);
+}
+
+static int undo_vm_paused(void *ctx, struct json_object *detail)
+{
+    (void)detail;
+    return resume_if_paused(ctx);
+}
+
+static int undo_channel(void *ctx, struct json_object *detail)
+{
+    (void)detail;
+    struct source_run *s = ctx;
+    migrator_channel_done(s->m, s->channel); /* a relay; QEMU holds a single stream */
+    s->channel = NULL;
+    return 0;
+}
+
+static int undo_vm_migrating(void *ctx, struct json_object *detail)
+{
+    (void)detail;
+    struct source_run *s = ctx;
+    return migrator_set_vm_state(s->m, s->vm.uuid, VM_RUNNING);
+}
+
+/* The destination undoes its side from its own journal. */
+static int undo_prepare_destination(void *ctx, struct json_object *detail)
+{
+    (void)detail;
+    struct source_run *s = ctx;
+    struct peer_abort abort_;
+    snprintf(abort_.reason, sizeof(abort_.reason), "%s", s->undo_reason);
+    _cleanup_json_ struct json_object *body = peer_abort_encode(&abort_);
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/migrations/%s/abort", s->mig.uuid);
+    struct client_reply reply;
+    char why[512];
+    int r = migrator_peer_call(s->m, s->dest_url, "POST", path, body, PEER_TIMEOUT_MS, &reply,
+                               why, sizeof(why));
+    if (r < 0) {
+        /* The destination undoes it by itself when its QEMU loses the
+         * stream, or at its next start from its journal. */
+        log_warning("destination did not take the abort migration=%s: %s", s->mig.uuid, why);
+        return r;
+    }
+    client_reply_release(&reply);
+    return 0;
+}
+
+static const struct migrator_undo source_undo_steps[] = {
+    { "source-ports-inactive", undo_source_ports_inactive },
+    { "qemu-migrate", undo_qemu_migrate },
+    { "vm-paused", undo_vm_paused },
+    { "channel", undo_channel },
+    { "vm-migrating", undo_vm_migrating },
+    { "prepare-destination", undo_prepare_destination },
+    /* destination-ports: the destination's abort undoes them;
+     * postcopy-requested: QEMU still stopped at pre-switchover. */
+};
+
+/* Undoes, from the journal, what the source did; the VM goes on running
+ * here.  CANCELLED tells a user's cancel from a failure (REASON). */
 static void source_rollback(struct source_run *s, bool cancelled, const char *reason)
 {
     struct migrator *m = s->m;
@@ -513,68 +626,12 @@ static void source_rollback(struct source_run *s, bool cancelled, const char *re
      * fails), so the results of the state writes below are not acted on. */
     if (cancelled && migration_phase_can_move(s->mig.phase, MIGRATION_CANCELLING))
         (void)migrator_set_phase(m, s->mig.uuid, MIGRATION_CANCELLING, reason);
-    if (s->qemu_migrating && s->handle) {
-        int c = hypervisor_vm_migration_cancel(s->handle);
-        if (c < 0) /* the wait below sees where QEMU's migration stands anyway */
-            log_errno(LOG_LEVEL_WARNING, c, "migrate_cancel failed migration=%s", s->mig.uuid);
-        enum hypervisor_migration_status st = HYPERVISOR_MIGRATION_NONE;
-        for (int i = 0; i < 25; i++) {
-            if (hypervisor_vm_migration_wait(s->handle, POLL_MS, &st) < 0)
-                break;
-            if (st == HYPERVISOR_MIGRATION_CANCELLED || st == HYPERVISOR_MIGRATION_FAILED ||
-                st == HYPERVISOR_MIGRATION_COMPLETED || st == HYPERVISOR_MIGRATION_NONE)
-                break;
-        }
-        migrator_journal(m, s->mig.uuid, "qemu-migrate", STEP_UNDONE, NULL);
-        struct hypervisor_migration_progress sent;
-        memset(&sent, 0, sizeof(sent));
-        if (hypervisor_vm_migration_progress(s->handle, &sent) == 0)
-            metrics_count_migration(m->agent->metrics, s->path, sent.bytes_transferred);
-    }
-    if (s->handle) {
-        struct hypervisor_vm_status status;
-        if (hypervisor_vm_query(s->handle, &status) == 0 && status.state == HYPERVISOR_VM_PAUSED) {
-            int r = hypervisor_vm_resume(s->handle);
-            if (r < 0)
-                log_errno(LOG_LEVEL_ERROR, r, "cannot resume the VM on the source vm=%s",
-                          s->mig.vm_name);
-            else if (s->paused)
-                migrator_journal(m, s->mig.uuid, "vm-paused", STEP_UNDONE, NULL);
-        }
-    }
-    if (s->ports_inactive) {
-        for (size_t i = 0; i < s->vm.n_adapters; i++) {
-            int r = m->ports.ops->set_forwarding(m->ports.ctx, s->vm.adapters[i].port, true);
-            if (r < 0)
-                log_errno(LOG_LEVEL_ERROR, r, "cannot reactivate source port=%s",
-                          s->vm.adapters[i].port);
-        }
-        migrator_journal(m, s->mig.uuid, "source-ports-inactive", STEP_UNDONE, NULL);
-    }
-    if (s->prepared) {
-        struct peer_abort abort_;
-        snprintf(abort_.reason, sizeof(abort_.reason), "%s", reason);
-        _cleanup_json_ struct json_object *body = peer_abort_encode(&abort_);
-        char path[128];
-        snprintf(path, sizeof(path), "/v1/migrations/%s/abort", s->mig.uuid);
-        struct client_reply reply;
-        char why[512];
-        if (migrator_peer_call(m, s->dest_url, "POST", path, body, PEER_TIMEOUT_MS, &reply, why,
-                               sizeof(why)) == 0) {
-            client_reply_release(&reply);
-            migrator_journal(m, s->mig.uuid, "prepare-destination", STEP_UNDONE, NULL);
-        } else {
-            /* The destination undoes it by itself when its QEMU loses the
-             * stream, or at its next start from its journal. */
-            log_warning("destination did not take the abort migration=%s: %s", s->mig.uuid, why);
-        }
-    }
+    s->undo_reason = reason;
+    (void)migrator_undo_journal(m, s->mig.uuid, source_undo_steps,
+                                sizeof(source_undo_steps) / sizeof(source_undo_steps[0]), s);
+    (void)resume_if_paused(s); /* whatever the journal holds: the VM runs here (logged) */
     migrator_channel_done(m, s->channel);
     s->channel = NULL;
-    if (s->vm_migrating) {
-        (void)migrator_set_vm_state(m, s->vm.uuid, VM_RUNNING);
-        migrator_journal(m, s->mig.uuid, "vm-migrating", STEP_UNDONE, NULL);
-    }
     if (cancelled)
         (void)migrator_set_phase(m, s->mig.uuid, MIGRATION_CANCELLED, reason);
     else
@@ -727,21 +784,22 @@ static int source_prepare(struct source_run *s, struct peer_prepare_answer *answ
         return -ENOENT;
     }
     enter_phase(s, MIGRATION_PREPARING);
+    /* Journaled before it is done (here and for vm-migrating): a prepare
+     * that failed, or an agent that stopped half-way, may have left part
+     * of it, and both undos are harmless when nothing was done. */
+    migrator_journal(m, s->mig.uuid, "prepare-destination", STEP_DONE, NULL);
     char detail[600];
     int r = prepare_destination(s, answer, detail, sizeof(detail));
-    s->prepared = true; /* even a failed prepare may have done part: its abort undoes that */
     if (r < 0) {
         snprintf(why, why_size, "the destination could not prepare: %s", detail);
         return r;
     }
-    migrator_journal(m, s->mig.uuid, "prepare-destination", STEP_DONE, NULL);
+    migrator_journal(m, s->mig.uuid, "vm-migrating", STEP_DONE, NULL);
     r = migrator_set_vm_state(m, s->vm.uuid, VM_MIGRATING);
     if (r < 0) {
         snprintf(why, why_size, "cannot record the VM as migrating in this host's database");
         return r;
     }
-    s->vm_migrating = true;
-    migrator_journal(m, s->mig.uuid, "vm-migrating", STEP_DONE, NULL);
     return 0;
 }
 
@@ -779,7 +837,6 @@ static int source_start_stream(struct source_run *s, struct peer_prepare_answer 
             snprintf(why, why_size, "cannot pause the VM for a quick migration");
             return r;
         }
-        s->paused = true;
         migrator_journal(m, s->mig.uuid, "vm-paused", STEP_DONE, NULL);
     }
     s->path = stream >= 0       ? METRICS_PATH_STREAM
@@ -802,7 +859,6 @@ static int source_start_stream(struct source_run *s, struct peer_prepare_answer 
         snprintf(why, why_size, "QEMU refused to start the migration (see the agent's log)");
         return r;
     }
-    s->qemu_migrating = true;
     migrator_journal(m, s->mig.uuid, "qemu-migrate", STEP_DONE, NULL);
     return 0;
 }
@@ -884,8 +940,7 @@ static int source_wait_pre_switchover(struct source_run *s, char *why, size_t wh
         if (r < 0 && r != -ETIMEDOUT) {
             snprintf(why, why_size, "lost QEMU on the source during the transfer: %s",
                      strerror(-r));
-            s->qemu_migrating = false;
-            return r;
+            return r; /* the undo's migrate_cancel fails, logged, and goes on */
         }
         struct hypervisor_migration_progress progress;
         memset(&progress, 0, sizeof(progress));
@@ -965,7 +1020,6 @@ static int source_switchover(struct source_run *s, int64_t *gap, bool *postcopy,
     /* The source ports go quiet while QEMU sends the last state, not
      * before: the paused VM sends nothing, and each switch call here would
      * lengthen the downtime. */
-    s->ports_inactive = true;
     for (size_t i = 0; i < s->vm.n_adapters; i++) {
         r = m->ports.ops->set_forwarding(m->ports.ctx, s->vm.adapters[i].port, false);
         if (r < 0)
@@ -1054,8 +1108,7 @@ static void source_after_switchover(struct source_run *s, int64_t gap, bool post
         char why[700];
         snprintf(why, sizeof(why), "QEMU failed after switchover began: %s",
                  progress.error[0] ? progress.error : "no reason given");
-        s->qemu_migrating = false;
-        source_rollback(s, false, why);
+        source_rollback(s, false, why); /* its migrate_cancel finds nothing to cancel */
         return;
     }
     source_finish(s, &progress, gap);
@@ -1227,12 +1280,8 @@ void migrator_source_recover(struct migrator *m, const struct migration *mig)
     s.vm = vm;
     snprintf(s.dest_url, sizeof(s.dest_url), "%s", url);
     s.handle = lifecycle_handle(m->deps.lifecycle, vm.uuid);
-    s.prepared = journal_has(m, mig->uuid, "prepare-destination", STEP_DONE) ||
-                 mig->phase >= MIGRATION_PREPARING;
-    s.vm_migrating = true;
-    s.qemu_migrating = journal_has(m, mig->uuid, "qemu-migrate", STEP_DONE);
-    s.ports_inactive = journal_has(m, mig->uuid, "source-ports-inactive", STEP_DONE);
-    s.paused = journal_has(m, mig->uuid, "vm-paused", STEP_DONE);
+    /* The same undo as a failure in the worker: the journal says what was
+     * done. */
     source_rollback(&s, false, "the source agent restarted during the migration");
     log_info("recovered migration by rolling back migration=%s", mig->uuid);
 }

@@ -46,6 +46,7 @@ static struct {
     char fd_name[64];       /* the last descriptor handed over, by name */
     int fd_listening;       /* and whether it was a listening socket */
     bool postcopy;          /* the options the incoming QEMU started with */
+    int resumed, cancelled; /* source side: resumes and migrate_cancels */
 } hv_calls;
 
 /* The race of test_finish_races_incoming_check: the first query the finish
@@ -126,6 +127,29 @@ static void fake_vm_detach(struct hypervisor_vm *vm)
     free(vm);
 }
 
+static int fake_resume(struct hypervisor_vm *base)
+{
+    ((struct fake_vm *)base)->state = HYPERVISOR_VM_RUNNING;
+    hv_calls.resumed++;
+    return 0;
+}
+
+static int fake_migration_cancel(struct hypervisor_vm *vm)
+{
+    (void)vm;
+    hv_calls.cancelled++;
+    return 0;
+}
+
+static int fake_migration_wait(struct hypervisor_vm *vm, int timeout_ms,
+                               enum hypervisor_migration_status *status)
+{
+    (void)vm;
+    (void)timeout_ms;
+    *status = hv_calls.cancelled ? HYPERVISOR_MIGRATION_CANCELLED : HYPERVISOR_MIGRATION_ACTIVE;
+    return 0;
+}
+
 static int fake_announce(struct hypervisor_vm *vm)
 {
     (void)vm;
@@ -144,6 +168,9 @@ static const struct hypervisor_ops fake_hv_ops = {
     .vm_detach = fake_vm_detach,
     .vm_announce = fake_announce,
     .vm_pass_fd = fake_pass_fd,
+    .vm_resume = fake_resume,
+    .vm_migration_cancel = fake_migration_cancel,
+    .vm_migration_wait = fake_migration_wait,
 };
 
 static struct hypervisor fake_hv = { .ops = &fake_hv_ops };
@@ -600,6 +627,77 @@ static void test_bad_prepare_and_submit_refusals(void **state)
     assert_string_equal(refusal.type, "destination-unknown");
 }
 
+static enum migration_step_status step_status(struct fixture *f, const char *id,
+                                              const char *step)
+{
+    struct migration_step *steps = NULL;
+    size_t n = 0;
+    assert_int_equal(migration_steps(db_pool_get(f->agent.db), id, &steps, &n), 0);
+    int status = -1;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(steps[i].step, step) == 0)
+            status = (int)steps[i].status;
+    migration_steps_free(steps, n);
+    if (status < 0)
+        fail_msg("no step %s in the journal", step);
+    return (enum migration_step_status)status;
+}
+
+/* A source agent that stopped mid-transfer undoes, at its next start, what
+ * its journal says it did: QEMU's migration cancelled and the VM (paused at
+ * pre-switchover) resumed, the VM's state back to running, the move failed;
+ * the destination's abort, which cannot reach it here, is journaled failed. */
+static void test_source_restart_undoes_from_journal(void **state)
+{
+    struct fixture *f = *state;
+    struct db *db = db_pool_get(f->agent.db);
+    struct vm vm = { 0 };
+    snprintf(vm.uuid, sizeof(vm.uuid), VM_ID);
+    snprintf(vm.name, sizeof(vm.name), "web1");
+    vm.memory_mib = 128;
+    vm.vcpus = 1;
+    snprintf(vm.kernel, sizeof(vm.kernel), "/boot/k");
+    snprintf(vm.host, sizeof(vm.host), "%s", f->agent.node_id);
+    vm.state = VM_MIGRATING;
+    assert_int_equal(vm_insert(db, &vm), 0);
+    struct fake_vm *qemu = calloc(1, sizeof(*qemu));
+    qemu->base.hypervisor = &fake_hv;
+    snprintf(qemu->base.name, sizeof(qemu->base.name), "web1");
+    qemu->state = HYPERVISOR_VM_PAUSED;
+    assert_int_equal(lifecycle_adopt(f->agent.lifecycle, VM_ID, &qemu->base), 0);
+
+    struct migration mig = { 0 };
+    snprintf(mig.uuid, sizeof(mig.uuid), MIG_ID);
+    snprintf(mig.vm, sizeof(mig.vm), VM_ID);
+    snprintf(mig.vm_name, sizeof(mig.vm_name), "web1");
+    mig.role = MIGRATION_ROLE_SOURCE;
+    snprintf(mig.source, sizeof(mig.source), "%s", f->agent.node_id);
+    snprintf(mig.destination, sizeof(mig.destination), OTHER_NODE);
+    snprintf(mig.destination_url, sizeof(mig.destination_url), "http://127.0.0.1:9");
+    mig.phase = MIGRATION_TRANSFERRING;
+    mig.downtime_ms = -1;
+    mig.switchover_gap_ms = -1;
+    assert_int_equal(migration_insert(db, &mig), 0);
+    static const char *const done[] = { "prepare-destination", "vm-migrating", "channel",
+                                        "qemu-migrate" };
+    for (size_t i = 0; i < 4; i++)
+        assert_true(migration_journal(db, MIG_ID, done[i], STEP_DONE, NULL) >= 0);
+
+    migrator_stop(f->migrator);
+    start_migrator(f);
+    assert_int_equal(hv_calls.cancelled, 1);
+    assert_int_equal(hv_calls.resumed, 1);
+    assert_int_equal(qemu->state, HYPERVISOR_VM_RUNNING);
+    assert_int_equal(phase_of(f, MIG_ID), MIGRATION_FAILED);
+    assert_int_equal(vm_get(db, VM_ID, &vm), 0);
+    assert_int_equal(vm.state, VM_RUNNING);
+    assert_string_equal(vm.host, f->agent.node_id);
+    assert_int_equal(step_status(f, MIG_ID, "qemu-migrate"), STEP_UNDONE);
+    assert_int_equal(step_status(f, MIG_ID, "channel"), STEP_UNDONE);
+    assert_int_equal(step_status(f, MIG_ID, "vm-migrating"), STEP_UNDONE);
+    assert_int_equal(step_status(f, MIG_ID, "prepare-destination"), STEP_FAILED);
+}
+
 struct finish_call {
     struct migrator *migrator;
     int result;
@@ -651,6 +749,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_restart_undoes_incoming, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_prepare_and_submit_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_finish_races_incoming_check, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_source_restart_undoes_from_journal, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
