@@ -375,6 +375,20 @@ static struct json_object *prepare_body_with(const char *id, const char *key,
     return o;
 }
 
+/* Stores VM web1 (VM_ID) on HOST in STATE, as *VM. */
+static void insert_vm(struct fixture *f, const char *host, enum vm_state state, struct vm *vm)
+{
+    memset(vm, 0, sizeof(*vm));
+    snprintf(vm->uuid, sizeof(vm->uuid), VM_ID);
+    snprintf(vm->name, sizeof(vm->name), "web1");
+    vm->memory_mib = 128;
+    vm->vcpus = 1;
+    snprintf(vm->kernel, sizeof(vm->kernel), "/boot/k");
+    snprintf(vm->host, sizeof(vm->host), "%s", host);
+    vm->state = state;
+    assert_int_equal(vm_insert(db_pool_get(f->agent.db), vm), 0);
+}
+
 /* Prepares migration ID from PREPARE_BODY, which must succeed. */
 static void prepare_ok(struct fixture *f, const char *id)
 {
@@ -530,15 +544,8 @@ static void test_abort_after_prepare(void **state)
     struct fixture *f = *state;
     /* The VM once lived here and left: an abort must give it back to the
      * host it has now, not delete it. */
-    struct vm vm = { 0 };
-    snprintf(vm.uuid, sizeof(vm.uuid), VM_ID);
-    snprintf(vm.name, sizeof(vm.name), "web1");
-    vm.memory_mib = 128;
-    vm.vcpus = 1;
-    snprintf(vm.kernel, sizeof(vm.kernel), "/boot/k");
-    snprintf(vm.host, sizeof(vm.host), OTHER_NODE);
-    vm.state = VM_RUNNING;
-    assert_int_equal(vm_insert(db_pool_get(f->agent.db), &vm), 0);
+    struct vm vm;
+    insert_vm(f, OTHER_NODE, VM_RUNNING, &vm);
 
     struct json_object *body = prepare_body(MIG_ID), *answer = NULL;
     struct planner_refusal refusal;
@@ -607,15 +614,8 @@ static void test_bad_prepare_and_submit_refusals(void **state)
     assert_int_equal(refusal.status, 404);
     assert_string_equal(refusal.type, "vm-not-found");
 
-    struct vm vm = { 0 };
-    snprintf(vm.uuid, sizeof(vm.uuid), VM_ID);
-    snprintf(vm.name, sizeof(vm.name), "web1");
-    vm.memory_mib = 128;
-    vm.vcpus = 1;
-    snprintf(vm.kernel, sizeof(vm.kernel), "/boot/k");
-    snprintf(vm.host, sizeof(vm.host), "%s", f->agent.node_id);
-    vm.state = VM_STOPPED;
-    assert_int_equal(vm_insert(db_pool_get(f->agent.db), &vm), 0);
+    struct vm vm;
+    insert_vm(f, f->agent.node_id, VM_STOPPED, &vm);
     snprintf(rq.vm, sizeof(rq.vm), "web1");
     assert_int_equal(migrator_submit(f->migrator, &rq, "test", uuid, &refusal), -EPERM);
     assert_int_equal(refusal.status, 409);
@@ -651,15 +651,8 @@ static void test_source_restart_undoes_from_journal(void **state)
 {
     struct fixture *f = *state;
     struct db *db = db_pool_get(f->agent.db);
-    struct vm vm = { 0 };
-    snprintf(vm.uuid, sizeof(vm.uuid), VM_ID);
-    snprintf(vm.name, sizeof(vm.name), "web1");
-    vm.memory_mib = 128;
-    vm.vcpus = 1;
-    snprintf(vm.kernel, sizeof(vm.kernel), "/boot/k");
-    snprintf(vm.host, sizeof(vm.host), "%s", f->agent.node_id);
-    vm.state = VM_MIGRATING;
-    assert_int_equal(vm_insert(db, &vm), 0);
+    struct vm vm;
+    insert_vm(f, f->agent.node_id, VM_MIGRATING, &vm);
     struct fake_vm *qemu = calloc(1, sizeof(*qemu));
     qemu->base.hypervisor = &fake_hv;
     snprintf(qemu->base.name, sizeof(qemu->base.name), "web1");
