@@ -338,6 +338,7 @@ struct source_run {
     bool converging; /* live: the convergence policy follows the transfer */
     struct convergence conv;
     enum metrics_migration_path path; /* for /metrics, once QEMU migrates */
+    bool bytes_counted;               /* /metrics has what QEMU sent */
 };
 
 static void enter_phase(struct source_run *s, enum migration_phase phase)
@@ -552,8 +553,9 @@ static int undo_qemu_migrate(void *ctx, struct json_object *detail)
     }
     struct hypervisor_migration_progress sent; /* what QEMU sent before it stopped */
     memset(&sent, 0, sizeof(sent));
-    if (hypervisor_vm_migration_progress(s->handle, &sent) == 0)
+    if (!s->bytes_counted && hypervisor_vm_migration_progress(s->handle, &sent) == 0)
         metrics_count_migration(s->m->agent->metrics, s->path, sent.bytes_transferred);
+    s->bytes_counted = true;
     return resume_if_paused(s);
 }
 
@@ -1097,6 +1099,7 @@ static void source_after_switchover(struct source_run *s, int64_t gap, bool post
     (void)hypervisor_vm_migration_progress(s->handle, &progress); /* zero: figures unknown */
     /* Past switchover QEMU is done sending whichever way this ends. */
     metrics_count_migration(s->m->agent->metrics, s->path, progress.bytes_transferred);
+    s->bytes_counted = true; /* a rollback from here must not count them again */
     if (postcopy && st != HYPERVISOR_MIGRATION_COMPLETED) {
         postcopy_lost(s, &progress);
         return;

@@ -150,6 +150,15 @@ static int fake_migration_wait(struct hypervisor_vm *vm, int timeout_ms,
     return 0;
 }
 
+static int fake_migration_progress(struct hypervisor_vm *vm,
+                                   struct hypervisor_migration_progress *out)
+{
+    (void)vm;
+    memset(out, 0, sizeof(*out));
+    out->status = HYPERVISOR_MIGRATION_CANCELLED;
+    return 0;
+}
+
 static int fake_announce(struct hypervisor_vm *vm)
 {
     (void)vm;
@@ -171,6 +180,7 @@ static const struct hypervisor_ops fake_hv_ops = {
     .vm_resume = fake_resume,
     .vm_migration_cancel = fake_migration_cancel,
     .vm_migration_wait = fake_migration_wait,
+    .vm_migration_progress = fake_migration_progress,
 };
 
 static struct hypervisor fake_hv = { .ops = &fake_hv_ops };
