@@ -303,6 +303,43 @@ def seeds():
         bytes([255]) + b64("/lmnet/networks/x").encode(),
         bytes([255]) + b"YQ==",
     ]
+    # The agent-to-agent migration messages (migrate/peer_protocol.h); the
+    # first byte is message + 6 * (channels asked - 1).
+    mig_id = "3d1f7a2e-5b6c-4d8e-9f01-23456789abcd"
+    options = {"downtime_limit_ms": 250, "max_bandwidth": 1073741824, "channels": 4,
+               "allow_management_network": False, "convert_dynamic_macs": True,
+               "convergence": {"downtime_schedule_ms": [300, 1000], "auto_converge": True,
+                               "allow_postcopy": False, "completion_timeout_per_gib_s": 30,
+                               "timeout_action": "abort"},
+               "channels_requested": 8, "channels_note": "reduced: a note"}
+    s["fuzz_migration_peer"] = [
+        bytes([0]) + json.dumps({
+            "id": mig_id, "source": NODE.decode(), "destination": NET.decode(),
+            "network": "net-1", "source_address": "10.0.5.1", "destination_address": "10.0.5.2",
+            "quick": False, "multifd": "direct", "options": options,
+            "vm": {"id": "7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "name": "web1",
+                   "memory_mib": 512, "vcpus": 2, "kernel": "/boot/k", "host": NODE.decode(),
+                   "state": "running",
+                   "adapters": [{"port": "p1", "model": "virtio-net-pci"},
+                                {"port": "p2", "model": "e1000"}]},
+            "ports": [{"name": "p1", "switch": "sw0", "mac": "00:1d:d8:b7:1c:01",
+                       "mac_source": "static",
+                       "vlan": {"mode": "trunk", "native": 10, "allowed": [10, 20, 30]},
+                       "active": True},
+                      {"name": "p2", "switch": "sw0", "mac": "00:1d:d8:b7:1c:02",
+                       "mac_source": "given", "vlan": {"mode": "access", "id": 42},
+                       "dhcp_guard": True, "router_guard": True,
+                       "max_bandwidth_kbps": 100000}]}).encode(),
+        bytes([1]) + json.dumps({"port": 40001, "token": TOKEN.decode()}).encode(),
+        bytes([1 + 6 * 3]) + json.dumps({"port": 40001, "direct": True}).encode(),
+        bytes([2]) + json.dumps({"downtime_ms": 42, "switchover_gap_ms": 7}).encode(),
+        bytes([3]) + json.dumps({"reason": "cancelled by admin"}).encode(),
+        bytes([4]) + json.dumps({"id": mig_id, "phase": "transferring", "error": None,
+                                 "progress": {}}).encode(),
+        bytes([4]) + json.dumps({"phase": "failed", "error": "QEMU exited"}).encode(),
+        bytes([5]) + json.dumps(options).encode(),
+        bytes([5]) + b"{}",
+    ]
     s["fuzz_config"] = [b"listen = 127.0.0.1:8470\ndatabase = /var/lib/lmnet/lmnet.db\n"
                         b"log_level = info\n"]
     s["fuzz_router"] = [b"\x00/v1/mac-pools/fleet/allocations/02:00:00:00:00:01",
