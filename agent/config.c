@@ -15,6 +15,7 @@
 #include "base/cleanup.h"
 #include "base/mac.h"
 #include "migrate/plan/convergence.h"
+#include "hypervisor/vm_scope.h"
 
 enum config_kind {
     CONFIG_STRING,
@@ -67,6 +68,8 @@ static const struct config_key config_keys[] = {
     { "accel", CONFIG_STRING, FIELD(accel), 0 },
     { "qemu_user", CONFIG_OPTIONAL_STRING, FIELD(qemu_user), 0 },
     { "image_dirs", CONFIG_STRING, FIELD(image_dirs), 0 },
+    { "vm_cgroup", CONFIG_STRING, FIELD(vm_cgroup), 0 },
+    { "vm_slice", CONFIG_STRING, FIELD(vm_slice), 0 },
     { "dynamic_mac_range", CONFIG_OPTIONAL_STRING, FIELD(dynamic_mac_range), 0 },
     { "migration_stall_timeout", CONFIG_UNSIGNED, FIELD(migration_stall_timeout), 3600 },
     { "migration_downtime_schedule", CONFIG_STRING, FIELD(migration_downtime_schedule), 0 },
@@ -218,6 +221,10 @@ int config_init(struct config *config)
         r = replace_string(&config->qemu_user, CONFIG_DEFAULT_QEMU_USER);
     if (r >= 0)
         r = replace_string(&config->image_dirs, CONFIG_DEFAULT_IMAGE_DIRS);
+    if (r >= 0)
+        r = replace_string(&config->vm_cgroup, "auto");
+    if (r >= 0)
+        r = replace_string(&config->vm_slice, "lmnet.slice");
     config->migration_stall_timeout = 15;
     config->member_address_check = 1;
     if (r >= 0)
@@ -385,6 +392,13 @@ int config_check(const struct config *config, char *err, size_t size)
                                    "not '%s'", config->image_dirs);
         d += n + (d[n] == ',');
     }
+    enum vm_scope_kind scope_kind;
+    if (vm_scope_kind_from_string(config->vm_cgroup, &scope_kind) < 0)
+        return fail(err, size, "vm_cgroup must be auto, systemd, cgroupfs or none, not '%s'",
+                    config->vm_cgroup);
+    if (!vm_scope_slice_valid(config->vm_slice))
+        return fail(err, size, "vm_slice must be a slice name ([A-Za-z0-9_-] then .slice, e.g. "
+                               "lmnet.slice), not '%s'", config->vm_slice);
     /* A plain user name: it goes on QEMU's command line (-runas). */
     if (config->qemu_user &&
         (!config->qemu_user[0] || config->qemu_user[0] == '-' ||

@@ -60,6 +60,9 @@ struct config {
                                runs as the agent ("none") */
     char *image_dirs;       /* ','-separated directories VM kernels, initrds
                                and disks must lie in ("/var/lib/lmnet/images") */
+    char *vm_cgroup;        /* where each QEMU runs: "auto", "systemd", "cgroupfs"
+                               or "none" (hypervisor/vm_scope.h) */
+    char *vm_slice;         /* the slice of the VMs' scopes ("lmnet.slice") */
     char *dynamic_mac_range; /* this host's dynamic pool (START-END); NULL:
                                 00:15:5d + management IPv4 + 256 */
     unsigned migration_stall_timeout; /* seconds without progress before a

@@ -109,6 +109,8 @@ static void start_hypervisor(struct agent *agent)
     snprintf(qc.user, sizeof(qc.user), "%s", agent->config.qemu_user ? agent->config.qemu_user : "");
     snprintf(qc.image_dirs, sizeof(qc.image_dirs), "%s", agent->config.image_dirs);
     snprintf(qc.migration_dir, sizeof(qc.migration_dir), "%s", agent->config.run_dir);
+    vm_scope_kind_from_string(agent->config.vm_cgroup, &qc.cgroup);
+    snprintf(qc.slice, sizeof(qc.slice), "%s", agent->config.vm_slice);
     int r = hypervisor_qemu_create(&qc, &agent->hypervisor);
     if (r < 0)
         log_errno(LOG_LEVEL_ERROR, r, "cannot set up QEMU in %s; VMs are off", qc.run_dir);

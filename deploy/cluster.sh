@@ -92,6 +92,9 @@ log_file = $dir/lmnetd.log
 migration_stall_timeout = ${LMNET_STALL_TIMEOUT:-15}
 image_dirs = $state/guest
 qemu_user = ${LMNET_QEMU_USER:-lmnet-qemu}
+# Each host's VMs in cgroups of their own, apart from the other hosts' (a
+# VM migrating runs on two of them under one name).
+vm_slice = ${prefix}-h$i.slice
 $switch_conf
 EOF
     in_ns "$prefix-h$i" "$build/lmnetd" -c "$dir/lmnetd.conf" </dev/null >/dev/null 2>&1 &
@@ -315,6 +318,16 @@ down() {
         ip netns delete "$ns"
     done
     ns_exists "$prefix-net" && ip netns delete "$prefix-net"
+    # The hosts' VM cgroups (deploy/lmnetd.conf vm_cgroup) once their QEMUs are gone.
+    local cgroot
+    cgroot=$(awk '$0 ~ / - cgroup2 / {print $5; exit}' /proc/self/mountinfo)
+    if [[ -n $cgroot ]]; then
+        for ((i = 1; i <= 3; i++)); do
+            [[ -d $cgroot/$prefix-h$i.slice ]] || continue
+            rmdir "$cgroot/$prefix-h$i.slice"/vm-* 2>/dev/null || true
+            rmdir "$cgroot/$prefix-h$i.slice" 2>/dev/null || true
+        done
+    fi
     rm -rf "$state"
     say "down"
 }

@@ -41,6 +41,7 @@ struct qemu_driver {
     pthread_mutex_t lock;
     bool decided;
     enum hypervisor_accel accel; /* KVM or TCG once decided */
+    struct vm_scope *scope;
 };
 
 struct qemu_vm {
@@ -67,6 +68,8 @@ void hypervisor_qemu_config_defaults(struct hypervisor_qemu_config *config)
     config->start_timeout_ms = 10000;
     config->qmp_timeout_ms = 10000;
     config->quit_timeout_ms = 3000;
+    config->cgroup = VM_SCOPE_AUTO;
+    snprintf(config->slice, sizeof(config->slice), "lmnet.slice");
 }
 
 /* mkdir -p with MODE for the last component. */
@@ -143,6 +146,12 @@ int hypervisor_qemu_create(const struct hypervisor_qemu_config *config, struct h
         d->config.qmp_timeout_ms = 10000;
     if (d->config.quit_timeout_ms <= 0)
         d->config.quit_timeout_ms = 3000;
+    r = vm_scope_create(config->cgroup, config->slice[0] ? config->slice : "lmnet.slice",
+                        &d->scope);
+    if (r < 0) {
+        free(d);
+        return r;
+    }
     pthread_mutex_init(&d->lock, NULL);
     if (config->accel != HYPERVISOR_ACCEL_AUTO) {
         d->decided = true;
@@ -156,6 +165,7 @@ static void driver_destroy(struct hypervisor *hv)
 {
     struct qemu_driver *d = (struct qemu_driver *)hv;
     pthread_mutex_destroy(&d->lock);
+    vm_scope_destroy(d->scope);
     free(d);
 }
 
@@ -636,6 +646,17 @@ static int vm_spawn(struct qemu_driver *d, const struct hypervisor_vm_config *co
                          name);
     }
     vm->child = true;
+    /* Its own cgroup before it has a second thread; a QEMU that cannot be
+     * put there is not kept (it would die with the agent's unit). */
+    r = vm_scope_add(d->scope, name, vm->pid);
+    if (r < 0) {
+        int status;
+        kill(vm->pid, SIGKILL);
+        process_end(vm->pid, true, 1000, &status);
+        vm_scope_remove(d->scope, name);
+        free(vm);
+        return r;
+    }
 
     int64_t deadline = clock_mono_ms() + d->config.start_timeout_ms;
     for (;;) {
@@ -646,6 +667,7 @@ static int vm_spawn(struct qemu_driver *d, const struct hypervisor_vm_config *co
             last_line(log, why, sizeof(why));
             log_error("qemu exited while starting vm=%s status=%d log=%s reason=\"%s\"", name,
                       WIFEXITED(status) ? WEXITSTATUS(status) : -1, log, why);
+            vm_scope_remove(d->scope, name);
             free(vm);
             return -ECHILD;
         }
@@ -659,6 +681,7 @@ static int vm_spawn(struct qemu_driver *d, const struct hypervisor_vm_config *co
                       vm->qmp_path);
             kill(vm->pid, SIGKILL);
             process_end(vm->pid, true, 1000, &status);
+            vm_scope_remove(d->scope, name);
             free(vm);
             return r;
         }
@@ -811,12 +834,25 @@ static int vm_attach(struct hypervisor *hv, const char *name, struct hypervisor_
         unlink(vm->pid_path);
         r = -ENOENT;
     }
+    if (r == -ENOENT)
+        vm_scope_remove(d->scope, name); /* its QEMU is gone: so is its cgroup */
     if (r < 0) {
         vm_free(vm);
         return r;
     }
     qmp_set_timeout(vm->qmp, d->config.qmp_timeout_ms);
     vm->pid = (pid_t)pid;
+    /* A QEMU outside its scope (started by an agent before scopes, or
+     * under another vm_cgroup) is put there now; failing that it runs on
+     * as it is: a running VM is not ended for it. */
+    r = vm_scope_contains(d->scope, name, vm->pid);
+    if (r == 0) {
+        log_info("qemu: vm=%s pid=%d was not in its own cgroup, moving it", name, pid);
+        r = vm_scope_add(d->scope, name, vm->pid);
+    }
+    if (r < 0)
+        log_errno(LOG_LEVEL_WARNING, r, "qemu: vm=%s pid=%d stays outside its own cgroup", name,
+                  pid);
     log_info("qemu attached vm=%s pid=%d", name, pid);
     *out = &vm->base;
     return 0;
@@ -878,9 +914,13 @@ static void vm_destroy(struct hypervisor_vm *base)
             log_errno(LOG_LEVEL_WARNING, r, "qemu: quit not answered, killing vm=%s pid=%d",
                       vm->base.name, (int)vm->pid);
         int status;
-        if (!process_end(vm->pid, vm->child, r < 0 ? 0 : grace, &status))
+        if (!process_end(vm->pid, vm->child, r < 0 ? 0 : grace, &status)) {
             log_warning("qemu killed vm=%s pid=%d", vm->base.name, (int)vm->pid);
+            /* Whatever else is left in its cgroup goes too. */
+            vm_scope_kill(vm->driver->scope, vm->base.name);
+        }
     }
+    vm_scope_remove(vm->driver->scope, vm->base.name);
     unlink(vm->qmp_path);
     unlink(vm->pid_path);
     log_info("qemu ended vm=%s", vm->base.name);

@@ -4,7 +4,11 @@
  * Per VM, in the run directory: NAME.qmp (the QMP socket), NAME.pid,
  * NAME.log (QEMU's own messages) and NAME.console (the guest's serial
  * console).  QEMU runs in its own session, so it outlives an agent restart;
- * the restarted agent finds it again with hypervisor_vm_attach().  QEMU is
+ * the restarted agent finds it again with hypervisor_vm_attach().  Each QEMU
+ * is also moved, right after it starts, into a cgroup of its own
+ * (hypervisor/vm_scope.h: a systemd scope, or a cgroupfs directory), which
+ * attach checks (and makes for a QEMU that has none) and destroy removes;
+ * a VM whose scope cannot be made is not started.  QEMU is
  * started with -nodefaults -display none; adapters are tap netdevs with
  * script=no downscript=no (the agent owns the taps and the switch).
  *
@@ -20,6 +24,7 @@
 #define LMNET_MIGRATE_HYPERVISOR_QEMU_H
 
 #include "hypervisor/hypervisor.h"
+#include "hypervisor/vm_scope.h"
 
 struct hypervisor_qemu_config {
     char binary[256];  /* the QEMU program; a bare name is looked up in PATH */
@@ -37,10 +42,13 @@ struct hypervisor_qemu_config {
                                run_dir); "": not managed by the driver */
     char image_dirs[1024]; /* ','-separated directories kernels, initrds and
                               disks must lie in (hypervisor/imagedir.h); "": any */
+    enum vm_scope_kind cgroup; /* where each QEMU runs (hypervisor/vm_scope.h) */
+    char slice[64];            /* the slice of the VMs' scopes ("lmnet.slice") */
 };
 
 /* Fills CONFIG with the defaults: qemu-system-x86_64, /run/lmnet/qemu, q35,
- * auto, 20 s probe, 10 s start, 10 s per call, 3 s grace. */
+ * auto, 20 s probe, 10 s start, 10 s per call, 3 s grace, cgroup auto in
+ * lmnet.slice. */
 void hypervisor_qemu_config_defaults(struct hypervisor_qemu_config *config);
 
 /* Creates the driver (CONFIG is copied).  Creates the run directory (mode
@@ -50,7 +58,7 @@ void hypervisor_qemu_config_defaults(struct hypervisor_qemu_config *config);
  * there but not remove the agent's.  Returns 0 and *out (free with
  * hypervisor_destroy()), or a negative errno (-EINVAL for a run directory
  * with a ',' that QEMU's option syntax cannot carry, -ENOENT for a user
- * that does not exist). */
+ * that does not exist, or vm_scope_create()'s error). */
 int hypervisor_qemu_create(const struct hypervisor_qemu_config *config, struct hypervisor **out);
 
 /* Decides the accelerator now (probing KVM when the setting is auto, with

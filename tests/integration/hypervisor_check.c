@@ -5,7 +5,9 @@
  *      pause-before-switchover, continue, and see it run on the other side;
  *   2. start a slow migration (bandwidth capped) and cancel it: the source
  *      runs on;
- *   3. detach from a VM and attach to it again by name.
+ *   3. detach from a VM and attach to it again by name;
+ * each QEMU in its VM's own cgroup (hypervisor/vm_scope.h), in the slice
+ * LMNET_VM_SLICE names (the caller removes it).
  *
  * Usage: hypervisor_check RUN_DIR KERNEL.  Prints one line per check and
  * the figures; exits 0 when every check passed. */
@@ -17,8 +19,10 @@
 #include "base/log.h"
 #include "hypervisor/hypervisor.h"
 #include "hypervisor/hypervisor_qemu.h"
+#include "hypervisor/vm_scope.h"
 
 static int failures;
+static struct vm_scope *scope; /* to look where each QEMU runs */
 
 static void check(bool ok, const char *what)
 {
@@ -61,6 +65,14 @@ static enum hypervisor_migration_status wait_for(struct hypervisor_vm *vm, int t
     return st;
 }
 
+/* True when VM's QEMU is in its own cgroup. */
+static bool in_own_cgroup(struct hypervisor_vm *vm, const char *name)
+{
+    struct hypervisor_vm_status status;
+    return vm && hypervisor_vm_query(vm, &status) == 0 &&
+           vm_scope_contains(scope, name, status.pid) == 1;
+}
+
 static void migrate_and_continue(struct hypervisor *hv, const char *dir, const char *kernel)
 {
     struct hypervisor_vm_config src_c, dst_c;
@@ -76,6 +88,8 @@ static void migrate_and_continue(struct hypervisor *hv, const char *dir, const c
           "destination VM starts waiting for incoming state");
     if (!src || !dst)
         goto out;
+    check(in_own_cgroup(src, "hvcheck-src") && in_own_cgroup(dst, "hvcheck-dst"),
+          "each QEMU is in its VM's own cgroup");
     struct hypervisor_vm_status status;
     check(hypervisor_vm_query(dst, &status) == 0 && status.state == HYPERVISOR_VM_INCOMING,
           "destination is incoming");
@@ -164,6 +178,7 @@ static void detach_and_attach(struct hypervisor *hv, const char *kernel)
     struct hypervisor_vm_status status;
     check(vm && hypervisor_vm_query(vm, &status) == 0 && status.state == HYPERVISOR_VM_RUNNING,
           "attach: it still runs");
+    check(in_own_cgroup(vm, "hvcheck-att"), "attach: still in its own cgroup");
     hypervisor_vm_destroy(vm);
     check(hypervisor_vm_attach(hv, "hvcheck-att", &vm) == -ENOENT, "attach: gone once destroyed");
 }
@@ -179,6 +194,13 @@ int main(int argc, char **argv)
     hypervisor_qemu_config_defaults(&qc);
     snprintf(qc.run_dir, sizeof(qc.run_dir), "%s", argv[1]);
     qc.accel = HYPERVISOR_ACCEL_TCG;
+    const char *slice = getenv("LMNET_VM_SLICE");
+    if (slice)
+        snprintf(qc.slice, sizeof(qc.slice), "%s", slice);
+    if (vm_scope_create(VM_SCOPE_AUTO, qc.slice, &scope) < 0) {
+        fprintf(stderr, "bad LMNET_VM_SLICE: %s\n", qc.slice);
+        return 1;
+    }
     struct hypervisor *hv = NULL;
     int r = hypervisor_qemu_create(&qc, &hv);
     if (r < 0) {
@@ -189,6 +211,7 @@ int main(int argc, char **argv)
     migrate_and_cancel(hv, argv[1], argv[2]);
     detach_and_attach(hv, argv[2]);
     hypervisor_destroy(hv);
+    vm_scope_destroy(scope);
     printf("%d failed\n", failures);
     return failures ? 1 : 0;
 }

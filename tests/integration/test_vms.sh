@@ -25,7 +25,15 @@ if ! getent passwd lmnet-qemu >/dev/null; then
 fi
 trap 'end_qemus; [[ -n $made_user ]] && userdel "$made_user"' EXIT
 mkdir -p images other
-printf 'run_dir = %s\naccel = tcg\nimage_dirs = /boot,%s/images\n' "$run" "$LMNET_TEST_DIR" > lmnetd.conf
+# Each QEMU in a cgroup of its own (systemd does not run this machine, so
+# the agent makes them on the cgroup v2 hierarchy), in a slice of this
+# test's own, which the test removes at the end.
+cgroot=$(awk '$0 ~ / - cgroup2 / {print $5; exit}' /proc/self/mountinfo)
+slice=lmt-vms-$$.slice
+end_slice() { [[ -n $cgroot && -d $cgroot/$slice ]] && rmdir "$cgroot/$slice"/vm-* "$cgroot/$slice" 2>/dev/null; true; }
+trap 'end_qemus; end_slice; [[ -n $made_user ]] && userdel "$made_user"' EXIT
+cgroup_of() { sed -n 's/^0:://p' "/proc/$1/cgroup" 2>/dev/null; }
+printf 'run_dir = %s\naccel = tcg\nimage_dirs = /boot,%s/images\nvm_slice = %s\n' "$run" "$LMNET_TEST_DIR" "$slice" > lmnetd.conf
 # The agent leads a session of its own, as a service does.
 AGENT_WRAP=setsid agent_start a -c lmnetd.conf || exit 1
 url=$AGENT_URL
@@ -48,6 +56,13 @@ expect_eq "QEMU runs as lmnet-qemu" lmnet-qemu "$(ps -o user= -p "$pid")"
 expect_eq "QEMU holds no capability" 0000000000000000 "$(awk '$1=="CapEff:"{print $2}' /proc/$pid/status)"
 expect_eq "QEMU is under a seccomp filter" 2 "$(awk '$1=="Seccomp:"{print $2}' /proc/$pid/status)"
 expect_eq "QEMU leads its own session" "$pid" "$(ps -o sid= -p "$pid" | tr -d ' ')"
+if [[ -n $cgroot ]]; then
+    expect_eq "QEMU is in its VM's own cgroup" "/$slice/vm-t1" "$(cgroup_of "$pid")"
+    expect_eq "and alone there" "$pid" "$(cat "$cgroot/$slice/vm-t1/cgroup.procs")"
+    check "the agent is not in it" test "$(cgroup_of "$AGENT_PID")" != "/$slice/vm-t1"
+else
+    echo "note: no cgroup v2 hierarchy mounted, the VM cgroup checks are left out"
+fi
 
 echo "# refusals"
 expect_eq "same name again is 409" 409 "$(status "${J[@]}" -d "$body" "$url/v1/vms")"
@@ -93,6 +108,7 @@ url=$AGENT_URL
 vm=$(curl -s "$url/v1/vms/t1")
 expect_eq "re-attached: same QEMU" "$pid" "$(field '["hypervisor"]["pid"]' <<<"$vm")"
 expect_eq "still running" running "$(field '["state"]' <<<"$vm")"
+[[ -n $cgroot ]] && expect_eq "still in its own cgroup" "/$slice/vm-t1" "$(cgroup_of "$pid")"
 
 echo "# a QEMU that dies while the agent is down"
 body2='{"name":"t3","memory_mib":128,"kernel":"'$kernel'","append":"console=ttyS0 panic=0"}'
@@ -104,15 +120,18 @@ url=$AGENT_URL
 expect_eq "its VM is marked failed" failed "$(curl -s "$url/v1/vms/t3" | field '["state"]')"
 expect_match "and an event says so" '"kind":"vm.lost"' "$(curl -s "$url/v1/events?kind=vm.lost")"
 expect_eq "a failed VM can be deleted" 204 "$(status -X DELETE "$url/v1/vms/t3")"
+[[ -n $cgroot ]] && check "the lost VM's cgroup is removed" test ! -e "$cgroot/$slice/vm-t3"
 
 echo "# stop, start, delete"
 vm=$(curl -s -X POST "$url/v1/vms/t1/stop")
 expect_eq "stopped" stopped "$(field '["state"]' <<<"$vm")"
 sleep 0.2
 check "its QEMU is gone" bash -c "! ps -o stat= -p $pid | grep -qv Z"
+[[ -n $cgroot ]] && check "and its cgroup" test ! -e "$cgroot/$slice/vm-t1"
 vm=$(curl -s -X POST "$url/v1/vms/t1/start")
 expect_eq "started again" running "$(field '["state"]' <<<"$vm")"
 pid=$(field '["hypervisor"]["pid"]' <<<"$vm")
+[[ -n $cgroot ]] && expect_eq "started again in its own cgroup" "/$slice/vm-t1" "$(cgroup_of "$pid")"
 expect_eq "start twice is 409" 409 "$(status -X POST "$url/v1/vms/t1/start")"
 list=$("$LMNETCTL" --server "$url" vm list)
 expect_match "lmnetctl vm list shows it" 't1 +running' "$list"
@@ -122,8 +141,10 @@ expect_eq "stop answers the ETag its GET answers" "$etag" "$stop_tag"
 expect_eq "DELETE with a stale If-Match is 412" 412 "$(status -X DELETE -H 'If-Match: "0000000000000000"' "$url/v1/vms/t1")"
 expect_eq "DELETE with the current ETag is 204" 204 "$(status -X DELETE -H "If-Match: $etag" "$url/v1/vms/t1")"
 expect_eq "gone" 404 "$(status "$url/v1/vms/t1")"
+[[ -n $cgroot ]] && check "a deleted VM's cgroup is removed" test ! -e "$cgroot/$slice/vm-t1"
 kinds=$(curl -s "$url/v1/events?limit=1000" | grep -o '"kind":"vm\.[a-z]*"' | sort -u | tr '\n' ' ')
 expect_match "events for create, start, stop, delete" 'vm.create.*vm.delete.*vm.start.*vm.stop' "$kinds"
 check "agent stops cleanly at the end" agent_stop "$AGENT_PID"
 expect_eq "no QEMU left" "" "$(cd "$run"/qemu && ls *.pid 2>/dev/null)"
+[[ -n $cgroot ]] && expect_eq "no VM cgroup left in the slice" "" "$(cd "$cgroot/$slice" && ls -d vm-* 2>/dev/null)"
 finish

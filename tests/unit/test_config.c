@@ -524,6 +524,38 @@ static void test_qemu_user_and_image_dirs(void **state)
     config_release(&c);
 }
 
+/* Where each QEMU runs (hypervisor/vm_scope.h): auto in lmnet.slice by
+ * default; a kind or slice it does not know is refused with its name. */
+static void test_vm_cgroup(void **state)
+{
+    (void)state;
+    struct config c;
+    char err[256];
+    assert_int_equal(config_init(&c), 0);
+    assert_string_equal(c.vm_cgroup, "auto");
+    assert_string_equal(c.vm_slice, "lmnet.slice");
+    static const char *const kinds[] = {"systemd", "cgroupfs", "none", "auto"};
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        assert_int_equal(config_set(&c, "vm_cgroup", kinds[i], err, sizeof(err)), 0);
+        assert_int_equal(config_check(&c, err, sizeof(err)), 0);
+    }
+    assert_int_equal(config_set(&c, "vm_cgroup", "cgroup2", err, sizeof(err)), 0);
+    err[0] = '\0';
+    assert_int_equal(config_check(&c, err, sizeof(err)), -EINVAL);
+    assert_contains(err, "vm_cgroup");
+    assert_int_equal(config_set(&c, "vm_cgroup", "auto", err, sizeof(err)), 0);
+    assert_int_equal(config_set(&c, "vm_slice", "lmnet-host1.slice", err, sizeof(err)), 0);
+    assert_int_equal(config_check(&c, err, sizeof(err)), 0);
+    static const char *const bad[] = {"lmnet", "../x.slice", "a/b.slice", "-.slice"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(config_set(&c, "vm_slice", bad[i], err, sizeof(err)), 0);
+        err[0] = '\0';
+        assert_int_equal(config_check(&c, err, sizeof(err)), -EINVAL);
+        assert_contains(err, "vm_slice");
+    }
+    config_release(&c);
+}
+
 /* A listen address off loopback needs TLS, or allow_insecure_listen said
  * in so many words: tokens and the heartbeat key would cross the network in
  * clear.  The old code started on 0.0.0.0 over plain HTTP. */
@@ -585,6 +617,7 @@ int main(void)
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_check),
         cmocka_unit_test(test_qemu_user_and_image_dirs),
+        cmocka_unit_test(test_vm_cgroup),
         cmocka_unit_test(test_insecure_listen),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
