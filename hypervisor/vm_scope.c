@@ -103,6 +103,20 @@ static int unit_name(const struct vm_scope *s, const char *name, char *buf, size
     return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
+/* NAME's unit name in UNIT, and a bus to systemd in *bus. */
+static int unit_bus(const struct vm_scope *s, const char *name, char *unit, size_t size,
+                    sd_bus **bus)
+{
+    int r = unit_name(s, name, unit, size);
+    if (r < 0)
+        return log_errno(LOG_LEVEL_ERROR, r, "vm scope: name too long vm=%s", name);
+    r = bus_open(bus);
+    if (r < 0)
+        return log_errno(LOG_LEVEL_ERROR, r, "vm scope: cannot reach systemd on its bus vm=%s",
+                         name);
+    return 0;
+}
+
 static int manager_call(sd_bus *bus, sd_bus_error *error, sd_bus_message **reply,
                         const char *method, const char *types, ...)
 {
@@ -156,14 +170,10 @@ static int systemd_start_scope(const struct vm_scope *s, sd_bus *bus, const char
 static int systemd_add(const struct vm_scope *s, const char *name, pid_t pid)
 {
     char unit[128];
-    int r = unit_name(s, name, unit, sizeof(unit));
-    if (r < 0)
-        return log_errno(LOG_LEVEL_ERROR, r, "vm scope: name too long vm=%s", name);
     _cleanup_bus_ sd_bus *bus = NULL;
-    r = bus_open(&bus);
+    int r = unit_bus(s, name, unit, sizeof(unit), &bus);
     if (r < 0)
-        return log_errno(LOG_LEVEL_ERROR, r, "vm scope: cannot reach systemd on its bus vm=%s",
-                         name);
+        return r;
     sd_bus_error error = SD_BUS_ERROR_NULL;
     r = systemd_start_scope(s, bus, unit, name, pid, &error);
     if (r < 0 && sd_bus_error_has_name(&error, "org.freedesktop.systemd1.UnitExists")) {
@@ -188,14 +198,10 @@ static int systemd_call_unit(const struct vm_scope *s, const char *name, const c
                              bool kill_it)
 {
     char unit[128];
-    int r = unit_name(s, name, unit, sizeof(unit));
+    _cleanup_bus_ sd_bus *bus = NULL;
+    int r = unit_bus(s, name, unit, sizeof(unit), &bus);
     if (r < 0)
         return r;
-    _cleanup_bus_ sd_bus *bus = NULL;
-    r = bus_open(&bus);
-    if (r < 0)
-        return log_errno(LOG_LEVEL_ERROR, r, "vm scope: cannot reach systemd on its bus vm=%s",
-                         name);
     sd_bus_error error = SD_BUS_ERROR_NULL;
     _cleanup_message_ sd_bus_message *reply = NULL;
     if (kill_it)
