@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the fuzz targets with clang (libFuzzer, ASan + UBSan, coverage in
-# lmnetcore too) and runs each for SECONDS (default 30) from its seeds,
+# every layer too) and runs each for SECONDS (default 30) from its seeds,
 # keeping what it finds in build-fuzz/tests/fuzz/corpus/NAME.  Prints, per
 # target, the runs made, the coverage reached and whether it found a crash
 # (the input is then in build-fuzz/tests/fuzz/); exits non-zero when one
