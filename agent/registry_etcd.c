@@ -1309,6 +1309,92 @@ int registry_etcd_create(struct agent *agent, const char *endpoints, struct regi
     return 0;
 }
 
+/* ---- per-member identities ---- */
+
+/* Keys every member writes: the catalogue and the claims (a claim names its
+ * owner inside the value; uniqueness is the compare-and-swap's). */
+static const char *const shared_prefixes[] = {
+    "pools/",         "blocks/", "singles/", "networks/", "network-names/", "network-numbers/",
+    "network-subnets/", "vlans/", "vlan-names/",
+};
+/* Single shared keys. */
+static const char *const shared_keys[] = { "heartbeat-key" };
+/* Keys about one member, writable by that member only. */
+static const char *const own_keys[] = { "members/", "inventory/", "reach/" };
+
+static bool is_uuid(const char *s)
+{
+    if (strlen(s) != 36)
+        return false;
+    for (size_t i = 0; i < 36; i++) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+            return false;
+    }
+    return true;
+}
+
+int registry_etcd_grant(struct registry *registry, const char *node, const char *password,
+                        char *message, size_t size)
+{
+    struct etcd *etcd = of(registry)->etcd;
+    if (!is_uuid(node)) {
+        snprintf(message, size,
+                 "'%s' is not a node id (a uuid; 'lmnetd -c CONF --node-id' prints it on the "
+                 "member's host)",
+                 node);
+        return -EINVAL;
+    }
+    char role[64], key[256];
+    snprintf(role, sizeof(role), "lmnet-%s", node);
+    const char *step = "add the role";
+    int r = etcd_role_add(etcd, role);
+    if (r == -EEXIST)
+        r = 0;
+    /* Read: everything under the prefix. */
+    if (r == 0) {
+        step = "grant read on the prefix";
+        key_of(registry, key, sizeof(key), "%s", "");
+        _cleanup_free_ char *end = etcd_prefix_end(key);
+        r = end ? etcd_role_grant(etcd, role, key, end, false) : -ENOMEM;
+    }
+    for (size_t i = 0; r == 0 && i < sizeof(shared_prefixes) / sizeof(shared_prefixes[0]); i++) {
+        step = "grant write on the shared keys";
+        key_of(registry, key, sizeof(key), "%s", shared_prefixes[i]);
+        _cleanup_free_ char *end = etcd_prefix_end(key);
+        r = end ? etcd_role_grant(etcd, role, key, end, true) : -ENOMEM;
+    }
+    for (size_t i = 0; r == 0 && i < sizeof(shared_keys) / sizeof(shared_keys[0]); i++) {
+        key_of(registry, key, sizeof(key), "%s", shared_keys[i]);
+        r = etcd_role_grant(etcd, role, key, NULL, true);
+    }
+    for (size_t i = 0; r == 0 && i < sizeof(own_keys) / sizeof(own_keys[0]); i++) {
+        step = "grant write on the member's own keys";
+        key_of(registry, key, sizeof(key), "%s%s", own_keys[i], node);
+        r = etcd_role_grant(etcd, role, key, NULL, true);
+    }
+    if (r == 0) {
+        step = "add the user";
+        r = etcd_user_set(etcd, role, password);
+    }
+    if (r == 0) {
+        step = "grant the role to the user";
+        r = etcd_user_grant_role(etcd, role, role);
+        if (r == -EEXIST)
+            r = 0;
+    }
+    if (r < 0) {
+        snprintf(message, size, "cannot %s %s: %s (the configuration's etcd_user must hold "
+                 "etcd's root role)", step, role, *etcd_last_error() ? etcd_last_error() : strerror(-r));
+        return r;
+    }
+    snprintf(message, size,
+             "etcd user %s may now write members/%s, inventory/%s and reach/%s (and the shared "
+             "catalogue and claims) under %s",
+             role, node, node, node, of(registry)->prefix);
+    return 0;
+}
+
 /* ---- migration from a SQLite registry ---- */
 
 #define MIGRATE_BATCH 40 /* etcd takes at most 128 operations per transaction */

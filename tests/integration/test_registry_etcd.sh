@@ -574,4 +574,53 @@ for ((i = 0; i < 70; i++)); do
     sleep 0.2
 done
 expect_match "an agent without credentials is refused, and its health says why" 'user name' "$health"
+
+echo "# etcd: each agent its own etcd user (lmnetd --etcd-grant), refused other members' keys"
+for n in 6 7; do
+    mkdir -p "a$n"
+    printf 'registry = etcd://%s,%s\nheartbeat_port = 0\ndatabase = %s\n' \
+        "$E2" "$E3" "$LMNET_TEST_DIR/a$n/lmnet.db" > "a$n/lmnetd.conf"
+done
+id6=$("$LMNETD" -c a6/lmnetd.conf --node-id 2>/dev/null)
+id7=$("$LMNETD" -c a7/lmnetd.conf --node-id 2>/dev/null)
+expect_match "lmnetd --node-id prints the node id before the first start" '^[0-9a-f-]{36}$' "$id6"
+for n in 6 7; do
+    id=id$n
+    out=$("$LMNETD" -c a5/lmnetd.conf --etcd-grant "${!id}" --etcd-grant-password-file "a$n-password" 2>&1)
+    check "lmnetd --etcd-grant gives agent $n an etcd user of its own" test -s "a$n-password"
+    expect_match "and says what to set on the member" "etcd_user = lmnet-${!id}" "$out"
+    printf 'etcd_user = lmnet-%s\netcd_password_file = %s\n' "${!id}" "$LMNET_TEST_DIR/a$n-password" \
+        >> "a$n/lmnetd.conf"
+done
+expect_eq "the password file is mode 0600" 600 "$(stat -c %a a6-password)"
+code=0
+"$LMNETD" -c a5/lmnetd.conf --etcd-grant "not-a-uuid" --etcd-grant-password-file bad-password \
+    >grant-bad.out 2>&1 || code=$?
+check "--etcd-grant refuses a node that is not a uuid (exit $code)" test "$code" != 0
+expect_match "and says where the node id comes from" "node-id" "$(cat grant-bad.out)"
+agent_start a6 -c "$LMNET_TEST_DIR/a6/lmnetd.conf" || exit 1
+url6=$AGENT_URL
+for ((i = 0; i < 50; i++)); do
+    ctl2 --user root:etcd-secret get "/lmnet/members/$id6" 2>/dev/null | grep -q "$id6" && break
+    sleep 0.1
+done
+check "agent 6 joins with its own etcd user" ctl2 --user root:etcd-secret get "/lmnet/members/$id6"
+out=$(curl -s -m 10 -H 'Content-Type: application/json' -d '{"vm":"vm-a6","adapter":"eth0"}' \
+    "$url6/v1/mac-pools/fleet/allocations")
+expect_match "and allocates a MAC (a block claim in etcd)" '"mac":"00:1d:d8:' "$out"
+for ((i = 0; i < 50; i++)); do
+    ctl2 --user root:etcd-secret get "/lmnet/inventory/$id6" 2>/dev/null | grep -q "$id6" && break
+    sleep 0.1
+done
+check "and writes its own inventory" ctl2 --user root:etcd-secret get "/lmnet/inventory/$id6"
+u7="lmnet-$id7:$(cat a7-password)"
+check "agent 7's user writes its own reachability" ctl2 --user "$u7" put "/lmnet/reach/$id7" '{"heard":{}}'
+for key in members inventory reach; do
+    out=$(ctl2 --user "$u7" put "/lmnet/$key/$id6" '{"forged":true}' 2>&1)
+    expect_match "etcd refuses agent 7's user a write to agent 6's $key key" 'permission denied' "$out"
+done
+expect_match "agent 6's member key is untouched" "$id6" \
+    "$(ctl2 --user root:etcd-secret get --print-value-only "/lmnet/members/$id6")"
+out=$(ctl2 --user "$u7" del --prefix /lmnet/members/ 2>&1)
+expect_match "nor may it delete the member list" 'permission denied' "$out"
 finish
