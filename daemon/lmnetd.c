@@ -313,6 +313,15 @@ static int load_tokens(struct agent *agent)
             fprintf(stderr, "lmnetd: peer_token_file: %s\n", err);
             return r;
         }
+        const char *name;
+        enum scope scope;
+        if (agent->tokens &&
+            token_set_check(agent->tokens, agent->peer_token, &name, &scope) == 0 &&
+            scope == SCOPE_ADMIN)
+            log_warning("the peer token '%s' has scope admin here: agents need only scope peer "
+                        "(every admin route is then refused to it); change it to 'peer' in "
+                        "token_file on every agent",
+                        name);
     }
     return 0;
 }
