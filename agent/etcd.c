@@ -662,59 +662,6 @@ int etcd_delete(struct etcd *etcd, const char *key, bool prefix)
     return r < 0 ? r : (int)get_int64(reply, "deleted");
 }
 
-/* ---- users and roles (auth admin: the client's user must hold the root role) ---- */
-
-/* One auth call; etcd's "already exists" is -EEXIST (so a grant can be run
- * again), any other refusal -EIO or -EACCES. */
-static int auth_call(struct etcd *etcd, const char *path, struct json_object *body)
-{
-    _cleanup_json_ struct json_object *reply = NULL;
-    int r = post(etcd, path, body, &reply, true);
-    if (r == -EIO && strstr(etcd_last_error(), "already exists"))
-        return -EEXIST;
-    return r;
-}
-
-int etcd_role_add(struct etcd *etcd, const char *role)
-{
-    _cleanup_json_ struct json_object *body = json_object_new_object();
-    json_object_object_add(body, "name", json_object_new_string(role));
-    return auth_call(etcd, "/v3/auth/role/add", body);
-}
-
-int etcd_role_grant(struct etcd *etcd, const char *role, const char *key, const char *range_end,
-                    bool write)
-{
-    _cleanup_json_ struct json_object *body = json_object_new_object();
-    struct json_object *perm = json_object_new_object();
-    json_object_object_add(perm, "permType", json_object_new_string(write ? "READWRITE" : "READ"));
-    add_b64(perm, "key", key);
-    if (range_end)
-        add_b64(perm, "range_end", range_end);
-    json_object_object_add(body, "name", json_object_new_string(role));
-    json_object_object_add(body, "perm", perm);
-    return auth_call(etcd, "/v3/auth/role/grant", body);
-}
-
-int etcd_user_set(struct etcd *etcd, const char *user, const char *password)
-{
-    _cleanup_json_ struct json_object *body = json_object_new_object();
-    json_object_object_add(body, "name", json_object_new_string(user));
-    json_object_object_add(body, "password", json_object_new_string(password));
-    int r = auth_call(etcd, "/v3/auth/user/add", body);
-    if (r == -EEXIST)
-        r = auth_call(etcd, "/v3/auth/user/changepw", body);
-    return r;
-}
-
-int etcd_user_grant_role(struct etcd *etcd, const char *user, const char *role)
-{
-    _cleanup_json_ struct json_object *body = json_object_new_object();
-    json_object_object_add(body, "user", json_object_new_string(user));
-    json_object_object_add(body, "role", json_object_new_string(role));
-    return auth_call(etcd, "/v3/auth/user/grant", body);
-}
-
 /* ---- leases ---- */
 
 int etcd_lease_grant(struct etcd *etcd, int64_t ttl_s, int64_t *id)

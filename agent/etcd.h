@@ -1,7 +1,6 @@
 /* A client of etcd v3 over its JSON gateway (POST /v3/kv/range, /v3/kv/txn,
  * /v3/kv/put, /v3/kv/deleterange, /v3/lease/grant, /v3/lease/keepalive,
- * /v3/auth/authenticate, /v3/auth/role/..., /v3/auth/user/..., /v3/watch),
- * with libcurl and json-c.  All of etcd's JSON is
+ * /v3/auth/authenticate, /v3/watch), with libcurl and json-c.  All of etcd's JSON is
  * built and read here: keys and values travel base64-encoded, int64s as
  * strings; callers pass and get plain C strings and integers.
  *
@@ -99,19 +98,6 @@ int etcd_lease_grant(struct etcd *etcd, int64_t ttl_s, int64_t *id);
 /* Keeps lease ID alive once.  Returns 0, -ENOENT when the lease is gone
  * (expired or revoked: grant a new one), or a negative errno. */
 int etcd_lease_keepalive(struct etcd *etcd, int64_t id);
-
-/* ---- users and roles: the client's user must hold etcd's root role ---- */
-
-/* Adds ROLE.  Returns 0, -EEXIST when it exists, or a negative errno. */
-int etcd_role_add(struct etcd *etcd, const char *role);
-/* Grants ROLE read (WRITE false) or read and write on KEY, or on the range
- * [KEY, RANGE_END) when RANGE_END is not NULL.  Granting again is a no-op. */
-int etcd_role_grant(struct etcd *etcd, const char *role, const char *key, const char *range_end,
-                    bool write);
-/* Adds USER with PASSWORD, or sets the password of an existing USER. */
-int etcd_user_set(struct etcd *etcd, const char *user, const char *password);
-/* Grants ROLE to USER.  Granting again is a no-op. */
-int etcd_user_grant_role(struct etcd *etcd, const char *user, const char *role);
 
 /* ---- transactions: compares, then puts and deletes if all hold ---- */
 

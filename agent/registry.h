@@ -147,16 +147,6 @@ int registry_etcd_create(struct agent *agent, const char *endpoints, struct regi
 int registry_etcd_migrate(struct registry *etcd_registry, struct db *db, char *message,
                           size_t size);
 
-/* Gives member NODE (a uuid) its own etcd identity in the etcd registry
- * ETCD_REGISTRY, whose client must be etcd's root: user and role
- * "lmnet-NODE" with PASSWORD, allowed to read everything under the prefix,
- * to write its own members/NODE, inventory/NODE and reach/NODE, and to
- * write the shared catalogue and claim keys; etcd refuses its writes to
- * any other member's keys.  Running it again sets a new password.
- * MESSAGE says what was done or why not.  Returns 0 or a negative errno. */
-int registry_etcd_grant(struct registry *etcd_registry, const char *node, const char *password,
-                        char *message, size_t size);
-
 /* True when REGISTRY is this agent's own database (registry = self). */
 bool registry_is_self(const struct registry *registry);
 

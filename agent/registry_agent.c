@@ -91,8 +91,7 @@ static int agent_pool_get(struct registry *registry, const char *pool, struct ma
     return 0;
 }
 
-/* POST /v1/mac-pools/{pool}/blocks {"node", "mac"?}, with this member's own
- * credential: the registry takes claims from a member for itself only. */
+/* POST /v1/mac-pools/{pool}/blocks {"node", "mac"?}. */
 static int claim(struct registry *registry, const char *pool, const char *node, bool has_mac,
                  uint64_t mac, struct mac_block *block, uint64_t *reserved, size_t *n_reserved,
                  struct registry_error *err)
@@ -105,16 +104,8 @@ static int claim(struct registry *registry, const char *pool, const char *node, 
     }
     char path[128];
     snprintf(path, sizeof(path), "/v1/mac-pools/%s/blocks", pool);
-    char credential[CREDENTIAL_SIZE];
-    if (membership_credential(registry->agent->membership, credential) < 0)
-        return registry_fail(err, -EAGAIN, 503, "not-joined",
-                             "this agent holds no free address of pool '%s' and is not a member "
-                             "of the cluster yet, so it cannot claim more from the registry %s "
-                             "(join it: lmnetctl cluster join TOKEN)",
-                             pool, of(registry)->url);
     struct client_reply reply;
-    int r = call_with(registry, credential, CLAIM_TIMEOUT_MS, "POST", path, body, &reply);
-    explicit_bzero(credential, sizeof(credential));
+    int r = call(registry, CLAIM_TIMEOUT_MS, "POST", path, body, &reply);
     if (r < 0) {
         registry_fail(err, r, 503, "registry-unreachable",
                       "this agent holds no free address of pool '%s' and cannot reach the "
@@ -352,13 +343,8 @@ static int agent_reachability_put(struct registry *registry, const char *node,
 
 static int agent_heartbeat_key(struct registry *registry, uint8_t key[HEARTBEAT_KEY_SIZE])
 {
-    char credential[CREDENTIAL_SIZE];
-    if (membership_credential(registry->agent->membership, credential) < 0)
-        return -EAGAIN; /* not joined yet: next round */
     struct client_reply reply;
-    int r = call_with(registry, credential, HEARTBEAT_TIMEOUT_MS, "GET",
-                      "/v1/cluster/heartbeat-key", NULL, &reply);
-    explicit_bzero(credential, sizeof(credential));
+    int r = call(registry, HEARTBEAT_TIMEOUT_MS, "GET", "/v1/cluster/heartbeat-key", NULL, &reply);
     struct json_object *v = NULL;
     const char *hex = NULL;
     if (r == 0 && reply.status == 200 && json_object_object_get_ex(reply.body, "key", &v) &&

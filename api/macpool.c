@@ -553,10 +553,6 @@ static int claim(struct request *req, struct response *resp)
     int r = claim_request_parse(req->json, node, &has_mac, &mac, resp);
     if (r < 0)
         return r;
-    if (strcmp(node, req->member) != 0)
-        return response_problem(resp, 403, "forbidden", "/node",
-                                "member %s claims for itself only, not for '%s'", req->member,
-                                node);
     struct mac_block block;
     uint64_t reserved[MACPOOL_MAX_RESERVED];
     size_t n_reserved = 0;
@@ -649,7 +645,7 @@ const struct route macpool_routes[] = {
     {HTTP_GET, "/v1/mac-pools/{name}/allocations/{mac}", SCOPE_READ, get_allocation},
     {HTTP_DELETE, "/v1/mac-pools/{name}/allocations/{mac}", SCOPE_ADMIN, release},
     {HTTP_GET, "/v1/mac-pools/{name}/blocks", SCOPE_READ, list_blocks},
-    {HTTP_POST, "/v1/mac-pools/{name}/blocks", SCOPE_MEMBER, claim},
+    {HTTP_POST, "/v1/mac-pools/{name}/blocks", SCOPE_ADMIN, claim},
     {HTTP_DELETE, "/v1/mac-pools/{name}/blocks/{start}", SCOPE_MEMBER, give_back},
     {0, NULL, 0, NULL},
 };

@@ -118,33 +118,21 @@ static int member_fields(struct request *req, struct response *resp, struct memb
 /* With member_address_check on, M's URL must name the address the call
  * comes from: a member is found where it proved itself, and nobody can
  * point the cluster's calls (and their peer token) at another host. */
-/* The host part of URL into TEXT. */
-static void url_host(const char *url, char *text, size_t size)
-{
-    const char *scheme = strstr(url, "://");
-    const char *host = scheme ? scheme + 3 : url;
-    size_t len = *host == '[' ? strcspn(host + 1, "]") : strcspn(host, ":/");
-    snprintf(text, size, "%.*s", (int)len, *host == '[' ? host + 1 : host);
-}
-
-bool member_url_is_address(const char *url, const char *address)
-{
-    char text[256];
-    url_host(url, text, sizeof(text));
-    unsigned char a[16], b[16];
-    int family = strchr(text, ':') ? AF_INET6 : AF_INET;
-    return address[0] && inet_pton(family, text, a) == 1 && inet_pton(family, address, b) == 1 &&
-           memcmp(a, b, family == AF_INET6 ? 16 : 4) == 0;
-}
-
 static int check_url_is_caller(struct request *req, struct response *resp, const struct member *m)
 {
     if (!req->agent->config.member_address_check)
         return 0;
-    if (member_url_is_address(m->url, req->client_address))
-        return 0;
+    const char *host = strstr(m->url, "://") + 3;
     char text[256];
-    url_host(m->url, text, sizeof(text));
+    size_t len = *host == '[' ? strcspn(host + 1, "]") : strcspn(host, ":");
+    snprintf(text, sizeof(text), "%.*s", (int)len, *host == '[' ? host + 1 : host);
+    unsigned char a[16], b[16];
+    int family = strchr(text, ':') ? AF_INET6 : AF_INET;
+    bool same = req->client_address[0] && inet_pton(family, text, a) == 1 &&
+                inet_pton(family, req->client_address, b) == 1 &&
+                memcmp(a, b, family == AF_INET6 ? 16 : 4) == 0;
+    if (same)
+        return 0;
     return response_problem(resp, 422, "url-not-caller", "/url",
                             "'url' must name the address this call comes from (%s), not '%s': "
                             "the cluster calls members only where they are (set "

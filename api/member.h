@@ -18,8 +18,4 @@ int member_join_parse(struct request *req, struct response *resp, char *token, s
 
 extern const struct route member_routes[];
 
-/* True when the host of the base URL URL (http(s)://HOST:PORT, HOST an IP
- * address, IPv6 in brackets) is the IP address ADDRESS (text). */
-bool member_url_is_address(const char *url, const char *address);
-
 #endif

@@ -17,7 +17,6 @@
 #include "agent/agent.h"
 #include "base/cleanup.h"
 #include "agent/peer.h"
-#include "api/member.h"
 #include "api/relay.h"
 #include "db/db.h"
 #include "db/member.h"
@@ -343,48 +342,10 @@ static int cancel_migration(struct request *req, struct response *resp)
 
 /* ---- peer calls (destination side) ---- */
 
-/* A peer call about a migration (a token of scope "peer") must come from
- * the migration's source: SOURCE (a member's uuid) is a member of this
- * cluster, and, with member_address_check on, the call comes from the
- * address of its URL.  No agent can so prepare, switch over, finish or
- * abort a migration it takes no part in.  Admin tokens pass: an operator
- * may abort by hand.  Returns 0 or a 403 problem. */
-static int check_caller_is_source(struct request *req, struct response *resp, const char *source)
-{
-    if (req->token_scope != SCOPE_PEER)
-        return 0;
-    struct member m;
-    if (!source || member_get(db_pool_get(req->agent->db), source, &m) < 0)
-        return response_problem(resp, 403, "not-a-party", NULL,
-                                "this peer call is about a migration from '%s', which is not a "
-                                "member of this cluster",
-                                source ? source : "(none)");
-    if (req->agent->config.member_address_check &&
-        !member_url_is_address(m.url, req->client_address))
-        return response_problem(resp, 403, "not-a-party", NULL,
-                                "this peer call is about a migration from %s and must come from "
-                                "its address (%s), not %s",
-                                m.name, m.url, req->client_address[0] ? req->client_address : "an unknown address");
-    return 0;
-}
-
-/* check_caller_is_source() for the migration ID as this agent recorded it;
- * an unknown ID passes here (the call answers 404). */
-static int check_caller_is_party(struct request *req, struct response *resp, const char *id)
-{
-    if (req->token_scope != SCOPE_PEER)
-        return 0;
-    struct migration mig;
-    if (migration_get(db_pool_get(req->agent->db), id, &mig) < 0)
-        return 0;
-    char source[sizeof(mig.source)];
-    memcpy(source, mig.source, sizeof(source));
-    migration_release(&mig);
-    return check_caller_is_source(req, resp, source);
-}
-
 static int peer_prepare(struct request *req, struct response *resp)
 {
+    if (!req->agent->migrator)
+        return no_migrator(resp);
     if (!req->json || !json_object_is_type(req->json, json_type_object))
         return response_problem(resp, 422, "invalid", "", "body must be a prepare request");
     struct json_object *id = NULL;
@@ -392,19 +353,9 @@ static int peer_prepare(struct request *req, struct response *resp)
         !json_object_is_type(id, json_type_string) ||
         strcmp(json_object_get_string(id), request_param(req, "id")) != 0)
         return response_problem(resp, 422, "invalid", "/id", "'id' must match the path");
-    struct json_object *source = NULL;
-    int r = check_caller_is_source(req, resp,
-                                   json_object_object_get_ex(req->json, "source", &source) &&
-                                           json_object_is_type(source, json_type_string)
-                                       ? json_object_get_string(source)
-                                       : NULL);
-    if (r < 0)
-        return r;
-    if (!req->agent->migrator)
-        return no_migrator(resp);
     struct json_object *answer = NULL;
     struct planner_refusal refusal;
-    r = migrator_dest_prepare(req->agent->migrator, req->json, &answer, &refusal);
+    int r = migrator_dest_prepare(req->agent->migrator, req->json, &answer, &refusal);
     if (r == -EPERM)
         return refusal_problem(resp, &refusal);
     if (r < 0)
@@ -414,12 +365,9 @@ static int peer_prepare(struct request *req, struct response *resp)
 
 static int peer_switchover(struct request *req, struct response *resp)
 {
-    int r = check_caller_is_party(req, resp, request_param(req, "id"));
-    if (r < 0)
-        return r;
     if (!req->agent->migrator)
         return no_migrator(resp);
-    r = migrator_dest_switchover(req->agent->migrator, request_param(req, "id"));
+    int r = migrator_dest_switchover(req->agent->migrator, request_param(req, "id"));
     if (r == -ENOENT)
         return response_problem(resp, 404, "not-found", NULL,
                                 "no incoming migration '%s' is prepared here",
@@ -431,9 +379,6 @@ static int peer_switchover(struct request *req, struct response *resp)
 
 static int peer_finish(struct request *req, struct response *resp)
 {
-    int r = check_caller_is_party(req, resp, request_param(req, "id"));
-    if (r < 0)
-        return r;
     if (!req->agent->migrator)
         return no_migrator(resp);
     /* The source sends its measurements along; older or absent: -1. */
@@ -441,7 +386,7 @@ static int peer_finish(struct request *req, struct response *resp)
     char why[200];
     if (peer_finish_decode(req->json, &finish, why, sizeof(why)) < 0)
         return response_problem(resp, 422, "invalid", NULL, "%s", why);
-    r = migrator_dest_finish(req->agent->migrator, request_param(req, "id"),
+    int r = migrator_dest_finish(req->agent->migrator, request_param(req, "id"),
                                  finish.downtime_ms, finish.switchover_gap_ms);
     if (r == -ENOENT)
         return response_problem(resp, 404, "not-found", NULL,
@@ -457,16 +402,13 @@ static int peer_finish(struct request *req, struct response *resp)
 
 static int peer_abort(struct request *req, struct response *resp)
 {
-    int r = check_caller_is_party(req, resp, request_param(req, "id"));
-    if (r < 0)
-        return r;
     if (!req->agent->migrator)
         return no_migrator(resp);
     struct peer_abort abort_;
     char why[200];
     if (peer_abort_decode(req->json, &abort_, why, sizeof(why)) < 0)
         return response_problem(resp, 422, "invalid", NULL, "%s", why);
-    r = migrator_dest_abort(req->agent->migrator, request_param(req, "id"),
+    int r = migrator_dest_abort(req->agent->migrator, request_param(req, "id"),
                                 abort_.reason[0] ? abort_.reason : NULL);
     if (r == -ENOENT)
         return response_problem(resp, 404, "not-found", NULL, "no migration '%s' here",
@@ -481,9 +423,9 @@ const struct route migration_routes[] = {
     { HTTP_POST, "/v1/migrations", SCOPE_ADMIN, create_migration },
     { HTTP_GET, "/v1/migrations/{id}", SCOPE_READ, get_migration },
     { HTTP_POST, "/v1/migrations/{id}/cancel", SCOPE_ADMIN, cancel_migration },
-    { HTTP_POST, "/v1/migrations/{id}/prepare", SCOPE_PEER, peer_prepare },
-    { HTTP_POST, "/v1/migrations/{id}/switchover", SCOPE_PEER, peer_switchover },
-    { HTTP_POST, "/v1/migrations/{id}/finish", SCOPE_PEER, peer_finish },
-    { HTTP_POST, "/v1/migrations/{id}/abort", SCOPE_PEER, peer_abort },
+    { HTTP_POST, "/v1/migrations/{id}/prepare", SCOPE_ADMIN, peer_prepare },
+    { HTTP_POST, "/v1/migrations/{id}/switchover", SCOPE_ADMIN, peer_switchover },
+    { HTTP_POST, "/v1/migrations/{id}/finish", SCOPE_ADMIN, peer_finish },
+    { HTTP_POST, "/v1/migrations/{id}/abort", SCOPE_ADMIN, peer_abort },
     { 0, NULL, 0, NULL },
 };

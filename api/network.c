@@ -333,7 +333,7 @@ const struct route network_routes[] = {
     { HTTP_PATCH, "/v1/cluster/networks/{id}", SCOPE_ADMIN, patch_network },
     { HTTP_GET, "/v1/cluster/checks", SCOPE_READ, list_checks },
     { HTTP_GET, "/v1/cluster/heartbeats", SCOPE_READ, get_heartbeats },
-    { HTTP_GET, "/v1/cluster/heartbeat-key", SCOPE_MEMBER_OR_ADMIN, get_heartbeat_key },
+    { HTTP_GET, "/v1/cluster/heartbeat-key", SCOPE_ADMIN, get_heartbeat_key },
     { HTTP_PUT, "/v1/cluster/members/{id}/inventory", SCOPE_MEMBER, put_inventory },
     { HTTP_PUT, "/v1/cluster/members/{id}/reachability", SCOPE_MEMBER, put_reachability },
     { 0, NULL, 0, NULL },

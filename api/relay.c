@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <string.h>
-#include <strings.h>
 #include "agent/agent.h"
 #include "agent/etcd.h"
 #include "agent/metrics.h"
@@ -16,30 +15,12 @@ static uint64_t json_length(struct json_object *obj)
     return obj ? strlen(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN)) : 0;
 }
 
-/* The token a relay presents: the caller's own bearer token when this
- * agent checked one (the far agent then allows exactly what this one did:
- * the peer token, of scope "peer", allows no admin call), else (auth off
- * here, or an open route such as a join) the peer token. */
-static const char *relay_token(const struct request *req)
-{
-    const char *auth = request_header(req, "Authorization");
-    bool checked = req->agent->tokens && (req->token_scope == SCOPE_READ ||
-                                          req->token_scope == SCOPE_PEER ||
-                                          req->token_scope == SCOPE_ADMIN);
-    if (!checked || !auth || strncasecmp(auth, "Bearer ", 7) != 0)
-        return req->agent->peer_token;
-    auth += 7;
-    while (*auth == ' ')
-        auth++;
-    return auth;
-}
-
 static int relay_typed(struct request *req, struct response *resp, const char *url,
                        const char *who, const char *type, const char *method, const char *path,
                        struct json_object *body, long timeout_ms)
 {
     struct client *client = NULL;
-    int r = peer_client_create_as(req->agent, url, relay_token(req), timeout_ms, &client);
+    int r = peer_client_create(req->agent, url, timeout_ms, &client);
     if (r < 0)
         return r;
     struct client_reply reply;

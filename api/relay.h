@@ -8,8 +8,7 @@
 #include "api/route.h"
 
 /* Sends METHOD PATH with BODY (may be NULL; not consumed) to the agent at
- * URL with the caller's own bearer token (the peer token when this agent
- * has no token file, or for an open route) and copies its status, body and Location into
+ * URL with the peer token and copies its status, body and Location into
  * RESP.  An agent that does not answer is a 502 problem of type
  * "peer-unreachable" naming WHO ("the registry", "the VM's host").
  * Returns 0 or the problem's negative errno. */

@@ -38,14 +38,9 @@ int http_method_from_string(const char *name, enum http_method *method);
 enum scope {
     SCOPE_NONE,  /* open: /v1/health */
     SCOPE_READ,
-    SCOPE_PEER,  /* what agents call on each other (the migration calls); a token of
-                    scope "peer" (peer_token_file) may call these and the read routes,
-                    no admin route; admin tokens may call them too */
     SCOPE_ADMIN,
     SCOPE_MEMBER, /* a cluster member's own credential (agent/credential.h), on the
                      registry; admin tokens do not do */
-    SCOPE_MEMBER_OR_ADMIN, /* a member's own credential (REQ->member set) or an admin
-                              token (REQ->member "") */
 };
 
 const char *scope_to_string(enum scope scope);
@@ -57,9 +52,6 @@ struct request {
     enum http_method method;
     const char *path;
     const char *token_name;   /* the authenticated token's name, "anonymous" when auth is off */
-    enum scope token_scope;   /* the authenticated token's scope: SCOPE_ADMIN when auth is off,
-                                 SCOPE_NONE on an open route, SCOPE_MEMBER for a member
-                                 credential */
     char member[37];          /* SCOPE_MEMBER: the uuid of the member whose credential it is */
     char client_address[64];  /* the caller's IP address as text, "" when unknown */
     const char *body;         /* NUL-terminated, may be NULL */

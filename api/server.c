@@ -292,7 +292,6 @@ static int authenticate_member(struct server *server, struct request *req, struc
     int r;
     if (presented && membership_authenticate(server->agent, presented, req->member) == 0) {
         req->token_name = req->member;
-        req->token_scope = SCOPE_MEMBER;
         return 0;
     }
     const char *name;
@@ -320,22 +319,11 @@ static int authenticate(struct server *server, struct request *req, const struct
 {
     if (route->scope == SCOPE_MEMBER)
         return authenticate_member(server, req, resp);
-    const char *auth = request_header(req, "Authorization");
-    if (route->scope == SCOPE_MEMBER_OR_ADMIN && auth && strncasecmp(auth, "Bearer ", 7) == 0) {
-        const char *presented = auth + 7;
-        while (*presented == ' ')
-            presented++;
-        if (membership_authenticate(server->agent, presented, req->member) == 0) {
-            req->token_name = req->member;
-            req->token_scope = SCOPE_MEMBER;
-            return 0;
-        }
-    }
     if (route->scope == SCOPE_NONE || !server->agent->tokens) {
         req->token_name = "anonymous";
-        req->token_scope = server->agent->tokens ? SCOPE_NONE : SCOPE_ADMIN;
         return 0;
     }
+    const char *auth = request_header(req, "Authorization");
     int r;
     if (!auth || strncasecmp(auth, "Bearer ", 7) != 0) {
         r = response_problem(resp, 401, "unauthorized", NULL,
@@ -354,7 +342,6 @@ static int authenticate(struct server *server, struct request *req, const struct
                                     scope_to_string(scope), scope_to_string(route->scope));
         } else {
             req->token_name = name;
-            req->token_scope = scope;
             return 0;
         }
     }

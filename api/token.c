@@ -31,25 +31,15 @@ const char *scope_to_string(enum scope scope)
     switch (scope) {
     case SCOPE_NONE: return "none";
     case SCOPE_READ: return "read";
-    case SCOPE_PEER: return "peer";
     case SCOPE_ADMIN: return "admin";
     case SCOPE_MEMBER: return "member";
-    case SCOPE_MEMBER_OR_ADMIN: return "member_or_admin";
     }
     return "?";
 }
 
 bool scope_allows(enum scope have, enum scope need)
 {
-    switch (need) {
-    case SCOPE_NONE: return true;
-    case SCOPE_READ: return have == SCOPE_READ || have == SCOPE_PEER || have == SCOPE_ADMIN;
-    case SCOPE_PEER: return have == SCOPE_PEER || have == SCOPE_ADMIN;
-    case SCOPE_ADMIN:
-    case SCOPE_MEMBER_OR_ADMIN: return have == SCOPE_ADMIN;
-    case SCOPE_MEMBER: return false; /* a member credential, never a token */
-    }
-    return false;
+    return have >= need;
 }
 
 static int fail(char *err, size_t size, int r, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -95,13 +85,11 @@ int token_set_load(const char *path, struct token_set **out, char *err, size_t s
         }
         if (strcmp(scope, "read") == 0)
             t.scope = SCOPE_READ;
-        else if (strcmp(scope, "peer") == 0)
-            t.scope = SCOPE_PEER;
         else if (strcmp(scope, "admin") == 0)
             t.scope = SCOPE_ADMIN;
         else {
-            r = fail(err, size, -EINVAL, "%s:%u: scope '%s' is not 'read', 'peer' or 'admin'",
-                     path, lineno, scope);
+            r = fail(err, size, -EINVAL, "%s:%u: scope '%s' is neither 'read' nor 'admin'", path,
+                     lineno, scope);
             break;
         }
         t.length = strlen(value);

@@ -1,8 +1,7 @@
 /* Bearer tokens.
  *
- * The token file has one token a line, "NAME SCOPE TOKEN", scope "read",
- * "peer" (the token agents present to each other: the read routes and the
- * agent-to-agent calls, no admin route) or "admin"; '#' at the start of a line or after a blank starts a comment (a
+ * The token file has one token a line, "NAME SCOPE TOKEN", scope "read" or
+ * "admin"; '#' at the start of a line or after a blank starts a comment (a
  * '#' inside a token is part of it).  The file must be owned by the user
  * reading it (or root) and not be readable or writable by group or others
  * (mode 0600 or stricter): a token file others can read or change is

@@ -13,8 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -65,13 +63,6 @@ static void usage(FILE *out)
             "      --migrate-registry-to etcd://HOST:PORT,...\n"
             "                          copy this registry's SQLite state into etcd (once,\n"
             "                          with lmnetd stopped), check it and exit\n"
-            "      --node-id           print this agent's node id (made on first use) and exit\n"
-            "      --etcd-grant NODE   (registry = etcd://, as etcd's root user) give member\n"
-            "                          NODE its own etcd user lmnet-NODE, which may write\n"
-            "                          only its own member keys, and exit\n"
-            "      --etcd-grant-password-file PATH\n"
-            "                          where --etcd-grant writes that user's new password\n"
-            "                          (mode 0600): the member's etcd_password_file\n"
             "  -h, --help              show this help\n"
             "  -V, --version           show the version\n",
             CONFIG_DEFAULT_PATH, CONFIG_DEFAULT_LISTEN, CONFIG_DEFAULT_DATABASE);
@@ -187,19 +178,11 @@ static int start_vms(struct agent *agent, migrator_networks_fn *networks)
 }
 
 /* Parses argv into CONFIG: the file first, then the flags on top. */
-/* What this run of lmnetd does instead of serving, when asked. */
-struct run_mode {
-    bool check_only;                 /* --check-config */
-    bool print_node_id;              /* --node-id */
-    const char *migrate_to;          /* --migrate-registry-to */
-    const char *grant_node;          /* --etcd-grant */
-    const char *grant_password_file; /* --etcd-grant-password-file */
-};
-
-static int parse_args(int argc, char **argv, struct config *config, struct run_mode *mode)
+static int parse_args(int argc, char **argv, struct config *config, bool *check_only,
+                      const char **migrate_to)
 {
     enum { OPT_TLS_CERT = 256, OPT_TLS_KEY, OPT_LOG_LEVEL, OPT_LOG_FILE, OPT_REGISTRY, OPT_CHECK,
-           OPT_MIGRATE, OPT_NODE_ID, OPT_GRANT, OPT_GRANT_PASSWORD };
+           OPT_MIGRATE };
     static const struct option options[] = {
         { "config", required_argument, NULL, 'c' },
         { "listen", required_argument, NULL, 'l' },
@@ -212,9 +195,6 @@ static int parse_args(int argc, char **argv, struct config *config, struct run_m
         { "registry", required_argument, NULL, OPT_REGISTRY },
         { "check-config", no_argument, NULL, OPT_CHECK },
         { "migrate-registry-to", required_argument, NULL, OPT_MIGRATE },
-        { "node-id", no_argument, NULL, OPT_NODE_ID },
-        { "etcd-grant", required_argument, NULL, OPT_GRANT },
-        { "etcd-grant-password-file", required_argument, NULL, OPT_GRANT_PASSWORD },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -256,13 +236,13 @@ static int parse_args(int argc, char **argv, struct config *config, struct run_m
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "c:l:d:t:hV", options, NULL)) != -1) {
-        switch (c) {
-        case OPT_CHECK: mode->check_only = true; continue;
-        case OPT_MIGRATE: mode->migrate_to = optarg; continue;
-        case OPT_NODE_ID: mode->print_node_id = true; continue;
-        case OPT_GRANT: mode->grant_node = optarg; continue;
-        case OPT_GRANT_PASSWORD: mode->grant_password_file = optarg; continue;
-        default: break;
+        if (c == OPT_CHECK) {
+            *check_only = true;
+            continue;
+        }
+        if (c == OPT_MIGRATE) {
+            *migrate_to = optarg;
+            continue;
         }
         for (size_t i = 0; i < sizeof(flag_keys) / sizeof(flag_keys[0]); i++) {
             if (flag_keys[i].opt != c)
@@ -273,11 +253,6 @@ static int parse_args(int argc, char **argv, struct config *config, struct run_m
                 return r;
             }
         }
-    }
-    if (!mode->grant_node != !mode->grant_password_file) {
-        fprintf(stderr, "lmnetd: --etcd-grant NODE and --etcd-grant-password-file PATH go "
-                        "together\n");
-        return -EINVAL;
     }
     r = config_check(config, err, sizeof(err));
     if (r < 0) {
@@ -313,15 +288,6 @@ static int load_tokens(struct agent *agent)
             fprintf(stderr, "lmnetd: peer_token_file: %s\n", err);
             return r;
         }
-        const char *name;
-        enum scope scope;
-        if (agent->tokens &&
-            token_set_check(agent->tokens, agent->peer_token, &name, &scope) == 0 &&
-            scope == SCOPE_ADMIN)
-            log_warning("the peer token '%s' has scope admin here: agents need only scope peer "
-                        "(every admin route is then refused to it); change it to 'peer' in "
-                        "token_file on every agent",
-                        name);
     }
     return 0;
 }
@@ -421,75 +387,18 @@ static int migrate_registry(struct agent *agent, const char *target)
     return 0;
 }
 
-/* lmnetd --etcd-grant NODE --etcd-grant-password-file PATH: gives NODE its
- * own etcd user (registry_etcd_grant()) with a new random password, written
- * to PATH (mode 0600) for the member's etcd_password_file.  Returns the
- * exit code. */
-static int etcd_grant(struct agent *agent, const char *node, const char *path)
-{
-    const char *registry = agent->config.registry;
-    bool etcds = strncmp(registry, "etcds://", 8) == 0;
-    if (!etcds && strncmp(registry, "etcd://", 7) != 0) {
-        fprintf(stderr,
-                "lmnetd: --etcd-grant needs registry = etcd://... (or etcds://) and etcd's root "
-                "user in etcd_user / etcd_password_file; this configuration says registry = %s\n",
-                registry);
-        return 2;
-    }
-    unsigned char raw[24];
-    if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
-        fprintf(stderr, "lmnetd: cannot make a password: %s\n", strerror(errno));
-        return 1;
-    }
-    char password[2 * sizeof(raw) + 1];
-    for (size_t i = 0; i < sizeof(raw); i++)
-        snprintf(password + 2 * i, 3, "%02x", raw[i]);
-    explicit_bzero(raw, sizeof(raw));
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0 || fchmod(fd, 0600) < 0) {
-        fprintf(stderr, "lmnetd: cannot write %s: %s\n", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        explicit_bzero(password, sizeof(password));
-        return 1;
-    }
-    struct registry *etcd = NULL;
-    int r = registry_etcd_create(agent, registry + (etcds ? 0 : 7), &etcd);
-    char message[1024] = "";
-    if (r < 0)
-        snprintf(message, sizeof(message), "cannot set up the etcd client for %s: %s", registry,
-                 strerror(-r));
-    else
-        r = registry_etcd_grant(etcd, node, password, message, sizeof(message));
-    registry_destroy(etcd);
-    if (r == 0 && (dprintf(fd, "%s\n", password) < 0 || fsync(fd) < 0)) {
-        r = -errno;
-        snprintf(message, sizeof(message), "cannot write %s: %s (the etcd user has a password "
-                 "nobody knows now: run --etcd-grant again)", path, strerror(-r));
-    }
-    close(fd);
-    explicit_bzero(password, sizeof(password));
-    if (r < 0) {
-        fprintf(stderr, "lmnetd: %s\n", message);
-        return 1;
-    }
-    printf("%s\non the member's host set 'etcd_user = lmnet-%s' and 'etcd_password_file' to a "
-           "copy of %s (mode 0600), and restart lmnetd\n",
-           message, node, path);
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     struct agent agent = { 0 };
-    struct run_mode mode = { 0 };
+    bool check_only = false;
+    const char *migrate_to = NULL;
     if (config_init(&agent.config) < 0)
         return 1;
-    if (parse_args(argc, argv, &agent.config, &mode) < 0) {
+    if (parse_args(argc, argv, &agent.config, &check_only, &migrate_to) < 0) {
         config_release(&agent.config);
         return 2;
     }
-    if (mode.check_only) {
+    if (check_only) {
         int r = check_startable(&agent);
         token_set_destroy(agent.tokens);
         if (agent.peer_token)
@@ -531,10 +440,6 @@ int main(int argc, char **argv)
     else if (gethostname(agent.hostname, sizeof(agent.hostname) - 1) < 0)
         snprintf(agent.hostname, sizeof(agent.hostname), "unknown");
 
-    if (mode.grant_node) {
-        exit_code = etcd_grant(&agent, mode.grant_node, mode.grant_password_file);
-        goto out;
-    }
     if (load_tokens(&agent) < 0)
         goto out;
     int r = ensure_parent_dir(agent.config.database);
@@ -554,13 +459,8 @@ int main(int argc, char **argv)
         log_errno(LOG_LEVEL_ERROR, r, "cannot read or create the node id");
         goto out;
     }
-    if (mode.migrate_to) {
-        exit_code = migrate_registry(&agent, mode.migrate_to);
-        goto out;
-    }
-    if (mode.print_node_id) {
-        printf("%s\n", agent.node_id);
-        exit_code = 0;
+    if (migrate_to) {
+        exit_code = migrate_registry(&agent, migrate_to);
         goto out;
     }
     /* This host's dynamic pool is listed from the start, not only once

@@ -133,9 +133,9 @@ up() {
     local admin peer
     admin=$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')
     peer=$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')
-    printf 'operator admin %s\nagents peer %s\n' "$admin" "$peer" > "$state/tokens"
+    printf 'operator admin %s\nagents admin %s\n' "$admin" "$peer" > "$state/tokens"
     printf '%s\n' "$admin" > "$state/admin-token"
-    printf 'agents peer %s\n' "$peer" > "$state/peer-token"
+    printf 'agents admin %s\n' "$peer" > "$state/peer-token"
     chmod 600 "$state/tokens" "$state/admin-token" "$state/peer-token"
 
     say "namespaces and links"

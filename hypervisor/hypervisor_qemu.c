@@ -106,10 +106,24 @@ static int user_dirs(const struct hypervisor_qemu_config *config)
     if (!dir[0])
         return 0;
     int r = make_dir(dir, 0750);
-    if (r == 0 && chown(dir, (uid_t)-1, pw->pw_gid) < 0)
+    struct stat st;
+    if (r == 0 && stat(dir, &st) < 0)
         r = -errno;
-    if (r == 0 && chmod(dir, 03770) < 0)
+    /* Only what differs is changed: under systemd's RestrictSUIDSGID=yes
+     * (lmnetd.service) setting the setgid bit is refused with EPERM, so the
+     * unit creates the directory 3770 itself (RuntimeDirectoryMode=) and
+     * the agent only gives it the group, which keeps the bit. */
+    if (r == 0 && st.st_gid != pw->pw_gid && chown(dir, (uid_t)-1, pw->pw_gid) < 0)
         r = -errno;
+    if (r == 0 && (st.st_mode & 07777) != 03770 && chmod(dir, 03770) < 0) {
+        r = -errno;
+        if (r == -EPERM)
+            return log_errno(LOG_LEVEL_ERROR, EPERM,
+                             "qemu driver: cannot make migration_dir=%s mode 3770 (setgid is "
+                             "refused here, e.g. by systemd's RestrictSUIDSGID=yes): create it "
+                             "3770 beforehand (RuntimeDirectoryMode=3770 in the unit)",
+                             dir);
+    }
     if (r < 0)
         return log_errno(LOG_LEVEL_ERROR, r,
                          "qemu driver: cannot give migration_dir=%s to qemu_user=%s's group", dir,

@@ -26,7 +26,7 @@ import sys
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 TABLE_RE = re.compile(r"\bconst\s+struct\s+route\s+(\w+)\s*\[\s*\]\s*=\s*\{")
-ENTRY_RE = re.compile(r"^\{\s*HTTP_([A-Z]+)\s*,\s*\"([^\"]*)\"\s*,\s*SCOPE_([A-Z_]+)\s*,\s*(\w+)\s*\}$")
+ENTRY_RE = re.compile(r"^\{\s*HTTP_([A-Z]+)\s*,\s*\"([^\"]*)\"\s*,\s*SCOPE_([A-Z]+)\s*,\s*(\w+)\s*\}$")
 END_RE = re.compile(r"^\{\s*0\s*,\s*NULL\s*,\s*0\s*,\s*NULL\s*\}$")
 
 

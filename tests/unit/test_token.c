@@ -284,40 +284,6 @@ static void test_check(void **state)
 /* A '#' inside a token is part of it; it used to cut the token short
  * ("0123#..." became "0123", refused as too short, or worse, a shorter
  * token than the operator wrote). */
-/* Scope "peer": what agents present to each other (issue 14).  It reads and
- * makes the agent-to-agent calls; it is no admin token. */
-static void test_peer_scope(void **state)
-{
-    (void)state;
-    const char *path = write_file("peer", "agents peer " ADMIN_TOKEN "\n", 0600);
-    struct token_set *set = NULL;
-    char err[256] = "";
-    assert_int_equal(token_set_load(path, &set, err, sizeof(err)), 0);
-    const char *name = NULL;
-    enum scope scope = SCOPE_NONE;
-    assert_int_equal(token_set_check(set, ADMIN_TOKEN, &name, &scope), 0);
-    assert_int_equal(scope, SCOPE_PEER);
-    assert_string_equal(scope_to_string(scope), "peer");
-    token_set_destroy(set);
-
-    assert_true(scope_allows(SCOPE_PEER, SCOPE_NONE));
-    assert_true(scope_allows(SCOPE_PEER, SCOPE_READ));
-    assert_true(scope_allows(SCOPE_PEER, SCOPE_PEER));
-    assert_false(scope_allows(SCOPE_PEER, SCOPE_ADMIN));
-    assert_false(scope_allows(SCOPE_PEER, SCOPE_MEMBER_OR_ADMIN));
-    assert_false(scope_allows(SCOPE_PEER, SCOPE_MEMBER));
-    assert_true(scope_allows(SCOPE_ADMIN, SCOPE_PEER));
-    assert_true(scope_allows(SCOPE_ADMIN, SCOPE_MEMBER_OR_ADMIN));
-    assert_false(scope_allows(SCOPE_ADMIN, SCOPE_MEMBER));
-    assert_false(scope_allows(SCOPE_READ, SCOPE_PEER));
-    assert_false(scope_allows(SCOPE_READ, SCOPE_ADMIN));
-
-    path = write_file("badscope", "agents root " ADMIN_TOKEN "\n", 0600);
-    set = NULL;
-    assert_int_equal(token_set_load(path, &set, err, sizeof(err)), -EINVAL);
-    assert_non_null(strstr(err, "'read', 'peer' or 'admin'"));
-}
-
 static void test_hash_in_token(void **state)
 {
     (void)state;
@@ -415,7 +381,6 @@ int main(void)
         cmocka_unit_test(test_missing),
         cmocka_unit_test(test_check),
         cmocka_unit_test(test_scope),
-        cmocka_unit_test(test_peer_scope),
         cmocka_unit_test(test_hash_in_token),
         cmocka_unit_test(test_client_token_file_mode),
         cmocka_unit_test(test_owner),
