@@ -44,16 +44,14 @@ static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER; /* guards queue, 
 static struct pending *queue;
 static bool leading;
 
-static int fail(struct allocator_error *err, int r, int status, const char *type, const char *fmt,
-                ...) __attribute__((format(printf, 5, 6)));
-static int fail(struct allocator_error *err, int r, int status, const char *type, const char *fmt,
-                ...)
+static int fail(struct refusal *err, int r, enum refusal_kind kind, const char *type,
+                const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static int fail(struct refusal *err, int r, enum refusal_kind kind, const char *type,
+                const char *fmt, ...)
 {
-    err->status = status;
-    snprintf(err->type, sizeof(err->type), "%s", type);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->detail, sizeof(err->detail), fmt, ap);
+    refusal_setv(err, r, kind, type, NULL, fmt, ap);
     va_end(ap);
     return r;
 }
@@ -111,12 +109,13 @@ static void management_octets(const struct agent *agent, uint8_t *o3, uint8_t *o
     }
 }
 
-static int from_registry(struct allocator_error *err, int r, const struct registry_error *e)
+static int from_registry(struct refusal *err, int r, const struct refusal *e)
 {
-    return fail(err, r, e->status, e->type, "%s", e->detail);
+    *err = *e;
+    return r;
 }
 
-int allocator_learn_pool(struct agent *agent, const char *pool, struct allocator_error *err)
+int allocator_learn_pool(struct agent *agent, const char *pool, struct refusal *err)
 {
     struct db *db = db_pool_get(agent->db);
     struct macpool p;
@@ -124,21 +123,22 @@ int allocator_learn_pool(struct agent *agent, const char *pool, struct allocator
     if (r == 0)
         return 0;
     if (r != -ENOENT)
-        return fail(err, r, 500, "database", "cannot read pool '%s': %s", pool, strerror(-r));
+        return fail(err, r, REFUSAL_INTERNAL, "database", "cannot read pool '%s': %s", pool,
+                    strerror(-r));
     if (strcmp(pool, MACPOOL_DYNAMIC_NAME) == 0) {
         uint8_t o3, o4;
         management_octets(agent, &o3, &o4);
         struct mac_range range = macpool_dynamic_default(o3, o4);
         const char *configured = agent->config.dynamic_mac_range;
         if (configured && mac_range_parse(configured, &range) < 0)
-            return fail(err, -EINVAL, 500, "configuration",
+            return fail(err, -EINVAL, REFUSAL_INTERNAL, "configuration",
                         "dynamic_mac_range '%s' is not START-END", configured);
         r = macpool_ensure_dynamic(db, agent->node_id, &range);
-        return r < 0 ? fail(err, r, 500, "database", "cannot create the dynamic pool: %s",
-                            strerror(-r))
+        return r < 0 ? fail(err, r, REFUSAL_INTERNAL, "database",
+                            "cannot create the dynamic pool: %s", strerror(-r))
                      : 0;
     }
-    struct registry_error e;
+    struct refusal e;
     r = registry_pool_get(agent->registry, pool, &p, &e);
     if (r < 0)
         return from_registry(err, r, &e);
@@ -149,14 +149,14 @@ int allocator_learn_pool(struct agent *agent, const char *pool, struct allocator
     if (r == -EEXIST)
         return 0; /* another thread learned it first */
     if (r == -EADDRINUSE)
-        return fail(err, r, 409, "pool-overlap",
+        return fail(err, r, REFUSAL_CONFLICT, "pool-overlap",
                     "pool '%s' overlaps pool '%s' known to this agent only", pool, clash);
-    return r < 0 ? fail(err, r, 500, "database", "cannot store pool '%s'", pool) : 0;
+    return r < 0 ? fail(err, r, REFUSAL_INTERNAL, "database", "cannot store pool '%s'", pool) : 0;
 }
 
 int allocator_claim(struct agent *agent, const char *pool, const char *node, bool has_mac,
                     uint64_t mac, const char *actor, struct mac_block *block, uint64_t *reserved,
-                    size_t *n_reserved, struct allocator_error *err)
+                    size_t *n_reserved, struct refusal *err)
 {
     struct db *db = db_pool_get(agent->db);
     *n_reserved = 0;
@@ -168,7 +168,7 @@ int allocator_claim(struct agent *agent, const char *pool, const char *node, boo
         pthread_mutex_unlock(&write_lock);
         if (r == -EEXIST) {
             char text[MAC_STRING_SIZE];
-            return fail(err, r, 409, "mac-in-use",
+            return fail(err, r, REFUSAL_CONFLICT, "mac-in-use",
                         "%s lies in a block or claim of node %s; allocate it there",
                         mac_format(mac, text), holder);
         }
@@ -181,13 +181,14 @@ int allocator_claim(struct agent *agent, const char *pool, const char *node, boo
         r = macpool_claim_block(db, pool, node, block, reserved, n_reserved);
         pthread_mutex_unlock(&write_lock);
         if (r == -ENOSPC)
-            return fail(err, r, 409, "mac-pool-exhausted",
+            return fail(err, r, REFUSAL_CONFLICT, "mac-pool-exhausted",
                         "every block of pool '%s' is claimed; add a range to the pool", pool);
     }
     if (r == -ENOENT)
-        return fail(err, r, 404, "not-found", "no MAC pool '%s'", pool);
+        return fail(err, r, REFUSAL_NOT_FOUND, "not-found", "no MAC pool '%s'", pool);
     if (r < 0)
-        return fail(err, r, 500, "database", "cannot claim in pool '%s': %s", pool, strerror(-r));
+        return fail(err, r, REFUSAL_INTERNAL, "database", "cannot claim in pool '%s': %s", pool,
+                    strerror(-r));
     record_block(agent, actor, pool, node, block);
     return 0;
 }
@@ -195,12 +196,12 @@ int allocator_claim(struct agent *agent, const char *pool, const char *node, boo
 /* Gets a block (or the single address MAC) of POOL for this agent and
  * records it here. */
 static int claim_here(struct agent *agent, const char *pool, bool has_mac, uint64_t mac,
-                      const char *actor, struct allocator_error *err)
+                      const char *actor, struct refusal *err)
 {
     struct mac_block block;
     uint64_t reserved[MACPOOL_MAX_RESERVED];
     size_t n_reserved = 0;
-    struct registry_error e;
+    struct refusal e;
     int r = has_mac ? registry_claim_address(agent->registry, pool, agent->node_id, mac, actor,
                                              &block, &e)
                     : registry_claim_block(agent->registry, pool, agent->node_id, actor, &block,
@@ -213,7 +214,8 @@ static int claim_here(struct agent *agent, const char *pool, bool has_mac, uint6
     r = macpool_add_block(db_pool_get(agent->db), pool, &block, reserved, n_reserved);
     pthread_mutex_unlock(&write_lock);
     if (r < 0)
-        return fail(err, r, 500, "database", "cannot record the claimed block: %s", strerror(-r));
+        return fail(err, r, REFUSAL_INTERNAL, "database", "cannot record the claimed block: %s",
+                    strerror(-r));
     record_block(agent, actor, pool, agent->node_id, &block);
     return 0;
 }
@@ -303,10 +305,10 @@ static void holder_of(const struct agent *agent, const struct allocation_request
     snprintf(h->actor, sizeof(h->actor), "%s", actor ? actor : "agent");
 }
 
-static int held_by(struct allocator_error *err, const struct mac_allocation *a)
+static int held_by(struct refusal *err, const struct mac_allocation *a)
 {
     char text[MAC_STRING_SIZE];
-    return fail(err, -EEXIST, 409, "mac-in-use",
+    return fail(err, -EEXIST, REFUSAL_CONFLICT, "mac-in-use",
                 "%s is already held by vm '%s' adapter '%s' on host %s", mac_format(a->mac, text),
                 a->holder.vm, a->holder.adapter, a->holder.host);
 }
@@ -316,24 +318,24 @@ static int held_by(struct allocator_error *err, const struct mac_allocation *a)
  * retry.  Another request with that key is refused, since answering it with
  * A's address would put one MAC on two adapters. */
 static int replay(const struct allocation_request *rq, const char *pool,
-                  const struct mac_allocation *a, struct allocator_error *err)
+                  const struct mac_allocation *a, struct refusal *err)
 {
     if (strcmp(a->pool, pool) == 0 && strcmp(a->holder.vm, rq->vm) == 0 &&
         strcmp(a->holder.adapter, rq->adapter) == 0 && (!rq->has_mac || rq->mac == a->mac))
         return 0;
     char text[MAC_STRING_SIZE];
-    return fail(err, -EINVAL, 422, "idempotency-key-reused",
+    return fail(err, -EINVAL, REFUSAL_INVALID, "idempotency-key-reused",
                 "Idempotency-Key '%s' was used for another request (pool '%s', vm '%s', adapter "
                 "'%s', %s); a retry repeats the same body, a new request needs a new key",
                 rq->key, a->pool, a->holder.vm, a->holder.adapter, mac_format(a->mac, text));
 }
 
 static int allocate(struct agent *agent, const char *pool, const struct allocation_request *rq,
-                    const char *actor, struct mac_allocation *out, struct allocator_error *err)
+                    const char *actor, struct mac_allocation *out, struct refusal *err)
 {
     struct db *db = db_pool_get(agent->db);
     if (!db)
-        return fail(err, -EIO, 500, "database", "no database connection");
+        return fail(err, -EIO, REFUSAL_INTERNAL, "database", "no database connection");
     if (rq->key[0] && macpool_find_key(db, rq->key, out) == 0)
         return replay(rq, pool, out, err);
     int r = allocator_learn_pool(agent, pool, err);
@@ -343,8 +345,8 @@ static int allocate(struct agent *agent, const char *pool, const struct allocati
     holder_of(agent, rq, actor, &holder);
     if (rq->has_mac && mac_is_multicast(rq->mac)) {
         char text[MAC_STRING_SIZE];
-        return fail(err, -EINVAL, 422, "invalid", "%s is a multicast address; adapters need unicast",
-                    mac_format(rq->mac, text));
+        return fail(err, -EINVAL, REFUSAL_INVALID, "invalid",
+                    "%s is a multicast address; adapters need unicast", mac_format(rq->mac, text));
     }
     bool dynamic = strcmp(pool, MACPOOL_DYNAMIC_NAME) == 0;
     int claim_rounds = 0;
@@ -355,8 +357,8 @@ static int allocate(struct agent *agent, const char *pool, const struct allocati
                 return held_by(err, &here);
             if (dynamic) {
                 char text[MAC_STRING_SIZE];
-                return fail(err, -EINVAL, 422, "invalid", "%s is not in this host's dynamic pool",
-                            mac_format(rq->mac, text));
+                return fail(err, -EINVAL, REFUSAL_INVALID, "invalid",
+                            "%s is not in this host's dynamic pool", mac_format(rq->mac, text));
             }
             /* Under claim_lock: a block of ours that is going back to the
              * registry (give_back) is not claimed again in between. */
@@ -373,9 +375,9 @@ static int allocate(struct agent *agent, const char *pool, const struct allocati
             continue; /* its block went back to the registry meanwhile: claim it again */
         if (r == -ENOSPC && !rq->has_mac) {
             if (dynamic)
-                return fail(err, r, 409, "mac-pool-exhausted",
+                return fail(err, r, REFUSAL_CONFLICT, "mac-pool-exhausted",
                             "this host's dynamic pool is exhausted (widen dynamic_mac_range "
-                                "or use a static pool)");
+                            "or use a static pool)");
             /* One claim at a time: requests that ran out together must not
              * each take a block. */
             pthread_mutex_lock(&claim_lock);
@@ -397,15 +399,14 @@ static int allocate(struct agent *agent, const char *pool, const struct allocati
         if (r == -EEXIST && rq->key[0] && macpool_find_key(db, rq->key, out) == 0)
             return replay(rq, pool, out, err); /* the same key raced in from another request */
         if (r < 0)
-            return fail(err, r, 500, "database", "cannot allocate: %s", strerror(-r));
+            return fail(err, r, REFUSAL_INTERNAL, "database", "cannot allocate: %s", strerror(-r));
         return 1;
     }
-    return fail(err, -EBUSY, 503, "busy", "the database stayed busy; retry");
+    return fail(err, -EBUSY, REFUSAL_UNAVAILABLE, "busy", "the database stayed busy; retry");
 }
 
-int allocator_allocate(struct agent *agent, const char *pool,
-                       const struct allocation_request *rq, const char *actor,
-                       struct mac_allocation *out, struct allocator_error *err)
+int allocator_allocate(struct agent *agent, const char *pool, const struct allocation_request *rq,
+                       const char *actor, struct mac_allocation *out, struct refusal *err)
 {
     int r = allocate(agent, pool, rq, actor, out, err);
     if (r != 0) /* 0 is a retried request answered again, not a new allocation */
@@ -443,7 +444,7 @@ static int give_back_one(struct agent *agent, const char *pool, uint64_t mac, co
                         mac_format(mac, a), strerror(-r));
         return r;
     }
-    struct registry_error rerr;
+    struct refusal rerr;
     r = registry_release_block(agent->registry, pool, agent->node_id, &block, actor, &rerr);
     if (r < 0 && r != -ENOENT && !self) {
         pthread_mutex_lock(&write_lock);
@@ -506,7 +507,7 @@ int allocator_give_back_empty(struct agent *agent, int64_t min_age_ms)
 }
 
 int allocator_release(struct agent *agent, const char *pool, uint64_t mac, const char *actor,
-                      struct allocator_error *err)
+                      struct refusal *err)
 {
     struct db *db = db_pool_get(agent->db);
     struct mac_allocation released;
@@ -528,12 +529,12 @@ int allocator_release(struct agent *agent, const char *pool, uint64_t mac, const
     }
     char text[MAC_STRING_SIZE];
     if (r == -ENOENT)
-        return fail(err, r, 404, "not-found",
+        return fail(err, r, REFUSAL_NOT_FOUND, "not-found",
                     "%s is not allocated from pool '%s' on this host (an address is released "
                     "on the host that allocated it)",
                     mac_format(mac, text), pool);
     if (r < 0)
-        return fail(err, r, 500, "database", "cannot release: %s", strerror(-r));
+        return fail(err, r, REFUSAL_INTERNAL, "database", "cannot release: %s", strerror(-r));
     metrics_count_release(agent->metrics);
     if (strcmp(pool, MACPOOL_DYNAMIC_NAME) != 0) /* the dynamic pool's block is the host's */
         give_back(agent, pool, mac, actor);

@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "base/refusal.h"
 #include "db/macpool.h"
 
 struct agent;
@@ -30,25 +31,18 @@ struct allocation_request {
     char key[128];       /* Idempotency-Key, "" for none */
 };
 
-/* Why an allocation failed, as the API will say it. */
-struct allocator_error {
-    int status;       /* HTTP status: 404, 409, 422, 502, 503 */
-    char type[48];    /* problem type slug */
-    char detail[512];
-};
-
 /* Allocates from POOL for REQUEST on behalf of ACTOR (token name).  Returns
  * 1 and *out for a new allocation, 0 and *out when the idempotency key
  * names an allocation made before (a retried request), or a negative errno
  * with ERR filled. */
 int allocator_allocate(struct agent *agent, const char *pool,
                        const struct allocation_request *request, const char *actor,
-                       struct mac_allocation *out, struct allocator_error *err);
+                       struct mac_allocation *out, struct refusal *err);
 
 /* Releases MAC from POOL.  Returns 0, or a negative errno with ERR filled
  * (-ENOENT: not allocated here). */
 int allocator_release(struct agent *agent, const char *pool, uint64_t mac, const char *actor,
-                      struct allocator_error *err);
+                      struct refusal *err);
 
 /* Gives back to the registry this agent's blocks of static pools that have
  * no address allocated and were claimed at least MIN_AGE_MS ago (a claim
@@ -64,11 +58,11 @@ int allocator_give_back_empty(struct agent *agent, int64_t min_age_ms);
  * 0 or a negative errno with ERR filled. */
 int allocator_claim(struct agent *agent, const char *pool, const char *node, bool has_mac,
                     uint64_t mac, const char *actor, struct mac_block *block, uint64_t *reserved,
-                    size_t *n_reserved, struct allocator_error *err);
+                    size_t *n_reserved, struct refusal *err);
 
 /* Fetches POOL's definition from the registry into this agent's database
  * when it is not there yet (a no-op on the registry).  Returns 0, -ENOENT
  * when the cluster has no such pool, or a negative errno with ERR filled. */
-int allocator_learn_pool(struct agent *agent, const char *pool, struct allocator_error *err);
+int allocator_learn_pool(struct agent *agent, const char *pool, struct refusal *err);
 
 #endif

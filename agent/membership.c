@@ -51,7 +51,7 @@ static void join_of(struct agent *agent, struct registry_join *join)
 static int record_self(struct agent *agent)
 {
     struct registry_join join;
-    struct registry_error err;
+    struct refusal err;
     join_of(agent, &join);
     int r = registry_join(agent->registry, &join, &err);
     return r < 0 ? log_errno(LOG_LEVEL_ERROR, r, "cannot record this agent as a member: %s",
@@ -95,7 +95,7 @@ static void sync_once(struct membership *m)
         return;
     }
     struct registry_join join;
-    struct registry_error err;
+    struct refusal err;
     join_of(agent, &join);
     join.credential = credential[0] ? credential : NULL;
     int r = registry_join(agent->registry, &join, &err);
@@ -181,23 +181,23 @@ static int load_credential(struct membership *m)
     return r;
 }
 
-int membership_join(struct agent *agent, const char *join_token, struct registry_error *err)
+int membership_join(struct agent *agent, const char *join_token, struct refusal *err)
 {
     struct membership *m = agent->membership;
     if (!m)
-        return registry_fail(err, -EAGAIN, 503, "starting",
+        return registry_fail(err, -EAGAIN, REFUSAL_UNAVAILABLE, "starting",
                              "this agent is still starting; try again in a moment");
     if (registry_is_self(agent->registry))
-        return registry_fail(err, -EINVAL, 409, "member-is-registry",
+        return registry_fail(err, -EINVAL, REFUSAL_CONFLICT, "member-is-registry",
                              "this agent is the registry (registry = self): it is a member "
                              "already; join the other agents to it");
     if (!joins_with_token(agent))
-        return registry_fail(err, -EINVAL, 409, "no-join-tokens",
+        return registry_fail(err, -EINVAL, REFUSAL_CONFLICT, "no-join-tokens",
                              "this agent's registry (%s) takes no join tokens: every agent "
                              "joins it by itself",
                              agent->config.registry);
     if (!credential_is(join_token, CREDENTIAL_JOIN_PREFIX))
-        return registry_fail(err, -EINVAL, 422, "invalid",
+        return registry_fail(err, -EINVAL, REFUSAL_INVALID, "invalid",
                              "'token' is not a join token (lmj_ and 64 hex digits, from "
                              "'lmnetctl cluster join-token' on the registry)");
     struct registry_join join;
@@ -209,12 +209,12 @@ int membership_join(struct agent *agent, const char *join_token, struct registry
     if (r < 0)
         return r;
     if (!credential_is(issued, CREDENTIAL_MEMBER_PREFIX))
-        return registry_fail(err, -EPROTO, 502, "registry-answer",
+        return registry_fail(err, -EPROTO, REFUSAL_BAD_ANSWER, "registry-answer",
                              "the registry accepted the join token but sent no member credential");
     r = credential_write_file(m->credential_path, issued);
     if (r < 0) {
         explicit_bzero(issued, sizeof(issued));
-        return registry_fail(err, r, 500, "internal",
+        return registry_fail(err, r, REFUSAL_INTERNAL, "internal",
                              "joined, but cannot store the member credential in %s: %s; fix "
                              "that and join again with a new join token",
                              m->credential_path, strerror(-r));

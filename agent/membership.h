@@ -28,7 +28,7 @@
 
 struct agent;
 struct membership;
-struct registry_error;
+struct refusal;
 
 struct registry_status {
     bool self;               /* this agent is the registry */
@@ -51,7 +51,7 @@ void membership_status(struct membership *membership, struct registry_status *st
  * registry, stores the member credential it issues and starts using it.
  * Returns 0, or a negative errno with ERR filled (-EACCES: the registry
  * refused the token; -EINVAL: this agent is the registry). */
-int membership_join(struct agent *agent, const char *join_token, struct registry_error *err);
+int membership_join(struct agent *agent, const char *join_token, struct refusal *err);
 
 /* Copies this member's credential into OUT (CREDENTIAL_SIZE bytes).
  * Returns 0, or -ENOENT before this agent has joined (or when MEMBERSHIP is

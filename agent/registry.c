@@ -38,35 +38,31 @@ void registry_destroy(struct registry *registry)
         registry->ops->destroy(registry);
 }
 
-int registry_fail(struct registry_error *err, int r, int status, const char *type, const char *fmt,
-                  ...)
+int registry_fail(struct refusal *err, int r, enum refusal_kind kind, const char *type,
+                  const char *fmt, ...)
 {
-    if (!err)
-        return r;
-    err->status = status;
-    snprintf(err->type, sizeof(err->type), "%s", type);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->detail, sizeof(err->detail), fmt, ap);
+    refusal_setv(err, r, kind, type, NULL, fmt, ap);
     va_end(ap);
     return r;
 }
 
-static int unsupported(struct registry *registry, struct registry_error *err, const char *what)
+static int unsupported(struct registry *registry, struct refusal *err, const char *what)
 {
-    return registry_fail(err, -EOPNOTSUPP, 501, "not-implemented", "the '%s' registry cannot %s",
-                         registry->ops->name, what);
+    return registry_fail(err, -EOPNOTSUPP, REFUSAL_NOT_IMPLEMENTED, "not-implemented",
+                         "the '%s' registry cannot %s", registry->ops->name, what);
 }
 
 int registry_pool_get(struct registry *registry, const char *pool, struct macpool *out,
-                      struct registry_error *err)
+                      struct refusal *err)
 {
     return registry->ops->pool_get(registry, pool, out, err);
 }
 
 int registry_claim_block(struct registry *registry, const char *pool, const char *node,
                          const char *actor, struct mac_block *out, uint64_t *reserved,
-                         size_t *n_reserved, struct registry_error *err)
+                         size_t *n_reserved, struct refusal *err)
 {
     *n_reserved = 0;
     return registry->ops->claim_block(registry, pool, node, actor, out, reserved, n_reserved, err);
@@ -74,28 +70,25 @@ int registry_claim_block(struct registry *registry, const char *pool, const char
 
 int registry_claim_address(struct registry *registry, const char *pool, const char *node,
                            uint64_t mac, const char *actor, struct mac_block *out,
-                           struct registry_error *err)
+                           struct refusal *err)
 {
     return registry->ops->claim_address(registry, pool, node, mac, actor, out, err);
 }
 
 int registry_release_block(struct registry *registry, const char *pool, const char *node,
-                           const struct mac_block *block, const char *actor,
-                           struct registry_error *err)
+                           const struct mac_block *block, const char *actor, struct refusal *err)
 {
     if (!registry->ops->release_block)
         return unsupported(registry, err, "take blocks back");
     return registry->ops->release_block(registry, pool, node, block, actor, err);
 }
 
-int registry_join(struct registry *registry, const struct registry_join *join,
-                  struct registry_error *err)
+int registry_join(struct registry *registry, const struct registry_join *join, struct refusal *err)
 {
     return registry->ops->join(registry, join, err);
 }
 
-int registry_members(struct registry *registry, struct member **out, size_t *n,
-                     struct registry_error *err)
+int registry_members(struct registry *registry, struct member **out, size_t *n, struct refusal *err)
 {
     *out = NULL;
     *n = 0;

@@ -13,11 +13,11 @@
  *   registry; every agent is equal and claims with compare-and-swap
  *   transactions.
  *
- * Errors are negative errnos with a registry_error filled where the call
- * takes one, worded for the API (status, problem type, detail):
+ * Errors are negative errnos with a refusal (base/refusal.h) filled where
+ * the call takes one, worded for the API (kind, problem type, detail):
  * -ENOENT (no such pool), -ENOSPC (pool exhausted), -EEXIST (the address
  * is another node's), -EHOSTUNREACH/-ETIMEDOUT and friends (registry
- * unreachable: 503 registry-unreachable), -EOPNOTSUPP (this
+ * unreachable: REFUSAL_UNAVAILABLE registry-unreachable), -EOPNOTSUPP (this
  * implementation cannot do that).
  *
  * Thread-safe: every implementation may be called from any thread. */
@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <json-c/json.h>
+#include "base/refusal.h"
 #include "db/heartbeat_key.h"
 #include "db/macpool.h"
 #include "db/member.h"
@@ -37,13 +38,6 @@ struct network_settings;
 struct network_view;
 struct vlan;
 struct registry;
-
-/* Why a registry call failed, as the API will say it. */
-struct registry_error {
-    int status;    /* HTTP status: 404, 409, 422, 500, 502, 503 */
-    char type[48]; /* problem type slug */
-    char detail[512];
-};
 
 /* What an agent presents when it joins (or re-registers with) the
  * cluster.  CREDENTIAL is whatever the join protocol asks this agent to
@@ -64,31 +58,28 @@ struct registry_ops {
     void (*destroy)(struct registry *registry);
     /* Reads POOL's definition.  -ENOENT when the cluster has none. */
     int (*pool_get)(struct registry *registry, const char *pool, struct macpool *out,
-                    struct registry_error *err);
+                    struct refusal *err);
     /* Claims the next free block of POOL for NODE; RESERVED (room for
      * MACPOOL_MAX_RESERVED) gets the addresses other nodes hold inside it
      * as single claims. */
     int (*claim_block)(struct registry *registry, const char *pool, const char *node,
                        const char *actor, struct mac_block *out, uint64_t *reserved,
-                       size_t *n_reserved, struct registry_error *err);
+                       size_t *n_reserved, struct refusal *err);
     /* Claims the single address MAC of POOL for NODE (MAC may lie outside
      * the pool's ranges).  0 when NODE holds it now (or did already). */
     int (*claim_address)(struct registry *registry, const char *pool, const char *node,
                          uint64_t mac, const char *actor, struct mac_block *out,
-                         struct registry_error *err);
+                         struct refusal *err);
     /* Gives BLOCK of POOL, held by NODE, back to the pool.  The caller has
      * made sure no address in it is allocated.  -ENOENT when NODE does not
      * hold it. */
     int (*release_block)(struct registry *registry, const char *pool, const char *node,
-                         const struct mac_block *block, const char *actor,
-                         struct registry_error *err);
+                         const struct mac_block *block, const char *actor, struct refusal *err);
     /* Registers JOIN as a member (repeating it is harmless and keeps it
      * fresh). */
-    int (*join)(struct registry *registry, const struct registry_join *join,
-                struct registry_error *err);
+    int (*join)(struct registry *registry, const struct registry_join *join, struct refusal *err);
     /* The member list: *out (n) is the caller's to free(). */
-    int (*members)(struct registry *registry, struct member **out, size_t *n,
-                   struct registry_error *err);
+    int (*members)(struct registry *registry, struct member **out, size_t *n, struct refusal *err);
     /* The cluster networks as the registry sees them (release with
      * network_view_release()). */
     int (*networks)(struct registry *registry, struct network_view *out);
@@ -158,20 +149,18 @@ bool registry_is_shared(const struct registry *registry);
 /* Dispatchers (see struct registry_ops). */
 void registry_destroy(struct registry *registry); /* NULL is a no-op */
 int registry_pool_get(struct registry *registry, const char *pool, struct macpool *out,
-                      struct registry_error *err);
+                      struct refusal *err);
 int registry_claim_block(struct registry *registry, const char *pool, const char *node,
                          const char *actor, struct mac_block *out, uint64_t *reserved,
-                         size_t *n_reserved, struct registry_error *err);
+                         size_t *n_reserved, struct refusal *err);
 int registry_claim_address(struct registry *registry, const char *pool, const char *node,
                            uint64_t mac, const char *actor, struct mac_block *out,
-                           struct registry_error *err);
+                           struct refusal *err);
 int registry_release_block(struct registry *registry, const char *pool, const char *node,
-                           const struct mac_block *block, const char *actor,
-                           struct registry_error *err);
-int registry_join(struct registry *registry, const struct registry_join *join,
-                  struct registry_error *err);
+                           const struct mac_block *block, const char *actor, struct refusal *err);
+int registry_join(struct registry *registry, const struct registry_join *join, struct refusal *err);
 int registry_members(struct registry *registry, struct member **out, size_t *n,
-                     struct registry_error *err);
+                     struct refusal *err);
 int registry_networks(struct registry *registry, struct network_view *out);
 int registry_inventory_put(struct registry *registry, const char *node,
                            struct json_object *inventory);
@@ -180,7 +169,7 @@ int registry_reachability_put(struct registry *registry, const char *node,
 int registry_heartbeat_key(struct registry *registry, uint8_t key[HEARTBEAT_KEY_SIZE]);
 
 /* Fills ERR (may be NULL) and returns R: for implementations. */
-int registry_fail(struct registry_error *err, int r, int status, const char *type, const char *fmt,
-                  ...) __attribute__((format(printf, 5, 6)));
+int registry_fail(struct refusal *err, int r, enum refusal_kind kind, const char *type,
+                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 #endif

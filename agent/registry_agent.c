@@ -62,14 +62,14 @@ static void agent_destroy(struct registry *registry)
 }
 
 static int agent_pool_get(struct registry *registry, const char *pool, struct macpool *out,
-                          struct registry_error *err)
+                          struct refusal *err)
 {
     char path[128];
     snprintf(path, sizeof(path), "/v1/mac-pools/%s", pool);
     struct client_reply reply;
     int r = call(registry, CLAIM_TIMEOUT_MS, "GET", path, NULL, &reply);
     if (r < 0) {
-        registry_fail(err, r, 503, "registry-unreachable",
+        registry_fail(err, r, REFUSAL_UNAVAILABLE, "registry-unreachable",
                       "pool '%s' is not known here yet and the registry %s cannot be reached: %s",
                       pool, of(registry)->url, reply.error);
         client_reply_release(&reply);
@@ -77,8 +77,8 @@ static int agent_pool_get(struct registry *registry, const char *pool, struct ma
     }
     if (reply.status == 404) {
         client_reply_release(&reply);
-        return registry_fail(err, -ENOENT, 404, "not-found", "the cluster has no MAC pool '%s'",
-                             pool);
+        return registry_fail(err, -ENOENT, REFUSAL_NOT_FOUND, "not-found",
+                             "the cluster has no MAC pool '%s'", pool);
     }
     char pointer[64], detail[256];
     r = reply.status == 200
@@ -86,7 +86,7 @@ static int agent_pool_get(struct registry *registry, const char *pool, struct ma
             : -EPROTO;
     client_reply_release(&reply);
     if (r < 0)
-        return registry_fail(err, r, 502, "registry-answer",
+        return registry_fail(err, r, REFUSAL_BAD_ANSWER, "registry-answer",
                              "the registry's pool '%s' cannot be read", pool);
     return 0;
 }
@@ -94,7 +94,7 @@ static int agent_pool_get(struct registry *registry, const char *pool, struct ma
 /* POST /v1/mac-pools/{pool}/blocks {"node", "mac"?}. */
 static int claim(struct registry *registry, const char *pool, const char *node, bool has_mac,
                  uint64_t mac, struct mac_block *block, uint64_t *reserved, size_t *n_reserved,
-                 struct registry_error *err)
+                 struct refusal *err)
 {
     _cleanup_json_ struct json_object *body = json_object_new_object();
     json_object_object_add(body, "node", json_object_new_string(node));
@@ -107,7 +107,7 @@ static int claim(struct registry *registry, const char *pool, const char *node, 
     struct client_reply reply;
     int r = call(registry, CLAIM_TIMEOUT_MS, "POST", path, body, &reply);
     if (r < 0) {
-        registry_fail(err, r, 503, "registry-unreachable",
+        registry_fail(err, r, REFUSAL_UNAVAILABLE, "registry-unreachable",
                       "this agent holds no free address of pool '%s' and cannot reach the "
                       "registry %s to claim more: %s",
                       pool, of(registry)->url, reply.error);
@@ -124,7 +124,7 @@ static int claim(struct registry *registry, const char *pool, const char *node, 
                          strstr(json_object_get_string(type), "mac-pool-exhausted");
         bool in_use = reply.status == 409 && !exhausted;
         long status = reply.status;
-        registry_fail(err, -EPERM, status == 404 ? 404 : 409,
+        registry_fail(err, -EPERM, status == 404 ? REFUSAL_NOT_FOUND : REFUSAL_CONFLICT,
                       exhausted ? "mac-pool-exhausted"
                       : in_use  ? "mac-in-use"
                                 : "registry-refused",
@@ -154,14 +154,14 @@ static int claim(struct registry *registry, const char *pool, const char *node, 
                 (*n_reserved)++;
     client_reply_release(&reply);
     if (r < 0)
-        return registry_fail(err, r, 502, "registry-answer",
+        return registry_fail(err, r, REFUSAL_BAD_ANSWER, "registry-answer",
                              "the registry's block answer cannot be read");
     return 0;
 }
 
 static int agent_claim_block(struct registry *registry, const char *pool, const char *node,
                              const char *actor, struct mac_block *out, uint64_t *reserved,
-                             size_t *n_reserved, struct registry_error *err)
+                             size_t *n_reserved, struct refusal *err)
 {
     (void)actor; /* the registry records our token's name */
     return claim(registry, pool, node, false, 0, out, reserved, n_reserved, err);
@@ -169,7 +169,7 @@ static int agent_claim_block(struct registry *registry, const char *pool, const 
 
 static int agent_claim_address(struct registry *registry, const char *pool, const char *node,
                                uint64_t mac, const char *actor, struct mac_block *out,
-                               struct registry_error *err)
+                               struct refusal *err)
 {
     (void)actor;
     size_t n = 0;
@@ -181,13 +181,13 @@ static int agent_claim_address(struct registry *registry, const char *pool, cons
  * blocks. */
 static int agent_release_block(struct registry *registry, const char *pool, const char *node,
                                const struct mac_block *block, const char *actor,
-                               struct registry_error *err)
+                               struct refusal *err)
 {
     (void)actor; /* the registry records the member's name */
     (void)node;  /* the credential says who we are */
     char credential[CREDENTIAL_SIZE];
     if (membership_credential(registry->agent->membership, credential) < 0)
-        return registry_fail(err, -EACCES, 503, "not-joined",
+        return registry_fail(err, -EACCES, REFUSAL_UNAVAILABLE, "not-joined",
                              "this agent has no member credential yet, so it cannot give the block "
                              "back to the registry %s; it keeps the block",
                              of(registry)->url);
@@ -199,7 +199,7 @@ static int agent_release_block(struct registry *registry, const char *pool, cons
     explicit_bzero(credential, sizeof(credential));
     char msg[512];
     if (r < 0) {
-        registry_fail(err, r, 503, "registry-unreachable",
+        registry_fail(err, r, REFUSAL_UNAVAILABLE, "registry-unreachable",
                       "cannot give a block of pool '%s' back: the registry %s did not answer: %s",
                       pool, of(registry)->url, reply.error);
         client_reply_release(&reply);
@@ -207,7 +207,10 @@ static int agent_release_block(struct registry *registry, const char *pool, cons
     }
     long status = reply.status;
     if (status != 204 && status != 200)
-        registry_fail(err, 0, status == 404 || status == 409 ? (int)status : 502,
+        registry_fail(err, 0,
+                      status == 404   ? REFUSAL_NOT_FOUND
+                      : status == 409 ? REFUSAL_CONFLICT
+                                      : REFUSAL_BAD_ANSWER,
                       status == 404   ? "not-found"
                       : status == 409 ? "block-in-use"
                                       : "registry-refused",
@@ -225,13 +228,13 @@ static int agent_release_block(struct registry *registry, const char *pool, cons
  * "url"}, which answers with this member's credential.  With the member's
  * credential: PUT /v1/cluster/members/ID {"name", "url"}, presenting it. */
 static int agent_join(struct registry *registry, const struct registry_join *join,
-                      struct registry_error *err)
+                      struct refusal *err)
 {
     if (join->issued)
         join->issued[0] = '\0';
     bool first = credential_is(join->credential, CREDENTIAL_JOIN_PREFIX);
     if (!first && !credential_is(join->credential, CREDENTIAL_MEMBER_PREFIX))
-        return registry_fail(err, -EACCES, 401, "not-joined",
+        return registry_fail(err, -EACCES, REFUSAL_UNAUTHENTICATED, "not-joined",
                              "this agent has no member credential: join with a join token");
     _cleanup_json_ struct json_object *body = json_object_new_object();
     if (first) {
@@ -251,7 +254,10 @@ static int agent_join(struct registry *registry, const struct registry_join *joi
         long status = r < 0 ? 503 : reply.status;
         /* The registry's 401 is about the join token or credential, not
          * about whoever called us: a 403 here. */
-        registry_fail(err, r < 0 ? r : -EPERM, status == 401 ? 403 : (int)status,
+        registry_fail(err, r < 0 ? r : -EPERM,
+                      r < 0           ? REFUSAL_UNAVAILABLE
+                      : status == 401 ? REFUSAL_FORBIDDEN
+                                      : client_refusal_kind(status),
                       r < 0           ? "registry-unreachable"
                       : status == 401 ? (first ? "join-token-refused" : "credential-refused")
                                       : "registry-refused",
@@ -269,7 +275,7 @@ static int agent_join(struct registry *registry, const struct registry_join *joi
 }
 
 static int agent_members(struct registry *registry, struct member **out, size_t *n,
-                         struct registry_error *err)
+                         struct refusal *err)
 {
     struct client_reply reply;
     char msg[512];
@@ -278,7 +284,7 @@ static int agent_members(struct registry *registry, struct member **out, size_t 
     if (r < 0 || reply.status != 200 || !reply.body ||
         !json_object_object_get_ex(reply.body, "items", &items) ||
         !json_object_is_type(items, json_type_array)) {
-        registry_fail(err, r < 0 ? r : -EPROTO, r < 0 ? 503 : 502,
+        registry_fail(err, r < 0 ? r : -EPROTO, r < 0 ? REFUSAL_UNAVAILABLE : REFUSAL_BAD_ANSWER,
                       r < 0 ? "registry-unreachable" : "registry-answer", "%s",
                       r < 0 || reply.status != 200 ? client_reply_message(&reply, msg, sizeof(msg))
                                                    : "registry sent a member list we cannot read");
@@ -293,7 +299,7 @@ static int agent_members(struct registry *registry, struct member **out, size_t 
             kept++;
     client_reply_release(&reply);
     if (!members)
-        return registry_fail(err, -ENOMEM, 500, "internal", "out of memory");
+        return registry_fail(err, -ENOMEM, REFUSAL_INTERNAL, "internal", "out of memory");
     *out = members;
     *n = kept;
     return 0;

@@ -92,18 +92,18 @@ static struct registry_etcd *of(struct registry *r)
     return (struct registry_etcd *)r;
 }
 
-static int unreachable(struct registry_error *err, int r, const char *what)
+static int unreachable(struct refusal *err, int r, const char *what)
 {
     if (r == -EACCES)
-        return registry_fail(err, r, 503, "registry-refused",
+        return registry_fail(err, r, REFUSAL_UNAVAILABLE, "registry-refused",
                              "etcd refused to %s: %s (check etcd_user, etcd_password_file and "
                              "the TLS settings)",
                              what, etcd_last_error());
     if (r == -EIO) /* it answered, and refused */
-        return registry_fail(err, r, 503, "registry-refused", "cannot %s: %s", what,
+        return registry_fail(err, r, REFUSAL_UNAVAILABLE, "registry-refused", "cannot %s: %s", what,
                              etcd_last_error());
-    return registry_fail(err, r, 503, "registry-unreachable", "cannot %s: etcd did not answer: %s",
-                         what, etcd_last_error());
+    return registry_fail(err, r, REFUSAL_UNAVAILABLE, "registry-unreachable",
+                         "cannot %s: etcd did not answer: %s", what, etcd_last_error());
 }
 
 static void key_of(struct registry *registry, char *buf, size_t size, const char *fmt, ...)
@@ -168,14 +168,15 @@ static int read_pool(struct registry *registry, const char *name, struct macpool
 }
 
 static int e_pool_get(struct registry *registry, const char *pool, struct macpool *out,
-                      struct registry_error *err)
+                      struct refusal *err)
 {
     int r = read_pool(registry, pool, out);
     if (r == -ENOENT)
-        return registry_fail(err, r, 404, "not-found", "the cluster has no MAC pool '%s'", pool);
+        return registry_fail(err, r, REFUSAL_NOT_FOUND, "not-found",
+                             "the cluster has no MAC pool '%s'", pool);
     if (r == -EPROTO)
-        return registry_fail(err, r, 502, "registry-answer", "etcd's pool '%s' cannot be read",
-                             pool);
+        return registry_fail(err, r, REFUSAL_BAD_ANSWER, "registry-answer",
+                             "etcd's pool '%s' cannot be read", pool);
     return r < 0 ? unreachable(err, r, "read the pool") : 0;
 }
 
@@ -390,7 +391,7 @@ static bool adoptable(struct registry *registry, const char *pool, const char *n
 
 static int e_claim_block(struct registry *registry, const char *pool, const char *node,
                          const char *actor, struct mac_block *out, uint64_t *reserved,
-                         size_t *n_reserved, struct registry_error *err)
+                         size_t *n_reserved, struct refusal *err)
 {
     (void)actor;
     struct registry_etcd *e = of(registry);
@@ -470,7 +471,7 @@ static int e_claim_block(struct registry *registry, const char *pool, const char
             continue;
         }
         if (!found)
-            return registry_fail(err, -ENOSPC, 409, "mac-pool-exhausted",
+            return registry_fail(err, -ENOSPC, REFUSAL_CONFLICT, "mac-pool-exhausted",
                                  "every block of pool '%s' is claimed; add a range to the pool",
                                  pool);
         pthread_mutex_lock(&e->lock);
@@ -494,7 +495,7 @@ static int e_claim_block(struct registry *registry, const char *pool, const char
         key_of(registry, key, sizeof(key), "blocks/%s/%012" PRIx64, pool, out->start);
         struct etcd_txn *txn = etcd_txn_new();
         if (!txn)
-            return registry_fail(err, -ENOMEM, 500, "internal", "out of memory");
+            return registry_fail(err, -ENOMEM, REFUSAL_INTERNAL, "internal", "out of memory");
         etcd_txn_absent(txn, key);
         etcd_txn_range_unchanged_since(txn, start, end, revision);
         _cleanup_json_ struct json_object *v = json_object_new_object();
@@ -514,7 +515,7 @@ static int e_claim_block(struct registry *registry, const char *pool, const char
         if (owner_at(registry, key, owner) == 0 && strcmp(owner, node) == 0)
             return 0;
     }
-    return registry_fail(err, -EBUSY, 503, "busy",
+    return registry_fail(err, -EBUSY, REFUSAL_UNAVAILABLE, "busy",
                          "pool '%s': too many agents claimed at once; retry", pool);
 }
 
@@ -533,7 +534,7 @@ static bool position_of(const struct macpool *p, uint64_t mac, uint64_t *start)
 
 static int e_claim_address(struct registry *registry, const char *pool, const char *node,
                            uint64_t mac, const char *actor, struct mac_block *out,
-                           struct registry_error *err)
+                           struct refusal *err)
 {
     (void)actor;
     struct macpool p;
@@ -555,7 +556,7 @@ static int e_claim_address(struct registry *registry, const char *pool, const ch
         r = in_range ? owner_at(registry, block, owner) : -ENOENT;
         if (r == 0) {
             if (strcmp(owner, node) != 0)
-                return registry_fail(err, -EEXIST, 409, "mac-in-use",
+                return registry_fail(err, -EEXIST, REFUSAL_CONFLICT, "mac-in-use",
                                      "%s lies in a block or claim of node %s; allocate it there",
                                      mac_format(mac, text), owner);
             return 0; /* our own block holds it (recorded here as a single claim) */
@@ -565,7 +566,7 @@ static int e_claim_address(struct registry *registry, const char *pool, const ch
         r = owner_at(registry, single, owner);
         if (r == 0) {
             if (strcmp(owner, node) != 0)
-                return registry_fail(err, -EEXIST, 409, "mac-in-use",
+                return registry_fail(err, -EEXIST, REFUSAL_CONFLICT, "mac-in-use",
                                      "%s lies in a block or claim of node %s; allocate it there",
                                      mac_format(mac, text), owner);
             return 0;
@@ -574,7 +575,7 @@ static int e_claim_address(struct registry *registry, const char *pool, const ch
             return unreachable(err, r, "claim the address");
         struct etcd_txn *txn = etcd_txn_new();
         if (!txn)
-            return registry_fail(err, -ENOMEM, 500, "internal", "out of memory");
+            return registry_fail(err, -ENOMEM, REFUSAL_INTERNAL, "internal", "out of memory");
         etcd_txn_absent(txn, single);
         if (in_range)
             etcd_txn_absent(txn, block);
@@ -589,12 +590,12 @@ static int e_claim_address(struct registry *registry, const char *pool, const ch
             return unreachable(err, r, "claim the address");
         /* a compare failed: read again (the next round says whose it is) */
     }
-    return registry_fail(err, -EBUSY, 503, "busy", "the address stayed contended; retry");
+    return registry_fail(err, -EBUSY, REFUSAL_UNAVAILABLE, "busy",
+                         "the address stayed contended; retry");
 }
 
 static int e_release_block(struct registry *registry, const char *pool, const char *node,
-                           const struct mac_block *block, const char *actor,
-                           struct registry_error *err)
+                           const struct mac_block *block, const char *actor, struct refusal *err)
 {
     (void)actor;
     char key[256], owner[37] = "";
@@ -603,8 +604,8 @@ static int e_release_block(struct registry *registry, const char *pool, const ch
     struct etcd_kv kv;
     int r = etcd_get(of(registry)->etcd, key, &kv);
     if (r == -ENOENT)
-        return registry_fail(err, r, 404, "not-found", "node %s holds no such block of '%s'", node,
-                             pool);
+        return registry_fail(err, r, REFUSAL_NOT_FOUND, "not-found",
+                             "node %s holds no such block of '%s'", node, pool);
     if (r < 0)
         return unreachable(err, r, "release the block");
     _cleanup_json_ struct json_object *o = parse(kv.value);
@@ -612,11 +613,11 @@ static int e_release_block(struct registry *registry, const char *pool, const ch
     etcd_kv_release(&kv);
     snprintf(owner, sizeof(owner), "%s", str_field(o, "owner"));
     if (strcmp(owner, node) != 0)
-        return registry_fail(err, -ENOENT, 404, "not-found", "node %s holds no such block of '%s'",
-                             node, pool);
+        return registry_fail(err, -ENOENT, REFUSAL_NOT_FOUND, "not-found",
+                             "node %s holds no such block of '%s'", node, pool);
     struct etcd_txn *txn = etcd_txn_new();
     if (!txn)
-        return registry_fail(err, -ENOMEM, 500, "internal", "out of memory");
+        return registry_fail(err, -ENOMEM, REFUSAL_INTERNAL, "internal", "out of memory");
     etcd_txn_unchanged(txn, key, revision);
     etcd_txn_delete(txn, key);
     r = etcd_txn_commit(of(registry)->etcd, txn);
@@ -624,7 +625,7 @@ static int e_release_block(struct registry *registry, const char *pool, const ch
     if (r < 0)
         return unreachable(err, r, "release the block");
     if (r == 0)
-        return registry_fail(err, -EAGAIN, 409, "conflict", "the block changed meanwhile");
+        return registry_fail(err, -EAGAIN, REFUSAL_CONFLICT, "conflict", "the block changed meanwhile");
     /* The scan mark stays: the gap is claimed again once no fresh space is
      * left above it (e_claim_block), not by the next claim. */
     return 0;
@@ -663,8 +664,7 @@ static int64_t current_lease(struct registry_etcd *e)
     return id;
 }
 
-static int e_join(struct registry *registry, const struct registry_join *join,
-                  struct registry_error *err)
+static int e_join(struct registry *registry, const struct registry_join *join, struct refusal *err)
 {
     struct registry_etcd *e = of(registry);
     int64_t lease = 0;
@@ -692,7 +692,7 @@ static int e_join(struct registry *registry, const struct registry_join *join,
 }
 
 static int read_members(struct registry *registry, struct member **out, size_t *n,
-                        int64_t *revision, struct registry_error *err)
+                        int64_t *revision, struct refusal *err)
 {
     char prefix[256];
     key_of(registry, prefix, sizeof(prefix), "members/");
@@ -715,11 +715,10 @@ static int read_members(struct registry *registry, struct member **out, size_t *
             (*n)++;
     }
     etcd_range_release(&rg);
-    return *out ? 0 : registry_fail(err, -ENOMEM, 500, "internal", "out of memory");
+    return *out ? 0 : registry_fail(err, -ENOMEM, REFUSAL_INTERNAL, "internal", "out of memory");
 }
 
-static int e_members(struct registry *registry, struct member **out, size_t *n,
-                     struct registry_error *err)
+static int e_members(struct registry *registry, struct member **out, size_t *n, struct refusal *err)
 {
     int64_t revision = 0;
     return read_members(registry, out, n, &revision, err);
@@ -734,7 +733,7 @@ static int64_t copy_members(struct registry_etcd *e)
     struct member *members = NULL;
     size_t n = 0;
     int64_t revision = 0;
-    struct registry_error err;
+    struct refusal err;
     if (read_members(&e->registry, &members, &n, &revision, &err) < 0)
         return 0; /* the membership thread's rounds say why */
     struct db *db = db_pool_get(e->registry.agent->db);
@@ -973,7 +972,7 @@ static int discover(struct registry *registry, struct json_object *all)
             r = list_settings(registry, &known, &n_known, NULL);
         struct member *members = NULL;
         size_t n_members = 0;
-        struct registry_error err;
+        struct refusal err;
         if (r == 0)
             r = e_members(registry, &members, &n_members, &err);
         if (r == 0) {

@@ -21,9 +21,11 @@ static struct db *db_of(struct registry *registry)
     return db_pool_get(registry->agent->db);
 }
 
-static int copy_error(struct registry_error *err, int r, const struct allocator_error *a)
+static int copy_error(struct refusal *err, int r, const struct refusal *a)
 {
-    return r < 0 ? registry_fail(err, r, a->status, a->type, "%s", a->detail) : r;
+    if (r < 0 && err)
+        *err = *a;
+    return r;
 }
 
 static void self_destroy(struct registry *registry)
@@ -32,23 +34,23 @@ static void self_destroy(struct registry *registry)
 }
 
 static int self_pool_get(struct registry *registry, const char *pool, struct macpool *out,
-                         struct registry_error *err)
+                         struct refusal *err)
 {
     struct db *db = db_of(registry);
     int r = db ? macpool_get(db, pool, out) : -EIO;
     if (r == -ENOENT)
-        return registry_fail(err, r, 404, "not-found", "no MAC pool '%s'", pool);
+        return registry_fail(err, r, REFUSAL_NOT_FOUND, "not-found", "no MAC pool '%s'", pool);
     if (r < 0)
-        return registry_fail(err, r, 500, "database", "cannot read pool '%s': %s", pool,
-                             strerror(-r));
+        return registry_fail(err, r, REFUSAL_INTERNAL, "database", "cannot read pool '%s': %s",
+                             pool, strerror(-r));
     return 0;
 }
 
 static int self_claim_block(struct registry *registry, const char *pool, const char *node,
                             const char *actor, struct mac_block *out, uint64_t *reserved,
-                            size_t *n_reserved, struct registry_error *err)
+                            size_t *n_reserved, struct refusal *err)
 {
-    struct allocator_error a;
+    struct refusal a;
     int r = allocator_claim(registry->agent, pool, node, false, 0, actor, out, reserved, n_reserved,
                             &a);
     return copy_error(err, r, &a);
@@ -56,9 +58,9 @@ static int self_claim_block(struct registry *registry, const char *pool, const c
 
 static int self_claim_address(struct registry *registry, const char *pool, const char *node,
                               uint64_t mac, const char *actor, struct mac_block *out,
-                              struct registry_error *err)
+                              struct refusal *err)
 {
-    struct allocator_error a;
+    struct refusal a;
     uint64_t reserved[MACPOOL_MAX_RESERVED];
     size_t n = 0;
     int r = allocator_claim(registry->agent, pool, node, true, mac, actor, out, reserved, &n, &a);
@@ -66,12 +68,11 @@ static int self_claim_address(struct registry *registry, const char *pool, const
 }
 
 static int self_release_block(struct registry *registry, const char *pool, const char *node,
-                              const struct mac_block *block, const char *actor,
-                              struct registry_error *err)
+                              const struct mac_block *block, const char *actor, struct refusal *err)
 {
     struct db *db = db_of(registry);
     if (!db)
-        return registry_fail(err, -EIO, 500, "database", "no database connection");
+        return registry_fail(err, -EIO, REFUSAL_INTERNAL, "database", "no database connection");
     int r = db_begin(db);
     if (r == 0)
         r = macpool_release_block(db, pool, node, block);
@@ -89,24 +90,25 @@ static int self_release_block(struct registry *registry, const char *pool, const
     if (r < 0)
         db_rollback(db);
     if (r == -ENOENT)
-        return registry_fail(err, r, 404, "not-found", "node %s holds no such block of '%s'", node,
-                             pool);
+        return registry_fail(err, r, REFUSAL_NOT_FOUND, "not-found",
+                             "node %s holds no such block of '%s'", node, pool);
     if (r == -ENOTEMPTY)
-        return registry_fail(err, r, 409, "block-in-use",
+        return registry_fail(err, r, REFUSAL_CONFLICT, "block-in-use",
                              "addresses of the block are still allocated");
     if (r < 0)
-        return registry_fail(err, r, 500, "database", "cannot release the block: %s", strerror(-r));
+        return registry_fail(err, r, REFUSAL_INTERNAL, "database", "cannot release the block: %s",
+                             strerror(-r));
     return 0;
 }
 
 /* The registry records itself; other members join over POST
  * /v1/cluster/members (api/member.c) with a one-time join token. */
 static int self_join(struct registry *registry, const struct registry_join *join,
-                     struct registry_error *err)
+                     struct refusal *err)
 {
     struct db *db = db_of(registry);
     if (!db)
-        return registry_fail(err, -EIO, 500, "database", "no database connection");
+        return registry_fail(err, -EIO, REFUSAL_INTERNAL, "database", "no database connection");
     struct member m = {.registry = strcmp(join->node, registry->agent->node_id) == 0,
                        .last_seen_ms = clock_wall_ms()};
     snprintf(m.uuid, sizeof(m.uuid), "%s", join->node);
@@ -123,17 +125,18 @@ static int self_join(struct registry *registry, const struct registry_join *join
         free(all);
     }
     int r = member_upsert(db, &m);
-    return r < 0 ? registry_fail(err, r, 500, "database", "cannot record member %s: %s", m.uuid,
-                                 strerror(-r))
+    return r < 0 ? registry_fail(err, r, REFUSAL_INTERNAL, "database",
+                                 "cannot record member %s: %s", m.uuid, strerror(-r))
                  : 0;
 }
 
 static int self_members(struct registry *registry, struct member **out, size_t *n,
-                        struct registry_error *err)
+                        struct refusal *err)
 {
     struct db *db = db_of(registry);
     int r = db ? member_list(db, out, n) : -EIO;
-    return r < 0 ? registry_fail(err, r, 500, "database", "cannot list members: %s", strerror(-r))
+    return r < 0 ? registry_fail(err, r, REFUSAL_INTERNAL, "database", "cannot list members: %s",
+                                 strerror(-r))
                  : 0;
 }
 

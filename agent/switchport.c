@@ -42,21 +42,6 @@ struct switchport {
     atomic_bool stopping;
 };
 
-static int refuse(struct switchport_error *err, int r, int status, const char *type,
-                  const char *pointer, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-static int refuse(struct switchport_error *err, int r, int status, const char *type,
-                  const char *pointer, const char *fmt, ...)
-{
-    err->status = status;
-    snprintf(err->type, sizeof(err->type), "%s", type);
-    snprintf(err->pointer, sizeof(err->pointer), "%s", pointer ? pointer : "");
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->detail, sizeof(err->detail), fmt, ap);
-    va_end(ap);
-    return r;
-}
-
 static struct db *db_of(struct switchport *sp)
 {
     return db_pool_get(sp->agent->db);
@@ -138,46 +123,50 @@ static void unapply_port(struct switchport *sp, const char *switch_name, const c
 /* ---- switches ---- */
 
 int switchport_switch_add(struct switchport *sp, const struct vswitch_record *s, const char *actor,
-                          struct switchport_error *err)
+                          struct refusal *err)
 {
     if (!switch_name_valid(s->name))
-        return refuse(err, -EINVAL, 422, "invalid", "/name",
-                      "'%s' is not a switch name: 1-15 of a-z, 0-9, '-', starting with a letter",
-                      s->name);
+        return refusal_set(
+            err, -EINVAL, REFUSAL_INVALID, "invalid", "/name",
+            "'%s' is not a switch name: 1-15 of a-z, 0-9, '-', starting with a letter", s->name);
     if (s->type == SWITCH_EXTERNAL && !s->uplink[0])
-        return refuse(err, -EINVAL, 422, "invalid", "/uplink",
-                      "an external switch is bound to an uplink NIC: give 'uplink'");
+        return refusal_set(err, -EINVAL, REFUSAL_INVALID, "invalid", "/uplink",
+                           "an external switch is bound to an uplink NIC: give 'uplink'");
     if (s->type != SWITCH_EXTERNAL && s->uplink[0])
-        return refuse(err, -EINVAL, 422, "invalid", "/uplink", "only an external switch has an uplink");
+        return refusal_set(err, -EINVAL, REFUSAL_INVALID, "invalid", "/uplink",
+                           "only an external switch has an uplink");
     pthread_rwlock_wrlock(&sp->lock);
     int r = switch_insert(db_of(sp), s);
     if (r == -EEXIST) {
         pthread_rwlock_unlock(&sp->lock);
-        return refuse(err, r, 409, "conflict", "/name", "a switch '%s' exists", s->name);
+        return refusal_set(err, r, REFUSAL_CONFLICT, "conflict", "/name", "a switch '%s' exists",
+                           s->name);
     }
     if (r >= 0) {
         r = apply_switch(sp, s);
         if (r < 0) {
             switch_delete(db_of(sp), s->name);
             pthread_rwlock_unlock(&sp->lock);
-            return refuse(err, r, r == -EPERM ? 409 : 502, r == -EPERM ? "not-lmnets" : "switch-refused",
-                          NULL,
-                          r == -EPERM ? "a bridge or port '%s' exists on the switch and is not "
-                                        "lmnet's; lmnet leaves it alone"
-                                      : "the virtual switch refused '%s' (see the agent's log)",
-                          s->name);
+            return refusal_set(err, r, r == -EPERM ? REFUSAL_CONFLICT : REFUSAL_BAD_ANSWER,
+                               r == -EPERM ? "not-lmnets" : "switch-refused", NULL,
+                               r == -EPERM
+                                   ? "a bridge or port '%s' exists on the switch and is not "
+                                     "lmnet's; lmnet leaves it alone"
+                                   : "the virtual switch refused '%s' (see the agent's log)",
+                               s->name);
         }
     }
     pthread_rwlock_unlock(&sp->lock);
     if (r < 0)
-        return refuse(err, r, 500, "database", NULL, "cannot store the switch: %s", strerror(-r));
+        return refusal_set(err, r, REFUSAL_INTERNAL, "database", NULL,
+                           "cannot store the switch: %s", strerror(-r));
     _cleanup_json_ struct json_object *detail = switch_to_json(s);
     record(sp, actor, "switch.create", s->name, detail);
     return 0;
 }
 
 int switchport_switch_remove(struct switchport *sp, const char *name, const char *actor,
-                             struct switchport_error *err)
+                             struct refusal *err)
 {
     pthread_rwlock_wrlock(&sp->lock);
     struct vswitch_record *s = malloc(sizeof(*s));
@@ -192,19 +181,20 @@ int switchport_switch_remove(struct switchport *sp, const char *name, const char
     pthread_rwlock_unlock(&sp->lock);
     free(s);
     if (r == -ENOENT)
-        return refuse(err, r, 404, "not-found", NULL, "no switch '%s'", name);
+        return refusal_set(err, r, REFUSAL_NOT_FOUND, "not-found", NULL, "no switch '%s'", name);
     if (r == -EBUSY)
-        return refuse(err, r, 409, "switch-in-use", NULL,
-                      "switch '%s' still has ports; delete them first", name);
+        return refusal_set(err, r, REFUSAL_CONFLICT, "switch-in-use", NULL,
+                           "switch '%s' still has ports; delete them first", name);
     if (r < 0)
-        return refuse(err, r, 500, "database", NULL, "cannot delete: %s", strerror(-r));
+        return refusal_set(err, r, REFUSAL_INTERNAL, "database", NULL, "cannot delete: %s",
+                           strerror(-r));
     record(sp, actor, "switch.delete", name, NULL);
     return 0;
 }
 
 /* ---- ports ---- */
 
-static int check_port(struct switchport *sp, const struct port_record *p, struct switchport_error *err)
+static int check_port(struct switchport *sp, const struct port_record *p, struct refusal *err)
 {
     struct vswitch_record *s = malloc(sizeof(*s));
     if (!s)
@@ -212,8 +202,8 @@ static int check_port(struct switchport *sp, const struct port_record *p, struct
     int r = switch_get(db_of(sp), p->switch_name, s);
     if (r == -ENOENT) {
         free(s);
-        return refuse(err, r, 422, "switch-not-found", "/switch", "no switch '%s' on this host",
-                      p->switch_name);
+        return refusal_set(err, r, REFUSAL_INVALID, "switch-not-found", "/switch",
+                           "no switch '%s' on this host", p->switch_name);
     }
     if (r == 0 && p->has_vlan) {
         uint16_t ids[VLAN_ID_MAX];
@@ -224,10 +214,11 @@ static int check_port(struct switchport *sp, const struct port_record *p, struct
             ids[n++] = p->vlan.allowed[i];
         for (size_t i = 0; i < n; i++)
             if (!switch_carries(s, ids[i])) {
-                r = refuse(err, -EINVAL, 422, "vlan-not-carried", "/vlan",
-                           "the uplink %s of switch '%s' does not carry VLAN %u; add it to the "
-                           "switch's 'vlans' or choose another",
-                           s->uplink, s->name, ids[i]);
+                r = refusal_set(
+                    err, -EINVAL, REFUSAL_INVALID, "vlan-not-carried", "/vlan",
+                    "the uplink %s of switch '%s' does not carry VLAN %u; add it to the "
+                    "switch's 'vlans' or choose another",
+                    s->uplink, s->name, ids[i]);
                 break;
             }
     }
@@ -278,7 +269,7 @@ static void port_unlock(struct switchport *sp, const char *name)
 }
 
 int switchport_port_add(struct switchport *sp, struct port_record *p, const char *actor,
-                        struct switchport_error *err)
+                        struct refusal *err)
 {
     int r = check_port(sp, p, err);
     if (r < 0)
@@ -286,18 +277,18 @@ int switchport_port_add(struct switchport *sp, struct port_record *p, const char
     bool allocated = false;
     if (p->mac == 0) {
         if (!p->mac_pool[0])
-            return refuse(err, -EINVAL, 422, "invalid", "/mac",
-                          "give 'mac', or 'mac_pool' to take one (a static pool for clustered "
-                          "VMs, or 'dynamic' for this host's own)");
+            return refusal_set(err, -EINVAL, REFUSAL_INVALID, "invalid", "/mac",
+                               "give 'mac', or 'mac_pool' to take one (a static pool for clustered "
+                               "VMs, or 'dynamic' for this host's own)");
         struct allocation_request rq = { 0 };
         snprintf(rq.vm, sizeof(rq.vm), "%s", p->vm);
         snprintf(rq.adapter, sizeof(rq.adapter), "%s", p->name);
         snprintf(rq.key, sizeof(rq.key), "port:%s", p->name);
         struct mac_allocation a;
-        struct allocator_error aerr;
+        struct refusal aerr;
         r = allocator_allocate(sp->agent, p->mac_pool, &rq, actor, &a, &aerr);
         if (r < 0)
-            return refuse(err, r, aerr.status, aerr.type, "/mac_pool", "%s", aerr.detail);
+            return refusal_set(err, r, aerr.kind, aerr.type, "/mac_pool", "%s", aerr.detail);
         p->mac = a.mac;
         p->mac_source = strcmp(p->mac_pool, "dynamic") == 0 ? MAC_SOURCE_DYNAMIC : MAC_SOURCE_STATIC;
         allocated = true;
@@ -314,25 +305,25 @@ int switchport_port_add(struct switchport *sp, struct port_record *p, const char
     }
     port_unlock(sp, p->name);
     if (r < 0 && allocated) {
-        struct allocator_error aerr;
+        struct refusal aerr;
         allocator_release(sp->agent, p->mac_pool, p->mac, actor, &aerr);
     }
     if (r == -EEXIST)
-        return refuse(err, r, 409, "conflict", "/name",
-                      "a port named '%s' exists, or its MAC is on another port", p->name);
+        return refusal_set(err, r, REFUSAL_CONFLICT, "conflict", "/name",
+                           "a port named '%s' exists, or its MAC is on another port", p->name);
     if (r == -EPERM)
-        return refuse(err, r, 409, "not-lmnets", "/name",
-                      "a port '%s' exists on the switch and is not lmnet's", p->name);
+        return refusal_set(err, r, REFUSAL_CONFLICT, "not-lmnets", "/name",
+                           "a port '%s' exists on the switch and is not lmnet's", p->name);
     if (r < 0)
-        return refuse(err, r, 502, "switch-refused", NULL,
-                      "the virtual switch refused port '%s' (see the agent's log)", p->name);
+        return refusal_set(err, r, REFUSAL_BAD_ANSWER, "switch-refused", NULL,
+                           "the virtual switch refused port '%s' (see the agent's log)", p->name);
     _cleanup_json_ struct json_object *detail = port_to_json(p);
     record(sp, actor, "port.create", p->name, detail);
     return 0;
 }
 
 int switchport_port_change(struct switchport *sp, const struct port_record *p, const char *actor,
-                           struct switchport_error *err)
+                           struct refusal *err)
 {
     int r = check_port(sp, p, err);
     if (r < 0)
@@ -353,11 +344,11 @@ int switchport_port_change(struct switchport *sp, const struct port_record *p, c
     port_unlock(sp, p->name);
     free(old);
     if (r == -ENOENT)
-        return refuse(err, r, 404, "not-found", NULL, "no port '%s'", p->name);
+        return refusal_set(err, r, REFUSAL_NOT_FOUND, "not-found", NULL, "no port '%s'", p->name);
     if (r < 0)
-        return refuse(err, r, 502, "switch-refused", NULL,
-                      "the virtual switch refused the change of port '%s'; it is as it was",
-                      p->name);
+        return refusal_set(err, r, REFUSAL_BAD_ANSWER, "switch-refused", NULL,
+                           "the virtual switch refused the change of port '%s'; it is as it was",
+                           p->name);
     _cleanup_json_ struct json_object *detail = port_to_json(p);
     record(sp, actor, "port.change", p->name, detail);
     return 0;
@@ -389,7 +380,7 @@ int switchport_port_set_forwarding(struct switchport *sp, const char *name, bool
 }
 
 int switchport_port_remove(struct switchport *sp, const char *name, bool release_mac,
-                           const char *actor, struct switchport_error *err)
+                           const char *actor, struct refusal *err)
 {
     port_lock(sp, name);
     struct port_record *p = malloc(sizeof(*p));
@@ -400,14 +391,15 @@ int switchport_port_remove(struct switchport *sp, const char *name, bool release
         unapply_port(sp, p->switch_name, name);
     port_unlock(sp, name);
     if (r == 0 && release_mac && p->mac_source != MAC_SOURCE_GIVEN && p->mac_pool[0]) {
-        struct allocator_error aerr;
+        struct refusal aerr;
         allocator_release(sp->agent, p->mac_pool, p->mac, actor, &aerr);
     }
     free(p);
     if (r == -ENOENT)
-        return refuse(err, r, 404, "not-found", NULL, "no port '%s'", name);
+        return refusal_set(err, r, REFUSAL_NOT_FOUND, "not-found", NULL, "no port '%s'", name);
     if (r < 0)
-        return refuse(err, r, 500, "database", NULL, "cannot delete: %s", strerror(-r));
+        return refusal_set(err, r, REFUSAL_INTERNAL, "database", NULL, "cannot delete: %s",
+                           strerror(-r));
     record(sp, actor, "port.delete", name, NULL);
     return 0;
 }
@@ -629,7 +621,7 @@ int switchport_scrub(struct switchport *sp, bool dry_run, const char *actor,
     json_object_object_add(*plan, "dry_run", json_object_new_boolean(dry_run));
     if (dry_run)
         goto out;
-    struct switchport_error err;
+    struct refusal err;
     for (size_t i = 0; i < n_ports; i++)
         if (switchport_port_remove(sp, ports[i].name, true, actor, &err) < 0)
             log_error("scrub: %s", err.detail);
@@ -679,7 +671,7 @@ static int ops_create_inactive(void *ctx, struct json_object *settings)
         return r;
     }
     p->active = false;
-    struct switchport_error err;
+    struct refusal err;
     /* The MAC travels with the VM: it is the source's, not allocated here. */
     r = switchport_port_add(sp, p, "migration", &err);
     if (r < 0)
@@ -696,7 +688,7 @@ static int ops_set_forwarding(void *ctx, const char *name, bool forward)
 static int ops_remove(void *ctx, const char *name)
 {
     struct switchport *sp = ctx;
-    struct switchport_error err;
+    struct refusal err;
     return switchport_port_remove(sp, name, false, "migration", &err);
 }
 

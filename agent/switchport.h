@@ -15,6 +15,7 @@
 #define LMNET_AGENT_SWITCHPORT_H
 
 #include <json-c/json.h>
+#include "base/refusal.h"
 #include "db/port.h"
 #include "db/switch.h"
 #include "migrate/plan/ports.h"
@@ -23,31 +24,23 @@ struct agent;
 struct vswitch;
 struct switchport;
 
-/* Why a change was refused, as the API says it. */
-struct switchport_error {
-    int status;
-    char type[48];
-    char pointer[64];
-    char detail[512];
-};
-
 /* Creates the module over VS (not owned).  Returns 0 and *out. */
 int switchport_create(struct agent *agent, struct vswitch *vs, struct switchport **out);
 void switchport_destroy(struct switchport *sp); /* NULL is a no-op */
 
 int switchport_switch_add(struct switchport *sp, const struct vswitch_record *s, const char *actor,
-                          struct switchport_error *err);
+                          struct refusal *err);
 int switchport_switch_remove(struct switchport *sp, const char *name, const char *actor,
-                             struct switchport_error *err);
+                             struct refusal *err);
 
 /* Creates port P: checks its switch and VLANs, allocates its MAC from
  * P->mac_pool when P->mac is 0, stores and applies it.  *P is updated with
  * what was stored. */
 int switchport_port_add(struct switchport *sp, struct port_record *p, const char *actor,
-                        struct switchport_error *err);
+                        struct refusal *err);
 /* Replaces port P->name's settings with P (same switch and MAC). */
 int switchport_port_change(struct switchport *sp, const struct port_record *p, const char *actor,
-                           struct switchport_error *err);
+                           struct refusal *err);
 /* Lets port NAME pass traffic (FORWARD) or not, and changes nothing else:
  * a migration's switch-over.  Its other settings are neither checked nor
  * programmed again (no OVSDB transaction, only its guard flows and
@@ -58,7 +51,7 @@ int switchport_port_set_forwarding(struct switchport *sp, const char *name, bool
 /* Removes port NAME; RELEASE_MAC gives its pool address back (not when a
  * migration moves the port away: the address travels with the VM). */
 int switchport_port_remove(struct switchport *sp, const char *name, bool release_mac,
-                           const char *actor, struct switchport_error *err);
+                           const char *actor, struct refusal *err);
 
 /* Lists in *plan (caller owns: {"switches": [...], "ports": [...],
  * "leftovers": [...]}) everything lmnet made on this host's switch, and

@@ -21,11 +21,6 @@
 #include "db/macpool.h"
 #include "api/problem.h"
 
-static int allocator_problem(struct response *resp, const struct allocator_error *err)
-{
-    return response_problem(resp, err->status, err->type, NULL, "%s", err->detail);
-}
-
 static int parse_mac_param(struct request *req, struct response *resp, uint64_t *mac)
 {
     const char *text = request_param(req, "mac");
@@ -43,7 +38,7 @@ static const char *holder_text(struct request *req, const char *node, char *out,
 {
     struct member *members = NULL;
     size_t n = 0;
-    struct registry_error err;
+    struct refusal err;
     const char *name = NULL;
     if (registry_members(req->agent->registry, &members, &n, &err) == 0)
         for (size_t i = 0; i < n && !name; i++)
@@ -236,9 +231,9 @@ static int get_pool(struct request *req, struct response *resp)
     }
     if (r == -ENOENT &&
         (strcmp(name, MACPOOL_DYNAMIC_NAME) == 0 || registry_is_shared(req->agent->registry))) {
-        struct allocator_error err;
+        struct refusal err;
         if (allocator_learn_pool(req->agent, name, &err) < 0)
-            return allocator_problem(resp, &err);
+            return response_refusal(resp, &err);
         r = macpool_get(db, name, &pool);
     }
     if (r == -ENOENT && !agent_is_registry(req->agent)) {
@@ -437,10 +432,10 @@ static int allocate(struct request *req, struct response *resp)
         snprintf(rq.key, sizeof(rq.key), "%s", key);
     }
     struct mac_allocation a;
-    struct allocator_error err;
+    struct refusal err;
     r = allocator_allocate(req->agent, pool, &rq, req->token_name, &a, &err);
     if (r < 0)
-        return allocator_problem(resp, &err);
+        return response_refusal(resp, &err);
     char mac[MAC_STRING_SIZE], location[160];
     snprintf(location, sizeof(location), "/v1/mac-pools/%s/allocations/%s", pool,
              mac_format(a.mac, mac));
@@ -514,10 +509,10 @@ static int release(struct request *req, struct response *resp)
     int r = parse_mac_param(req, resp, &mac);
     if (r < 0)
         return r;
-    struct allocator_error err;
+    struct refusal err;
     r = allocator_release(req->agent, request_param(req, "name"), mac, req->token_name, &err);
     if (r < 0)
-        return allocator_problem(resp, &err);
+        return response_refusal(resp, &err);
     resp->status = 204;
     return 0;
 }
@@ -556,11 +551,11 @@ static int claim(struct request *req, struct response *resp)
     struct mac_block block;
     uint64_t reserved[MACPOOL_MAX_RESERVED];
     size_t n_reserved = 0;
-    struct allocator_error err;
+    struct refusal err;
     r = allocator_claim(req->agent, pool, node, has_mac, mac, req->token_name,
                             &block, reserved, &n_reserved, &err);
     if (r < 0)
-        return allocator_problem(resp, &err);
+        return response_refusal(resp, &err);
     struct json_object *body = mac_block_to_json(&block);
     struct json_object *list = json_object_new_array();
     for (size_t i = 0; i < n_reserved; i++) {
@@ -600,11 +595,11 @@ static int give_back(struct request *req, struct response *resp)
     block.single = single && strcmp(single, "true") == 0;
     block.end = block.start;
     snprintf(block.owner, sizeof(block.owner), "%s", req->member);
-    struct registry_error err;
+    struct refusal err;
     int r = registry_release_block(req->agent->registry, pool, req->member, &block, req->token_name,
                                    &err);
     if (r < 0)
-        return response_problem(resp, err.status, err.type, NULL, "%s", err.detail);
+        return response_refusal(resp, &err);
     resp->status = 204;
     return 0;
 }

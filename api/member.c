@@ -25,6 +25,7 @@
 #include "agent/credential.h"
 #include "agent/membership.h"
 #include "agent/registry.h"
+#include "api/problem.h"
 #include "api/relay.h"
 #include "db/db.h"
 #include "db/event.h"
@@ -388,13 +389,13 @@ static int join_cluster(struct request *req, struct response *resp)
                         "a join token from 'lmnetctl cluster join-token' on the registry");
     if (r < 0)
         return r;
-    struct registry_error err = {0};
+    struct refusal err = {0};
     r = membership_join(req->agent, token, &err);
     explicit_bzero(token, sizeof(token));
     if (r < 0)
-        return response_problem(resp, err.status ? err.status : 500,
+        return response_problem(resp, problem_status_of_refusal(err.kind),
                                 err.type[0] ? err.type : "internal",
-                                err.status == 422 ? "/token" : NULL, "%s", err.detail);
+                                err.kind == REFUSAL_INVALID ? "/token" : NULL, "%s", err.detail);
     struct db *db = db_pool_get(req->agent->db);
     struct member m = {0};
     snprintf(m.uuid, sizeof(m.uuid), "%s", req->agent->node_id);

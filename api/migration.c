@@ -33,11 +33,6 @@ static int no_migrator(struct response *resp)
                             "no cluster networks (see the agent's log at start)");
 }
 
-static int refusal_problem(struct response *resp, const struct planner_refusal *refusal)
-{
-    return response_problem(resp, refusal->status, refusal->type, NULL, "%s", refusal->detail);
-}
-
 /* Finds the member the VM named VM runs on: 0 and its URL, or -ENOENT. */
 static int find_vm_host(struct request *req, const char *vm, char *url, size_t size)
 {
@@ -176,10 +171,10 @@ static int create_migration(struct request *req, struct response *resp)
     if (!req->agent->migrator)
         return no_migrator(resp);
     char uuid[37];
-    struct planner_refusal refusal;
+    struct refusal refusal;
     r = migrator_submit(req->agent->migrator, &rq, req->token_name, uuid, &refusal);
     if (r == -EPERM)
-        return refusal_problem(resp, &refusal);
+        return response_refusal(resp, &refusal);
     if (r < 0)
         return r;
     struct migration mig;
@@ -354,10 +349,10 @@ static int peer_prepare(struct request *req, struct response *resp)
         strcmp(json_object_get_string(id), request_param(req, "id")) != 0)
         return response_problem(resp, 422, "invalid", "/id", "'id' must match the path");
     struct json_object *answer = NULL;
-    struct planner_refusal refusal;
+    struct refusal refusal;
     int r = migrator_dest_prepare(req->agent->migrator, req->json, &answer, &refusal);
     if (r == -EPERM)
-        return refusal_problem(resp, &refusal);
+        return response_refusal(resp, &refusal);
     if (r < 0)
         return r;
     return response_json(resp, 201, answer);

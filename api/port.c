@@ -19,12 +19,6 @@ static int no_switch(struct response *resp)
                             "Open vSwitch's socket (unix:/run/openvswitch/db.sock)");
 }
 
-static int port_problem(struct response *resp, const struct switchport_error *err)
-{
-    return response_problem(resp, err->status, err->type, err->pointer[0] ? err->pointer : NULL,
-                            "%s", err->detail);
-}
-
 static int list_ports(struct request *req, struct response *resp)
 {
     struct port_record *list = NULL;
@@ -64,11 +58,11 @@ static int create_port(struct request *req, struct response *resp)
                                 "'mac_source' is set by the agent: give 'mac', or 'mac_pool' to "
                                 "take one from a pool");
     }
-    struct switchport_error err;
+    struct refusal err;
     r = switchport_port_add(req->agent->switchport, p, req->token_name, &err);
     if (r < 0) {
         free(p);
-        return port_problem(resp, &err);
+        return response_refusal(resp, &err);
     }
     char location[64];
     snprintf(location, sizeof(location), "/v1/ports/%s", p->name);
@@ -139,10 +133,10 @@ static int patch_port(struct request *req, struct response *resp)
         if (r == 0)
             r = port_patch_parse(current, req->json, changed, resp);
         if (r == 0) {
-            struct switchport_error err;
+            struct refusal err;
             r = switchport_port_change(req->agent->switchport, changed, req->token_name, &err);
             if (r < 0)
-                r = port_problem(resp, &err);
+                r = response_refusal(resp, &err);
             else if (load(req, resp, p) == 0)
                 r = response_json(resp, 200, port_to_json(p));
         }
@@ -156,11 +150,11 @@ static int delete_port(struct request *req, struct response *resp)
 {
     if (!req->agent->switchport)
         return no_switch(resp);
-    struct switchport_error err;
+    struct refusal err;
     int r = switchport_port_remove(req->agent->switchport, request_param(req, "name"), true,
                                    req->token_name, &err);
     if (r < 0)
-        return port_problem(resp, &err);
+        return response_refusal(resp, &err);
     resp->status = 204;
     return 0;
 }

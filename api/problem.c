@@ -69,6 +69,22 @@ int problem_status_from_errno(int err, const char **type)
     return status;
 }
 
+int problem_status_of_refusal(enum refusal_kind kind)
+{
+    switch (kind) {
+    case REFUSAL_INTERNAL: return 500;
+    case REFUSAL_INVALID: return 422;
+    case REFUSAL_NOT_FOUND: return 404;
+    case REFUSAL_CONFLICT: return 409;
+    case REFUSAL_UNAUTHENTICATED: return 401;
+    case REFUSAL_FORBIDDEN: return 403;
+    case REFUSAL_NOT_IMPLEMENTED: return 501;
+    case REFUSAL_BAD_ANSWER: return 502;
+    case REFUSAL_UNAVAILABLE: return 503;
+    }
+    return 500;
+}
+
 int problem_status_to_errno(int status)
 {
     switch (status) {

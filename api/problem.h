@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <json-c/json.h>
+#include "base/refusal.h"
 
 #define PROBLEM_TYPE_BASE "https://lmnet.dev/problems/"
 
@@ -32,7 +33,14 @@ int problem_status_from_errno(int err, const char **type);
  * "a/b" is "/a~1b" and not the member b of a. */
 void problem_pointer_append(char *buf, size_t size, const char *token);
 
-/* The negative errno that stands for STATUS (the inverse of the above). */
+/* The HTTP status of a refusal of KIND (base/refusal.h): the one place
+ * where a module's refusal becomes a status.  INVALID 422, NOT_FOUND 404,
+ * CONFLICT 409, UNAUTHENTICATED 401, FORBIDDEN 403, NOT_IMPLEMENTED 501,
+ * BAD_ANSWER 502, UNAVAILABLE 503, INTERNAL 500. */
+int problem_status_of_refusal(enum refusal_kind kind);
+
+/* The negative errno that stands for STATUS (the inverse of
+ * problem_status_from_errno()). */
 int problem_status_to_errno(int status);
 
 #endif

@@ -62,6 +62,12 @@ int response_problem(struct response *resp, int status, const char *type, const 
     return problem_status_to_errno(status);
 }
 
+int response_refusal(struct response *resp, const struct refusal *refusal)
+{
+    return response_problem(resp, problem_status_of_refusal(refusal->kind), refusal->type,
+                            refusal->pointer[0] ? refusal->pointer : NULL, "%s", refusal->detail);
+}
+
 void etag_of_bytes(const char *data, size_t length, char *out, size_t out_size)
 {
     /* FNV-1a: cheap, and any change shows. */

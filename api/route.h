@@ -106,6 +106,12 @@ int response_header(struct response *resp, const char *name, const char *value);
 int response_problem(struct response *resp, int status, const char *type, const char *pointer,
                      const char *detail_fmt, ...) __attribute__((format(printf, 5, 6)));
 
+/* Sets the problem REFUSAL stands for (base/refusal.h): its status from
+ * its kind (problem_status_of_refusal()), its type, pointer and detail.
+ * Returns what response_problem() returns. */
+struct refusal;
+int response_refusal(struct response *resp, const struct refusal *refusal);
+
 /* Checks If-Match against the resource's current ETAG (quoted, as produced
  * by etag_of_json()).  Returns 0 when there is no If-Match or it matches;
  * otherwise sets a 412 problem and returns its result. */

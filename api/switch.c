@@ -16,12 +16,6 @@ static int no_switch(struct response *resp)
                             "Open vSwitch's socket (unix:/run/openvswitch/db.sock)");
 }
 
-static int switch_problem(struct response *resp, const struct switchport_error *err)
-{
-    return response_problem(resp, err->status, err->type, err->pointer[0] ? err->pointer : NULL,
-                            "%s", err->detail);
-}
-
 static int list_switches(struct request *req, struct response *resp)
 {
     struct vswitch_record *list = NULL;
@@ -100,10 +94,10 @@ static int create_switch(struct request *req, struct response *resp)
         return -ENOMEM;
     int r = switch_request_parse(req->json, s, resp);
     if (r == 0) {
-        struct switchport_error err;
+        struct refusal err;
         r = switchport_switch_add(req->agent->switchport, s, req->token_name, &err);
         if (r < 0) {
-            r = switch_problem(resp, &err);
+            r = response_refusal(resp, &err);
         } else {
             char location[64];
             snprintf(location, sizeof(location), "/v1/switches/%s", s->name);
@@ -133,11 +127,11 @@ static int delete_switch(struct request *req, struct response *resp)
 {
     if (!req->agent->switchport)
         return no_switch(resp);
-    struct switchport_error err;
+    struct refusal err;
     int r = switchport_switch_remove(req->agent->switchport, request_param(req, "name"),
                                      req->token_name, &err);
     if (r < 0)
-        return switch_problem(resp, &err);
+        return response_refusal(resp, &err);
     resp->status = 204;
     return 0;
 }

@@ -263,3 +263,19 @@ int client_read_token_file(const char *path, char **token, char *err, size_t siz
     snprintf(err, size, "%s: no token in the file", path);
     return -EINVAL;
 }
+
+enum refusal_kind client_refusal_kind(long status)
+{
+    switch (status) {
+    case 401: return REFUSAL_UNAUTHENTICATED;
+    case 403: return REFUSAL_FORBIDDEN;
+    case 404: return REFUSAL_NOT_FOUND;
+    case 409: return REFUSAL_CONFLICT;
+    case 422: return REFUSAL_INVALID;
+    case 500: return REFUSAL_INTERNAL;
+    case 501: return REFUSAL_NOT_IMPLEMENTED;
+    case 502: return REFUSAL_BAD_ANSWER;
+    case 503: return REFUSAL_UNAVAILABLE;
+    }
+    return status >= 400 && status < 500 ? REFUSAL_INVALID : REFUSAL_BAD_ANSWER;
+}

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <json-c/json.h>
+#include "base/refusal.h"
 
 struct client;
 
@@ -49,6 +50,12 @@ const char *client_url_host(const char *url, char *buf, size_t size);
 /* Formats a problem+json reply (or a transport error) as one line:
  * "409 Conflict: pool 'a' is exhausted (mac-pool-exhausted)".  Writes into BUF. */
 const char *client_reply_message(const struct client_reply *reply, char *buf, size_t size);
+
+/* The kind of refusal (base/refusal.h) a peer's error STATUS stands for:
+ * the inverse of the API's problem_status_of_refusal() (api/problem.h),
+ * for relaying a peer's refusal.  A 4xx it does not name is
+ * REFUSAL_INVALID, a 5xx REFUSAL_BAD_ANSWER. */
+enum refusal_kind client_refusal_kind(long status);
 
 /* Reads the first token from a token file line "NAME SCOPE TOKEN" (or a file
  * holding just a token), checked for owner and mode as token_file_open()

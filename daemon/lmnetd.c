@@ -465,7 +465,7 @@ int main(int argc, char **argv)
     }
     /* This host's dynamic pool is listed from the start, not only once
      * something has asked for it by name. */
-    struct allocator_error pool_err;
+    struct refusal pool_err;
     if (allocator_learn_pool(&agent, MACPOOL_DYNAMIC_NAME, &pool_err) < 0)
         log_warning("no dynamic MAC pool on this host reason=\"%s\"", pool_err.detail);
     r = start_switch(&agent);

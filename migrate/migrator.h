@@ -79,10 +79,10 @@ void migrator_stop(struct migrator *migrator);
 
 /* Source side: checks REQUEST (the VM must run here) and queues it.  On
  * success returns 0 and the new migration's id in UUID.  A refusal returns
- * -EPERM with REFUSAL filled (409/422, type, detail); other errors are a
+ * -EPERM with REFUSAL filled (a kind, type, detail); other errors are a
  * negative errno.  ACTOR is the token name, for the audit event. */
 int migrator_submit(struct migrator *migrator, const struct migration_request *request,
-                    const char *actor, char uuid[37], struct planner_refusal *refusal);
+                    const char *actor, char uuid[37], struct refusal *refusal);
 
 /* Cancels migration UUID if it has not passed switchover: a queued one at
  * once, a running one by its worker (the call returns before the undo is
@@ -95,7 +95,7 @@ int migrator_cancel(struct migrator *migrator, const char *uuid);
  * state, and opens the channel listener.  On success *answer is {"port",
  * "token"} (caller owns).  A refusal returns -EPERM with REFUSAL. */
 int migrator_dest_prepare(struct migrator *migrator, struct json_object *prepare,
-                          struct json_object **answer, struct planner_refusal *refusal);
+                          struct json_object **answer, struct refusal *refusal);
 
 /* Destination side: activates the prepared ports (switchover).  Returns 0,
  * -ENOENT or a negative errno. */

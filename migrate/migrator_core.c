@@ -45,14 +45,12 @@ void migrator_channel_done(struct migrator *m, struct channel *channel)
     channel_destroy(channel);
 }
 
-void migrator_refuse(struct planner_refusal *refusal, int status, const char *type, const char *fmt,
-                     ...)
+void migrator_refuse(struct refusal *refusal, enum refusal_kind kind, const char *type,
+                     const char *fmt, ...)
 {
-    refusal->status = status;
-    snprintf(refusal->type, sizeof(refusal->type), "%s", type);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(refusal->detail, sizeof(refusal->detail), fmt, ap);
+    refusal_setv(refusal, 0, kind, type, NULL, fmt, ap);
     va_end(ap);
 }
 

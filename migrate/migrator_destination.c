@@ -232,7 +232,7 @@ static int listen_direct(struct incoming *in, const char *address, const char *p
 }
 
 int migrator_dest_prepare(struct migrator *m, struct json_object *body, struct json_object **answer,
-                          struct planner_refusal *refusal)
+                          struct refusal *refusal)
 {
     struct db *db = migrator_db(m);
     _cleanup_free_ struct peer_prepare *p = calloc(1, sizeof(*p));
@@ -240,7 +240,7 @@ int migrator_dest_prepare(struct migrator *m, struct json_object *body, struct j
         return -ENOMEM;
     char bad[400];
     if (peer_prepare_decode(body, p, bad, sizeof(bad)) < 0) {
-        migrator_refuse(refusal, 422, "bad-prepare", "the prepare request does not read: %s", bad);
+        migrator_refuse(refusal, REFUSAL_INVALID, "bad-prepare", "the prepare request does not read: %s", bad);
         return -EPERM;
     }
     const char *id = p->id;
@@ -251,7 +251,7 @@ int migrator_dest_prepare(struct migrator *m, struct json_object *body, struct j
     if (active < 0)
         return active;
     if ((unsigned)active >= m->agent->config.max_migrations) {
-        migrator_refuse(refusal, 409, "no-free-slot",
+        migrator_refuse(refusal, REFUSAL_CONFLICT, "no-free-slot",
                         "this host already takes part in %d migrations as destination (max %u)",
                         active, m->agent->config.max_migrations);
         return -EPERM;
@@ -260,7 +260,7 @@ int migrator_dest_prepare(struct migrator *m, struct json_object *body, struct j
     bool had = vm_get(db, vm.uuid, &existing) == 0;
     if (had && strcmp(existing.host, m->agent->node_id) == 0 && existing.state != VM_STOPPED &&
         existing.state != VM_FAILED) {
-        migrator_refuse(refusal, 409, "vm-already-here", "VM '%s' already runs on this host",
+        migrator_refuse(refusal, REFUSAL_CONFLICT, "vm-already-here", "VM '%s' already runs on this host",
                         vm.name);
         return -EPERM;
     }
@@ -271,7 +271,7 @@ int migrator_dest_prepare(struct migrator *m, struct json_object *body, struct j
     if (vm_get(db, vm.name, &namesake) == 0 && strcmp(namesake.uuid, vm.uuid) != 0) {
         if (strcmp(namesake.host, m->agent->node_id) == 0) {
             migrator_refuse(
-                refusal, 409, "vm-name-taken",
+                refusal, REFUSAL_CONFLICT, "vm-name-taken",
                 "another VM named '%s' is defined on the destination; delete or rename it there",
                 vm.name);
             return -EPERM;
@@ -300,7 +300,7 @@ int migrator_dest_prepare(struct migrator *m, struct json_object *body, struct j
     int r = migration_insert(db, &mig);
     mig.options = NULL;
     if (r == -EEXIST) {
-        migrator_refuse(refusal, 409, "migration-exists", "migration %s is already known here", id);
+        migrator_refuse(refusal, REFUSAL_CONFLICT, "migration-exists", "migration %s is already known here", id);
         return -EPERM;
     }
     if (r < 0)
@@ -428,7 +428,7 @@ fail:
     dest_undo(m, id, in, vm.name);
     (void)migrator_set_phase(m, id, MIGRATION_FAILED, why); /* logged; the refusal says it all */
     incoming_free(in);
-    migrator_refuse(refusal, 409, "destination-prepare-failed", "%s", why);
+    migrator_refuse(refusal, REFUSAL_CONFLICT, "destination-prepare-failed", "%s", why);
     return -EPERM;
 }
 

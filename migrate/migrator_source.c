@@ -107,7 +107,7 @@ static void port_vlans(struct json_object *settings, uint16_t *ids, size_t *n, s
  * every port's switch must exist there and its uplink carry the port's
  * VLANs; no adapter may have a dynamic MAC unless CONVERT. */
 static int check_ports(struct migrator *m, const struct vm *vm, const char *dest_url, bool convert,
-                       struct planner_refusal *refusal)
+                       struct refusal *refusal)
 {
     bool dynamic[VM_MAX_ADAPTERS] = {false};
     const char *names[VM_MAX_ADAPTERS];
@@ -117,7 +117,7 @@ static int check_ports(struct migrator *m, const struct vm *vm, const char *dest
         int r = m->ports.ops->describe(m->ports.ctx, vm->adapters[i].port, &settings);
         if (r < 0) {
             migrator_refuse(
-                refusal, 409, "port-missing",
+                refusal, REFUSAL_CONFLICT, "port-missing",
                 "the VM's port '%s' is missing on this host; recreate it before migrating",
                 vm->adapters[i].port);
             return -EPERM;
@@ -134,7 +134,7 @@ static int check_ports(struct migrator *m, const struct vm *vm, const char *dest
         r = migrator_peer_call(m, dest_url, "GET", path, NULL, PEER_TIMEOUT_MS, &reply, why,
                                sizeof(why));
         if (r < 0) {
-            migrator_refuse(refusal, 409, "destination-lacks-switch",
+            migrator_refuse(refusal, REFUSAL_CONFLICT, "destination-lacks-switch",
                             "the destination has no switch '%s' for port '%s' (%s)", sw,
                             vm->adapters[i].port, why);
             return -EPERM;
@@ -178,30 +178,30 @@ static unsigned choose_channels(const struct planner_network *net, unsigned requ
 }
 
 int migrator_submit(struct migrator *m, const struct migration_request *rq, const char *actor,
-                    char uuid[37], struct planner_refusal *refusal)
+                    char uuid[37], struct refusal *refusal)
 {
     struct db *db = migrator_db(m);
     struct vm vm;
     int r = vm_get(db, rq->vm, &vm);
     if (r == -ENOENT) {
-        migrator_refuse(refusal, 404, "vm-not-found", "no VM '%s' on this host", rq->vm);
+        migrator_refuse(refusal, REFUSAL_NOT_FOUND, "vm-not-found", "no VM '%s' on this host", rq->vm);
         return -EPERM;
     }
     if (r < 0)
         return r;
     if (strcmp(vm.host, m->agent->node_id) != 0) {
-        migrator_refuse(refusal, 409, "vm-not-here", "VM '%s' runs on host %s, not here", vm.name,
+        migrator_refuse(refusal, REFUSAL_CONFLICT, "vm-not-here", "VM '%s' runs on host %s, not here", vm.name,
                         vm.host);
         return -EPERM;
     }
     if (vm.state != VM_RUNNING && vm.state != VM_PAUSED) {
-        migrator_refuse(refusal, 409, "vm-not-running", "VM '%s' is %s; only a running VM migrates",
+        migrator_refuse(refusal, REFUSAL_CONFLICT, "vm-not-running", "VM '%s' is %s; only a running VM migrates",
                         vm.name, vm_state_to_string(vm.state));
         return -EPERM;
     }
     struct migration busy;
     if (migration_find_unfinished_for_vm(db, vm.uuid, &busy) == 0) {
-        migrator_refuse(refusal, 409, "migration-in-progress",
+        migrator_refuse(refusal, REFUSAL_CONFLICT, "migration-in-progress",
                         "VM '%s' is already migrating (migration %s is %s)", vm.name, busy.uuid,
                         migration_phase_to_string(busy.phase));
         migration_release(&busy);
@@ -209,13 +209,13 @@ int migrator_submit(struct migrator *m, const struct migration_request *rq, cons
     }
     struct member dest;
     if (find_member(m, rq->destination, &dest) < 0) {
-        migrator_refuse(refusal, 422, "destination-unknown",
+        migrator_refuse(refusal, REFUSAL_INVALID, "destination-unknown",
                         "'%s' is not a cluster member; see 'lmnetctl cluster members'",
                         rq->destination);
         return -EPERM;
     }
     if (strcmp(dest.uuid, m->agent->node_id) == 0) {
-        migrator_refuse(refusal, 422, "destination-is-source", "VM '%s' already runs on %s",
+        migrator_refuse(refusal, REFUSAL_INVALID, "destination-is-source", "VM '%s' already runs on %s",
                         vm.name, dest.name);
         return -EPERM;
     }
@@ -232,7 +232,7 @@ int migrator_submit(struct migrator *m, const struct migration_request *rq, cons
     if (r == 0)
         client_reply_release(&reply);
     if (!healthy) {
-        migrator_refuse(refusal, 409, "destination-unhealthy", "destination %s is not healthy: %s",
+        migrator_refuse(refusal, REFUSAL_CONFLICT, "destination-unhealthy", "destination %s is not healthy: %s",
                         dest.name, r < 0 ? why : "its database is not ok (GET /v1/health)");
         return -EPERM;
     }

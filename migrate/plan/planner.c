@@ -7,15 +7,13 @@
 #include <stdio.h>
 #include <string.h>
 
-static int refuse(struct planner_refusal *r, int status, const char *type, const char *fmt, ...)
+static int refuse(struct refusal *r, enum refusal_kind kind, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-static int refuse(struct planner_refusal *r, int status, const char *type, const char *fmt, ...)
+static int refuse(struct refusal *r, enum refusal_kind kind, const char *type, const char *fmt, ...)
 {
-    r->status = status;
-    snprintf(r->type, sizeof(r->type), "%s", type);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(r->detail, sizeof(r->detail), fmt, ap);
+    refusal_setv(r, -EPERM, kind, type, NULL, fmt, ap);
     va_end(ap);
     return -EPERM;
 }
@@ -60,7 +58,7 @@ static const struct planner_network *best(const struct planner_network *nets, si
 }
 
 int planner_choose_network(const struct planner_network *nets, size_t n, bool allow_management,
-                           const struct planner_network **chosen, struct planner_refusal *refusal)
+                           const struct planner_network **chosen, struct refusal *refusal)
 {
     const struct planner_network *net = best(nets, n, PLANNER_ROLE_MIGRATION);
     if (!net && allow_management)
@@ -84,12 +82,12 @@ int planner_choose_network(const struct planner_network *nets, size_t n, bool al
             used += (size_t)w;
     }
     if (used)
-        return refuse(refusal, 409, "no-migration-network",
+        return refuse(refusal, REFUSAL_CONFLICT, "no-migration-network",
                       "no Up cluster network with role 'migration' is shared by both hosts: %s; "
                       "memory is not sent over the management network unless the request sets "
                       "allow_management_network",
                       seen);
-    return refuse(refusal, 409, "no-migration-network",
+    return refuse(refusal, REFUSAL_CONFLICT, "no-migration-network",
                   "no cluster network has role 'migration'%s; give one the role "
                   "(lmnetctl network set NAME --role migration) or set allow_management_network",
                   allow_management ? " and no Up management network is shared by both hosts" : "");
@@ -97,7 +95,7 @@ int planner_choose_network(const struct planner_network *nets, size_t n, bool al
 
 int planner_check_vlans(const char *switch_name, const uint16_t *vm_vlans, size_t n_vm,
                         const uint16_t *uplink_vlans, size_t n_uplink, bool trunks_all,
-                        struct planner_refusal *refusal)
+                        struct refusal *refusal)
 {
     if (trunks_all)
         return 0;
@@ -122,20 +120,20 @@ int planner_check_vlans(const char *switch_name, const uint16_t *vm_vlans, size_
     }
     if (!count)
         return 0;
-    return refuse(refusal, 422, "vlan-not-carried",
+    return refuse(refusal, REFUSAL_INVALID, "vlan-not-carried",
                   "the destination's switch '%s' does not carry VLAN%s %s on its uplink; add %s to "
                   "the uplink's trunk list there first",
                   switch_name, count > 1 ? "s" : "", missing, count > 1 ? "them" : "it");
 }
 
 int planner_check_macs(const bool *dynamic, const char *const *ports, size_t n, bool convert,
-                       struct planner_refusal *refusal)
+                       struct refusal *refusal)
 {
     if (convert)
         return 0;
     for (size_t i = 0; i < n; i++)
         if (dynamic[i])
-            return refuse(refusal, 422, "dynamic-mac",
+            return refuse(refusal, REFUSAL_INVALID, "dynamic-mac",
                           "adapter on port '%s' has a dynamic MAC, which would change on the new "
                           "host; give it a static MAC from a cluster pool, or set "
                           "convert_dynamic_macs to have lmnet do it",
@@ -164,11 +162,11 @@ unsigned planner_choose_channels(unsigned requested, bool direct_safe, char *not
     return 1;
 }
 
-int planner_check_postcopy(unsigned channels, bool postcopy, struct planner_refusal *refusal)
+int planner_check_postcopy(unsigned channels, bool postcopy, struct refusal *refusal)
 {
     if (!postcopy || channels <= 1)
         return 0;
-    return refuse(refusal, 422, "postcopy-needs-one-channel",
+    return refuse(refusal, REFUSAL_INVALID, "postcopy-needs-one-channel",
                   "post-copy needs one channel (QEMU 7.2 cannot do post-copy with %u multifd "
                   "channels): ask for one channel, or set convergence.allow_postcopy to false",
                   channels);

@@ -4,14 +4,15 @@
  * and asks.
  *
  * Each check returns 0 when the migration may go on, or fills a refusal
- * (HTTP status 409 or 422, a problem type slug, a sentence for a person that
- * says what is wrong and what to do) and returns -EPERM. */
+ * (kind conflict or invalid, a problem type slug, a sentence for a person
+ * that says what is wrong and what to do) and returns -EPERM. */
 #ifndef LMNET_MIGRATE_PLANNER_H
 #define LMNET_MIGRATE_PLANNER_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "base/refusal.h"
 
 enum planner_role {
     PLANNER_ROLE_NONE,
@@ -39,18 +40,12 @@ struct planner_network {
     char destination_address[64]; /* likewise for the destination */
 };
 
-struct planner_refusal {
-    int status;       /* 409 or 422 */
-    char type[48];    /* problem type slug */
-    char detail[512];
-};
-
 /* Chooses the network memory will travel on: the Up network with role
  * migration that both hosts have an address on, lowest metric first (ties by
  * id).  Only when none exists and ALLOW_MANAGEMENT is set, the same among
  * management networks.  On success *chosen points into NETWORKS. */
 int planner_choose_network(const struct planner_network *networks, size_t n, bool allow_management,
-                           const struct planner_network **chosen, struct planner_refusal *refusal);
+                           const struct planner_network **chosen, struct refusal *refusal);
 
 /* Checks that the destination's switch carries every VLAN the VM uses:
  * VM_VLANS (N_VM, 0 meaning untagged) against the uplink's trunk list
@@ -58,13 +53,13 @@ int planner_choose_network(const struct planner_network *networks, size_t n, boo
  * goes into the refusal. */
 int planner_check_vlans(const char *switch_name, const uint16_t *vm_vlans, size_t n_vm,
                         const uint16_t *uplink_vlans, size_t n_uplink, bool trunks_all,
-                        struct planner_refusal *refusal);
+                        struct refusal *refusal);
 
 /* Checks that no adapter has a dynamic MAC, unless CONVERT is set (then the
  * caller converts them to static ones first).  DYNAMIC[i] tells adapter i;
  * PORTS[i] names it for the refusal. */
 int planner_check_macs(const bool *dynamic, const char *const *ports, size_t n, bool convert,
-                       struct planner_refusal *refusal);
+                       struct refusal *refusal);
 
 /* Checks that a host with ACTIVE migrations may start one more under MAX.
  * HOST is "source" or "destination".  A full host is not a refusal of the
@@ -84,7 +79,7 @@ unsigned planner_choose_channels(unsigned requested, bool direct_safe, char *not
 /* Checks that post-copy, when POSTCOPY allows it, comes with one channel:
  * QEMU 7.2 cannot do post-copy with multifd (its destination crashed when
  * tried). */
-int planner_check_postcopy(unsigned channels, bool postcopy, struct planner_refusal *refusal);
+int planner_check_postcopy(unsigned channels, bool postcopy, struct refusal *refusal);
 
 const char *planner_role_to_string(enum planner_role role);
 const char *planner_state_to_string(enum planner_state state);

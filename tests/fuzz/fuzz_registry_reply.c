@@ -105,7 +105,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-static void refused(const struct registry_error *err)
+static void refused(const struct refusal *err)
 {
     if (!err->detail[0] || !err->type[0])
         abort();
@@ -136,7 +136,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct registry *reg = NULL;
     if (registry_agent_create(&agent, url, &reg) < 0)
         return 0;
-    struct registry_error err;
+    struct refusal err;
     memset(&err, 0, sizeof(err));
     int r = 0;
     switch (data[0] % 10) {

@@ -403,7 +403,7 @@ static void insert_vm(struct fixture *f, const char *host, enum vm_state state, 
 static void prepare_ok(struct fixture *f, const char *id)
 {
     struct json_object *body = prepare_body(id), *answer = NULL;
-    struct planner_refusal refusal;
+    struct refusal refusal;
     assert_int_equal(migrator_dest_prepare(f->migrator, body, &answer, &refusal), 0);
     json_object_put(body);
     json_object_put(answer);
@@ -416,7 +416,7 @@ static void test_prepare_direct_multifd(void **state)
     struct json_object *body = prepare_body_with(MIG_ID, "multifd",
                                                  json_object_new_string("direct"), NULL),
                        *answer = NULL;
-    struct planner_refusal refusal;
+    struct refusal refusal;
     assert_int_equal(migrator_dest_prepare(f->migrator, body, &answer, &refusal), 0);
     json_object_put(body);
     struct json_object *v = NULL;
@@ -452,7 +452,7 @@ static void test_prepare_postcopy_options(void **state)
                            "{\"channels\":1,\"convergence\":{\"allow_postcopy\":true,"
                            "\"downtime_schedule_ms\":[300]}}"),
                        *answer = NULL;
-    struct planner_refusal refusal;
+    struct refusal refusal;
     assert_int_equal(migrator_dest_prepare(f->migrator, body, &answer, &refusal), 0);
     json_object_put(body);
     json_object_put(answer);
@@ -472,7 +472,7 @@ static void test_prepare_switchover_finish(void **state)
 {
     struct fixture *f = *state;
     struct json_object *body = prepare_body(MIG_ID), *answer = NULL;
-    struct planner_refusal refusal;
+    struct refusal refusal;
     assert_int_equal(migrator_dest_prepare(f->migrator, body, &answer, &refusal), 0);
     json_object_put(body);
     struct json_object *token = NULL, *port = NULL;
@@ -522,11 +522,11 @@ static void test_prepare_failure_removes_what_it_made(void **state)
     struct fixture *f = *state;
     sw.fail_create = "p2";
     struct json_object *body = prepare_body(MIG_ID), *answer = NULL;
-    struct planner_refusal refusal;
+    struct refusal refusal;
     assert_int_equal(migrator_dest_prepare(f->migrator, body, &answer, &refusal), -EPERM);
     json_object_put(body);
     assert_null(answer);
-    assert_int_equal(refusal.status, 409);
+    assert_int_equal(refusal.kind, REFUSAL_CONFLICT);
     assert_string_equal(refusal.type, "destination-prepare-failed");
     assert_non_null(strstr(refusal.detail, "p2"));
     assert_int_equal(port_count(), 0); /* p1 was created, then removed */
@@ -541,7 +541,7 @@ static void test_qemu_failure_undoes_ports(void **state)
     struct fixture *f = *state;
     hv_calls.fail_start = 1;
     struct json_object *body = prepare_body(MIG_ID), *answer = NULL;
-    struct planner_refusal refusal;
+    struct refusal refusal;
     assert_int_equal(migrator_dest_prepare(f->migrator, body, &answer, &refusal), -EPERM);
     json_object_put(body);
     assert_non_null(strstr(refusal.detail, "QEMU"));
@@ -558,7 +558,7 @@ static void test_abort_after_prepare(void **state)
     insert_vm(f, OTHER_NODE, VM_RUNNING, &vm);
 
     struct json_object *body = prepare_body(MIG_ID), *answer = NULL;
-    struct planner_refusal refusal;
+    struct refusal refusal;
     assert_int_equal(migrator_dest_prepare(f->migrator, body, &answer, &refusal), 0);
     json_object_put(body);
     json_object_put(answer);
@@ -579,7 +579,7 @@ static void test_no_free_slot(void **state)
     struct fixture *f = *state;
     f->agent.config.max_migrations = 1;
     struct json_object *body = prepare_body(MIG_ID), *answer = NULL;
-    struct planner_refusal refusal;
+    struct refusal refusal;
     assert_int_equal(migrator_dest_prepare(f->migrator, body, &answer, &refusal), 0);
     json_object_put(body);
     json_object_put(answer);
@@ -587,7 +587,7 @@ static void test_no_free_slot(void **state)
     answer = NULL;
     assert_int_equal(migrator_dest_prepare(f->migrator, body, &answer, &refusal), -EPERM);
     json_object_put(body);
-    assert_int_equal(refusal.status, 409);
+    assert_int_equal(refusal.kind, REFUSAL_CONFLICT);
     assert_string_equal(refusal.type, "no-free-slot");
     assert_int_equal(migrator_dest_abort(f->migrator, MIG_ID, "test over"), 0);
 }
@@ -611,9 +611,9 @@ static void test_bad_prepare_and_submit_refusals(void **state)
 {
     struct fixture *f = *state;
     struct json_object *body = json_tokener_parse("{\"id\":\"short\"}"), *answer = NULL;
-    struct planner_refusal refusal;
+    struct refusal refusal;
     assert_int_equal(migrator_dest_prepare(f->migrator, body, &answer, &refusal), -EPERM);
-    assert_int_equal(refusal.status, 422);
+    assert_int_equal(refusal.kind, REFUSAL_INVALID);
     json_object_put(body);
 
     struct migration_request rq = { .channels = 1, .downtime_limit_ms = -1 };
@@ -621,19 +621,19 @@ static void test_bad_prepare_and_submit_refusals(void **state)
     snprintf(rq.destination, sizeof(rq.destination), "host2");
     char uuid[37];
     assert_int_equal(migrator_submit(f->migrator, &rq, "test", uuid, &refusal), -EPERM);
-    assert_int_equal(refusal.status, 404);
+    assert_int_equal(refusal.kind, REFUSAL_NOT_FOUND);
     assert_string_equal(refusal.type, "vm-not-found");
 
     struct vm vm;
     insert_vm(f, f->agent.node_id, VM_STOPPED, &vm);
     snprintf(rq.vm, sizeof(rq.vm), "web1");
     assert_int_equal(migrator_submit(f->migrator, &rq, "test", uuid, &refusal), -EPERM);
-    assert_int_equal(refusal.status, 409);
+    assert_int_equal(refusal.kind, REFUSAL_CONFLICT);
     assert_string_equal(refusal.type, "vm-not-running");
 
     assert_int_equal(vm_set_state(db_pool_get(f->agent.db), VM_ID, VM_RUNNING), 0);
     assert_int_equal(migrator_submit(f->migrator, &rq, "test", uuid, &refusal), -EPERM);
-    assert_int_equal(refusal.status, 422);
+    assert_int_equal(refusal.kind, REFUSAL_INVALID);
     assert_string_equal(refusal.type, "destination-unknown");
 }
 

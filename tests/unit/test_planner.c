@@ -31,7 +31,7 @@ static void test_lowest_metric_migration_network(void **state)
         net("5", PLANNER_ROLE_MIGRATION, PLANNER_STATE_PARTITIONED, 800, "10.0.5.1", "10.0.5.2"),
     };
     const struct planner_network *chosen = NULL;
-    struct planner_refusal r;
+    struct refusal r;
     assert_int_equal(planner_choose_network(nets, 5, false, &chosen, &r), 0);
     assert_string_equal(chosen->id, "3");
     assert_string_equal(chosen->destination_address, "10.0.3.2");
@@ -45,7 +45,7 @@ static void test_tie_broken_by_id(void **state)
         net("a", PLANNER_ROLE_MIGRATION, PLANNER_STATE_UP, 1000, "x", "y"),
     };
     const struct planner_network *chosen = NULL;
-    struct planner_refusal r;
+    struct refusal r;
     assert_int_equal(planner_choose_network(nets, 2, false, &chosen, &r), 0);
     assert_string_equal(chosen->id, "a");
 }
@@ -58,9 +58,9 @@ static void test_no_fallback_to_management_unless_allowed(void **state)
         net("2", PLANNER_ROLE_MIGRATION, PLANNER_STATE_DOWN, 1000, "10.0.2.1", "10.0.2.2"),
     };
     const struct planner_network *chosen = NULL;
-    struct planner_refusal r;
+    struct refusal r;
     assert_int_equal(planner_choose_network(nets, 2, false, &chosen, &r), -EPERM);
-    assert_int_equal(r.status, 409);
+    assert_int_equal(r.kind, REFUSAL_CONFLICT);
     assert_string_equal(r.type, "no-migration-network");
     assert_non_null(strstr(r.detail, "'Cluster Network 2' (down)"));
     assert_non_null(strstr(r.detail, "allow_management_network"));
@@ -75,7 +75,7 @@ static void test_no_migration_role_at_all(void **state)
         net("1", PLANNER_ROLE_STORAGE, PLANNER_STATE_UP, 100, "a", "b"),
     };
     const struct planner_network *chosen = NULL;
-    struct planner_refusal r;
+    struct refusal r;
     assert_int_equal(planner_choose_network(nets, 1, false, &chosen, &r), -EPERM);
     assert_non_null(strstr(r.detail, "no cluster network has role 'migration'"));
     assert_int_equal(planner_choose_network(NULL, 0, true, &chosen, &r), -EPERM);
@@ -85,11 +85,11 @@ static void test_no_migration_role_at_all(void **state)
 static void test_vlans(void **state)
 {
     (void)state;
-    struct planner_refusal r;
+    struct refusal r;
     uint16_t vm[] = { 100, 0, 200, 300, 200 };
     uint16_t uplink[] = { 100, 300 };
     assert_int_equal(planner_check_vlans("vswitch0", vm, 5, uplink, 2, false, &r), -EPERM);
-    assert_int_equal(r.status, 422);
+    assert_int_equal(r.kind, REFUSAL_INVALID);
     assert_string_equal(r.type, "vlan-not-carried");
     assert_non_null(strstr(r.detail, "VLAN 200 on its uplink")); /* listed once */
     assert_non_null(strstr(r.detail, "'vswitch0'"));
@@ -106,7 +106,7 @@ static void test_vlans(void **state)
 static void test_macs(void **state)
 {
     (void)state;
-    struct planner_refusal r;
+    struct refusal r;
     bool dynamic[] = { false, true };
     const char *ports[] = { "vnet0", "vnet1" };
     assert_int_equal(planner_check_macs(dynamic, ports, 2, false, &r), -EPERM);
@@ -129,11 +129,11 @@ static void test_slots(void **state)
 static void test_postcopy_needs_one_channel(void **state)
 {
     (void)state;
-    struct planner_refusal r;
+    struct refusal r;
     assert_int_equal(planner_check_postcopy(1, true, &r), 0);
     assert_int_equal(planner_check_postcopy(4, false, &r), 0);
     assert_int_equal(planner_check_postcopy(4, true, &r), -EPERM);
-    assert_int_equal(r.status, 422);
+    assert_int_equal(r.kind, REFUSAL_INVALID);
     assert_string_equal(r.type, "postcopy-needs-one-channel");
 }
 

@@ -1,5 +1,7 @@
 /* Unit tests for api/problem.c, api/response.c and api/request.c: the
- * problem+json members, the errno <-> status map both ways, response_problem()
+ * problem+json members, the errno <-> status map both ways, the status of
+ * each refusal kind (and its way back through client_refusal_kind()),
+ * response_problem(), response_refusal()
  * and response_header(), ETags, and If-Match checks through a fake header
  * lookup. */
 #include <stdarg.h>
@@ -21,6 +23,8 @@
 #include "api/network.h"
 #include "migrate/migrator.h"
 #include "model/network.h"
+#include "base/refusal.h"
+#include "client/client.h"
 
 static const char *member_string(struct json_object *obj, const char *key)
 {
@@ -186,6 +190,55 @@ static void test_status_to_errno(void **state)
         if (back != -errnos[i])
             fail_msg("errno %d -> status -> %d", errnos[i], back);
     }
+}
+
+/* The statuses the modules carried before refusals had kinds: switch ports,
+ * MAC allocation, the registry and the migration planner answer with these,
+ * and peers' refusals relayed come back as the kind they went out as. */
+static void test_refusal_status(void **state)
+{
+    (void)state;
+    const struct {
+        enum refusal_kind kind;
+        int status;
+    } map[] = {
+        {REFUSAL_INTERNAL, 500},        {REFUSAL_INVALID, 422},         {REFUSAL_NOT_FOUND, 404},
+        {REFUSAL_CONFLICT, 409},        {REFUSAL_UNAUTHENTICATED, 401}, {REFUSAL_FORBIDDEN, 403},
+        {REFUSAL_NOT_IMPLEMENTED, 501}, {REFUSAL_BAD_ANSWER, 502},      {REFUSAL_UNAVAILABLE, 503},
+    };
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+        int status = problem_status_of_refusal(map[i].kind);
+        if (status != map[i].status)
+            fail_msg("kind %d: status %d, expected %d", map[i].kind, status, map[i].status);
+        assert_int_equal(client_refusal_kind(status), map[i].kind);
+    }
+    /* A zeroed refusal (nobody said why) is an internal error. */
+    struct refusal none = {0};
+    assert_int_equal(problem_status_of_refusal(none.kind), 500);
+    /* Statuses no kind stands for. */
+    assert_int_equal(client_refusal_kind(400), REFUSAL_INVALID);
+    assert_int_equal(client_refusal_kind(429), REFUSAL_INVALID);
+    assert_int_equal(client_refusal_kind(504), REFUSAL_BAD_ANSWER);
+
+    struct response resp;
+    memset(&resp, 0, sizeof(resp));
+    struct refusal refusal;
+    assert_int_equal(refusal_set(&refusal, -EPERM, REFUSAL_CONFLICT, "mac-pool-exhausted", NULL,
+                                 "pool '%s' is full", "p1"),
+                     -EPERM);
+    assert_int_equal(response_refusal(&resp, &refusal), -EEXIST);
+    assert_int_equal(resp.status, 409);
+    assert_string_equal(member_string(resp.body, "type"), PROBLEM_TYPE_BASE "mac-pool-exhausted");
+    assert_string_equal(member_string(resp.body, "detail"), "pool 'p1' is full");
+    assert_false(json_object_object_get_ex(resp.body, "pointer", NULL));
+    refusal_set(&refusal, -EINVAL, REFUSAL_INVALID, "switch-not-found", "/switch", "no switch");
+    assert_int_equal(response_refusal(&resp, &refusal), -EINVAL);
+    assert_int_equal(resp.status, 422);
+    assert_string_equal(member_string(resp.body, "pointer"), "/switch");
+    /* NULL is allowed: the caller did not ask why. */
+    assert_int_equal(refusal_set(NULL, -ENOENT, REFUSAL_NOT_FOUND, "not-found", NULL, "x"),
+                     -ENOENT);
+    response_free(&resp);
 }
 
 static void test_response_problem(void **state)
@@ -495,6 +548,7 @@ int main(void)
         cmocka_unit_test(test_titles),
         cmocka_unit_test(test_status_from_errno),
         cmocka_unit_test(test_status_to_errno),
+        cmocka_unit_test(test_refusal_status),
         cmocka_unit_test(test_response_problem),
         cmocka_unit_test(test_response_json_and_headers),
         cmocka_unit_test(test_etag),

@@ -80,9 +80,9 @@ static void test_setting_picks_implementation(void **state)
     /* The agent registry takes blocks back with this member's credential:
      * with none yet (not joined) a clear refusal, and the block stays. */
     struct mac_block b = {0};
-    struct registry_error err;
+    struct refusal err;
     assert_int_equal(registry_release_block(r, "fleet", NODE_B, &b, "t", &err), -EACCES);
-    assert_int_equal(err.status, 503);
+    assert_int_equal(err.kind, REFUSAL_UNAVAILABLE);
     assert_string_equal(err.type, "not-joined");
     registry_destroy(r);
     other.config.registry = "ftp://192.0.2.1";
@@ -94,7 +94,7 @@ static void test_claims_and_release(void **state)
 {
     struct fixture *f = *state;
     struct registry *reg = f->agent.registry;
-    struct registry_error err;
+    struct refusal err;
     struct mac_block a, b, single;
     uint64_t reserved[MACPOOL_MAX_RESERVED];
     size_t n = 0;
@@ -106,7 +106,7 @@ static void test_claims_and_release(void **state)
     assert_int_equal(registry_claim_address(reg, "fleet", f->agent.node_id,
                                             UINT64_C(0x020000000001), "t", &single, &err),
                      -EEXIST);
-    assert_int_equal(err.status, 409);
+    assert_int_equal(err.kind, REFUSAL_CONFLICT);
     assert_string_equal(err.type, "mac-in-use");
     /* Outside the ranges: honoured as a single claim. */
     assert_int_equal(registry_claim_address(reg, "fleet", f->agent.node_id,
@@ -121,19 +121,19 @@ static void test_claims_and_release(void **state)
     assert_string_equal(err.type, "mac-pool-exhausted");
     assert_int_equal(registry_claim_block(reg, "nope", NODE_B, "t", &a, reserved, &n, &err),
                      -ENOENT);
-    assert_int_equal(err.status, 404);
+    assert_int_equal(err.kind, REFUSAL_NOT_FOUND);
 
     /* Release: not NODE_B's block; then busy while allocated; then free. */
     assert_int_equal(registry_release_block(reg, "fleet", NODE_B, &b, "t", &err), -ENOENT);
     struct allocation_request rq = {.has_mac = false};
     snprintf(rq.vm, sizeof(rq.vm), "vm1");
     struct mac_allocation out;
-    struct allocator_error aerr;
+    struct refusal aerr;
     assert_int_equal(allocator_allocate(&f->agent, "fleet", &rq, "t", &out, &aerr), 1);
     assert_true(out.mac >= b.start && out.mac <= b.end);
     assert_int_equal(registry_release_block(reg, "fleet", f->agent.node_id, &b, "t", &err),
                      -ENOTEMPTY);
-    assert_int_equal(err.status, 409);
+    assert_int_equal(err.kind, REFUSAL_CONFLICT);
     /* Releasing the last address gives the block back by itself. */
     assert_int_equal(allocator_release(&f->agent, "fleet", out.mac, "t", &aerr), 0);
     assert_int_equal(registry_release_block(reg, "fleet", f->agent.node_id, &b, "t", &err),
@@ -165,8 +165,8 @@ static void test_empty_block_goes_back(void **state)
 {
     struct fixture *f = *state;
     struct registry *reg = f->agent.registry;
-    struct registry_error err;
-    struct allocator_error aerr;
+    struct refusal err;
+    struct refusal aerr;
     struct mac_block a;
     uint64_t reserved[MACPOOL_MAX_RESERVED];
     size_t n = 0;
@@ -216,7 +216,7 @@ static void test_sweep_gives_back_empty(void **state)
 {
     struct fixture *f = *state;
     struct registry *reg = f->agent.registry;
-    struct registry_error err;
+    struct refusal err;
     struct mac_block mine, other;
     uint64_t reserved[MACPOOL_MAX_RESERVED];
     size_t n = 0;
@@ -228,7 +228,7 @@ static void test_sweep_gives_back_empty(void **state)
     assert_int_equal(count_blocks(f, f->agent.node_id, false), 1);
     struct allocation_request rq = {.has_mac = false};
     struct mac_allocation out;
-    struct allocator_error aerr;
+    struct refusal aerr;
     assert_int_equal(allocator_allocate(&f->agent, "fleet", &rq, "t", &out, &aerr), 1);
     assert_int_equal(allocator_give_back_empty(&f->agent, 0), 0); /* in use */
     assert_int_equal(macpool_release(db_pool_get(f->agent.db), "fleet", out.mac, NULL), 0);
@@ -243,7 +243,7 @@ static void test_dynamic_block_stays(void **state)
     struct fixture *f = *state;
     struct allocation_request rq = {.has_mac = false};
     struct mac_allocation out;
-    struct allocator_error aerr;
+    struct refusal aerr;
     assert_int_equal(allocator_allocate(&f->agent, "dynamic", &rq, "t", &out, &aerr), 1);
     assert_int_equal(allocator_release(&f->agent, "dynamic", out.mac, "t", &aerr), 0);
     struct mac_block *blocks = NULL;
@@ -257,11 +257,11 @@ static void test_pool_get(void **state)
 {
     struct fixture *f = *state;
     struct macpool p;
-    struct registry_error err;
+    struct refusal err;
     assert_int_equal(registry_pool_get(f->agent.registry, "fleet", &p, &err), 0);
     assert_int_equal(p.block_size, 4);
     assert_int_equal(registry_pool_get(f->agent.registry, "other", &p, &err), -ENOENT);
-    assert_int_equal(err.status, 404);
+    assert_int_equal(err.kind, REFUSAL_NOT_FOUND);
 }
 
 static void test_join_and_members(void **state)
@@ -271,7 +271,7 @@ static void test_join_and_members(void **state)
     snprintf(join.node, sizeof(join.node), "%s", f->agent.node_id);
     snprintf(join.name, sizeof(join.name), "h1");
     snprintf(join.url, sizeof(join.url), "http://192.0.2.1:8470");
-    struct registry_error err;
+    struct refusal err;
     assert_int_equal(registry_join(f->agent.registry, &join, &err), 0);
     assert_int_equal(registry_join(f->agent.registry, &join, &err), 0); /* repeat: harmless */
     struct member *members = NULL;

@@ -81,7 +81,7 @@ static void fake_stop(struct fake *f)
     close(f->fd);
 }
 
-static int claim_with(const char *reply, struct registry_error *err)
+static int claim_with(const char *reply, struct refusal *err)
 {
     struct fake f;
     fake_start(&f, reply);
@@ -102,16 +102,16 @@ static int claim_with(const char *reply, struct registry_error *err)
 static void test_refusal_with_null_type(void **state)
 {
     (void)state;
-    struct registry_error err;
+    struct refusal err;
     assert_int_equal(claim_with("{\"type\": null, \"status\": 409}", &err), -EEXIST);
-    assert_int_equal(err.status, 409);
+    assert_int_equal(err.kind, REFUSAL_CONFLICT);
     assert_string_equal(err.type, "mac-in-use");
 }
 
 static void test_exhausted(void **state)
 {
     (void)state;
-    struct registry_error err;
+    struct refusal err;
     assert_int_equal(claim_with("{\"type\": \"https://lmnet.example/problems/mac-pool-exhausted\","
                                 " \"title\": \"Conflict\", \"status\": 409, \"detail\": \"full\"}",
                                 &err),

@@ -218,7 +218,7 @@ static int setup(void **state)
     struct vswitch_record *s = calloc(1, sizeof(*s));
     snprintf(s->name, sizeof(s->name), "vmsw");
     s->type = SWITCH_PRIVATE;
-    struct switchport_error err;
+    struct refusal err;
     assert_int_equal(switchport_switch_add(f->sp, s, "test", &err), 0);
     free(s);
     *state = f;
@@ -282,7 +282,7 @@ static void test_port_stored_and_applied(void **state)
     struct fixture *f = *state;
     struct port_record p = port("web1-0", 0x020000000001ULL, 100);
     p.dhcp_guard = true;
-    struct switchport_error err;
+    struct refusal err;
     assert_int_equal(switchport_port_add(f->sp, &p, "test", &err), 0);
     assert_true(stored(f, "web1-0"));
     const struct vswitch_object *o = fake_find(&f->fake, "vmsw", "web1-0");
@@ -302,7 +302,7 @@ static void test_port_stored_and_applied(void **state)
     assert_false(f->fake.last_guards.active);
     struct port_record dup = port("web2-0", 0x020000000001ULL, 100);
     assert_int_not_equal(switchport_port_add(f->sp, &dup, "test", &err), 0);
-    assert_int_equal(err.status, 409);
+    assert_int_equal(err.kind, REFUSAL_CONFLICT);
     assert_null(fake_find(&f->fake, "vmsw", "web2-0"));
 
     assert_int_equal(switchport_port_remove(f->sp, "web1-0", true, "test", &err), 0);
@@ -319,7 +319,7 @@ static void test_set_forwarding_touches_only_forwarding(void **state)
     struct port_record p = port("web1-0", 0x020000000001ULL, 100);
     p.active = false;
     p.router_guard = true;
-    struct switchport_error err;
+    struct refusal err;
     assert_int_equal(switchport_port_add(f->sp, &p, "test", &err), 0);
     int changes = count_events(f, "port.change");
     f->fake.ensure_calls = 0;
@@ -349,16 +349,17 @@ static void test_refused_port_leaves_nothing(void **state)
     struct fixture *f = *state;
     f->fake.refuse_port_ensure = -EIO;
     struct port_record p = port("web1-0", 0x020000000002ULL, 100);
-    struct switchport_error err;
+    struct refusal err;
     assert_true(switchport_port_add(f->sp, &p, "test", &err) < 0);
-    assert_int_equal(err.status, 502);
+    assert_int_equal(err.kind, REFUSAL_BAD_ANSWER);
     assert_false(stored(f, "web1-0"));
     assert_null(fake_find(&f->fake, "vmsw", "web1-0"));
-    /* A VLAN the switch does not have as a port: unknown switch is 4xx. */
+    /* A VLAN the switch does not have as a port: unknown switch is invalid (422). */
     struct port_record q = port("web3-0", 0x020000000003ULL, 100);
     snprintf(q.switch_name, sizeof(q.switch_name), "nosuch");
     assert_true(switchport_port_add(f->sp, &q, "test", &err) < 0);
-    assert_true(err.status >= 400 && err.status < 500);
+    assert_int_equal(err.kind, REFUSAL_INVALID);
+    assert_string_equal(err.type, "switch-not-found");
     assert_false(stored(f, "web3-0"));
 }
 
@@ -388,7 +389,7 @@ static void test_watcher_puts_back_drift(void **state)
 {
     struct fixture *f = *state;
     struct port_record p = port("web1-0", 0x020000000004ULL, 100);
-    struct switchport_error err;
+    struct refusal err;
     assert_int_equal(switchport_port_add(f->sp, &p, "test", &err), 0);
     assert_int_equal(switchport_watch(f->sp), 0);
 
@@ -421,7 +422,7 @@ static void test_scrub_lists_then_removes(void **state)
 {
     struct fixture *f = *state;
     struct port_record p = port("web1-0", 0x020000000005ULL, 0);
-    struct switchport_error err;
+    struct refusal err;
     assert_int_equal(switchport_port_add(f->sp, &p, "test", &err), 0);
     struct json_object *plan = NULL;
     assert_int_equal(switchport_scrub(f->sp, true, "test", &plan), 0);
@@ -449,7 +450,7 @@ struct change_call {
 static void *change_port(void *arg)
 {
     struct change_call *c = arg;
-    struct switchport_error err;
+    struct refusal err;
     c->r = switchport_port_change(c->f->sp, &c->p, "test", &err);
     return NULL;
 }
@@ -459,7 +460,7 @@ static void *change_port(void *arg)
 static void test_port_changes_side_by_side_and_in_order(void **state)
 {
     struct fixture *f = *state;
-    struct switchport_error err;
+    struct refusal err;
     struct port_record a = port("a-0", 0x020000000011ULL, 100);
     struct port_record b = port("b-0", 0x020000000012ULL, 100);
     assert_int_equal(switchport_port_add(f->sp, &a, "test", &err), 0);
