@@ -4,7 +4,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include "agent/agent.h"
@@ -43,18 +42,6 @@ static pthread_mutex_t claim_lock = PTHREAD_MUTEX_INITIALIZER; /* one block clai
 static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER; /* guards queue, leading */
 static struct pending *queue;
 static bool leading;
-
-static int fail(struct refusal *err, int r, enum refusal_kind kind, const char *type,
-                const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static int fail(struct refusal *err, int r, enum refusal_kind kind, const char *type,
-                const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    refusal_setv(err, r, kind, type, NULL, fmt, ap);
-    va_end(ap);
-    return r;
-}
 
 static int64_t record_in(struct db *db, struct agent *agent, const char *actor, const char *kind,
                          uint64_t mac, const char *pool, const struct mac_holder *holder)
@@ -123,19 +110,19 @@ int allocator_learn_pool(struct agent *agent, const char *pool, struct refusal *
     if (r == 0)
         return 0;
     if (r != -ENOENT)
-        return fail(err, r, REFUSAL_INTERNAL, "database", "cannot read pool '%s': %s", pool,
-                    strerror(-r));
+        return refuse(err, r, REFUSAL_INTERNAL, "database", "cannot read pool '%s': %s", pool,
+                      strerror(-r));
     if (strcmp(pool, MACPOOL_DYNAMIC_NAME) == 0) {
         uint8_t o3, o4;
         management_octets(agent, &o3, &o4);
         struct mac_range range = macpool_dynamic_default(o3, o4);
         const char *configured = agent->config.dynamic_mac_range;
         if (configured && mac_range_parse(configured, &range) < 0)
-            return fail(err, -EINVAL, REFUSAL_INTERNAL, "configuration",
-                        "dynamic_mac_range '%s' is not START-END", configured);
+            return refuse(err, -EINVAL, REFUSAL_INTERNAL, "configuration",
+                          "dynamic_mac_range '%s' is not START-END", configured);
         r = macpool_ensure_dynamic(db, agent->node_id, &range);
-        return r < 0 ? fail(err, r, REFUSAL_INTERNAL, "database",
-                            "cannot create the dynamic pool: %s", strerror(-r))
+        return r < 0 ? refuse(err, r, REFUSAL_INTERNAL, "database",
+                              "cannot create the dynamic pool: %s", strerror(-r))
                      : 0;
     }
     struct refusal e;
@@ -149,9 +136,9 @@ int allocator_learn_pool(struct agent *agent, const char *pool, struct refusal *
     if (r == -EEXIST)
         return 0; /* another thread learned it first */
     if (r == -EADDRINUSE)
-        return fail(err, r, REFUSAL_CONFLICT, "pool-overlap",
-                    "pool '%s' overlaps pool '%s' known to this agent only", pool, clash);
-    return r < 0 ? fail(err, r, REFUSAL_INTERNAL, "database", "cannot store pool '%s'", pool) : 0;
+        return refuse(err, r, REFUSAL_CONFLICT, "pool-overlap",
+                      "pool '%s' overlaps pool '%s' known to this agent only", pool, clash);
+    return r < 0 ? refuse(err, r, REFUSAL_INTERNAL, "database", "cannot store pool '%s'", pool) : 0;
 }
 
 int allocator_claim(struct agent *agent, const char *pool, const char *node, bool has_mac,
@@ -168,9 +155,9 @@ int allocator_claim(struct agent *agent, const char *pool, const char *node, boo
         pthread_mutex_unlock(&write_lock);
         if (r == -EEXIST) {
             char text[MAC_STRING_SIZE];
-            return fail(err, r, REFUSAL_CONFLICT, "mac-in-use",
-                        "%s lies in a block or claim of node %s; allocate it there",
-                        mac_format(mac, text), holder);
+            return refuse(err, r, REFUSAL_CONFLICT, "mac-in-use",
+                          "%s lies in a block or claim of node %s; allocate it there",
+                          mac_format(mac, text), holder);
         }
         memset(block, 0, sizeof(*block));
         block->start = block->end = mac;
@@ -181,14 +168,14 @@ int allocator_claim(struct agent *agent, const char *pool, const char *node, boo
         r = macpool_claim_block(db, pool, node, block, reserved, n_reserved);
         pthread_mutex_unlock(&write_lock);
         if (r == -ENOSPC)
-            return fail(err, r, REFUSAL_CONFLICT, "mac-pool-exhausted",
-                        "every block of pool '%s' is claimed; add a range to the pool", pool);
+            return refuse(err, r, REFUSAL_CONFLICT, "mac-pool-exhausted",
+                          "every block of pool '%s' is claimed; add a range to the pool", pool);
     }
     if (r == -ENOENT)
-        return fail(err, r, REFUSAL_NOT_FOUND, "not-found", "no MAC pool '%s'", pool);
+        return refuse(err, r, REFUSAL_NOT_FOUND, "not-found", "no MAC pool '%s'", pool);
     if (r < 0)
-        return fail(err, r, REFUSAL_INTERNAL, "database", "cannot claim in pool '%s': %s", pool,
-                    strerror(-r));
+        return refuse(err, r, REFUSAL_INTERNAL, "database", "cannot claim in pool '%s': %s", pool,
+                      strerror(-r));
     record_block(agent, actor, pool, node, block);
     return 0;
 }
@@ -214,8 +201,8 @@ static int claim_here(struct agent *agent, const char *pool, bool has_mac, uint6
     r = macpool_add_block(db_pool_get(agent->db), pool, &block, reserved, n_reserved);
     pthread_mutex_unlock(&write_lock);
     if (r < 0)
-        return fail(err, r, REFUSAL_INTERNAL, "database", "cannot record the claimed block: %s",
-                    strerror(-r));
+        return refuse(err, r, REFUSAL_INTERNAL, "database", "cannot record the claimed block: %s",
+                      strerror(-r));
     record_block(agent, actor, pool, agent->node_id, &block);
     return 0;
 }
@@ -308,9 +295,9 @@ static void holder_of(const struct agent *agent, const struct allocation_request
 static int held_by(struct refusal *err, const struct mac_allocation *a)
 {
     char text[MAC_STRING_SIZE];
-    return fail(err, -EEXIST, REFUSAL_CONFLICT, "mac-in-use",
-                "%s is already held by vm '%s' adapter '%s' on host %s", mac_format(a->mac, text),
-                a->holder.vm, a->holder.adapter, a->holder.host);
+    return refuse(err, -EEXIST, REFUSAL_CONFLICT, "mac-in-use",
+                  "%s is already held by vm '%s' adapter '%s' on host %s", mac_format(a->mac, text),
+                  a->holder.vm, a->holder.adapter, a->holder.host);
 }
 
 /* The allocation A made earlier with RQ's key answers RQ again (0) only if
@@ -324,10 +311,10 @@ static int replay(const struct allocation_request *rq, const char *pool,
         strcmp(a->holder.adapter, rq->adapter) == 0 && (!rq->has_mac || rq->mac == a->mac))
         return 0;
     char text[MAC_STRING_SIZE];
-    return fail(err, -EINVAL, REFUSAL_INVALID, "idempotency-key-reused",
-                "Idempotency-Key '%s' was used for another request (pool '%s', vm '%s', adapter "
-                "'%s', %s); a retry repeats the same body, a new request needs a new key",
-                rq->key, a->pool, a->holder.vm, a->holder.adapter, mac_format(a->mac, text));
+    return refuse(err, -EINVAL, REFUSAL_INVALID, "idempotency-key-reused",
+                  "Idempotency-Key '%s' was used for another request (pool '%s', vm '%s', adapter "
+                  "'%s', %s); a retry repeats the same body, a new request needs a new key",
+                  rq->key, a->pool, a->holder.vm, a->holder.adapter, mac_format(a->mac, text));
 }
 
 static int allocate(struct agent *agent, const char *pool, const struct allocation_request *rq,
@@ -335,7 +322,7 @@ static int allocate(struct agent *agent, const char *pool, const struct allocati
 {
     struct db *db = db_pool_get(agent->db);
     if (!db)
-        return fail(err, -EIO, REFUSAL_INTERNAL, "database", "no database connection");
+        return refuse(err, -EIO, REFUSAL_INTERNAL, "database", "no database connection");
     if (rq->key[0] && macpool_find_key(db, rq->key, out) == 0)
         return replay(rq, pool, out, err);
     int r = allocator_learn_pool(agent, pool, err);
@@ -345,8 +332,9 @@ static int allocate(struct agent *agent, const char *pool, const struct allocati
     holder_of(agent, rq, actor, &holder);
     if (rq->has_mac && mac_is_multicast(rq->mac)) {
         char text[MAC_STRING_SIZE];
-        return fail(err, -EINVAL, REFUSAL_INVALID, "invalid",
-                    "%s is a multicast address; adapters need unicast", mac_format(rq->mac, text));
+        return refuse(err, -EINVAL, REFUSAL_INVALID, "invalid",
+                      "%s is a multicast address; adapters need unicast",
+                      mac_format(rq->mac, text));
     }
     bool dynamic = strcmp(pool, MACPOOL_DYNAMIC_NAME) == 0;
     int claim_rounds = 0;
@@ -357,8 +345,8 @@ static int allocate(struct agent *agent, const char *pool, const struct allocati
                 return held_by(err, &here);
             if (dynamic) {
                 char text[MAC_STRING_SIZE];
-                return fail(err, -EINVAL, REFUSAL_INVALID, "invalid",
-                            "%s is not in this host's dynamic pool", mac_format(rq->mac, text));
+                return refuse(err, -EINVAL, REFUSAL_INVALID, "invalid",
+                              "%s is not in this host's dynamic pool", mac_format(rq->mac, text));
             }
             /* Under claim_lock: a block of ours that is going back to the
              * registry (give_back) is not claimed again in between. */
@@ -375,9 +363,9 @@ static int allocate(struct agent *agent, const char *pool, const struct allocati
             continue; /* its block went back to the registry meanwhile: claim it again */
         if (r == -ENOSPC && !rq->has_mac) {
             if (dynamic)
-                return fail(err, r, REFUSAL_CONFLICT, "mac-pool-exhausted",
-                            "this host's dynamic pool is exhausted (widen dynamic_mac_range "
-                            "or use a static pool)");
+                return refuse(err, r, REFUSAL_CONFLICT, "mac-pool-exhausted",
+                              "this host's dynamic pool is exhausted (widen dynamic_mac_range "
+                              "or use a static pool)");
             /* One claim at a time: requests that ran out together must not
              * each take a block. */
             pthread_mutex_lock(&claim_lock);
@@ -399,10 +387,11 @@ static int allocate(struct agent *agent, const char *pool, const struct allocati
         if (r == -EEXIST && rq->key[0] && macpool_find_key(db, rq->key, out) == 0)
             return replay(rq, pool, out, err); /* the same key raced in from another request */
         if (r < 0)
-            return fail(err, r, REFUSAL_INTERNAL, "database", "cannot allocate: %s", strerror(-r));
+            return refuse(err, r, REFUSAL_INTERNAL, "database", "cannot allocate: %s",
+                          strerror(-r));
         return 1;
     }
-    return fail(err, -EBUSY, REFUSAL_UNAVAILABLE, "busy", "the database stayed busy; retry");
+    return refuse(err, -EBUSY, REFUSAL_UNAVAILABLE, "busy", "the database stayed busy; retry");
 }
 
 int allocator_allocate(struct agent *agent, const char *pool, const struct allocation_request *rq,
@@ -529,12 +518,12 @@ int allocator_release(struct agent *agent, const char *pool, uint64_t mac, const
     }
     char text[MAC_STRING_SIZE];
     if (r == -ENOENT)
-        return fail(err, r, REFUSAL_NOT_FOUND, "not-found",
-                    "%s is not allocated from pool '%s' on this host (an address is released "
-                    "on the host that allocated it)",
-                    mac_format(mac, text), pool);
+        return refuse(err, r, REFUSAL_NOT_FOUND, "not-found",
+                      "%s is not allocated from pool '%s' on this host (an address is released "
+                      "on the host that allocated it)",
+                      mac_format(mac, text), pool);
     if (r < 0)
-        return fail(err, r, REFUSAL_INTERNAL, "database", "cannot release: %s", strerror(-r));
+        return refuse(err, r, REFUSAL_INTERNAL, "database", "cannot release: %s", strerror(-r));
     metrics_count_release(agent->metrics);
     if (strcmp(pool, MACPOOL_DYNAMIC_NAME) != 0) /* the dynamic pool's block is the host's */
         give_back(agent, pool, mac, actor);

@@ -185,21 +185,21 @@ int membership_join(struct agent *agent, const char *join_token, struct refusal 
 {
     struct membership *m = agent->membership;
     if (!m)
-        return registry_fail(err, -EAGAIN, REFUSAL_UNAVAILABLE, "starting",
-                             "this agent is still starting; try again in a moment");
+        return refuse(err, -EAGAIN, REFUSAL_UNAVAILABLE, "starting",
+                      "this agent is still starting; try again in a moment");
     if (registry_is_self(agent->registry))
-        return registry_fail(err, -EINVAL, REFUSAL_CONFLICT, "member-is-registry",
-                             "this agent is the registry (registry = self): it is a member "
-                             "already; join the other agents to it");
+        return refuse(err, -EINVAL, REFUSAL_CONFLICT, "member-is-registry",
+                      "this agent is the registry (registry = self): it is a member "
+                      "already; join the other agents to it");
     if (!joins_with_token(agent))
-        return registry_fail(err, -EINVAL, REFUSAL_CONFLICT, "no-join-tokens",
-                             "this agent's registry (%s) takes no join tokens: every agent "
-                             "joins it by itself",
-                             agent->config.registry);
+        return refuse(err, -EINVAL, REFUSAL_CONFLICT, "no-join-tokens",
+                      "this agent's registry (%s) takes no join tokens: every agent "
+                      "joins it by itself",
+                      agent->config.registry);
     if (!credential_is(join_token, CREDENTIAL_JOIN_PREFIX))
-        return registry_fail(err, -EINVAL, REFUSAL_INVALID, "invalid",
-                             "'token' is not a join token (lmj_ and 64 hex digits, from "
-                             "'lmnetctl cluster join-token' on the registry)");
+        return refuse(err, -EINVAL, REFUSAL_INVALID, "invalid",
+                      "'token' is not a join token (lmj_ and 64 hex digits, from "
+                      "'lmnetctl cluster join-token' on the registry)");
     struct registry_join join;
     char issued[CREDENTIAL_SIZE] = "";
     join_of(agent, &join);
@@ -209,15 +209,15 @@ int membership_join(struct agent *agent, const char *join_token, struct refusal 
     if (r < 0)
         return r;
     if (!credential_is(issued, CREDENTIAL_MEMBER_PREFIX))
-        return registry_fail(err, -EPROTO, REFUSAL_BAD_ANSWER, "registry-answer",
-                             "the registry accepted the join token but sent no member credential");
+        return refuse(err, -EPROTO, REFUSAL_BAD_ANSWER, "registry-answer",
+                      "the registry accepted the join token but sent no member credential");
     r = credential_write_file(m->credential_path, issued);
     if (r < 0) {
         explicit_bzero(issued, sizeof(issued));
-        return registry_fail(err, r, REFUSAL_INTERNAL, "internal",
-                             "joined, but cannot store the member credential in %s: %s; fix "
-                             "that and join again with a new join token",
-                             m->credential_path, strerror(-r));
+        return refuse(err, r, REFUSAL_INTERNAL, "internal",
+                      "joined, but cannot store the member credential in %s: %s; fix "
+                      "that and join again with a new join token",
+                      m->credential_path, strerror(-r));
     }
     pthread_mutex_lock(&m->lock);
     memcpy(m->credential, issued, CREDENTIAL_SIZE);

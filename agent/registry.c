@@ -3,7 +3,6 @@
 #include "agent/registry.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include "agent/agent.h"
@@ -38,20 +37,10 @@ void registry_destroy(struct registry *registry)
         registry->ops->destroy(registry);
 }
 
-int registry_fail(struct refusal *err, int r, enum refusal_kind kind, const char *type,
-                  const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    refusal_setv(err, r, kind, type, NULL, fmt, ap);
-    va_end(ap);
-    return r;
-}
-
 static int unsupported(struct registry *registry, struct refusal *err, const char *what)
 {
-    return registry_fail(err, -EOPNOTSUPP, REFUSAL_NOT_IMPLEMENTED, "not-implemented",
-                         "the '%s' registry cannot %s", registry->ops->name, what);
+    return refuse(err, -EOPNOTSUPP, REFUSAL_NOT_IMPLEMENTED, "not-implemented",
+                  "the '%s' registry cannot %s", registry->ops->name, what);
 }
 
 int registry_pool_get(struct registry *registry, const char *pool, struct macpool *out,

@@ -168,8 +168,4 @@ int registry_reachability_put(struct registry *registry, const char *node,
                               struct json_object *heard);
 int registry_heartbeat_key(struct registry *registry, uint8_t key[HEARTBEAT_KEY_SIZE]);
 
-/* Fills ERR (may be NULL) and returns R: for implementations. */
-int registry_fail(struct refusal *err, int r, enum refusal_kind kind, const char *type,
-                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
 #endif

@@ -69,16 +69,16 @@ static int agent_pool_get(struct registry *registry, const char *pool, struct ma
     struct client_reply reply;
     int r = call(registry, CLAIM_TIMEOUT_MS, "GET", path, NULL, &reply);
     if (r < 0) {
-        registry_fail(err, r, REFUSAL_UNAVAILABLE, "registry-unreachable",
-                      "pool '%s' is not known here yet and the registry %s cannot be reached: %s",
-                      pool, of(registry)->url, reply.error);
+        refuse(err, r, REFUSAL_UNAVAILABLE, "registry-unreachable",
+               "pool '%s' is not known here yet and the registry %s cannot be reached: %s", pool,
+               of(registry)->url, reply.error);
         client_reply_release(&reply);
         return r;
     }
     if (reply.status == 404) {
         client_reply_release(&reply);
-        return registry_fail(err, -ENOENT, REFUSAL_NOT_FOUND, "not-found",
-                             "the cluster has no MAC pool '%s'", pool);
+        return refuse(err, -ENOENT, REFUSAL_NOT_FOUND, "not-found",
+                      "the cluster has no MAC pool '%s'", pool);
     }
     char pointer[64], detail[256];
     r = reply.status == 200
@@ -86,8 +86,8 @@ static int agent_pool_get(struct registry *registry, const char *pool, struct ma
             : -EPROTO;
     client_reply_release(&reply);
     if (r < 0)
-        return registry_fail(err, r, REFUSAL_BAD_ANSWER, "registry-answer",
-                             "the registry's pool '%s' cannot be read", pool);
+        return refuse(err, r, REFUSAL_BAD_ANSWER, "registry-answer",
+                      "the registry's pool '%s' cannot be read", pool);
     return 0;
 }
 
@@ -107,10 +107,10 @@ static int claim(struct registry *registry, const char *pool, const char *node, 
     struct client_reply reply;
     int r = call(registry, CLAIM_TIMEOUT_MS, "POST", path, body, &reply);
     if (r < 0) {
-        registry_fail(err, r, REFUSAL_UNAVAILABLE, "registry-unreachable",
-                      "this agent holds no free address of pool '%s' and cannot reach the "
-                      "registry %s to claim more: %s",
-                      pool, of(registry)->url, reply.error);
+        refuse(err, r, REFUSAL_UNAVAILABLE, "registry-unreachable",
+               "this agent holds no free address of pool '%s' and cannot reach the "
+               "registry %s to claim more: %s",
+               pool, of(registry)->url, reply.error);
         client_reply_release(&reply);
         return r;
     }
@@ -124,11 +124,11 @@ static int claim(struct registry *registry, const char *pool, const char *node, 
                          strstr(json_object_get_string(type), "mac-pool-exhausted");
         bool in_use = reply.status == 409 && !exhausted;
         long status = reply.status;
-        registry_fail(err, -EPERM, status == 404 ? REFUSAL_NOT_FOUND : REFUSAL_CONFLICT,
-                      exhausted ? "mac-pool-exhausted"
-                      : in_use  ? "mac-in-use"
-                                : "registry-refused",
-                      "%s", client_reply_message(&reply, line, sizeof(line)));
+        refuse(err, -EPERM, status == 404 ? REFUSAL_NOT_FOUND : REFUSAL_CONFLICT,
+               exhausted ? "mac-pool-exhausted"
+               : in_use  ? "mac-in-use"
+                         : "registry-refused",
+               "%s", client_reply_message(&reply, line, sizeof(line)));
         client_reply_release(&reply);
         return status == 404 ? -ENOENT : exhausted ? -ENOSPC : -EEXIST;
     }
@@ -154,8 +154,8 @@ static int claim(struct registry *registry, const char *pool, const char *node, 
                 (*n_reserved)++;
     client_reply_release(&reply);
     if (r < 0)
-        return registry_fail(err, r, REFUSAL_BAD_ANSWER, "registry-answer",
-                             "the registry's block answer cannot be read");
+        return refuse(err, r, REFUSAL_BAD_ANSWER, "registry-answer",
+                      "the registry's block answer cannot be read");
     return 0;
 }
 
@@ -187,10 +187,10 @@ static int agent_release_block(struct registry *registry, const char *pool, cons
     (void)node;  /* the credential says who we are */
     char credential[CREDENTIAL_SIZE];
     if (membership_credential(registry->agent->membership, credential) < 0)
-        return registry_fail(err, -EACCES, REFUSAL_UNAVAILABLE, "not-joined",
-                             "this agent has no member credential yet, so it cannot give the block "
-                             "back to the registry %s; it keeps the block",
-                             of(registry)->url);
+        return refuse(err, -EACCES, REFUSAL_UNAVAILABLE, "not-joined",
+                      "this agent has no member credential yet, so it cannot give the block "
+                      "back to the registry %s; it keeps the block",
+                      of(registry)->url);
     char path[192], start[MAC_STRING_SIZE];
     snprintf(path, sizeof(path), "/v1/mac-pools/%s/blocks/%s%s", pool,
              mac_format(block->start, start), block->single ? "?single=true" : "");
@@ -199,22 +199,22 @@ static int agent_release_block(struct registry *registry, const char *pool, cons
     explicit_bzero(credential, sizeof(credential));
     char msg[512];
     if (r < 0) {
-        registry_fail(err, r, REFUSAL_UNAVAILABLE, "registry-unreachable",
-                      "cannot give a block of pool '%s' back: the registry %s did not answer: %s",
-                      pool, of(registry)->url, reply.error);
+        refuse(err, r, REFUSAL_UNAVAILABLE, "registry-unreachable",
+               "cannot give a block of pool '%s' back: the registry %s did not answer: %s", pool,
+               of(registry)->url, reply.error);
         client_reply_release(&reply);
         return r;
     }
     long status = reply.status;
     if (status != 204 && status != 200)
-        registry_fail(err, 0,
-                      status == 404   ? REFUSAL_NOT_FOUND
-                      : status == 409 ? REFUSAL_CONFLICT
-                                      : REFUSAL_BAD_ANSWER,
-                      status == 404   ? "not-found"
-                      : status == 409 ? "block-in-use"
-                                      : "registry-refused",
-                      "%s", client_reply_message(&reply, msg, sizeof(msg)));
+        refuse(err, 0,
+               status == 404   ? REFUSAL_NOT_FOUND
+               : status == 409 ? REFUSAL_CONFLICT
+                               : REFUSAL_BAD_ANSWER,
+               status == 404   ? "not-found"
+               : status == 409 ? "block-in-use"
+                               : "registry-refused",
+               "%s", client_reply_message(&reply, msg, sizeof(msg)));
     client_reply_release(&reply);
     if (status == 204 || status == 200)
         return 0;
@@ -234,8 +234,8 @@ static int agent_join(struct registry *registry, const struct registry_join *joi
         join->issued[0] = '\0';
     bool first = credential_is(join->credential, CREDENTIAL_JOIN_PREFIX);
     if (!first && !credential_is(join->credential, CREDENTIAL_MEMBER_PREFIX))
-        return registry_fail(err, -EACCES, REFUSAL_UNAUTHENTICATED, "not-joined",
-                             "this agent has no member credential: join with a join token");
+        return refuse(err, -EACCES, REFUSAL_UNAUTHENTICATED, "not-joined",
+                      "this agent has no member credential: join with a join token");
     _cleanup_json_ struct json_object *body = json_object_new_object();
     if (first) {
         json_object_object_add(body, "join_token", json_object_new_string(join->credential));
@@ -254,14 +254,14 @@ static int agent_join(struct registry *registry, const struct registry_join *joi
         long status = r < 0 ? 503 : reply.status;
         /* The registry's 401 is about the join token or credential, not
          * about whoever called us: a 403 here. */
-        registry_fail(err, r < 0 ? r : -EPERM,
-                      r < 0           ? REFUSAL_UNAVAILABLE
-                      : status == 401 ? REFUSAL_FORBIDDEN
-                                      : client_refusal_kind(status),
-                      r < 0           ? "registry-unreachable"
-                      : status == 401 ? (first ? "join-token-refused" : "credential-refused")
-                                      : "registry-refused",
-                      "%s", client_reply_message(&reply, msg, sizeof(msg)));
+        refuse(err, r < 0 ? r : -EPERM,
+               r < 0           ? REFUSAL_UNAVAILABLE
+               : status == 401 ? REFUSAL_FORBIDDEN
+                               : client_refusal_kind(status),
+               r < 0           ? "registry-unreachable"
+               : status == 401 ? (first ? "join-token-refused" : "credential-refused")
+                               : "registry-refused",
+               "%s", client_reply_message(&reply, msg, sizeof(msg)));
         client_reply_release(&reply);
         return r < 0 ? r : status == 401 || status == 403 ? -EACCES : -EPERM;
     }
@@ -284,10 +284,10 @@ static int agent_members(struct registry *registry, struct member **out, size_t 
     if (r < 0 || reply.status != 200 || !reply.body ||
         !json_object_object_get_ex(reply.body, "items", &items) ||
         !json_object_is_type(items, json_type_array)) {
-        registry_fail(err, r < 0 ? r : -EPROTO, r < 0 ? REFUSAL_UNAVAILABLE : REFUSAL_BAD_ANSWER,
-                      r < 0 ? "registry-unreachable" : "registry-answer", "%s",
-                      r < 0 || reply.status != 200 ? client_reply_message(&reply, msg, sizeof(msg))
-                                                   : "registry sent a member list we cannot read");
+        refuse(err, r < 0 ? r : -EPROTO, r < 0 ? REFUSAL_UNAVAILABLE : REFUSAL_BAD_ANSWER,
+               r < 0 ? "registry-unreachable" : "registry-answer", "%s",
+               r < 0 || reply.status != 200 ? client_reply_message(&reply, msg, sizeof(msg))
+                                            : "registry sent a member list we cannot read");
         client_reply_release(&reply);
         return r < 0 ? r : -EPROTO;
     }
@@ -299,7 +299,7 @@ static int agent_members(struct registry *registry, struct member **out, size_t 
             kept++;
     client_reply_release(&reply);
     if (!members)
-        return registry_fail(err, -ENOMEM, REFUSAL_INTERNAL, "internal", "out of memory");
+        return refuse(err, -ENOMEM, REFUSAL_INTERNAL, "internal", "out of memory");
     *out = members;
     *n = kept;
     return 0;

@@ -95,15 +95,15 @@ static struct registry_etcd *of(struct registry *r)
 static int unreachable(struct refusal *err, int r, const char *what)
 {
     if (r == -EACCES)
-        return registry_fail(err, r, REFUSAL_UNAVAILABLE, "registry-refused",
-                             "etcd refused to %s: %s (check etcd_user, etcd_password_file and "
-                             "the TLS settings)",
-                             what, etcd_last_error());
+        return refuse(err, r, REFUSAL_UNAVAILABLE, "registry-refused",
+                      "etcd refused to %s: %s (check etcd_user, etcd_password_file and "
+                      "the TLS settings)",
+                      what, etcd_last_error());
     if (r == -EIO) /* it answered, and refused */
-        return registry_fail(err, r, REFUSAL_UNAVAILABLE, "registry-refused", "cannot %s: %s", what,
-                             etcd_last_error());
-    return registry_fail(err, r, REFUSAL_UNAVAILABLE, "registry-unreachable",
-                         "cannot %s: etcd did not answer: %s", what, etcd_last_error());
+        return refuse(err, r, REFUSAL_UNAVAILABLE, "registry-refused", "cannot %s: %s", what,
+                      etcd_last_error());
+    return refuse(err, r, REFUSAL_UNAVAILABLE, "registry-unreachable",
+                  "cannot %s: etcd did not answer: %s", what, etcd_last_error());
 }
 
 static void key_of(struct registry *registry, char *buf, size_t size, const char *fmt, ...)
@@ -172,11 +172,11 @@ static int e_pool_get(struct registry *registry, const char *pool, struct macpoo
 {
     int r = read_pool(registry, pool, out);
     if (r == -ENOENT)
-        return registry_fail(err, r, REFUSAL_NOT_FOUND, "not-found",
-                             "the cluster has no MAC pool '%s'", pool);
+        return refuse(err, r, REFUSAL_NOT_FOUND, "not-found", "the cluster has no MAC pool '%s'",
+                      pool);
     if (r == -EPROTO)
-        return registry_fail(err, r, REFUSAL_BAD_ANSWER, "registry-answer",
-                             "etcd's pool '%s' cannot be read", pool);
+        return refuse(err, r, REFUSAL_BAD_ANSWER, "registry-answer",
+                      "etcd's pool '%s' cannot be read", pool);
     return r < 0 ? unreachable(err, r, "read the pool") : 0;
 }
 
@@ -471,9 +471,8 @@ static int e_claim_block(struct registry *registry, const char *pool, const char
             continue;
         }
         if (!found)
-            return registry_fail(err, -ENOSPC, REFUSAL_CONFLICT, "mac-pool-exhausted",
-                                 "every block of pool '%s' is claimed; add a range to the pool",
-                                 pool);
+            return refuse(err, -ENOSPC, REFUSAL_CONFLICT, "mac-pool-exhausted",
+                          "every block of pool '%s' is claimed; add a range to the pool", pool);
         pthread_mutex_lock(&e->lock);
         uint64_t *mark = mark_of(e, pool);
         if (*mark < out->start)
@@ -495,7 +494,7 @@ static int e_claim_block(struct registry *registry, const char *pool, const char
         key_of(registry, key, sizeof(key), "blocks/%s/%012" PRIx64, pool, out->start);
         struct etcd_txn *txn = etcd_txn_new();
         if (!txn)
-            return registry_fail(err, -ENOMEM, REFUSAL_INTERNAL, "internal", "out of memory");
+            return refuse(err, -ENOMEM, REFUSAL_INTERNAL, "internal", "out of memory");
         etcd_txn_absent(txn, key);
         etcd_txn_range_unchanged_since(txn, start, end, revision);
         _cleanup_json_ struct json_object *v = json_object_new_object();
@@ -515,8 +514,8 @@ static int e_claim_block(struct registry *registry, const char *pool, const char
         if (owner_at(registry, key, owner) == 0 && strcmp(owner, node) == 0)
             return 0;
     }
-    return registry_fail(err, -EBUSY, REFUSAL_UNAVAILABLE, "busy",
-                         "pool '%s': too many agents claimed at once; retry", pool);
+    return refuse(err, -EBUSY, REFUSAL_UNAVAILABLE, "busy",
+                  "pool '%s': too many agents claimed at once; retry", pool);
 }
 
 /* The block position of POOL covering MAC, or false when MAC lies outside
@@ -556,9 +555,9 @@ static int e_claim_address(struct registry *registry, const char *pool, const ch
         r = in_range ? owner_at(registry, block, owner) : -ENOENT;
         if (r == 0) {
             if (strcmp(owner, node) != 0)
-                return registry_fail(err, -EEXIST, REFUSAL_CONFLICT, "mac-in-use",
-                                     "%s lies in a block or claim of node %s; allocate it there",
-                                     mac_format(mac, text), owner);
+                return refuse(err, -EEXIST, REFUSAL_CONFLICT, "mac-in-use",
+                              "%s lies in a block or claim of node %s; allocate it there",
+                              mac_format(mac, text), owner);
             return 0; /* our own block holds it (recorded here as a single claim) */
         }
         if (r != -ENOENT)
@@ -566,16 +565,16 @@ static int e_claim_address(struct registry *registry, const char *pool, const ch
         r = owner_at(registry, single, owner);
         if (r == 0) {
             if (strcmp(owner, node) != 0)
-                return registry_fail(err, -EEXIST, REFUSAL_CONFLICT, "mac-in-use",
-                                     "%s lies in a block or claim of node %s; allocate it there",
-                                     mac_format(mac, text), owner);
+                return refuse(err, -EEXIST, REFUSAL_CONFLICT, "mac-in-use",
+                              "%s lies in a block or claim of node %s; allocate it there",
+                              mac_format(mac, text), owner);
             return 0;
         }
         if (r != -ENOENT)
             return unreachable(err, r, "claim the address");
         struct etcd_txn *txn = etcd_txn_new();
         if (!txn)
-            return registry_fail(err, -ENOMEM, REFUSAL_INTERNAL, "internal", "out of memory");
+            return refuse(err, -ENOMEM, REFUSAL_INTERNAL, "internal", "out of memory");
         etcd_txn_absent(txn, single);
         if (in_range)
             etcd_txn_absent(txn, block);
@@ -590,8 +589,7 @@ static int e_claim_address(struct registry *registry, const char *pool, const ch
             return unreachable(err, r, "claim the address");
         /* a compare failed: read again (the next round says whose it is) */
     }
-    return registry_fail(err, -EBUSY, REFUSAL_UNAVAILABLE, "busy",
-                         "the address stayed contended; retry");
+    return refuse(err, -EBUSY, REFUSAL_UNAVAILABLE, "busy", "the address stayed contended; retry");
 }
 
 static int e_release_block(struct registry *registry, const char *pool, const char *node,
@@ -604,8 +602,8 @@ static int e_release_block(struct registry *registry, const char *pool, const ch
     struct etcd_kv kv;
     int r = etcd_get(of(registry)->etcd, key, &kv);
     if (r == -ENOENT)
-        return registry_fail(err, r, REFUSAL_NOT_FOUND, "not-found",
-                             "node %s holds no such block of '%s'", node, pool);
+        return refuse(err, r, REFUSAL_NOT_FOUND, "not-found", "node %s holds no such block of '%s'",
+                      node, pool);
     if (r < 0)
         return unreachable(err, r, "release the block");
     _cleanup_json_ struct json_object *o = parse(kv.value);
@@ -613,11 +611,11 @@ static int e_release_block(struct registry *registry, const char *pool, const ch
     etcd_kv_release(&kv);
     snprintf(owner, sizeof(owner), "%s", str_field(o, "owner"));
     if (strcmp(owner, node) != 0)
-        return registry_fail(err, -ENOENT, REFUSAL_NOT_FOUND, "not-found",
-                             "node %s holds no such block of '%s'", node, pool);
+        return refuse(err, -ENOENT, REFUSAL_NOT_FOUND, "not-found",
+                      "node %s holds no such block of '%s'", node, pool);
     struct etcd_txn *txn = etcd_txn_new();
     if (!txn)
-        return registry_fail(err, -ENOMEM, REFUSAL_INTERNAL, "internal", "out of memory");
+        return refuse(err, -ENOMEM, REFUSAL_INTERNAL, "internal", "out of memory");
     etcd_txn_unchanged(txn, key, revision);
     etcd_txn_delete(txn, key);
     r = etcd_txn_commit(of(registry)->etcd, txn);
@@ -625,7 +623,7 @@ static int e_release_block(struct registry *registry, const char *pool, const ch
     if (r < 0)
         return unreachable(err, r, "release the block");
     if (r == 0)
-        return registry_fail(err, -EAGAIN, REFUSAL_CONFLICT, "conflict", "the block changed meanwhile");
+        return refuse(err, -EAGAIN, REFUSAL_CONFLICT, "conflict", "the block changed meanwhile");
     /* The scan mark stays: the gap is claimed again once no fresh space is
      * left above it (e_claim_block), not by the next claim. */
     return 0;
@@ -715,7 +713,7 @@ static int read_members(struct registry *registry, struct member **out, size_t *
             (*n)++;
     }
     etcd_range_release(&rg);
-    return *out ? 0 : registry_fail(err, -ENOMEM, REFUSAL_INTERNAL, "internal", "out of memory");
+    return *out ? 0 : refuse(err, -ENOMEM, REFUSAL_INTERNAL, "internal", "out of memory");
 }
 
 static int e_members(struct registry *registry, struct member **out, size_t *n, struct refusal *err)

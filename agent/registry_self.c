@@ -39,10 +39,10 @@ static int self_pool_get(struct registry *registry, const char *pool, struct mac
     struct db *db = db_of(registry);
     int r = db ? macpool_get(db, pool, out) : -EIO;
     if (r == -ENOENT)
-        return registry_fail(err, r, REFUSAL_NOT_FOUND, "not-found", "no MAC pool '%s'", pool);
+        return refuse(err, r, REFUSAL_NOT_FOUND, "not-found", "no MAC pool '%s'", pool);
     if (r < 0)
-        return registry_fail(err, r, REFUSAL_INTERNAL, "database", "cannot read pool '%s': %s",
-                             pool, strerror(-r));
+        return refuse(err, r, REFUSAL_INTERNAL, "database", "cannot read pool '%s': %s", pool,
+                      strerror(-r));
     return 0;
 }
 
@@ -72,7 +72,7 @@ static int self_release_block(struct registry *registry, const char *pool, const
 {
     struct db *db = db_of(registry);
     if (!db)
-        return registry_fail(err, -EIO, REFUSAL_INTERNAL, "database", "no database connection");
+        return refuse(err, -EIO, REFUSAL_INTERNAL, "database", "no database connection");
     int r = db_begin(db);
     if (r == 0)
         r = macpool_release_block(db, pool, node, block);
@@ -90,14 +90,14 @@ static int self_release_block(struct registry *registry, const char *pool, const
     if (r < 0)
         db_rollback(db);
     if (r == -ENOENT)
-        return registry_fail(err, r, REFUSAL_NOT_FOUND, "not-found",
-                             "node %s holds no such block of '%s'", node, pool);
+        return refuse(err, r, REFUSAL_NOT_FOUND, "not-found", "node %s holds no such block of '%s'",
+                      node, pool);
     if (r == -ENOTEMPTY)
-        return registry_fail(err, r, REFUSAL_CONFLICT, "block-in-use",
-                             "addresses of the block are still allocated");
+        return refuse(err, r, REFUSAL_CONFLICT, "block-in-use",
+                      "addresses of the block are still allocated");
     if (r < 0)
-        return registry_fail(err, r, REFUSAL_INTERNAL, "database", "cannot release the block: %s",
-                             strerror(-r));
+        return refuse(err, r, REFUSAL_INTERNAL, "database", "cannot release the block: %s",
+                      strerror(-r));
     return 0;
 }
 
@@ -108,7 +108,7 @@ static int self_join(struct registry *registry, const struct registry_join *join
 {
     struct db *db = db_of(registry);
     if (!db)
-        return registry_fail(err, -EIO, REFUSAL_INTERNAL, "database", "no database connection");
+        return refuse(err, -EIO, REFUSAL_INTERNAL, "database", "no database connection");
     struct member m = {.registry = strcmp(join->node, registry->agent->node_id) == 0,
                        .last_seen_ms = clock_wall_ms()};
     snprintf(m.uuid, sizeof(m.uuid), "%s", join->node);
@@ -125,8 +125,8 @@ static int self_join(struct registry *registry, const struct registry_join *join
         free(all);
     }
     int r = member_upsert(db, &m);
-    return r < 0 ? registry_fail(err, r, REFUSAL_INTERNAL, "database",
-                                 "cannot record member %s: %s", m.uuid, strerror(-r))
+    return r < 0 ? refuse(err, r, REFUSAL_INTERNAL, "database", "cannot record member %s: %s",
+                          m.uuid, strerror(-r))
                  : 0;
 }
 
@@ -135,8 +135,8 @@ static int self_members(struct registry *registry, struct member **out, size_t *
 {
     struct db *db = db_of(registry);
     int r = db ? member_list(db, out, n) : -EIO;
-    return r < 0 ? registry_fail(err, r, REFUSAL_INTERNAL, "database", "cannot list members: %s",
-                                 strerror(-r))
+    return r < 0 ? refuse(err, r, REFUSAL_INTERNAL, "database", "cannot list members: %s",
+                          strerror(-r))
                  : 0;
 }
 

@@ -14,6 +14,16 @@ int refusal_set(struct refusal *refusal, int r, enum refusal_kind kind, const ch
     return r;
 }
 
+int refuse(struct refusal *refusal, int r, enum refusal_kind kind, const char *type,
+           const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    r = refusal_setv(refusal, r, kind, type, NULL, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
 int refusal_setv(struct refusal *refusal, int r, enum refusal_kind kind, const char *type,
                  const char *pointer, const char *fmt, va_list ap)
 {

@@ -31,9 +31,14 @@ struct refusal {
 };
 
 /* Fills REFUSAL (may be NULL) with KIND, TYPE, POINTER (NULL for none) and
- * the formatted detail, and returns R: "return refuse(...)" in one line. */
+ * the formatted detail, and returns R: "return refusal_set(...)" in one line. */
 int refusal_set(struct refusal *refusal, int r, enum refusal_kind kind, const char *type,
                 const char *pointer, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* refusal_set() for a refusal that names no field, the common case:
+ * "return refuse(err, -EPERM, REFUSAL_CONFLICT, "vm-not-here", ...)". */
+int refuse(struct refusal *refusal, int r, enum refusal_kind kind, const char *type,
+           const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* The same with the detail's arguments in AP. */
 int refusal_setv(struct refusal *refusal, int r, enum refusal_kind kind, const char *type,

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,15 +42,6 @@ void migrator_channel_done(struct migrator *m, struct channel *channel)
     channel_stats(channel, &stats);
     metrics_count_channel(m->agent->metrics, stats.bytes_forward, stats.bytes_backward);
     channel_destroy(channel);
-}
-
-void migrator_refuse(struct refusal *refusal, enum refusal_kind kind, const char *type,
-                     const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    refusal_setv(refusal, 0, kind, type, NULL, fmt, ap);
-    va_end(ap);
 }
 
 void migrator_journal(struct migrator *m, const char *uuid, const char *step,

@@ -92,10 +92,6 @@ struct db *migrator_db(struct migrator *m);
 /* Adds CHANNEL's byte counts to /metrics, then destroys it (NULL: no-op). */
 void migrator_channel_done(struct migrator *m, struct channel *channel);
 
-/* Fills REFUSAL (KIND, TYPE, a sentence). */
-void migrator_refuse(struct refusal *refusal, enum refusal_kind kind, const char *type,
-                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
 /* Journals STEP of migration UUID (a failure is logged). */
 void migrator_journal(struct migrator *m, const char *uuid, const char *step,
                       enum migration_step_status status, struct json_object *detail);

@@ -240,8 +240,8 @@ int migrator_dest_prepare(struct migrator *m, struct json_object *body, struct j
         return -ENOMEM;
     char bad[400];
     if (peer_prepare_decode(body, p, bad, sizeof(bad)) < 0) {
-        migrator_refuse(refusal, REFUSAL_INVALID, "bad-prepare", "the prepare request does not read: %s", bad);
-        return -EPERM;
+        return refuse(refusal, -EPERM, REFUSAL_INVALID, "bad-prepare",
+                      "the prepare request does not read: %s", bad);
     }
     const char *id = p->id;
     const char *address = p->destination_address;
@@ -251,18 +251,16 @@ int migrator_dest_prepare(struct migrator *m, struct json_object *body, struct j
     if (active < 0)
         return active;
     if ((unsigned)active >= m->agent->config.max_migrations) {
-        migrator_refuse(refusal, REFUSAL_CONFLICT, "no-free-slot",
-                        "this host already takes part in %d migrations as destination (max %u)",
-                        active, m->agent->config.max_migrations);
-        return -EPERM;
+        return refuse(refusal, -EPERM, REFUSAL_CONFLICT, "no-free-slot",
+                      "this host already takes part in %d migrations as destination (max %u)",
+                      active, m->agent->config.max_migrations);
     }
     struct vm existing;
     bool had = vm_get(db, vm.uuid, &existing) == 0;
     if (had && strcmp(existing.host, m->agent->node_id) == 0 && existing.state != VM_STOPPED &&
         existing.state != VM_FAILED) {
-        migrator_refuse(refusal, REFUSAL_CONFLICT, "vm-already-here", "VM '%s' already runs on this host",
-                        vm.name);
-        return -EPERM;
+        return refuse(refusal, -EPERM, REFUSAL_CONFLICT, "vm-already-here",
+                      "VM '%s' already runs on this host", vm.name);
     }
     /* Another VM of the same name: a copy of one that lives elsewhere is
      * only what this host last knew of it and gives way; one defined here
@@ -270,11 +268,10 @@ int migrator_dest_prepare(struct migrator *m, struct json_object *body, struct j
     struct vm namesake;
     if (vm_get(db, vm.name, &namesake) == 0 && strcmp(namesake.uuid, vm.uuid) != 0) {
         if (strcmp(namesake.host, m->agent->node_id) == 0) {
-            migrator_refuse(
-                refusal, REFUSAL_CONFLICT, "vm-name-taken",
+            return refuse(
+                refusal, -EPERM, REFUSAL_CONFLICT, "vm-name-taken",
                 "another VM named '%s' is defined on the destination; delete or rename it there",
                 vm.name);
-            return -EPERM;
         }
         int d = vm_delete(db, namesake.uuid);
         if (d < 0)
@@ -300,8 +297,8 @@ int migrator_dest_prepare(struct migrator *m, struct json_object *body, struct j
     int r = migration_insert(db, &mig);
     mig.options = NULL;
     if (r == -EEXIST) {
-        migrator_refuse(refusal, REFUSAL_CONFLICT, "migration-exists", "migration %s is already known here", id);
-        return -EPERM;
+        return refuse(refusal, -EPERM, REFUSAL_CONFLICT, "migration-exists",
+                      "migration %s is already known here", id);
     }
     if (r < 0)
         return r;
@@ -428,8 +425,7 @@ fail:
     dest_undo(m, id, in, vm.name);
     (void)migrator_set_phase(m, id, MIGRATION_FAILED, why); /* logged; the refusal says it all */
     incoming_free(in);
-    migrator_refuse(refusal, REFUSAL_CONFLICT, "destination-prepare-failed", "%s", why);
-    return -EPERM;
+    return refuse(refusal, -EPERM, REFUSAL_CONFLICT, "destination-prepare-failed", "%s", why);
 }
 
 int migrator_dest_switchover(struct migrator *m, const char *uuid)

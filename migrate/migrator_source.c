@@ -116,11 +116,10 @@ static int check_ports(struct migrator *m, const struct vm *vm, const char *dest
         _cleanup_json_ struct json_object *settings = NULL;
         int r = m->ports.ops->describe(m->ports.ctx, vm->adapters[i].port, &settings);
         if (r < 0) {
-            migrator_refuse(
-                refusal, REFUSAL_CONFLICT, "port-missing",
+            return refuse(
+                refusal, -EPERM, REFUSAL_CONFLICT, "port-missing",
                 "the VM's port '%s' is missing on this host; recreate it before migrating",
                 vm->adapters[i].port);
-            return -EPERM;
         }
         const char *source = migrator_json_string(settings, "mac_source");
         dynamic[i] = source && strcmp(source, "dynamic") == 0;
@@ -134,10 +133,9 @@ static int check_ports(struct migrator *m, const struct vm *vm, const char *dest
         r = migrator_peer_call(m, dest_url, "GET", path, NULL, PEER_TIMEOUT_MS, &reply, why,
                                sizeof(why));
         if (r < 0) {
-            migrator_refuse(refusal, REFUSAL_CONFLICT, "destination-lacks-switch",
-                            "the destination has no switch '%s' for port '%s' (%s)", sw,
-                            vm->adapters[i].port, why);
-            return -EPERM;
+            return refuse(refusal, -EPERM, REFUSAL_CONFLICT, "destination-lacks-switch",
+                          "the destination has no switch '%s' for port '%s' (%s)", sw,
+                          vm->adapters[i].port, why);
         }
         uint16_t vm_vlans[64];
         size_t n_vm = 0;
@@ -184,40 +182,37 @@ int migrator_submit(struct migrator *m, const struct migration_request *rq, cons
     struct vm vm;
     int r = vm_get(db, rq->vm, &vm);
     if (r == -ENOENT) {
-        migrator_refuse(refusal, REFUSAL_NOT_FOUND, "vm-not-found", "no VM '%s' on this host", rq->vm);
-        return -EPERM;
+        return refuse(refusal, -EPERM, REFUSAL_NOT_FOUND, "vm-not-found", "no VM '%s' on this host",
+                      rq->vm);
     }
     if (r < 0)
         return r;
     if (strcmp(vm.host, m->agent->node_id) != 0) {
-        migrator_refuse(refusal, REFUSAL_CONFLICT, "vm-not-here", "VM '%s' runs on host %s, not here", vm.name,
-                        vm.host);
-        return -EPERM;
+        return refuse(refusal, -EPERM, REFUSAL_CONFLICT, "vm-not-here",
+                      "VM '%s' runs on host %s, not here", vm.name, vm.host);
     }
     if (vm.state != VM_RUNNING && vm.state != VM_PAUSED) {
-        migrator_refuse(refusal, REFUSAL_CONFLICT, "vm-not-running", "VM '%s' is %s; only a running VM migrates",
-                        vm.name, vm_state_to_string(vm.state));
-        return -EPERM;
+        return refuse(refusal, -EPERM, REFUSAL_CONFLICT, "vm-not-running",
+                      "VM '%s' is %s; only a running VM migrates", vm.name,
+                      vm_state_to_string(vm.state));
     }
     struct migration busy;
     if (migration_find_unfinished_for_vm(db, vm.uuid, &busy) == 0) {
-        migrator_refuse(refusal, REFUSAL_CONFLICT, "migration-in-progress",
-                        "VM '%s' is already migrating (migration %s is %s)", vm.name, busy.uuid,
-                        migration_phase_to_string(busy.phase));
+        r = refuse(refusal, -EPERM, REFUSAL_CONFLICT, "migration-in-progress",
+                   "VM '%s' is already migrating (migration %s is %s)", vm.name, busy.uuid,
+                   migration_phase_to_string(busy.phase));
         migration_release(&busy);
-        return -EPERM;
+        return r;
     }
     struct member dest;
     if (find_member(m, rq->destination, &dest) < 0) {
-        migrator_refuse(refusal, REFUSAL_INVALID, "destination-unknown",
-                        "'%s' is not a cluster member; see 'lmnetctl cluster members'",
-                        rq->destination);
-        return -EPERM;
+        return refuse(refusal, -EPERM, REFUSAL_INVALID, "destination-unknown",
+                      "'%s' is not a cluster member; see 'lmnetctl cluster members'",
+                      rq->destination);
     }
     if (strcmp(dest.uuid, m->agent->node_id) == 0) {
-        migrator_refuse(refusal, REFUSAL_INVALID, "destination-is-source", "VM '%s' already runs on %s",
-                        vm.name, dest.name);
-        return -EPERM;
+        return refuse(refusal, -EPERM, REFUSAL_INVALID, "destination-is-source",
+                      "VM '%s' already runs on %s", vm.name, dest.name);
     }
     struct client_reply reply;
     char why[512];
@@ -232,9 +227,9 @@ int migrator_submit(struct migrator *m, const struct migration_request *rq, cons
     if (r == 0)
         client_reply_release(&reply);
     if (!healthy) {
-        migrator_refuse(refusal, REFUSAL_CONFLICT, "destination-unhealthy", "destination %s is not healthy: %s",
-                        dest.name, r < 0 ? why : "its database is not ok (GET /v1/health)");
-        return -EPERM;
+        return refuse(refusal, -EPERM, REFUSAL_CONFLICT, "destination-unhealthy",
+                      "destination %s is not healthy: %s", dest.name,
+                      r < 0 ? why : "its database is not ok (GET /v1/health)");
     }
     struct planner_network *networks = NULL;
     size_t n_networks = 0;

@@ -3,20 +3,8 @@
 #include "migrate/plan/planner.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-static int refuse(struct refusal *r, enum refusal_kind kind, const char *type, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int refuse(struct refusal *r, enum refusal_kind kind, const char *type, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    refusal_setv(r, -EPERM, kind, type, NULL, fmt, ap);
-    va_end(ap);
-    return -EPERM;
-}
 
 const char *planner_role_to_string(enum planner_role role)
 {
@@ -82,12 +70,12 @@ int planner_choose_network(const struct planner_network *nets, size_t n, bool al
             used += (size_t)w;
     }
     if (used)
-        return refuse(refusal, REFUSAL_CONFLICT, "no-migration-network",
+        return refuse(refusal, -EPERM, REFUSAL_CONFLICT, "no-migration-network",
                       "no Up cluster network with role 'migration' is shared by both hosts: %s; "
                       "memory is not sent over the management network unless the request sets "
                       "allow_management_network",
                       seen);
-    return refuse(refusal, REFUSAL_CONFLICT, "no-migration-network",
+    return refuse(refusal, -EPERM, REFUSAL_CONFLICT, "no-migration-network",
                   "no cluster network has role 'migration'%s; give one the role "
                   "(lmnetctl network set NAME --role migration) or set allow_management_network",
                   allow_management ? " and no Up management network is shared by both hosts" : "");
@@ -120,7 +108,7 @@ int planner_check_vlans(const char *switch_name, const uint16_t *vm_vlans, size_
     }
     if (!count)
         return 0;
-    return refuse(refusal, REFUSAL_INVALID, "vlan-not-carried",
+    return refuse(refusal, -EPERM, REFUSAL_INVALID, "vlan-not-carried",
                   "the destination's switch '%s' does not carry VLAN%s %s on its uplink; add %s to "
                   "the uplink's trunk list there first",
                   switch_name, count > 1 ? "s" : "", missing, count > 1 ? "them" : "it");
@@ -133,7 +121,7 @@ int planner_check_macs(const bool *dynamic, const char *const *ports, size_t n, 
         return 0;
     for (size_t i = 0; i < n; i++)
         if (dynamic[i])
-            return refuse(refusal, REFUSAL_INVALID, "dynamic-mac",
+            return refuse(refusal, -EPERM, REFUSAL_INVALID, "dynamic-mac",
                           "adapter on port '%s' has a dynamic MAC, which would change on the new "
                           "host; give it a static MAC from a cluster pool, or set "
                           "convert_dynamic_macs to have lmnet do it",
@@ -166,7 +154,7 @@ int planner_check_postcopy(unsigned channels, bool postcopy, struct refusal *ref
 {
     if (!postcopy || channels <= 1)
         return 0;
-    return refuse(refusal, REFUSAL_INVALID, "postcopy-needs-one-channel",
+    return refuse(refusal, -EPERM, REFUSAL_INVALID, "postcopy-needs-one-channel",
                   "post-copy needs one channel (QEMU 7.2 cannot do post-copy with %u multifd "
                   "channels): ask for one channel, or set convergence.allow_postcopy to false",
                   channels);
