@@ -251,7 +251,7 @@ static int agent_join(struct registry *registry, const struct registry_join *joi
         first ? call(registry, MEMBER_TIMEOUT_MS, "POST", "/v1/cluster/members", body, &reply)
               : call_with(registry, join->credential, MEMBER_TIMEOUT_MS, "PUT", path, body, &reply);
     if (r < 0 || reply.status >= 300) {
-        long status = r < 0 ? 503 : reply.status;
+        long status = r < 0 ? 0 : reply.status; /* read only when it answered */
         /* The registry's 401 is about the join token or credential, not
          * about whoever called us: a 403 here. */
         refuse(err, r < 0 ? r : -EPERM,
