@@ -644,36 +644,23 @@ out:
 
 /* ---- the port table for VMs and migration ---- */
 
-static int ops_describe(void *ctx, const char *name, struct json_object **out)
+static int ops_describe(void *ctx, const char *name, struct port_record *out)
 {
     struct switchport *sp = ctx;
-    struct port_record *p = malloc(sizeof(*p));
-    if (!p)
-        return -ENOMEM;
-    int r = port_get(db_of(sp), name, p);
-    if (r == 0)
-        *out = port_to_json(p);
-    free(p);
-    return r;
+    return port_get(db_of(sp), name, out);
 }
 
-static int ops_create_inactive(void *ctx, struct json_object *settings)
+static int ops_create_inactive(void *ctx, const struct port_record *settings)
 {
     struct switchport *sp = ctx;
     struct port_record *p = malloc(sizeof(*p));
     if (!p)
         return -ENOMEM;
-    char pointer[64], detail[256];
-    int r = port_from_json(settings, true, p, pointer, sizeof(pointer), detail, sizeof(detail));
-    if (r < 0) {
-        log_error("a migrating port's settings are unreadable at %s: %s", pointer, detail);
-        free(p);
-        return r;
-    }
+    *p = *settings;
     p->active = false;
     struct refusal err;
     /* The MAC travels with the VM: it is the source's, not allocated here. */
-    r = switchport_port_add(sp, p, "migration", &err);
+    int r = switchport_port_add(sp, p, "migration", &err);
     if (r < 0)
         log_error("cannot prepare port=%s: %s", p->name, err.detail);
     free(p);

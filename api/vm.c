@@ -28,6 +28,7 @@
 #include "agent/peer.h"
 #include "db/db.h"
 #include "db/event.h"
+#include "db/port.h"
 #include "db/member.h"
 #include "db/vm.h"
 #include "migrate/lifecycle.h"
@@ -191,9 +192,11 @@ int vm_request_parse(struct request *req, struct response *resp, struct vm *vm)
                 if (strcmp(vm->adapters[k].port, ad->port) == 0)
                     return response_problem(resp, 422, "invalid", pointer,
                                             "port '%s' is given twice", ad->port);
-            _cleanup_json_ struct json_object *settings = NULL;
+            _cleanup_free_ struct port_record *settings = malloc(sizeof(*settings));
+            if (!settings)
+                return -ENOMEM;
             const struct ports *ports = req->agent->ports;
-            r = ports->ops->describe(ports->ctx, ad->port, &settings);
+            r = ports->ops->describe(ports->ctx, ad->port, settings);
             if (r == -ENOENT)
                 return response_problem(resp, 422, "port-not-found", pointer,
                                         "no port '%s' on this host; create it with POST "
@@ -201,11 +204,8 @@ int vm_request_parse(struct request *req, struct response *resp, struct vm *vm)
                                         ad->port);
             if (r < 0)
                 return r;
-            struct json_object *type = NULL;
-            bool legacy = json_object_object_get_ex(settings, "adapter_type", &type) &&
-                          json_object_is_type(type, json_type_string) &&
-                          strcmp(json_object_get_string(type), "legacy") == 0;
-            snprintf(ad->model, sizeof(ad->model), "%s", legacy ? LEGACY_MODEL : SYNTHETIC_MODEL);
+            snprintf(ad->model, sizeof(ad->model), "%s",
+                     settings->legacy ? LEGACY_MODEL : SYNTHETIC_MODEL);
         }
         vm->n_adapters = json_object_array_length(adapters);
     }

@@ -11,8 +11,10 @@
 #include <string.h>
 #include "agent/agent.h"
 #include "base/cleanup.h"
+#include "base/mac.h"
 #include "base/log.h"
 #include "db/event.h"
+#include "db/port.h"
 
 struct entry {
     struct entry *next;
@@ -132,15 +134,14 @@ int lifecycle_vm_config(struct lifecycle *lc, const struct vm *vm,
             return -ENAMETOOLONG;
         memcpy(a->tap, vm->adapters[i].port, len + 1);
         snprintf(a->model, sizeof(a->model), "%s", vm->adapters[i].model);
-        _cleanup_json_ struct json_object *settings = NULL;
-        int r = lc->ports.ops->describe(lc->ports.ctx, vm->adapters[i].port, &settings);
+        _cleanup_free_ struct port_record *settings = malloc(sizeof(*settings));
+        if (!settings)
+            return -ENOMEM;
+        int r = lc->ports.ops->describe(lc->ports.ctx, vm->adapters[i].port, settings);
         if (r < 0)
             return r;
-        struct json_object *mac = NULL;
-        if (!json_object_object_get_ex(settings, "mac", &mac) ||
-            !json_object_is_type(mac, json_type_string) || json_object_get_string_len(mac) != 17)
-            return -EINVAL;
-        snprintf(a->mac, sizeof(a->mac), "%s", json_object_get_string(mac));
+        char mac[MAC_STRING_SIZE];
+        snprintf(a->mac, sizeof(a->mac), "%s", mac_format(settings->mac, mac));
     }
     config->n_adapters = vm->n_adapters;
     return 0;

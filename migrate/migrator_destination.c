@@ -334,8 +334,7 @@ int migrator_dest_prepare(struct migrator *m, struct json_object *body, struct j
         migrator_journal(m, id, "vm-record", STEP_DONE, detail);
     }
     for (size_t i = 0; i < vm.n_adapters; i++) {
-        _cleanup_json_ struct json_object *settings = port_to_json(&p->ports[i]);
-        r = m->ports.ops->create_inactive(m->ports.ctx, settings);
+        r = m->ports.ops->create_inactive(m->ports.ctx, &p->ports[i]);
         if (r < 0) {
             snprintf(why, sizeof(why), "cannot create port '%s' here: %s", vm.adapters[i].port,
                      strerror(-r));

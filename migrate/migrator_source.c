@@ -21,6 +21,7 @@
 #include "base/log.h"
 #include "db/db.h"
 #include "db/event.h"
+#include "db/port.h"
 #include "db/member.h"
 #include "db/migration.h"
 #include "db/vm.h"
@@ -83,24 +84,22 @@ static int find_member(struct migrator *m, const char *name_or_id, struct member
     return r;
 }
 
-/* The VLAN ids a port's settings use (0 for untagged), appended to IDS. */
-static void port_vlans(struct json_object *settings, uint16_t *ids, size_t *n, size_t max)
+/* The VLAN ids a port uses (0 for untagged; a trunk's allowed ids, not its
+ * native one), appended to IDS. */
+static void port_vlans(const struct port_record *p, uint16_t *ids, size_t *n, size_t max)
 {
-    struct json_object *vlan = NULL;
-    if (!json_object_object_get_ex(settings, "vlan", &vlan) || !vlan ||
-        json_object_is_type(vlan, json_type_null)) {
+    if (!p->has_vlan) {
         if (*n < max)
             ids[(*n)++] = 0;
         return;
     }
-    int64_t access = migrator_json_int64(vlan, "id", migrator_json_int64(vlan, "access", -1));
-    if (access > 0 && *n < max)
-        ids[(*n)++] = (uint16_t)access;
-    struct json_object *allowed = NULL;
-    if (json_object_object_get_ex(vlan, "allowed", &allowed) &&
-        json_object_is_type(allowed, json_type_array))
-        for (size_t i = 0; i < json_object_array_length(allowed) && *n < max; i++)
-            ids[(*n)++] = (uint16_t)json_object_get_int(json_object_array_get_idx(allowed, i));
+    if (p->vlan.mode == VLAN_MODE_ACCESS) {
+        if (p->vlan.id > 0 && *n < max)
+            ids[(*n)++] = p->vlan.id;
+        return;
+    }
+    for (size_t i = 0; i < p->vlan.n_allowed && *n < max; i++)
+        ids[(*n)++] = p->vlan.allowed[i];
 }
 
 /* Pre-flight checks of the VM's switches and MACs against the destination:
@@ -111,21 +110,20 @@ static int check_ports(struct migrator *m, const struct vm *vm, const char *dest
 {
     bool dynamic[VM_MAX_ADAPTERS] = {false};
     const char *names[VM_MAX_ADAPTERS];
+    _cleanup_free_ struct port_record *settings = malloc(sizeof(*settings));
+    if (!settings)
+        return -ENOMEM;
     for (size_t i = 0; i < vm->n_adapters; i++) {
         names[i] = vm->adapters[i].port;
-        _cleanup_json_ struct json_object *settings = NULL;
-        int r = m->ports.ops->describe(m->ports.ctx, vm->adapters[i].port, &settings);
+        int r = m->ports.ops->describe(m->ports.ctx, vm->adapters[i].port, settings);
         if (r < 0) {
             return refuse(
                 refusal, -EPERM, REFUSAL_CONFLICT, "port-missing",
                 "the VM's port '%s' is missing on this host; recreate it before migrating",
                 vm->adapters[i].port);
         }
-        const char *source = migrator_json_string(settings, "mac_source");
-        dynamic[i] = source && strcmp(source, "dynamic") == 0;
-        const char *sw = migrator_json_string(settings, "switch");
-        if (!sw)
-            continue;
+        dynamic[i] = settings->mac_source == MAC_SOURCE_DYNAMIC;
+        const char *sw = settings->switch_name;
         char path[160];
         snprintf(path, sizeof(path), "/v1/switches/%s", sw);
         struct client_reply reply;
@@ -731,19 +729,15 @@ static int prepare_destination(struct source_run *s, struct peer_prepare_answer 
     p->n_ports = s->vm.n_adapters;
     for (size_t i = 0; i < p->n_ports; i++) {
         const char *name = s->vm.adapters[i].port;
-        _cleanup_json_ struct json_object *settings = NULL;
-        r = m->ports.ops->describe(m->ports.ctx, name, &settings);
-        char pointer[64], detail[256];
-        if (r >= 0 && port_from_json(settings, true, &p->ports[i], pointer, sizeof(pointer), detail,
-                                     sizeof(detail)) < 0) {
-            snprintf(why, why_size, "port '%s' here does not read at %s: %s", name, pointer,
-                     detail);
-            return -EINVAL;
-        }
+        r = m->ports.ops->describe(m->ports.ctx, name, &p->ports[i]);
         if (r < 0) {
             snprintf(why, why_size, "cannot read port '%s' here: %s", name, strerror(-r));
             return r;
         }
+        /* The destination's copy is a new port there, with its own
+         * generation (and the peer protocol carries none). */
+        p->ports[i].generation = 0;
+        p->ports[i].created_ms = 0;
     }
     _cleanup_json_ struct json_object *body = peer_prepare_encode(p);
     char path[128];

@@ -2,8 +2,9 @@
 #include "migrate/plan/ports.h"
 
 #include <errno.h>
+#include <stddef.h>
 
-static int none_describe(void *ctx, const char *name, struct json_object **out)
+static int none_describe(void *ctx, const char *name, struct port_record *out)
 {
     (void)ctx;
     (void)name;
@@ -11,7 +12,7 @@ static int none_describe(void *ctx, const char *name, struct json_object **out)
     return -ENOENT;
 }
 
-static int none_create(void *ctx, struct json_object *settings)
+static int none_create(void *ctx, const struct port_record *settings)
 {
     (void)ctx;
     (void)settings;

@@ -3,28 +3,32 @@
  * code (agent/ ports over OVSDB); unit tests bring a fake.
  *
  * A port is named by its switch-port name, which is also the name of the
- * VM adapter's tap device (so at most 15 characters).  Its settings travel
- * between hosts as the JSON object the port API serves (switch, mac, vlan,
- * guards, bandwidth, active): the source describes each port, the
+ * VM adapter's tap device (so at most 15 characters).  Its settings are a
+ * struct port_record (db/port.h: switch, mac, vlan, guards, bandwidth,
+ * active), which travels between hosts in the peer protocol's codec
+ * (migrate/peer_protocol.h): the source describes each port, the
  * destination creates the same port inactive, and at switchover the
  * destination activates its copy while the source deactivates its own. */
 #ifndef LMNET_MIGRATE_PORTS_H
 #define LMNET_MIGRATE_PORTS_H
 
 #include <stdbool.h>
-#include <json-c/json.h>
+
+/* db/port.h; this layer (plan, on base only) passes it by pointer and never
+ * looks inside. */
+struct port_record;
 
 struct port_ops {
-    /* The settings of port NAME as JSON (the caller owns *out).  Returns 0,
-     * -ENOENT, or a negative errno. */
-    int (*describe)(void *ctx, const char *name, struct json_object **out);
+    /* Fills *OUT with the settings of port NAME.  Returns 0, -ENOENT, or a
+     * negative errno (*OUT is then unspecified). */
+    int (*describe)(void *ctx, const char *name, struct port_record *out);
 
     /* Creates a port from SETTINGS (as describe() returned them on another
-     * host; not consumed), with active forced to false, so it exists with
+     * host), with active forced to false, so it exists with
      * every setting yet passes no traffic.  Returns 0, -EEXIST when a port
      * of that name exists, or a negative errno (-EHOSTUNREACH-style errors
      * when this host lacks the switch or a VLAN). */
-    int (*create_inactive)(void *ctx, struct json_object *settings);
+    int (*create_inactive)(void *ctx, const struct port_record *settings);
 
     /* Lets the port pass traffic (FORWARD) or not, and changes nothing
      * else of it (the switch-over's operation: it runs while the VM is

@@ -20,6 +20,7 @@
 #include "db/db.h"
 #include "db/migration.h"
 #include "db/node.h"
+#include "db/port.h"
 #include "db/vm.h"
 #include "hypervisor/hypervisor.h"
 #include "migrate/lifecycle.h"
@@ -214,25 +215,26 @@ static size_t port_count(void)
     return n;
 }
 
-static int fake_describe(void *ctx, const char *name, struct json_object **out)
+static int fake_describe(void *ctx, const char *name, struct port_record *out)
 {
     (void)ctx;
     if (!port_find(name))
         return -ENOENT;
-    *out = json_object_new_object();
-    json_object_object_add(*out, "name", json_object_new_string(name));
-    json_object_object_add(*out, "switch", json_object_new_string("sw0"));
-    json_object_object_add(*out, "mac", json_object_new_string("00:1d:d8:b7:1c:01"));
+    memset(out, 0, sizeof(*out));
+    snprintf(out->name, sizeof(out->name), "%s", name);
+    snprintf(out->switch_name, sizeof(out->switch_name), "sw0");
+    out->mac = 0x001dd8b71c01;
+    out->mac_source = MAC_SOURCE_GIVEN;
+    out->active = true;
     return 0;
 }
 
-static int fake_create_inactive(void *ctx, struct json_object *settings)
+static int fake_create_inactive(void *ctx, const struct port_record *settings)
 {
     (void)ctx;
-    struct json_object *name = NULL;
-    if (!json_object_object_get_ex(settings, "name", &name))
+    const char *n = settings->name;
+    if (!n[0])
         return -EINVAL;
-    const char *n = json_object_get_string(name);
     if (sw.fail_create && strcmp(n, sw.fail_create) == 0)
         return -EHOSTUNREACH;
     if (port_find(n))
